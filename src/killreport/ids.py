@@ -1,0 +1,39 @@
+"""Entity kinds and the id ranges ESI reserves, as pure functions."""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+Kind = Literal["alliance", "corporation", "character"]
+KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
+MAX_ID: Final = 2**63 - 1
+
+EVE_SYSTEM: Final = 1
+DOOMHEIM: Final = 1_000_001
+_NPC_CORPORATIONS: Final = range(1_000_000, 2_000_000)
+_NPC_CHARACTERS: Final = range(3_000_000, 4_000_000)
+_FACTIONS: Final = range(500_000, 600_000)
+
+
+def parse_kind(text: str) -> Kind:
+    """Return `text` as a Kind, or raise ValueError naming the valid kinds."""
+    for kind in KINDS:
+        if text == kind:
+            return kind
+    raise ValueError(f"unknown kind {text!r}; expected one of {', '.join(KINDS)}")
+
+
+def is_special(kind: Kind, entity_id: int) -> bool:
+    """True for ids that name no player entity (system, NPC, faction ids): never worth a request."""
+    if entity_id <= EVE_SYSTEM or entity_id in _FACTIONS:
+        return True
+    if kind == "character":
+        return entity_id in _NPC_CHARACTERS
+    if kind == "corporation":
+        return entity_id in _NPC_CORPORATIONS
+    return False
+
+
+def is_valid_id(entity_id: int) -> bool:
+    """True for ids ESI could serve: positive 64-bit integers."""
+    return 0 < entity_id <= MAX_ID

@@ -1,0 +1,92 @@
+"""The narrow broker interface the worker and the CLI use; RabbitBroker and StubBroker implement it.
+
+Messages are Jobs (see queue.messages). Each kind has one main queue (the original's names), a few
+retry tiers that hold a message for a fixed delay and then dead-letter it back to the main queue,
+and one dead-letter queue for jobs that cannot succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from killreport.ids import Kind
+
+QUEUE_NAMES: Mapping[Kind, str] = {
+    "alliance": "alliance_sync_queue",
+    "corporation": "corporation_sync_queue",
+    "character": "character_sync_queue",
+}
+DEAD_LETTER_QUEUE = "killreport_dead_letter_queue"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """What a queue holds right now."""
+
+    name: str
+    ready: int
+    consumers: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A job that could not succeed, with why."""
+
+    body: bytes
+    kind: str | None
+    entity_id: int | None
+    reason: str
+    attempts: int
+    last_error: str
+    headers: Mapping[str, Any]
+
+
+class Delivery(Protocol):
+    """One message handed to a consumer; it must be acked or returned exactly once."""
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def queue(self) -> str: ...
+
+    async def ack(self) -> None: ...
+
+    async def requeue(self) -> None: ...
+
+
+class Broker(Protocol):
+    """Everything killreport asks of a message broker."""
+
+    async def publish(self, queue: str, bodies: Sequence[bytes]) -> None:
+        """Publish persistent messages and return once the broker confirmed every one."""
+        ...
+
+    async def publish_retry(self, queue: str, body: bytes, attempt: int) -> None:
+        """Hold a message in the retry tier for `attempt` (1-based), then return it to `queue`."""
+        ...
+
+    async def publish_dead(self, letter: DeadLetter) -> None:
+        """Put a message in the dead-letter queue, with its reason, attempts and last error."""
+        ...
+
+    def consume(
+        self, queues: Sequence[str], prefetch: int
+    ) -> AbstractAsyncContextManager[AsyncIterator[Delivery]]:
+        """Deliveries from the given main queues until the context exits (then stop taking more)."""
+        ...
+
+    async def stats(self) -> list[QueueStats]:
+        """Ready messages and consumers of every queue killreport declares."""
+        ...
+
+    async def purge(self) -> dict[str, int]:
+        """Empty every main and retry queue; return how many messages each lost."""
+        ...
+
+    async def close(self) -> None:
+        """Close connections; in-flight unacked deliveries return to their queues."""
+        ...
