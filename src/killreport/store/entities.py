@@ -1,0 +1,190 @@
+"""Entity rows: idempotent upserts, the cache facts that decide freshness, tombstones and failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from killreport.ids import Kind
+from killreport.store import tables as t
+
+TABLES: Mapping[Kind, Table] = {
+    "alliance": t.alliances,
+    "corporation": t.corporations,
+    "character": t.characters,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CacheFacts:
+    """When a copy was fetched and until when ESI says it stays current."""
+
+    fetched_at: dt.datetime
+    expires_at: dt.datetime | None
+    etag: str | None
+    last_modified: dt.datetime | None
+
+    def columns(self, prefix: str = "") -> dict[str, Any]:
+        """As row columns, optionally prefixed (`members_`)."""
+        return {
+            f"{prefix}fetched_at": self.fetched_at,
+            f"{prefix}expires_at": self.expires_at,
+            f"{prefix}etag": self.etag,
+            f"{prefix}last_modified": self.last_modified,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the database holds for one entity, as far as deciding what to fetch goes."""
+
+    row: Mapping[str, Any] | None
+    fresh: bool
+    members: list[int] | None = None
+    members_fresh: bool = False
+    tombstoned: bool = False
+
+
+async def upsert(
+    conn: AsyncConnection, kind: Kind, entity_id: int, row: Mapping[str, Any], facts: CacheFacts
+) -> None:
+    """Insert or replace one entity row; running it twice leaves the same row."""
+    values = {**row, **facts.columns(), "id": entity_id}
+    stmt = pg_insert(TABLES[kind]).values(values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["id"], set_={k: stmt.excluded[k] for k in values if k != "id"}
+        )
+    )
+
+
+async def replace_members(
+    conn: AsyncConnection, alliance_id: int, members: Iterable[int], facts: CacheFacts
+) -> None:
+    """Store an alliance's current member list (the alliance row must exist)."""
+    await conn.execute(
+        delete(t.alliance_corporations).where(t.alliance_corporations.c.alliance_id == alliance_id)
+    )
+    ids = sorted(set(members))
+    if ids:
+        await conn.execute(
+            insert(t.alliance_corporations),
+            [{"alliance_id": alliance_id, "corporation_id": i} for i in ids],
+        )
+    await conn.execute(
+        t.alliances.update()
+        .where(t.alliances.c.id == alliance_id)
+        .values(facts.columns("members_"))
+    )
+
+
+async def stored(conn: AsyncConnection, kind: Kind, entity_id: int) -> Stored:
+    """The stored row (if any), whether it is fresh, and for alliances the member list."""
+    if kind == "character" and await _tombstoned(conn, entity_id):
+        return Stored(row=None, fresh=True, tombstoned=True)
+    table = TABLES[kind]
+    row = (
+        (
+            await conn.execute(
+                select(table, func.now().label("db_now")).where(table.c.id == entity_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return Stored(row=None, fresh=False)
+    fresh = _fresh(row["expires_at"], row["db_now"])
+    if kind != "alliance":
+        return Stored(row=row, fresh=fresh)
+    members = (
+        (
+            await conn.execute(
+                select(t.alliance_corporations.c.corporation_id).where(
+                    t.alliance_corporations.c.alliance_id == entity_id
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    members_fresh = row["members_fetched_at"] is not None and _fresh(
+        row["members_expires_at"], row["db_now"]
+    )
+    return Stored(row=row, fresh=fresh, members=list(members), members_fresh=members_fresh)
+
+
+def _fresh(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
+    return expires_at is not None and expires_at > now
+
+
+async def _tombstoned(conn: AsyncConnection, character_id: int) -> bool:
+    found = await conn.execute(
+        select(t.character_tombstones.c.id).where(t.character_tombstones.c.id == character_id)
+    )
+    return found.first() is not None
+
+
+async def tombstone(conn: AsyncConnection, character_id: int, reason: str) -> None:
+    """Remember a deleted character so it is never requested again."""
+    stmt = pg_insert(t.character_tombstones).values(
+        id=character_id, deleted_seen_at=func.now(), reason=reason
+    )
+    await conn.execute(stmt.on_conflict_do_nothing())
+    await conn.execute(delete(t.characters).where(t.characters.c.id == character_id))
+
+
+async def record_failure(
+    conn: AsyncConnection,
+    kind: Kind,
+    entity_id: int,
+    *,
+    status: int | None,
+    reason: str,
+    attempts: int,
+    permanent: bool,
+) -> None:
+    """Record why an entity could not be stored (the latest failure wins)."""
+    values = {
+        "kind": kind,
+        "id": entity_id,
+        "status": status,
+        "reason": reason,
+        "attempts": attempts,
+        "permanent": permanent,
+    }
+    stmt = pg_insert(t.sync_failures).values(**values, failed_at=func.now())
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["kind", "id"], set_={**values, "failed_at": func.now()}
+        )
+    )
+
+
+async def clear_failure(conn: AsyncConnection, kind: Kind, entity_id: int) -> None:
+    """Forget an earlier failure once the entity stored."""
+    await conn.execute(
+        delete(t.sync_failures).where(
+            t.sync_failures.c.kind == kind, t.sync_failures.c.id == entity_id
+        )
+    )
+
+
+async def entity_counts(conn: AsyncConnection) -> dict[str, int]:
+    """Rows per table users care about."""
+    result = await conn.execute(
+        text(
+            "SELECT (SELECT count(*) FROM alliances) AS alliances,"
+            " (SELECT count(*) FROM corporations) AS corporations,"
+            " (SELECT count(*) FROM characters) AS characters,"
+            " (SELECT count(*) FROM character_tombstones) AS deleted_characters,"
+            " (SELECT count(*) FROM sync_failures) AS failures"
+        )
+    )
+    return dict(result.mappings().one())

@@ -1,0 +1,143 @@
+"""The pending set: one row per entity that was asked for and is not finished.
+
+It is what deduplicates work (queueing an entity that is pending or fresh does nothing), what a
+worker claims before fetching (so two copies of one message never fetch twice), and what
+`sync-all --wait` counts down. A row is `published` once its message is confirmed by the broker;
+rows that never got there are re-published by the janitor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from killreport.ids import Kind
+
+_FRESH = {
+    "alliance": "SELECT 1 FROM alliances e WHERE e.id = u.id AND e.expires_at > now()"
+    " AND e.members_expires_at > now()",
+    "corporation": "SELECT 1 FROM corporations e WHERE e.id = u.id AND e.expires_at > now()",
+    "character": "SELECT 1 FROM characters e WHERE e.id = u.id AND e.expires_at > now()"
+    " UNION ALL SELECT 1 FROM character_tombstones t WHERE t.id = u.id",
+}
+_TOMBSTONED = {
+    "alliance": "SELECT 1 WHERE false",
+    "corporation": "SELECT 1 WHERE false",
+    "character": "SELECT 1 FROM character_tombstones t WHERE t.id = u.id",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """This worker owns the entity until `ttl` runs out or it finishes."""
+
+    attempts: int
+
+
+async def claim(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_s: float) -> Claim | None:
+    """Take the entity for this worker, or None when another worker holds it right now."""
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO sync_pending (kind, id, queued_at, claimed_until, published, attempts)"
+                " VALUES (:kind, :id, now(), clock_timestamp() + make_interval(secs => :ttl), true, 0)"
+                " ON CONFLICT (kind, id) DO UPDATE SET claimed_until = EXCLUDED.claimed_until,"
+                " published = true"
+                " WHERE sync_pending.claimed_until IS NULL OR sync_pending.claimed_until < clock_timestamp()"
+                " RETURNING attempts"
+            ),
+            {"kind": kind, "id": entity_id, "ttl": ttl_s},
+        )
+    ).first()
+    return None if row is None else Claim(attempts=row.attempts)
+
+
+async def release(conn: AsyncConnection, kind: Kind, entity_id: int, attempts: int) -> None:
+    """Give the entity back (it waits in a retry queue), remembering how often it was tried."""
+    await conn.execute(
+        text(
+            "UPDATE sync_pending SET claimed_until = NULL, attempts = :attempts"
+            " WHERE kind = :kind AND id = :id"
+        ),
+        {"kind": kind, "id": entity_id, "attempts": attempts},
+    )
+
+
+async def finish(conn: AsyncConnection, kind: Kind, entity_id: int) -> None:
+    """The entity is done (stored, tombstoned or recorded as failed)."""
+    await conn.execute(
+        text("DELETE FROM sync_pending WHERE kind = :kind AND id = :id"),
+        {"kind": kind, "id": entity_id},
+    )
+
+
+async def add(
+    conn: AsyncConnection, kind: Kind, ids: Iterable[int], *, skip_fresh: bool
+) -> list[int]:
+    """Insert not-yet-pending ids (skipping fresh ones if asked); return those newly added."""
+    # The interpolated SQL is one of the constant fragments above, chosen by kind; values are bound.
+    skip = _FRESH[kind] if skip_fresh else _TOMBSTONED[kind]
+    result = await conn.execute(
+        text(  # constant fragment, bound values
+            "INSERT INTO sync_pending (kind, id, queued_at, claimed_until, published, attempts)"  # noqa: S608
+            " SELECT :kind, u.id, now(), NULL, false, 0"
+            " FROM unnest(CAST(:ids AS bigint[])) AS u(id)"
+            f" WHERE NOT EXISTS ({skip})"
+            " ON CONFLICT (kind, id) DO NOTHING RETURNING id"
+        ),
+        {"kind": kind, "ids": sorted(set(ids))},
+    )
+    return [r.id for r in result]
+
+
+async def unpublished(
+    conn: AsyncConnection,
+    kind: Kind,
+    ids: Iterable[int] | None = None,
+    *,
+    older_than_s: float = 0.0,
+    limit: int = 10_000,
+) -> list[int]:
+    """Pending ids of `kind` whose message was never confirmed (optionally among `ids`)."""
+    where = "" if ids is None else " AND id = ANY(CAST(:ids AS bigint[]))"
+    result = await conn.execute(
+        text(  # constant fragment, bound values
+            "SELECT id FROM sync_pending WHERE kind = :kind AND NOT published"  # noqa: S608
+            " AND queued_at <= now() - make_interval(secs => :age)"
+            + where
+            + " ORDER BY queued_at LIMIT :limit"
+        ),
+        {"kind": kind, "ids": sorted(set(ids or ())), "age": older_than_s, "limit": limit},
+    )
+    return [r.id for r in result]
+
+
+async def mark_published(conn: AsyncConnection, kind: Kind, ids: Sequence[int]) -> None:
+    """Record that the broker confirmed these messages."""
+    await conn.execute(
+        text(
+            "UPDATE sync_pending SET published = true"
+            " WHERE kind = :kind AND id = ANY(CAST(:ids AS bigint[]))"
+        ),
+        {"kind": kind, "ids": list(ids)},
+    )
+
+
+async def counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
+    """Per kind: pending in all, claimed now (in flight), waiting after a failed attempt."""
+    result = await conn.execute(
+        text(
+            "SELECT kind, count(*) AS pending,"
+            " count(*) FILTER (WHERE claimed_until > clock_timestamp()) AS in_flight,"
+            " count(*) FILTER (WHERE attempts > 0 AND (claimed_until IS NULL"
+            "   OR claimed_until <= clock_timestamp())) AS retrying"
+            " FROM sync_pending GROUP BY kind"
+        )
+    )
+    return {
+        r.kind: {"pending": r.pending, "in_flight": r.in_flight, "retrying": r.retrying}
+        for r in result
+    }

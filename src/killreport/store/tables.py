@@ -1,0 +1,161 @@
+"""The schema as SQLAlchemy Core tables: one column per ESI field, named as the pinned schema names it.
+
+Every entity row also carries the cache facts ESI gave (`fetched_at`, `expires_at`, `etag`,
+`last_modified`): `expires_at` is what keeps anyone from requesting it again too early.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+
+def _ts(name: str, *, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+def _cache_columns(prefix: str = "") -> list[Column[object]]:
+    return [
+        _ts(f"{prefix}fetched_at", nullable=bool(prefix)),
+        _ts(f"{prefix}expires_at"),
+        Column(f"{prefix}etag", Text),
+        _ts(f"{prefix}last_modified"),
+    ]
+
+
+alliances = Table(
+    "alliances",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("ticker", Text, nullable=False),
+    Column("creator_id", BigInteger, nullable=False),
+    Column("creator_corporation_id", BigInteger, nullable=False),
+    _ts("date_founded", nullable=False),
+    Column("executor_corporation_id", BigInteger),
+    Column("faction_id", BigInteger),
+    *_cache_columns(),
+    *_cache_columns("members_"),
+)
+
+alliance_corporations = Table(
+    "alliance_corporations",
+    metadata,
+    Column("alliance_id", BigInteger, nullable=False),
+    Column("corporation_id", BigInteger, nullable=False),
+    PrimaryKeyConstraint("alliance_id", "corporation_id"),
+)
+
+corporations = Table(
+    "corporations",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("ticker", Text, nullable=False),
+    Column("member_count", BigInteger, nullable=False),
+    Column("alliance_id", BigInteger),
+    Column("ceo_id", BigInteger),
+    Column("creator_id", BigInteger),
+    _ts("date_founded"),
+    Column("description", Text, nullable=False),
+    Column("enlisted_faction_id", BigInteger),
+    Column("friendly_fire", Text, nullable=False),
+    Column("home_station_id", BigInteger, nullable=False),
+    Column("shares", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("tax_rate_isk", Float, nullable=False),
+    Column("tax_rate_loyalty_point", Float, nullable=False),
+    Column("url", Text),
+    Column("war_eligible", Boolean, nullable=False),
+    Column("palette_main_color", Text),
+    Column("palette_secondary_color", Text),
+    Column("palette_tertiary_color", Text),
+    *_cache_columns(),
+)
+
+characters = Table(
+    "characters",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    _ts("birthday", nullable=False),
+    Column("bloodline_id", BigInteger, nullable=False),
+    Column("race_id", BigInteger, nullable=False),
+    Column("corporation_id", BigInteger, nullable=False),
+    Column("gender", Text, nullable=False),
+    Column("achievement_score", BigInteger, nullable=False),
+    Column("alliance_id", BigInteger),
+    Column("faction_id", BigInteger),
+    Column("description", Text),
+    Column("security_status", Float),
+    Column("corporation_title", Text),
+    Column("character_title_id", Text),
+    *_cache_columns(),
+)
+
+# Biomassed characters answer 404 forever; remembering them saves an error-limit unit each.
+character_tombstones = Table(
+    "character_tombstones",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    _ts("deleted_seen_at", nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# One row per entity somebody asked for and nobody has finished: the dedup set and the work count.
+sync_pending = Table(
+    "sync_pending",
+    metadata,
+    Column("kind", Text, nullable=False),
+    Column("id", BigInteger, nullable=False),
+    _ts("queued_at", nullable=False),
+    _ts("claimed_until"),
+    Column("published", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    PrimaryKeyConstraint("kind", "id"),
+)
+
+# Jobs that ended without data: permanent answers (404) and dead-lettered ones, with why.
+sync_failures = Table(
+    "sync_failures",
+    metadata,
+    Column("kind", Text, nullable=False),
+    Column("id", BigInteger, nullable=False),
+    Column("status", Integer),
+    Column("reason", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("permanent", Boolean, nullable=False),
+    _ts("failed_at", nullable=False),
+    PrimaryKeyConstraint("kind", "id"),
+)
+
+# Cache facts for list routes that are not an entity (GET /alliances).
+http_cache = Table(
+    "http_cache",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("body", JSONB, nullable=False),
+    *_cache_columns(),
+)
+
+# Responses by status, summed over every worker (flushed periodically); for summaries and status.
+esi_request_counts = Table(
+    "esi_request_counts",
+    metadata,
+    Column("status", Integer, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+)

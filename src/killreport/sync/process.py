@@ -1,0 +1,197 @@
+"""One job, start to finish: claim, fetch what is stale, store and queue what it references, ack.
+
+The ack comes last, after the commit and after the children's messages are confirmed, so a crash
+anywhere means redelivery, never loss. ESI failures are sorted here:
+
+- permanent (404): recorded, or tombstoned for deleted characters; never retried;
+- transient (5xx, timeouts, malformed bodies): back through a retry tier with attempt + 1, and
+  dead-lettered with the reason once `max_attempts` is reached;
+- anything else (database or broker trouble) propagates: the worker returns the message and backs off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from killreport.esi.errors import Deleted, PermanentError, TransientError
+from killreport.ids import Kind
+from killreport.queue.broker import QUEUE_NAMES, Broker, DeadLetter, Delivery
+from killreport.queue.messages import Job, MessageError, decode, encode
+from killreport.store import entities, pending, rows
+from killreport.sync.enqueue import publish_unpublished
+from killreport.sync.fetch import EsiSource, Fresh, fetch_stale
+from killreport.sync.plan import Children, alliance_children, corporation_children
+
+log = structlog.get_logger("killreport.sync")
+
+_Step = Callable[[AsyncConnection], Awaitable[None]]
+_ROWS: Mapping[Kind, Callable[[Mapping[str, Any]], rows.Row]] = {
+    "alliance": rows.alliance_row,
+    "corporation": rows.corporation_row,
+    "character": rows.character_row,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """How jobs are retried and claimed."""
+
+    max_attempts: int = 5
+    claim_ttl_s: float = 60.0
+
+
+class JobProcessor:
+    """Handles deliveries; everything it needs is passed in."""
+
+    def __init__(self, engine: AsyncEngine, broker: Broker, esi: EsiSource, options: SyncOptions) -> None:
+        self._engine = engine
+        self._broker = broker
+        self._esi = esi
+        self._options = options
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Process one delivery and ack it; raises (without acking) only on infrastructure trouble."""
+        try:
+            job = decode(delivery.body)
+        except MessageError as exc:
+            await self._dead(
+                delivery.body, None, reason=f"malformed message: {exc}", attempts=0, last_error=str(exc)
+            )
+        else:
+            await self._run(job, delivery.body)
+        await delivery.ack()
+
+    async def _run(self, job: Job, body: bytes) -> None:
+        async with self._engine.begin() as conn:
+            claim = await pending.claim(conn, job.kind, job.id, self._options.claim_ttl_s)
+        if claim is None:
+            # Another worker holds it (a duplicate message): look again after the first retry delay.
+            await self._broker.publish_retry(QUEUE_NAMES[job.kind], body, 1)
+            return
+        try:
+            await self._sync(job)
+        except Deleted as exc:
+            reason = str(exc)
+            await self._in_tx(lambda c: self._tombstone(c, job, reason))
+        except PermanentError as exc:
+            status, reason = exc.status, str(exc)
+            await self._in_tx(lambda c: self._fail(c, job, status, reason, permanent=True))
+        except TransientError as exc:
+            await self._retry_or_dead(job, exc)
+
+    async def _sync(self, job: Job) -> None:
+        async with self._engine.connect() as conn:
+            stored = await entities.stored(conn, job.kind, job.id)
+        fresh = await fetch_stale(self._esi, job.kind, job.id, stored)
+        async with self._engine.begin() as conn:
+            children = await _save(conn, job.kind, job.id, stored, fresh)
+        for kind, ids in children.by_kind():
+            await publish_unpublished(self._engine, self._broker, kind, ids)
+
+    async def _retry_or_dead(self, job: Job, exc: TransientError) -> None:
+        attempts = job.attempt + 1
+        if attempts >= self._options.max_attempts:
+            await self._dead(
+                encode(job),
+                job,
+                reason="transient failures exhausted",
+                attempts=attempts,
+                last_error=str(exc),
+            )
+            return
+        log.info("retrying", kind=job.kind, id=job.id, attempt=attempts, error=str(exc))
+        await self._broker.publish_retry(
+            QUEUE_NAMES[job.kind], encode(Job(kind=job.kind, id=job.id, attempt=attempts)), attempts
+        )
+        await self._in_tx(lambda c: pending.release(c, job.kind, job.id, attempts))
+
+    async def _dead(
+        self, body: bytes, job: Job | None, *, reason: str, attempts: int, last_error: str
+    ) -> None:
+        log.warning(
+            "dead-lettered",
+            reason=reason,
+            last_error=last_error,
+            kind=job.kind if job else None,
+            id=job.id if job else None,
+        )
+        await self._broker.publish_dead(
+            DeadLetter(
+                body=body,
+                kind=job.kind if job else None,
+                entity_id=job.id if job else None,
+                reason=reason,
+                attempts=attempts,
+                last_error=last_error,
+                headers={},
+            )
+        )
+        if job is not None:
+            await self._in_tx(
+                lambda c: self._fail(
+                    c, job, None, f"{reason}: {last_error}", permanent=False, attempts=attempts
+                )
+            )
+
+    async def _in_tx(self, step: _Step) -> None:
+        async with self._engine.begin() as conn:
+            await step(conn)
+
+    @staticmethod
+    async def _tombstone(conn: AsyncConnection, job: Job, reason: str) -> None:
+        await entities.tombstone(conn, job.id, reason)
+        await pending.finish(conn, job.kind, job.id)
+
+    @staticmethod
+    async def _fail(
+        conn: AsyncConnection,
+        job: Job,
+        status: int | None,
+        reason: str,
+        *,
+        permanent: bool,
+        attempts: int | None = None,
+    ) -> None:
+        await entities.record_failure(
+            conn,
+            job.kind,
+            job.id,
+            status=status,
+            reason=reason,
+            attempts=job.attempt + 1 if attempts is None else attempts,
+            permanent=permanent,
+        )
+        await pending.finish(conn, job.kind, job.id)
+
+
+async def _save(
+    conn: AsyncConnection, kind: Kind, entity_id: int, stored: entities.Stored, fresh: Fresh
+) -> Children:
+    """Store what was fetched, queue (as pending) what it references, and finish the entity."""
+    if fresh.body is not None and fresh.facts is not None:
+        await entities.upsert(conn, kind, entity_id, _ROWS[kind](fresh.body), fresh.facts)
+        await entities.clear_failure(conn, kind, entity_id)
+    if fresh.members is not None and fresh.members_facts is not None:
+        await entities.replace_members(conn, entity_id, fresh.members, fresh.members_facts)
+    children = _children(kind, fresh, stored)
+    for child_kind, ids in children.by_kind():
+        await pending.add(conn, child_kind, ids, skip_fresh=True)
+    await pending.finish(conn, kind, entity_id)
+    return children
+
+
+def _children(kind: Kind, fresh: Fresh, stored: entities.Stored) -> Children:
+    body = fresh.body if fresh.body is not None else stored.row
+    if body is None:
+        return Children()
+    if kind == "alliance":
+        members = fresh.members if fresh.members is not None else (stored.members or [])
+        return alliance_children(body, members)
+    if kind == "corporation":
+        return corporation_children(body)
+    return Children()
