@@ -1,9 +1,83 @@
-"""`killreport sim`: placeholder until the simulator lands."""
+"""`killreport sim`: run the local ESI simulator, or write its truth file and exit."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+from pathlib import Path
 
-def sim() -> int:
-    """Run the local ESI simulator."""
-    print("killreport sim: not built yet")
-    return 1
+from killreport.sim.options import DEFAULT_ALLIANCES, MALFORMED_MODES, SimOptions, parse_bucket
+from killreport.sim.server import serve_until_signal
+from killreport.sim.state import bucket_map
+from killreport.sim.truth import truth
+from killreport.sim.universe import generate
+
+
+def sim(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8090,
+    seed: int = 1,
+    alliances: int = DEFAULT_ALLIANCES,
+    deleted_characters: int | None = None,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    error_rate: float = 0.0,
+    hang_rate: float = 0.0,
+    hang_s: float = 30.0,
+    malformed_rate: float = 0.0,
+    malformed_modes: str = ",".join(MALFORMED_MODES),
+    error_window_s: float = 60.0,
+    error_budget: int = 100,
+    bucket: list[str] | None = None,
+    cache_scale: float = 1.0,
+    tax_rates_as: str = "percent",
+    corphistory_per_min: int = 300,
+    export_truth: Path | None = None,
+) -> int:
+    """Run the local ESI simulator (see docs/simulator.md).
+
+    Parameters
+    ----------
+    host: Address to listen on.
+    port: Port to listen on (0 picks a free one).
+    seed: Seed of the generated universe.
+    alliances: Number of active alliances.
+    deleted_characters: Deleted characters among the referenced ones (default scales 150 per 3,550 alliances).
+    latency_ms: Fixed latency added to every response.
+    jitter_ms: Random extra latency, uniform in 0..jitter.
+    error_rate: Share of requests answered 500/502/503/504.
+    hang_rate: Share of requests that hang for --hang-s then answer 504.
+    hang_s: How long a hung request hangs.
+    malformed_rate: Share of 200s replaced by a malformed answer.
+    malformed_modes: Comma-separated modes to pick from.
+    error_window_s: Error-limit window in seconds.
+    error_budget: Errors allowed per window and IP.
+    bucket: Token-bucket group GROUP:ROUTE[+ROUTE]=TOKENS/WINDOW (repeatable).
+    cache_scale: Multiplier on every route's cache time (e.g. 0.01 for fast refresh tests).
+    tax_rates_as: How tax_rates is written from 2026-07-21: percent or fraction (unverified in ESI).
+    corphistory_per_min: Header-less 429 limit on corporationhistory per IP (0: off).
+    export_truth: Write the truth JSON to this file and exit.
+    """
+    try:
+        options = SimOptions(
+            seed=seed, alliances=alliances, deleted_characters=deleted_characters, latency_ms=latency_ms,
+            jitter_ms=jitter_ms, error_rate=error_rate, hang_rate=hang_rate, hang_s=hang_s,
+            malformed_rate=malformed_rate, malformed_modes=tuple(m for m in malformed_modes.split(",") if m),
+            error_window_s=error_window_s, error_budget=error_budget,
+            buckets=tuple(parse_bucket(b) for b in bucket or ()),
+            cache_scale=cache_scale, tax_rates_as=tax_rates_as, corphistory_per_min=corphistory_per_min)
+        bucket_map(options.buckets)
+    except ValueError as exc:
+        print(f"killreport sim: {exc}")
+        return 2
+    if export_truth is not None:
+        universe = generate(options.seed, options.alliances, options.deleted_count)
+        text = json.dumps(truth(universe, tax_rates_as == "percent"), ensure_ascii=False, indent=1)
+        export_truth.write_text(text, encoding="utf-8")
+        print(f"killreport sim: wrote the truth of {alliances} alliances (seed {seed}) to {export_truth}")
+        return 0
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_until_signal(options, host, port))
+    return 0

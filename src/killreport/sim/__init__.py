@@ -1,1 +1,1 @@
-"""killreport.sim."""
+"""The ESI simulator behind `killreport sim`: see docs/simulator.md."""

@@ -1,0 +1,152 @@
+"""The `/_sim/` control API: stats, truth, faults, downtime, error budget, mutations, overrides."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from aiohttp import web
+
+from killreport.sim.faults import Override
+from killreport.sim.options import MALFORMED_MODES
+from killreport.sim.routes import canonical
+from killreport.sim.state import SIM_KEY, Sim
+from killreport.sim.truth import truth
+
+PREFIX: Final = "/_sim"
+
+
+def _sim(request: web.Request) -> Sim:
+    return request.app[SIM_KEY]
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"not JSON: {exc}"}),
+                                 content_type="application/json") from exc
+    if not isinstance(data, dict):
+        raise _bad("expected a JSON object")
+    return data
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """GET /_sim/stats."""
+    return web.json_response(_sim(request).stats.as_dict())
+
+
+async def reset_stats(request: web.Request) -> web.Response:
+    """POST /_sim/stats/reset."""
+    sim = _sim(request)
+    sim.stats.reset()
+    return web.json_response(sim.stats.as_dict())
+
+
+async def get_truth(request: web.Request) -> web.Response:
+    """GET /_sim/truth."""
+    sim = _sim(request)
+    return web.json_response(truth(sim.universe, sim.resources.tax_percent),
+                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    """GET /_sim/faults: the settings, overrides and downtime in force."""
+    sim = _sim(request)
+    return web.json_response(sim.faults.as_dict() | {"overrides": sim.overrides.as_dict(),
+                                                    "downtime": sim.downtime.as_dict()})
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    """POST /_sim/faults with any subset of the settings."""
+    sim = _sim(request)
+    try:
+        sim.faults.update(await _body(request))
+    except ValueError as exc:
+        raise _bad(str(exc)) from exc
+    return await get_faults(request)
+
+
+async def downtime(request: web.Request) -> web.Response:
+    """POST /_sim/downtime {"seconds": N, "vip_seconds": M}."""
+    body = await _body(request)
+    seconds, vip = body.get("seconds"), body.get("vip_seconds", 0)
+    if not isinstance(seconds, int | float) or not _number(seconds) or not isinstance(vip, int | float) \
+            or not _number(vip):
+        raise _bad("seconds and vip_seconds must be non-negative numbers")
+    sim = _sim(request)
+    sim.downtime.begin(float(seconds), float(vip))
+    return web.json_response(sim.downtime.as_dict())
+
+
+async def spend_error_budget(request: web.Request) -> web.Response:
+    """POST /_sim/spend-error-budget {"ip": optional, default the caller's}."""
+    body = await _body(request)
+    ip = str(body.get("ip") or request.remote or "unknown")
+    state = _sim(request).errors.spend(ip)
+    return web.json_response({"ip": ip, "remain": state.remain, "reset_s": state.reset_s})
+
+
+async def mutate(request: web.Request) -> web.Response:
+    """POST /_sim/mutate {"count": N}: returns the ids changed."""
+    count = (await _body(request)).get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise _bad("count must be a non-negative integer")
+    return web.json_response(_sim(request).mutator.mutate(count))
+
+
+async def set_override(request: web.Request) -> web.Response:
+    """POST /_sim/override {"path", "status" | "mode", "times"}."""
+    body = await _body(request)
+    path, status, mode, times = body.get("path"), body.get("status"), body.get("mode"), body.get("times")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise _bad("path must be an absolute path such as /corporations/98000001")
+    if (status is None) == (mode is None):
+        raise _bad("give exactly one of status and mode")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)
+                               or not 100 <= status < 600):
+        raise _bad("status must be an HTTP status code")
+    if mode is not None and mode not in MALFORMED_MODES:
+        raise _bad(f"mode must be one of {list(MALFORMED_MODES)}")
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise _bad("times must be a positive integer or null")
+    sim = _sim(request)
+    sim.overrides.set(canonical(path), Override(status, mode, times))
+    return web.json_response(sim.overrides.as_dict())
+
+
+async def clear_overrides(request: web.Request) -> web.Response:
+    """DELETE /_sim/override."""
+    sim = _sim(request)
+    sim.overrides.clear()
+    return web.json_response(sim.overrides.as_dict())
+
+
+def _number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value >= 0
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the control API on `app` (before the ESI catch-all)."""
+    app.router.add_get(f"{PREFIX}/stats", get_stats)
+    app.router.add_post(f"{PREFIX}/stats/reset", reset_stats)
+    app.router.add_get(f"{PREFIX}/truth", get_truth)
+    app.router.add_get(f"{PREFIX}/faults", get_faults)
+    app.router.add_post(f"{PREFIX}/faults", set_faults)
+    app.router.add_post(f"{PREFIX}/downtime", downtime)
+    app.router.add_post(f"{PREFIX}/spend-error-budget", spend_error_budget)
+    app.router.add_post(f"{PREFIX}/mutate", mutate)
+    app.router.add_post(f"{PREFIX}/override", set_override)
+    app.router.add_delete(f"{PREFIX}/override", clear_overrides)
+    app.router.add_route("*", PREFIX + "/{tail:.*}", _unknown)
+
+
+async def _unknown(request: web.Request) -> web.Response:
+    return web.json_response({"error": f"no control call {request.method} {request.path}"}, status=404)

@@ -1,0 +1,158 @@
+"""Answer the ESI routes from the universe: lookups, 404s, POST body checks, cached GET bodies."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from killreport.ids import MAX_ID
+from killreport.sim import schemas
+from killreport.sim.cache import BodyCache, Entry, dumps, http_date
+from killreport.sim.downtime import Downtime
+from killreport.sim.limits import Clock
+from killreport.sim.model import Universe
+from killreport.sim.options import SimOptions
+from killreport.sim.routes import Route
+
+_NOT_FOUND = {"alliance": "Alliance not found", "corporation": "Corporation not found",
+              "character": "Character not found"}
+_NAMES_INVALID = "Ensure all IDs are valid before resolving."
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A decided answer: status, JSON data and body; `entry` for cacheable GETs, `expires` for POSTs."""
+
+    status: int
+    data: Any
+    body: bytes
+    entry: Entry | None = None
+    expires_text: str | None = None
+
+
+def error_answer(status: int, message: str, date: str) -> Answer:
+    """An ESI JSON error."""
+    data = schemas.error_body(message, status, date)
+    return Answer(status, data, dumps(data))
+
+
+class Resources:
+    """Renders every route for one universe; GET bodies go through the shared cache."""
+
+    def __init__(self, universe: Universe, options: SimOptions, clock: Clock, downtime: Downtime) -> None:
+        self.universe = universe
+        self.clock = clock
+        self.downtime = downtime
+        self.cache = BodyCache()
+        self.cache_scale = options.cache_scale
+        self.tax_percent = options.tax_rates_as == "percent"
+
+    def get(self, route: Route, entity_id: int | None, path: str, date: str) -> Answer:
+        """Answer a GET on a matched route."""
+        found = self._lookup(route.name, entity_id or 0, date)
+        if isinstance(found, Answer):
+            return found
+        revision, variant, render = found
+        ttl = (route.ttl or 0) * self.cache_scale
+        entry = self.cache.get((path, variant), revision, self.clock(), ttl, render)
+        return Answer(200, entry.data, entry.body, entry)
+
+    def _lookup(self, name: str, eid: int, date: str) -> Answer | tuple[int, int, Callable[[], Any]]:
+        uni = self.universe
+        if name == "alliances":
+            return uni.revision(("alliances", 0)), 1, uni.active_alliance_ids
+        if name == "status":
+            players = 20_000 + (self.downtime.generation * 7919) % 15_000
+            return self.downtime.revision(), 1, lambda: self.downtime.status_body(players)
+        if name in ("alliance", "alliance_corporations"):
+            alliance = uni.alliances.get(eid)
+            if alliance is None:
+                return error_answer(404, _NOT_FOUND["alliance"], date)
+            if name == "alliance":
+                return uni.revision(("alliance", eid)), 1, lambda: schemas.alliance(alliance)
+            return uni.revision(("alliance_corporations", eid)), 1, lambda: sorted(alliance.members)
+        if name in ("corporation", "alliance_history"):
+            corp = uni.corporations.get(eid)
+            if corp is None:
+                return error_answer(404, _NOT_FOUND["corporation"], date)
+            if name == "alliance_history":
+                rows = corp.alliance_history
+                return uni.revision((name, eid)), 1, lambda: schemas.alliance_history(uni, rows)
+            v, pct = schemas.variant("corporation", date), self.tax_percent
+            return uni.revision(("corporation", eid)), v, lambda: schemas.corporation(corp, v, pct)
+        return self._character(name, eid, date)
+
+    def _character(self, name: str, eid: int, date: str) -> Answer | tuple[int, int, Callable[[], Any]]:
+        uni = self.universe
+        char = uni.characters.get(eid)
+        if char is None or char.npc:
+            return error_answer(404, _NOT_FOUND["character"], date)
+        if char.deleted:
+            return error_answer(404, "Character has been deleted!", date)
+        if name == "corporation_history":
+            return uni.revision((name, eid)), 1, lambda: schemas.corporation_history(uni, char.corp_history)
+        v = schemas.variant("character", date)
+        return (uni.revision(("character", eid)), v,
+                lambda: schemas.character(char, uni.alliance_of_character(char), v))
+
+    def post(self, route: Route, raw: bytes, date: str) -> Answer:
+        """Answer `POST /universe/names` or `POST /characters/affiliation`."""
+        ids = parse_id_list(raw)
+        if isinstance(ids, str):
+            return error_answer(400, ids, date)
+        if route.name == "names":
+            return self._names(ids, date)
+        data = [self._affiliation(i) for i in ids]
+        rows = [row for row in data if row is not None]
+        expires = math.ceil(self.clock() + (route.ttl or 0) * self.cache_scale)
+        return Answer(200, rows, dumps(rows), expires_text=http_date(expires))
+
+    def _names(self, ids: list[int], date: str) -> Answer:
+        uni, rows = self.universe, []
+        for eid in ids:
+            if eid in uni.alliances:
+                rows.append({"category": "alliance", "id": eid, "name": uni.alliances[eid].name})
+            elif eid in uni.corporations:
+                rows.append({"category": "corporation", "id": eid, "name": uni.corporations[eid].name})
+            elif eid in uni.characters:
+                rows.append({"category": "character", "id": eid, "name": uni.characters[eid].name})
+            elif eid in uni.factions:
+                rows.append({"category": "faction", "id": eid, "name": uni.factions[eid]})
+            else:
+                return error_answer(404, _NAMES_INVALID, date)
+        return Answer(200, rows, dumps(rows))
+
+    def _affiliation(self, eid: int) -> dict[str, int] | None:
+        # Unknown ids are left out of the answer rather than failing the batch (unlike /universe/names).
+        char = self.universe.characters.get(eid)
+        if char is None:
+            return None
+        row = {"character_id": eid, "corporation_id": char.corporation_id}
+        alliance_id = self.universe.alliance_of_character(char)
+        if alliance_id is not None:
+            row["alliance_id"] = alliance_id
+        if char.faction_id is not None and not char.deleted:
+            row["faction_id"] = char.faction_id
+        return row
+
+
+def parse_id_list(raw: bytes) -> list[int] | str:
+    """The ids of a POST body, or the reason it is refused: 1..1000 unique positive 64-bit integers."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return "Invalid body: not JSON"
+    if not isinstance(data, list):
+        return "Invalid body: expected an array of integers"
+    if not data:
+        return "Invalid body: at least 1 id is required"
+    if len(data) > 1000:
+        return "Invalid body: at most 1000 ids are allowed"
+    if any(isinstance(x, bool) or not isinstance(x, int) or not 0 < x <= MAX_ID for x in data):
+        return "Invalid body: every id must be a positive 64-bit integer"
+    if len(set(data)) != len(data):
+        return "Invalid body: ids must be unique"
+    return data

@@ -1,0 +1,61 @@
+"""The simulator's whole state in one object, built from options and handed to the HTTP layer."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Final
+
+from aiohttp import web
+
+from killreport.sim.downtime import Downtime
+from killreport.sim.faults import FaultSettings, Overrides
+from killreport.sim.limits import Clock, ErrorLimiter, RateCounter, TokenBuckets
+from killreport.sim.mutate import Mutator
+from killreport.sim.options import BucketSpec, SimOptions
+from killreport.sim.resources import Resources
+from killreport.sim.routes import route_for_template
+from killreport.sim.stats import Stats
+from killreport.sim.universe import generate
+
+
+class Sim:
+    """Universe, limits, faults, stats and caches of one simulator; no globals, one per server."""
+
+    def __init__(self, options: SimOptions, clock: Clock = time.time) -> None:
+        self.options = options
+        self.clock = clock
+        self.universe = generate(options.seed, options.alliances, options.deleted_count)
+        self.faults = FaultSettings.from_options(options)
+        self.overrides = Overrides()
+        self.errors = ErrorLimiter(options.error_window_s, options.error_budget, clock)
+        self.buckets = TokenBuckets(clock)
+        self.bucket_of = bucket_map(options.buckets)
+        self.corphistory = RateCounter(60.0, options.corphistory_per_min, clock)
+        self.stats = Stats()
+        self.downtime = Downtime(clock)
+        self.resources = Resources(self.universe, options, clock, self.downtime)
+        self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2))
+        self.rng = random.Random(options.seed * 7 + 1)
+        # The Expires each client was handed per canonical path, to catch requests made before it.
+        self.handed_out: dict[tuple[str, str], int] = {}
+
+    def is_cache_violation(self, ip: str, path: str) -> bool:
+        """Whether this IP asks for `path` before the Expires it was given for it."""
+        expires = self.handed_out.get((ip, path))
+        return expires is not None and self.clock() < expires
+
+
+def bucket_map(specs: tuple[BucketSpec, ...]) -> dict[str, BucketSpec]:
+    """Route name → its token-bucket group; raises ValueError for a template no route has."""
+    out: dict[str, BucketSpec] = {}
+    for spec in specs:
+        for template in spec.routes:
+            route = route_for_template(template)
+            if route is None:
+                raise ValueError(f"bucket {spec.group}: no route {template}")
+            out[route.name] = spec
+    return out
+
+
+SIM_KEY: Final = web.AppKey("sim", Sim)

@@ -1,0 +1,62 @@
+"""What clients did: requests by route and status, limit and cache violations, concurrency, headers seen."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+
+class Stats:
+    """Counters for `/_sim/stats`; `reset` zeroes them (in-flight requests stay counted)."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        self.requests = 0
+        self.by_route: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.limit_violations: Counter[str] = Counter()
+        self.not_modified = 0
+        self.cache_violations: Counter[str] = Counter()
+        self.max_in_flight = self.in_flight
+        self.user_agents: Counter[str] = Counter()
+        self.compatibility_dates: Counter[str] = Counter()
+
+    def started(self, user_agent: str | None, compat: str | None) -> None:
+        """A request arrived."""
+        self.requests += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.user_agents[user_agent if user_agent is not None else "(none)"] += 1
+        self.compatibility_dates[compat if compat is not None else "(none)"] += 1
+
+    def finished(self, route_key: str, status: int) -> None:
+        """A response was sent (or the client went away)."""
+        self.in_flight -= 1
+        self.by_route[route_key][str(status)] += 1
+        if status in (420, 429):
+            self.limit_violations[str(status)] += 1
+        elif status == 304:
+            self.not_modified += 1
+
+    def cache_violation(self, route_key: str) -> None:
+        """A client asked again for a resource before the Expires it had been given."""
+        self.cache_violations[route_key] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counters."""
+        return {
+            "requests": self.requests,
+            "by_route": {route: dict(c) for route, c in sorted(self.by_route.items())},
+            "limit_violations": {"420": self.limit_violations["420"], "429": self.limit_violations["429"],
+                                 "total": sum(self.limit_violations.values())},
+            "not_modified": self.not_modified,
+            "cache_violations": {"total": sum(self.cache_violations.values()),
+                                 "by_route": dict(self.cache_violations)},
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "user_agents": dict(self.user_agents),
+            "compatibility_dates": dict(self.compatibility_dates),
+        }

@@ -1,0 +1,96 @@
+"""Run a simulator inside a test or benchmark, and drive it through its control API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from killreport.sim.options import SimOptions
+from killreport.sim.server import SimServer
+from killreport.sim.state import Sim
+
+
+class SimControl:
+    """A client for every `/_sim/` call; each returns the decoded JSON answer."""
+
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        async with self.session.request(method, f"{self.base_url}/_sim{path}", json=body) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status >= 400:
+                raise ValueError(f"{method} /_sim{path}: {resp.status} {data}")
+            return data
+
+    async def stats(self) -> dict[str, Any]:
+        """GET /_sim/stats."""
+        return dict(await self._call("GET", "/stats"))
+
+    async def reset_stats(self) -> dict[str, Any]:
+        """POST /_sim/stats/reset."""
+        return dict(await self._call("POST", "/stats/reset"))
+
+    async def truth(self) -> dict[str, Any]:
+        """GET /_sim/truth."""
+        return dict(await self._call("GET", "/truth"))
+
+    async def faults(self) -> dict[str, Any]:
+        """GET /_sim/faults."""
+        return dict(await self._call("GET", "/faults"))
+
+    async def set_faults(self, **settings: Any) -> dict[str, Any]:
+        """POST /_sim/faults with any of latency_ms, jitter_ms, error_rate, hang_rate, hang_s,
+        malformed_rate, malformed_modes."""
+        return dict(await self._call("POST", "/faults", settings))
+
+    async def downtime(self, seconds: float, vip_seconds: float = 0.0) -> dict[str, Any]:
+        """POST /_sim/downtime."""
+        return dict(await self._call("POST", "/downtime", {"seconds": seconds, "vip_seconds": vip_seconds}))
+
+    async def spend_error_budget(self, ip: str | None = None) -> dict[str, Any]:
+        """POST /_sim/spend-error-budget (the caller's IP unless `ip` is given)."""
+        return dict(await self._call("POST", "/spend-error-budget", {} if ip is None else {"ip": ip}))
+
+    async def mutate(self, count: int) -> dict[str, Any]:
+        """POST /_sim/mutate."""
+        return dict(await self._call("POST", "/mutate", {"count": count}))
+
+    async def override(self, path: str, *, status: int | None = None, mode: str | None = None,
+                       times: int | None = None) -> dict[str, Any]:
+        """POST /_sim/override: force `status` or malformed `mode` on `path`, `times` times or for good."""
+        body: dict[str, Any] = {"path": path, "times": times}
+        body.update({k: v for k, v in (("status", status), ("mode", mode)) if v is not None})
+        return dict(await self._call("POST", "/override", body))
+
+    async def clear_overrides(self) -> dict[str, Any]:
+        """DELETE /_sim/override."""
+        return dict(await self._call("DELETE", "/override"))
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSim:
+    """A simulator serving on `base_url`; `sim` is its state, `control` drives it over HTTP."""
+
+    base_url: str
+    sim: Sim
+    control: SimControl
+
+
+@asynccontextmanager
+async def running_sim(**options: Any) -> AsyncIterator[RunningSim]:
+    """Run a simulator on 127.0.0.1 and a free port for the duration of the block; options as SimOptions."""
+    host = options.pop("host", "127.0.0.1")
+    port = options.pop("port", 0)
+    server = SimServer(Sim(SimOptions(**options)))
+    url = await server.start(host, port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield RunningSim(url, server.sim, SimControl(url, session))
+    finally:
+        await server.stop()

@@ -1,0 +1,61 @@
+"""`killreport sim` as a process: prints its URL when ready, serves, stops cleanly on SIGTERM and SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+CODE = "import sys; from killreport.cli.main import main; main(sys.argv[1:])"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_serves_and_stops_on_signal(sig: signal.Signals) -> None:
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any awaiting
+        [
+            sys.executable,
+            "-c",
+            CODE,
+            "sim",
+            "--port",
+            "0",
+            "--alliances",
+            "10",
+            "--error-budget",
+            "7",
+            "--bucket",
+            "s:/status=600/15m",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = next(w for w in line.split() if w.startswith("http://"))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/alliances") as resp:
+                assert resp.status == 200 and len(await resp.json()) == 10
+                assert resp.headers["X-ESI-Error-Limit-Remain"] == "7"
+            async with http.get(f"{url}/status") as resp:
+                assert resp.headers["X-Ratelimit-Group"] == "s"
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_bad_option_exits_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CODE, "sim", "--bucket", "nonsense"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "bad bucket" in done.stdout
