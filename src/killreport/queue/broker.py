@@ -22,6 +22,18 @@ QUEUE_NAMES: Mapping[Kind, str] = {
 DEAD_LETTER_QUEUE = "killreport_dead_letter_queue"
 
 
+class BrokerError(Exception):
+    """The broker could not do what was asked; the message is meant for a human."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker could not be reached (after the caller's bounded number of attempts)."""
+
+
+class PublishFailed(BrokerError):
+    """A publish was nacked, returned as unroutable, timed out or lost with its connection."""
+
+
 @dataclass(frozen=True, slots=True)
 class QueueStats:
     """What a queue holds right now."""
@@ -89,4 +101,16 @@ class Broker(Protocol):
 
     async def close(self) -> None:
         """Close connections; in-flight unacked deliveries return to their queues."""
+        ...
+
+    async def dead_letters(self, limit: int) -> list[DeadLetter]:
+        """Up to `limit` dead letters (roughly oldest first), leaving every one of them in the queue."""
+        ...
+
+    async def replay_dead(self, kind: Kind | None, limit: int | None) -> int:
+        """Move dead letters (of `kind`, at most `limit`) back to their main queue at attempt 0."""
+        ...
+
+    async def purge_dead(self) -> int:
+        """Empty the dead-letter queue; return how many letters it lost."""
         ...
