@@ -141,3 +141,10 @@ async def counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
         r.kind: {"pending": r.pending, "in_flight": r.in_flight, "retrying": r.retrying}
         for r in result
     }
+
+
+async def forget_unclaimed(conn: AsyncConnection) -> int:
+    """Drop pending rows nobody is working on (their messages were just purged)."""
+    result = await conn.execute(text(
+        "DELETE FROM sync_pending WHERE claimed_until IS NULL OR claimed_until < clock_timestamp()"))
+    return int(result.rowcount or 0)

@@ -1,0 +1,110 @@
+"""What the sync commands queue, and how `sync-all --wait` knows everything it started is done."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from killreport.ids import Kind
+from killreport.queue.broker import Broker
+from killreport.store import entities, pending
+from killreport.store import tables as t
+from killreport.sync.enqueue import enqueue, republish_stale
+from killreport.sync.fetch import EsiSource, as_body, facts_of
+from killreport.sync.plan import requestable
+
+ALLIANCE_LIST = "/alliances"
+
+_REFERENCED_CORPORATIONS = text(
+    "SELECT corporation_id AS id FROM alliance_corporations"
+    " UNION SELECT creator_corporation_id FROM alliances"
+    " UNION SELECT executor_corporation_id FROM alliances WHERE executor_corporation_id IS NOT NULL")
+_REFERENCED_CHARACTERS = text(
+    "SELECT creator_id AS id FROM alliances"
+    " UNION SELECT ceo_id FROM corporations WHERE ceo_id IS NOT NULL"
+    " UNION SELECT creator_id FROM corporations WHERE creator_id IS NOT NULL")
+
+
+async def alliance_ids(esi: EsiSource, engine: AsyncEngine) -> list[int]:
+    """Every active alliance: from the stored list while it is fresh, else from ESI."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(text(
+            "SELECT body FROM http_cache WHERE path = :path AND expires_at > now()"),
+            {"path": ALLIANCE_LIST})).first()
+    if row is not None:
+        return list(row.body)
+    got = await esi.alliance_ids()
+    ids = sorted(as_body(got.data))
+    values = {"path": ALLIANCE_LIST, "body": ids,
+              **facts_of(got, dt.datetime.now(dt.UTC)).columns()}
+    stmt = pg_insert(t.http_cache).values(values)
+    async with engine.begin() as conn:
+        await conn.execute(stmt.on_conflict_do_update(
+            index_elements=["path"], set_={k: stmt.excluded[k] for k in values if k != "path"}))
+    return ids
+
+
+async def referenced(engine: AsyncEngine, kind: Kind) -> list[int]:
+    """Ids of `kind` the stored data references (never special or invalid ids)."""
+    query = _REFERENCED_CORPORATIONS if kind == "corporation" else _REFERENCED_CHARACTERS
+    async with engine.connect() as conn:
+        ids = [r.id for r in await conn.execute(query)]
+    return sorted(requestable(kind, ids))
+
+
+async def sync_stage(esi: EsiSource, engine: AsyncEngine, broker: Broker, kind: Kind) -> int:
+    """Queue one stage in full (workers skip what is still fresh without a request)."""
+    ids = await alliance_ids(esi, engine) if kind == "alliance" else await referenced(engine, kind)
+    return await enqueue(engine, broker, kind, ids, skip_fresh=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot of the work left and done."""
+
+    pending: dict[str, dict[str, int]]
+    stored: dict[str, int]
+    elapsed_s: float
+    queues_ready: int = 0
+    consumers: int = 0
+    remaining: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "remaining", sum(p["pending"] for p in self.pending.values()))
+
+
+async def progress(engine: AsyncEngine, broker: Broker, started: float) -> Progress:
+    """Pending work by kind, stored entities, and what the queues hold."""
+    async with engine.connect() as conn:
+        left = await pending.counts(conn)
+        stored = await entities.entity_counts(conn)
+    stats = await broker.stats()
+    return Progress(pending=left, stored=stored, elapsed_s=time.monotonic() - started,
+                    queues_ready=sum(s.ready for s in stats),
+                    consumers=sum(s.consumers for s in stats))
+
+
+async def wait_until_done(
+    engine: AsyncEngine, broker: Broker, on_progress: Callable[[Progress], Awaitable[None]],
+    *, poll_s: float = 0.5, republish_after_s: float = 30.0,
+) -> Progress:
+    """Block until no entity is pending anywhere (queued, retrying or in flight)."""
+    started = time.monotonic()
+    last_republish = started
+    while True:
+        now = await progress(engine, broker, started)
+        await on_progress(now)
+        if now.remaining == 0:
+            return now
+        if time.monotonic() - last_republish > republish_after_s:
+            # Belt and braces for a publisher that died between its commit and its confirm.
+            await republish_stale(engine, broker, older_than_s=republish_after_s)
+            last_republish = time.monotonic()
+        await asyncio.sleep(poll_s)

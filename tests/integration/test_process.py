@@ -1,0 +1,186 @@
+"""The job processor over a real PostgreSQL, with the stub broker and a fake ESI source."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from killreport.config import sqlalchemy_url
+from killreport.esi.errors import Deleted, NotFound, ServerError
+from killreport.esi.types import Fetched
+from killreport.queue.broker import QUEUE_NAMES
+from killreport.queue.messages import Job, encode
+from killreport.queue.stub import StubBroker
+from killreport.store import migrate
+from killreport.sync.enqueue import enqueue
+from killreport.sync.process import JobProcessor, SyncOptions
+
+ALLIANCE = {"name": "A 'quoted' <b>", "ticker": "A", "creator_id": 90000001,
+            "creator_corporation_id": 98000001, "date_founded": "2015-05-05T00:00:00Z"}
+
+
+def corp(ceo: int, creator: int) -> dict[str, Any]:
+    return {"name": "C", "ticker": "C", "member_count": 3, "ceo_id": ceo, "creator_id": creator,
+            "description": "", "friendly_fire": "legal", "home_station_id": 60000001, "shares": 1,
+            "state": "active", "type": "player_owned", "war_eligible": True,
+            "tax_rates": {"isk": 10.0, "loyalty_point": 0.0}}
+
+
+def char(corporation_id: int) -> dict[str, Any]:
+    return {"name": "P", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1, "race_id": 1,
+            "corporation_id": corporation_id, "gender": "female", "achievement_score": 1}
+
+
+class FakeEsi:
+    """A tiny universe: one alliance (no executor), two corporations, three characters, one deleted."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.failing: dict[str, Exception] = {}
+        self.data: dict[str, Any] = {
+            "/alliances": [99000001],
+            "/alliances/99000001": ALLIANCE,
+            "/alliances/99000001/corporations": [98000001, 98000002],
+            "/corporations/98000001": corp(90000001, 90000001),
+            "/corporations/98000002": corp(90000002, 90000666),
+            "/characters/90000001": char(98000001),
+            "/characters/90000002": char(98000002),
+        }
+
+    async def _get(self, path: str) -> Fetched[Any]:
+        self.calls[path] += 1
+        if path in self.failing:
+            raise self.failing[path]
+        if path == "/characters/90000666":
+            raise Deleted("Character has been deleted!", status=404, path=path)
+        if path not in self.data:
+            raise NotFound("not found", status=404, path=path)
+        now = dt.datetime.now(dt.UTC)
+        return Fetched(data=self.data[path], expires_at=now + dt.timedelta(hours=1), etag='"x"',
+                       last_modified=now)
+
+    async def alliance_ids(self) -> Fetched[Any]:
+        return await self._get("/alliances")
+
+    async def alliance(self, alliance_id: int) -> Fetched[Any]:
+        return await self._get(f"/alliances/{alliance_id}")
+
+    async def alliance_corporations(self, alliance_id: int) -> Fetched[Any]:
+        return await self._get(f"/alliances/{alliance_id}/corporations")
+
+    async def corporation(self, corporation_id: int) -> Fetched[Any]:
+        return await self._get(f"/corporations/{corporation_id}")
+
+    async def character(self, character_id: int) -> Fetched[Any]:
+        return await self._get(f"/characters/{character_id}")
+
+
+@pytest.fixture
+async def engine(fresh_pg_url: str) -> AsyncIterator[AsyncEngine]:
+    await asyncio.to_thread(migrate.upgrade, fresh_pg_url, "0001")
+    eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
+    yield eng
+    await eng.dispose()
+
+
+async def run_until_idle(broker: StubBroker, processor: JobProcessor) -> None:
+    """Handle deliveries until nothing is queued or retrying."""
+    async with broker.consume(list(QUEUE_NAMES.values()), prefetch=1) as feed:
+        while True:
+            if not any(broker.queues[q] for q in QUEUE_NAMES.values()):
+                if broker.release_retries(all_=True) == 0:
+                    return
+            await processor.handle(await anext(feed))
+
+
+async def scalar(engine: AsyncEngine, sql: str) -> Any:
+    async with engine.connect() as conn:
+        return (await conn.execute(text(sql))).scalar_one()
+
+
+async def test_cascade_stores_everything_and_a_second_pass_requests_nothing(engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, SyncOptions())
+    assert await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False) == 1
+    await run_until_idle(broker, processor)
+    assert await scalar(engine, "SELECT count(*) FROM alliances WHERE executor_corporation_id IS NULL") == 1
+    assert await scalar(engine, "SELECT name FROM alliances") == ALLIANCE["name"]
+    assert await scalar(engine, "SELECT count(*) FROM corporations") == 2
+    assert await scalar(engine, "SELECT count(*) FROM characters") == 2
+    assert await scalar(engine, "SELECT count(*) FROM character_tombstones") == 1
+    assert await scalar(engine, "SELECT count(*) FROM sync_pending") == 0
+    assert all(d.acks == 1 for d in broker.deliveries)
+    first = sum(esi.calls.values())
+    assert first == 7
+
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    assert sum(esi.calls.values()) == first, "a fresh entity was requested again"
+    await enqueue(engine, broker, "character", [90000666], skip_fresh=False)
+    assert not broker.queues[QUEUE_NAMES["character"]], "a tombstoned character was queued"
+
+
+async def test_transient_failures_retry_then_dead_letter_with_reason(engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    esi.failing["/corporations/98000002"] = ServerError("Bad gateway", status=502)
+    processor = JobProcessor(engine, broker, esi, SyncOptions(max_attempts=3))
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    assert esi.calls["/corporations/98000002"] == 3
+    [letter] = broker.dead
+    assert (letter.kind, letter.entity_id, letter.attempts) == ("corporation", 98000002, 3)
+    assert "Bad gateway" in letter.last_error
+    reason = await scalar(engine, "SELECT reason FROM sync_failures WHERE id = 98000002")
+    assert "transient failures exhausted" in reason
+    assert await scalar(engine, "SELECT count(*) FROM sync_pending") == 0
+
+    del esi.failing["/corporations/98000002"]
+    assert await broker.replay_dead("corporation", None) == 1
+    await run_until_idle(broker, processor)
+    assert await scalar(engine, "SELECT count(*) FROM corporations WHERE id = 98000002") == 1
+    assert await scalar(engine, "SELECT count(*) FROM sync_failures") == 0
+
+
+async def test_not_found_is_recorded_once_and_never_retried(engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, SyncOptions())
+    await enqueue(engine, broker, "corporation", [98000999], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    assert esi.calls["/corporations/98000999"] == 1
+    assert await scalar(engine, "SELECT permanent FROM sync_failures WHERE id = 98000999") is True
+    assert not broker.dead
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"v":1,"kind":"ship","id":1,"attempt":0}',
+                                  b'{"v":1,"kind":"alliance","id":"99000001","attempt":0}', b"\xff"])
+async def test_malformed_messages_are_dead_lettered_and_processing_goes_on(
+        engine: AsyncEngine, body: bytes) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, SyncOptions())
+    await broker.publish(QUEUE_NAMES["alliance"], [body])
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    [letter] = broker.dead
+    assert letter.body == body and letter.reason.startswith("malformed message")
+    assert await scalar(engine, "SELECT count(*) FROM characters") == 2
+
+
+async def test_a_claimed_entity_is_deferred_not_fetched_twice(engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, SyncOptions())
+    from killreport.store import pending
+
+    async with engine.begin() as conn:
+        await pending.claim(conn, "character", 90000001, ttl_s=60)
+    await broker.publish(QUEUE_NAMES["character"], [encode(Job(kind="character", id=90000001))])
+    async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
+        await processor.handle(await anext(feed))
+    assert esi.calls["/characters/90000001"] == 0
+    assert broker.retrying(QUEUE_NAMES["character"]) == [encode(Job(kind="character", id=90000001))]
