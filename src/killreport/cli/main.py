@@ -1,20 +1,54 @@
-"""The `killreport` command: one cyclopts App, each command group in its own module."""
+"""The `killreport` command: one cyclopts App; every failure becomes one line and an exit code."""
 
 from __future__ import annotations
 
 import sys
 
-from cyclopts import App
+from cyclopts import App, CycloptsError
 
 from killreport import __version__
-from killreport.cli import sim_cmd
+from killreport.cli import admin_cmds, sim_cmd, sync_cmds, worker_cmd
+from killreport.cli.errors import EXPECTED, FAILURE, USAGE, UsageError, one_line
+from killreport.logs import configure_logging
 
-app = App(name="killreport", help="Keep a PostgreSQL copy of EVE Online's public data from ESI.",
-          version=__version__)
-app.command(sim_cmd.sim, name="sim")
+
+def build_app() -> App:
+    """The command tree."""
+    app = App(name="killreport", version=__version__,
+              help="Keep a PostgreSQL copy of EVE Online's public data from ESI.")
+    app.command(admin_cmds.migrate_cmd, name="migrate")
+    app.command(worker_cmd.worker, name="worker")
+    app.command(sync_cmds.sync_alliances, name="sync-alliances")
+    app.command(sync_cmds.sync_corporations, name="sync-corporations")
+    app.command(sync_cmds.sync_characters, name="sync-characters")
+    app.command(sync_cmds.sync_all, name="sync-all")
+    app.command(admin_cmds.status, name="status")
+    app.command(admin_cmds.purge, name="purge")
+    app.command(sync_cmds.queue, name="queue")
+    app.command(admin_cmds.dlq)
+    app.command(sim_cmd.sim, name="sim")
+    return app
+
+
+def run(argv: list[str]) -> int:
+    """Run a command line and return its exit code; prints one line on any expected failure."""
+    import pydantic
+
+    configure_logging()
+    try:
+        result = build_app()(argv, exit_on_error=False, print_error=False,
+                             result_action="return_value")
+    except (CycloptsError, UsageError) as exc:
+        print(f"killreport: {one_line(exc)}", file=sys.stderr)
+        return USAGE
+    except (*EXPECTED, pydantic.ValidationError) as exc:
+        print(f"killreport: error: {one_line(exc)}", file=sys.stderr)
+        return FAILURE
+    except KeyboardInterrupt:
+        return 130
+    return result if isinstance(result, int) else 0
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
-    result = app(sys.argv[1:] if argv is None else argv, result_action="return_value")
-    sys.exit(result if isinstance(result, int) else 0)
+    sys.exit(run(sys.argv[1:] if argv is None else argv))

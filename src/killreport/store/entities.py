@@ -44,7 +44,7 @@ class CacheFacts:
 class Stored:
     """What the database holds for one entity, as far as deciding what to fetch goes."""
 
-    row: Mapping[str, Any] | None
+    row: Mapping[Any, Any] | None
     fresh: bool
     members: list[int] | None = None
     members_fresh: bool = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
@@ -50,8 +50,17 @@ async def consume(broker: Broker, handle: Handler, options: WorkerOptions,
         async for delivery in _until(deliveries, stop, slots):
             task = asyncio.create_task(_guarded(handle, delivery, backoff))
             running.add(task)
-            task.add_done_callback(lambda t: (running.discard(t), slots.release()))
+            task.add_done_callback(_finished(running, slots))
         await _drain(running, options.shutdown_timeout_s)
+
+
+def _finished(running: set[asyncio.Task[None]],
+              slots: asyncio.Semaphore) -> Callable[[asyncio.Task[None]], None]:
+    def done(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        slots.release()
+
+    return done
 
 
 async def _until(deliveries: AsyncIterator[Delivery], stop: asyncio.Event,
@@ -75,10 +84,10 @@ async def _until(deliveries: AsyncIterator[Delivery], stop: asyncio.Event,
         stopping.cancel()
 
 
-async def _first(work: Awaitable[T], stopping: asyncio.Future[bool]) -> T | None:
+async def _first(work: Awaitable[T], stopping: asyncio.Future[Any]) -> T | None:
     """`work`'s result, or None (with `work` cancelled) if stopping finishes first."""
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         return task.result()
     task.cancel()

@@ -54,7 +54,7 @@ async def read_counts(engine: AsyncEngine) -> dict[int, int]:
     """Every status counted so far, cluster-wide."""
     async with engine.connect() as conn:
         result = await conn.execute(text("SELECT status, count FROM esi_request_counts"))
-        return {r.status: r.count for r in result}
+        return {int(r.status): int(r[1]) for r in result}
 
 
 async def flush_forever(engine: AsyncEngine, counter: CountingTransport, every_s: float) -> None:

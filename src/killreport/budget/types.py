@@ -1,0 +1,54 @@
+"""The budget interface the ESI client talks to."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from killreport.esi.classify import Observation
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Permission to send one request; settle it exactly once."""
+
+    id: int
+    route: str
+
+
+@dataclass(frozen=True, slots=True)
+class BucketState:
+    """A token bucket as last reported."""
+
+    group: str
+    limit: int | None
+    window_s: int | None
+    remaining: int | None
+    reported_at: dt.datetime | None
+    paused_until: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSnapshot:
+    """The shared budget as `killreport status` shows it."""
+
+    error_limit_remaining: int | None
+    error_limit_reset_at: dt.datetime | None
+    paused_until: dt.datetime | None
+    pause_reason: str | None
+    in_flight: int
+    buckets: list[BucketState] = field(default_factory=list)
+    route_groups: dict[str, str] = field(default_factory=dict)
+
+
+class Budget(Protocol):
+    """Reserve before a request, settle after it."""
+
+    async def reserve(self, route: str) -> Lease:
+        """Wait until a request on `route` fits every limit, and hold its share."""
+        ...
+
+    async def settle(self, lease: Lease, observation: Observation) -> None:
+        """Return the lease and record what the response reported."""
+        ...

@@ -1,0 +1,67 @@
+"""How command results look to a person (rich) and to a script (`--json`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from killreport.sync.orchestrate import Progress
+
+
+def as_json(data: Mapping[str, Any]) -> str:
+    """Stable JSON for scripts."""
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def status_tables(status: Mapping[str, Any]) -> list[Table]:
+    """Queues, pending work, the shared budget and stored counts as tables."""
+    queues = Table("queue", "ready", "consumers", title="Queues")
+    for q in status["queues"]:
+        queues.add_row(q["name"], str(q["ready"]), str(q["consumers"]))
+    work = Table("kind", "pending", "in flight", "retrying", title="Work")
+    for kind, c in sorted(status["pending"].items()):
+        work.add_row(kind, str(c["pending"]), str(c["in_flight"]), str(c["retrying"]))
+    budget = Table("ESI budget", "value", title="Shared ESI budget")
+    for key, value in _flatten(status["budget"]).items():
+        budget.add_row(key, str(value))
+    stored = Table("stored", "rows", title="Database")
+    for key, value in status["stored"].items():
+        stored.add_row(key, str(value))
+    requests = Table("ESI status", "responses", title="Requests so far (all workers)")
+    for code, count in sorted(status["requests"].items()):
+        requests.add_row(str(code) if code else "no answer", str(count))
+    return [queues, work, budget, stored, requests]
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    if isinstance(data, list):
+        return {prefix.rstrip("."): ", ".join(map(str, data)) or "-"}
+    return {prefix.rstrip("."): "-" if data is None else data}
+
+
+def progress_line(p: Progress) -> str:
+    """One line of `sync-all --wait` progress."""
+    left = ", ".join(f"{k} {v['pending']}" for k, v in sorted(p.pending.items())) or "nothing"
+    stored = ", ".join(f"{k} {v}" for k, v in p.stored.items() if k in
+                       ("alliances", "corporations", "characters"))
+    return (f"[{p.elapsed_s:6.1f}s] pending: {left} | stored: {stored} | "
+            f"queued {p.queues_ready}, consumers {p.consumers}")
+
+
+def summary(console: Console, data: Mapping[str, Any]) -> None:
+    """The end-of-run summary of `sync-all --wait`."""
+    table = Table("", "", title=f"sync-all finished in {data['seconds']:.1f} s", show_header=False)
+    for key, value in data["stored"].items():
+        table.add_row(f"stored {key}", str(value))
+    for code, count in sorted(data["requests"].items()):
+        table.add_row(f"ESI {code or 'no answer'}", str(count))
+    console.print(table)

@@ -1,0 +1,93 @@
+"""`sync-alliances`, `sync-corporations`, `sync-characters`, `sync-all` and `queue`."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from cyclopts import Parameter
+from rich.console import Console
+
+from killreport.cli import render
+from killreport.cli.context import broker, esi_client, load_settings
+from killreport.cli.errors import UsageError
+from killreport.ids import MAX_ID, Kind, is_special
+from killreport.services import database
+from killreport.sync.enqueue import enqueue
+from killreport.sync.orchestrate import Progress, sync_stage, wait_until_done
+from killreport.worker.stats import read_counts
+
+
+async def _stage(kind: Kind) -> int:
+    settings = load_settings()
+    async with database(settings, wait=False) as engine, broker(settings) as mq, \
+            esi_client(settings) as esi:
+        queued = await sync_stage(esi.client, engine, mq, kind)
+    print(f"queued {queued} {kind} job(s)")
+    return 0
+
+
+async def sync_alliances() -> int:
+    """Fetch the alliance list and queue every alliance (each job stores it and its members)."""
+    return await _stage("alliance")
+
+
+async def sync_corporations() -> int:
+    """Queue every corporation the stored alliances reference: members, creators, executors."""
+    return await _stage("corporation")
+
+
+async def sync_characters() -> int:
+    """Queue every character the stored alliances and corporations reference."""
+    return await _stage("character")
+
+
+async def sync_all(*, wait: bool = False) -> int:
+    """Queue every alliance; each job queues what it discovers. --wait blocks until all is done."""
+    settings = load_settings()
+    console = Console(stderr=True)
+    async with database(settings, wait=False) as engine, broker(settings) as mq, \
+            esi_client(settings) as esi:
+        started = time.monotonic()
+        before = await read_counts(engine)
+        queued = await sync_stage(esi.client, engine, mq, "alliance")
+        console.print(f"queued {queued} alliance job(s); workers cascade to corporations and characters")
+        if not wait:
+            return 0
+
+        async def show(p: Progress) -> None:
+            if p.consumers == 0 and p.remaining:
+                console.print("no worker is consuming: start one with `killreport worker all`")
+            console.print(render.progress_line(p), highlight=False)
+
+        final = await wait_until_done(engine, mq, show, poll_s=1.0)
+        after = await read_counts(engine)
+    requests = {code: after.get(code, 0) - before.get(code, 0) for code in after}
+    render.summary(Console(), {"seconds": time.monotonic() - started, "stored": final.stored,
+                               "requests": {k: v for k, v in requests.items() if v}})
+    return 0
+
+
+def _checked_ids(kind: Kind, ids: list[int]) -> list[int]:
+    for entity_id in ids:
+        if not 0 < entity_id <= MAX_ID:
+            raise UsageError(f"{entity_id} is not a valid ESI id (1..{MAX_ID})")
+        if is_special(kind, entity_id):
+            raise UsageError(f"{entity_id} is a system or NPC id; ESI has no {kind} data worth fetching")
+    return ids
+
+
+async def queue(kind: Kind, ids: Annotated[list[str], Parameter(allow_leading_hyphen=True)]) -> int:
+    """Queue single entities: `killreport queue corporation 98000001 98000002`."""
+    parsed = []
+    for text in ids:
+        try:
+            parsed.append(int(text))
+        except ValueError:
+            raise UsageError(f"{text!r} is not a numeric id") from None
+    checked = _checked_ids(kind, parsed)
+    settings = load_settings()
+    async with database(settings, wait=False) as engine, broker(settings) as mq:
+        queued = await enqueue(engine, mq, kind, checked, skip_fresh=True)
+    print(f"queued {queued} of {len(checked)} {kind} job(s) (the rest are pending or fresh)")
+    return 0
