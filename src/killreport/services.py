@@ -62,7 +62,7 @@ async def database(settings: Settings, *, wait: bool, need_schema: bool = True,
                    pool_size: int = 10, max_delay_s: float = 30.0) -> AsyncIterator[AsyncEngine]:
     """An engine whose database answered (with the schema, if needed); waits if `wait`."""
     engine = create_async_engine(sqlalchemy_url(settings.database_url), pool_size=pool_size,
-                                 max_overflow=pool_size, pool_pre_ping=True)
+                                 max_overflow=pool_size)
     try:
         await patiently(lambda: _check_database(engine, settings.database_url, need_schema=need_schema),
                         wait=wait, max_delay_s=max_delay_s)

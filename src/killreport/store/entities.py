@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,12 +58,15 @@ async def upsert(
 ) -> None:
     """Insert or replace one entity row; running it twice leaves the same row."""
     values = {**row, **facts.columns(), "id": entity_id}
-    stmt = pg_insert(TABLES[kind]).values(values)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["id"], set_={k: stmt.excluded[k] for k in values if k != "id"}
-        )
-    )
+    await conn.execute(_upsert_statement(kind, tuple(sorted(values))), values)
+
+
+@functools.cache
+def _upsert_statement(kind: Kind, columns: tuple[str, ...]) -> Insert:
+    # Built once per shape: constructing ON CONFLICT clauses is most of an upsert's CPU cost.
+    stmt = pg_insert(TABLES[kind])
+    return stmt.on_conflict_do_update(
+        index_elements=["id"], set_={c: stmt.excluded[c] for c in columns if c != "id"})
 
 
 async def replace_members(

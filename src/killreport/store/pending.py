@@ -30,6 +30,14 @@ _TOMBSTONED = {
 }
 
 
+_FINISH = "DELETE FROM sync_pending WHERE kind = :kind AND id = :id"
+# One round trip for both deletes: this is on every job's path.
+_FINISH_STORED = (
+    "WITH f AS (DELETE FROM sync_failures WHERE kind = :kind AND id = :id)"
+    " DELETE FROM sync_pending WHERE kind = :kind AND id = :id"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """This worker owns the entity until `ttl` runs out or it finishes."""
@@ -66,16 +74,13 @@ async def release(conn: AsyncConnection, kind: Kind, entity_id: int, attempts: i
     )
 
 
-async def finish(conn: AsyncConnection, kind: Kind, entity_id: int) -> None:
-    """The entity is done (stored, tombstoned or recorded as failed)."""
-    await conn.execute(
-        text("DELETE FROM sync_pending WHERE kind = :kind AND id = :id"),
-        {"kind": kind, "id": entity_id},
-    )
+async def finish(conn: AsyncConnection, kind: Kind, entity_id: int, *, stored: bool = False) -> None:
+    """The entity is done (stored, tombstoned or recorded as failed); `stored` clears old failures."""
+    await conn.execute(text(_FINISH_STORED if stored else _FINISH), {"kind": kind, "id": entity_id})
 
 
 async def add(
-    conn: AsyncConnection, kind: Kind, ids: Iterable[int], *, skip_fresh: bool
+    conn: AsyncConnection, kind: Kind, ids: Iterable[int], *, skip_fresh: bool, published: bool = False
 ) -> list[int]:
     """Insert not-yet-pending ids (skipping fresh ones if asked); return those newly added."""
     # The interpolated SQL is one of the constant fragments above, chosen by kind; values are bound.
@@ -83,11 +88,20 @@ async def add(
     result = await conn.execute(
         text(  # constant fragment, bound values
             "INSERT INTO sync_pending (kind, id, queued_at, claimed_until, published, attempts)"  # noqa: S608
-            " SELECT :kind, u.id, now(), NULL, false, 0"
+            " SELECT :kind, u.id, now(), NULL, :published, 0"
             " FROM unnest(CAST(:ids AS bigint[])) AS u(id)"
             f" WHERE NOT EXISTS ({skip})"
             " ON CONFLICT (kind, id) DO NOTHING RETURNING id"
         ),
+        {"kind": kind, "ids": sorted(set(ids)), "published": published},
+    )
+    return [r.id for r in result]
+
+
+async def among(conn: AsyncConnection, kind: Kind, ids: Iterable[int]) -> list[int]:
+    """Which of `ids` are pending."""
+    result = await conn.execute(
+        text("SELECT id FROM sync_pending WHERE kind = :kind AND id = ANY(CAST(:ids AS bigint[]))"),
         {"kind": kind, "ids": sorted(set(ids))},
     )
     return [r.id for r in result]

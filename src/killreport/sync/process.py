@@ -23,7 +23,6 @@ from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES, Broker, DeadLetter, Delivery
 from killreport.queue.messages import Job, MessageError, decode, encode
 from killreport.store import entities, pending, rows
-from killreport.sync.enqueue import publish_unpublished
 from killreport.sync.fetch import EsiSource, Fresh, fetch_stale
 from killreport.sync.plan import Children, alliance_children, corporation_children
 
@@ -69,12 +68,13 @@ class JobProcessor:
     async def _run(self, job: Job, body: bytes) -> None:
         async with self._engine.begin() as conn:
             claim = await pending.claim(conn, job.kind, job.id, self._options.claim_ttl_s)
-        if claim is None:
+            stored = None if claim is None else await entities.stored(conn, job.kind, job.id)
+        if stored is None:
             # Another worker holds it (a duplicate message): look again after the first retry delay.
             await self._broker.publish_retry(QUEUE_NAMES[job.kind], body, 1)
             return
         try:
-            await self._sync(job)
+            await self._sync(job, stored)
         except Deleted as exc:
             reason = str(exc)
             await self._in_tx(lambda c: self._tombstone(c, job, reason))
@@ -84,14 +84,12 @@ class JobProcessor:
         except TransientError as exc:
             await self._retry_or_dead(job, exc)
 
-    async def _sync(self, job: Job) -> None:
-        async with self._engine.connect() as conn:
-            stored = await entities.stored(conn, job.kind, job.id)
+    async def _sync(self, job: Job, stored: entities.Stored) -> None:
         fresh = await fetch_stale(self._esi, job.kind, job.id, stored)
         async with self._engine.begin() as conn:
-            children = await _save(conn, job.kind, job.id, stored, fresh)
-        for kind, ids in children.by_kind():
-            await publish_unpublished(self._engine, self._broker, kind, ids)
+            to_publish = await _save(conn, job.kind, job.id, stored, fresh)
+        for kind, ids in to_publish.items():
+            await self._broker.publish(QUEUE_NAMES[kind], [encode(Job(kind=kind, id=i)) for i in ids])
 
     async def _retry_or_dead(self, job: Job, exc: TransientError) -> None:
         attempts = job.attempt + 1
@@ -171,18 +169,25 @@ class JobProcessor:
 
 async def _save(
     conn: AsyncConnection, kind: Kind, entity_id: int, stored: entities.Stored, fresh: Fresh
-) -> Children:
-    """Store what was fetched, queue (as pending) what it references, and finish the entity."""
+) -> dict[Kind, list[int]]:
+    """Store what was fetched, add what it references to the pending set, finish the entity.
+
+    Returns the children to publish after the commit: those this job added, and, when nothing was
+    fetched (a redelivery after a crash between commit and publish looks exactly like that), every
+    child still pending, so none is left without a message. Duplicates are harmless; loss is not.
+    """
     if fresh.body is not None and fresh.facts is not None:
         await entities.upsert(conn, kind, entity_id, _ROWS[kind](fresh.body), fresh.facts)
-        await entities.clear_failure(conn, kind, entity_id)
     if fresh.members is not None and fresh.members_facts is not None:
         await entities.replace_members(conn, entity_id, fresh.members, fresh.members_facts)
-    children = _children(kind, fresh, stored)
-    for child_kind, ids in children.by_kind():
-        await pending.add(conn, child_kind, ids, skip_fresh=True)
-    await pending.finish(conn, kind, entity_id)
-    return children
+    to_publish: dict[Kind, list[int]] = {}
+    for child_kind, ids in _children(kind, fresh, stored).by_kind():
+        added = await pending.add(conn, child_kind, ids, skip_fresh=True, published=True)
+        chosen = added if fresh.requested else await pending.among(conn, child_kind, ids)
+        if chosen:
+            to_publish[child_kind] = chosen
+    await pending.finish(conn, kind, entity_id, stored=fresh.requested)
+    return to_publish
 
 
 def _children(kind: Kind, fresh: Fresh, stored: entities.Stored) -> Children:

@@ -1,0 +1,179 @@
+"""End-to-end benchmark: simulator + N worker processes + `sync-all --wait`, on private DB and vhost.
+
+Run: .venv/bin/python bench/sync_all.py [--alliances 3550] [--workers 2] [--latency-ms 50]
+     [--jitter-ms 20] [--concurrency 16] [--max-inflight 32]
+Prints one JSON object: wall time, requests by status, requests/s, entities/s, the bound
+ESI_MAX_INFLIGHT / mean latency and the achieved fraction of it, 420s, peak RSS and CPU per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import asyncpg
+import psutil
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
+AMQP = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+KR = [sys.executable, "-m", "killreport"]
+
+
+class Sampler(threading.Thread):
+    """Samples peak RSS and CPU time of named processes every 0.2 s."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.procs: dict[str, psutil.Process] = {}
+        self.peak: dict[str, int] = {}
+        self.cpu: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def watch(self, name: str, pid: int) -> None:
+        self.procs[name] = psutil.Process(pid)
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            for name, proc in list(self.procs.items()):
+                try:
+                    self.peak[name] = max(self.peak.get(name, 0), proc.memory_info().rss)
+                    times = proc.cpu_times()
+                    self.cpu[name] = times.user + times.system
+                except psutil.NoSuchProcess:
+                    continue
+
+
+async def setup(name: str) -> tuple[str, str]:
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
+    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+                   check=True)
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, AMQP.rstrip("/") + "/" + name
+
+
+async def teardown(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
+
+
+def service_cpu_s() -> dict[str, float]:
+    """CPU seconds used so far by PostgreSQL and RabbitMQ (all their processes)."""
+    out = {"postgres": 0.0, "rabbitmq": 0.0}
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        name = proc.info["name"] or ""
+        key = "postgres" if name.startswith("postgres") else "rabbitmq" if "beam" in name else None
+        if key and proc.info["cpu_times"]:
+            out[key] += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return out
+
+
+def start_sim(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
+    cmd = [*KR, "sim", "--port", "0", "--alliances", str(args.alliances), "--latency-ms",
+           str(args.latency_ms), "--jitter-ms", str(args.jitter_ms)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    url = next((w for w in line.split() if w.startswith("http://")), None)
+    if url is None:
+        proc.kill()
+        raise SystemExit(f"simulator did not start: {line!r}")
+    return proc, url.rstrip("/")
+
+
+async def sim_get(url: str, path: str) -> Any:
+    async with aiohttp.ClientSession() as s, s.get(url + path) as r:
+        return await r.json()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    name = f"kr_bench_{uuid.uuid4().hex[:8]}"
+    pg_url, amqp_url = await setup(name)
+    sim, sim_url = start_sim(args)
+    env = {**os.environ, "DATABASE_URL": pg_url, "RABBITMQ_URL": amqp_url, "ESI_BASE_URL": sim_url,
+           "ESI_CONTACT": "bench@killreport.invalid", "ESI_MAX_INFLIGHT": str(args.max_inflight),
+           "WORKER_CONCURRENCY": str(args.concurrency), "LOG_LEVEL": "WARNING"}
+    sampler = Sampler()
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        subprocess.run([*KR, "migrate"], env=env, check=True, capture_output=True)
+        sampler.watch("sim", sim.pid)
+        for i in range(args.workers):
+            w = subprocess.Popen([*KR, "worker", "all"], env=env)
+            workers.append(w)
+            sampler.watch(f"worker{i + 1}", w.pid)
+        sampler.start()
+        await asyncio.sleep(2)
+        started = time.monotonic()
+        services_before = service_cpu_s()
+        psutil.cpu_percent()
+        done = subprocess.run([*KR, "sync-all", "--wait"], env=env, capture_output=True, text=True)
+        wall = time.monotonic() - started
+        machine_cpu = psutil.cpu_percent()
+        services = {k: round(v - services_before[k], 1) for k, v in service_cpu_s().items()}
+        if done.returncode != 0:
+            raise SystemExit(f"sync-all failed: {done.stderr[-2000:]}")
+        stats = await sim_get(sim_url, "/_sim/stats")
+        truth = await sim_get(sim_url, "/_sim/truth")
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait(60)
+        sampler.stop.set()
+        sim.terminate()
+        sim.wait(30)
+        await teardown(name)
+    by_status: dict[str, int] = {}
+    for route in stats["by_route"].values():
+        for code, count in route.items():
+            by_status[code] = by_status.get(code, 0) + count
+    requests = sum(by_status.values())
+    entities = len(truth["alliances"]) + len(truth["corporations"]) + len(truth["characters"])
+    mean_latency_s = (args.latency_ms + args.jitter_ms / 2) / 1000 if args.latency_ms else None
+    bound = args.max_inflight / mean_latency_s if mean_latency_s else None
+    return {
+        "setup": vars(args),
+        "wall_s": round(wall, 1),
+        "requests": requests,
+        "requests_by_status": by_status,
+        "requests_per_s": round(requests / wall, 1),
+        "entities": entities,
+        "entities_per_s": round(entities / wall, 1),
+        "bound_requests_per_s": bound and round(bound, 1),
+        "fraction_of_bound": bound and round(requests / wall / bound, 3),
+        "served_420": stats["limit_violations"]["420"],
+        "served_429": stats["limit_violations"]["429"],
+        "cache_violations": stats["cache_violations"]["total"],
+        "sim_max_in_flight": stats["max_in_flight"],
+        "peak_rss_mb": {k: round(v / 2**20, 1) for k, v in sampler.peak.items()},
+        "cpu_s": {**{k: round(v, 1) for k, v in sampler.cpu.items()}, **services},
+        "machine_cpu_percent": machine_cpu,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--alliances", type=int, default=3550)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--jitter-ms", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--max-inflight", type=int, default=32)
+    print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
+
+
+if __name__ == "__main__":
+    main()
