@@ -42,6 +42,7 @@ class PgBudget:
         self._floor = error_floor
         self._ttl = lease_ttl_s
         self._wake = asyncio.Event()
+        self._background: set[asyncio.Future[None]] = set()
 
     @classmethod
     async def open(cls, database_url: str, *, max_inflight: int, error_floor: int,
@@ -64,23 +65,38 @@ class PgBudget:
         """Wait until the request fits, then hold a lease for it."""
         while True:
             wake = self._wake
-            row = await self._pool.fetchrow("SELECT lease_id, wait_s FROM esi_reserve($1, $2, $3, $4)",
-                                            route, self._max, self._floor, self._ttl)
+            call = asyncio.ensure_future(self._pool.fetchrow(
+                "SELECT lease_id, wait_s FROM esi_reserve($1, $2, $3, $4)",
+                route, self._max, self._floor, self._ttl))
+            try:
+                row = await asyncio.shield(call)
+            except asyncio.CancelledError:
+                # The call may still grant a lease: give it back rather than block others till expiry.
+                call.add_done_callback(lambda done: self._give_back(done, route))
+                raise
             assert row is not None
             if row["lease_id"] is not None:
                 return Lease(id=row["lease_id"], route=route)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=min(max(row["wait_s"], 0.01), _MAX_SLEEP_S))
 
+    def _give_back(self, call: asyncio.Future[Any], route: str) -> None:
+        if call.cancelled() or call.exception() is not None or call.result()["lease_id"] is None:
+            return
+        release = asyncio.ensure_future(
+            self.settle(Lease(id=call.result()["lease_id"], route=route), Observation(0, False)))
+        self._background.add(release)
+        release.add_done_callback(self._background.discard)
+
     async def settle(self, lease: Lease, observation: Observation) -> None:
         """Return the lease and record what ESI reported."""
         bucket = observation.bucket
         await self._pool.execute(
-            "SELECT esi_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "SELECT esi_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             lease.id, lease.route, observation.status, observation.error_remain,
             observation.error_reset_s, bucket.group if bucket else None,
             bucket.limit if bucket else None, bucket.window_s if bucket else None,
-            bucket.remaining if bucket else None, observation.retry_after_s)
+            bucket.remaining if bucket else None, observation.retry_after_s, self._max)
 
     async def snapshot(self) -> BudgetSnapshot:
         """The budget as last reported, for `status`."""

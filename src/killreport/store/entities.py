@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import Table, delete, exists, false, func, insert, literal, select, text
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -91,49 +91,34 @@ async def replace_members(
 
 async def stored(conn: AsyncConnection, kind: Kind, entity_id: int) -> Stored:
     """The stored row (if any), whether it is fresh, and for alliances the member list."""
-    if kind == "character" and await _tombstoned(conn, entity_id):
-        return Stored(row=None, fresh=True, tombstoned=True)
     table = TABLES[kind]
-    row = (
-        (
-            await conn.execute(
-                select(table, func.now().label("db_now")).where(table.c.id == entity_id)
-            )
-        )
-        .mappings()
-        .first()
+    tombstoned = (
+        exists().where(t.character_tombstones.c.id == entity_id) if kind == "character" else false()
     )
-    if row is None:
+    # One round trip: an outer join from a single row, so "not stored" still answers.
+    one = select(literal(1).label("one")).subquery()
+    row = (await conn.execute(
+        select(func.now().label("db_now"), tombstoned.label("tombstoned"), *table.c)
+        .select_from(one.outerjoin(table, table.c.id == entity_id))
+    )).mappings().one()
+    if row["tombstoned"]:
+        return Stored(row=None, fresh=True, tombstoned=True)
+    if row["id"] is None:
         return Stored(row=None, fresh=False)
     fresh = _fresh(row["expires_at"], row["db_now"])
     if kind != "alliance":
         return Stored(row=row, fresh=fresh)
-    members = (
-        (
-            await conn.execute(
-                select(t.alliance_corporations.c.corporation_id).where(
-                    t.alliance_corporations.c.alliance_id == entity_id
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
+    members = (await conn.execute(
+        select(t.alliance_corporations.c.corporation_id)
+        .where(t.alliance_corporations.c.alliance_id == entity_id)
+    )).scalars().all()
     members_fresh = row["members_fetched_at"] is not None and _fresh(
-        row["members_expires_at"], row["db_now"]
-    )
+        row["members_expires_at"], row["db_now"])
     return Stored(row=row, fresh=fresh, members=list(members), members_fresh=members_fresh)
 
 
 def _fresh(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
     return expires_at is not None and expires_at > now
-
-
-async def _tombstoned(conn: AsyncConnection, character_id: int) -> bool:
-    found = await conn.execute(
-        select(t.character_tombstones.c.id).where(t.character_tombstones.c.id == character_id)
-    )
-    return found.first() is not None
 
 
 async def tombstone(conn: AsyncConnection, character_id: int, reason: str) -> None:

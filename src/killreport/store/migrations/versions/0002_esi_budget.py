@@ -71,7 +71,7 @@ BEGIN
         IF b.error_remain IS NULL OR b.error_window_end IS NULL OR b.error_window_end <= t THEN
             -- Nothing current is known: one probe at a time until a response reports numbers.
             IF n > 0 THEN RETURN QUERY SELECT NULL::bigint, 0.05::float8; RETURN; END IF;
-        ELSIF b.error_remain - (SELECT count(*) FROM esi_leases WHERE grp IS NULL) - 1 < p_floor THEN
+        ELSIF b.error_remain - (SELECT count(*) FROM esi_leases WHERE grp IS NULL) - 1 <= p_floor THEN
             RETURN QUERY SELECT NULL::bigint, extract(epoch FROM b.error_window_end - t)::float8 + 0.05;
             RETURN;
         END IF;
@@ -100,9 +100,11 @@ END $$;
 _SETTLE = """
 CREATE FUNCTION esi_settle(
     p_lease bigint, p_route text, p_status integer, p_remain integer, p_reset integer,
-    p_group text, p_limit integer, p_window integer, p_bremain integer, p_retry_after double precision
+    p_group text, p_limit integer, p_window integer, p_bremain integer, p_retry_after double precision,
+    p_max integer
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
+    n integer;
     b esi_budget;
     t timestamptz := clock_timestamp();
     new_end timestamptz;
@@ -120,8 +122,9 @@ BEGIN
         END IF;
     END IF;
     IF p_status = 420 THEN
+        -- A 420 is ESI's own word on when the window ends.
         UPDATE esi_budget SET error_remain = 0,
-            error_window_end = greatest(error_window_end, t + make_interval(secs => coalesce(p_reset, 60))),
+            error_window_end = t + make_interval(secs => coalesce(p_reset, 60)),
             paused_until = greatest(paused_until, t + make_interval(secs => coalesce(p_reset, 60))),
             pause_reason = 'error limit (420)', updated_at = t
         WHERE id = 1;
@@ -146,7 +149,13 @@ BEGIN
             WHERE id = 1;
         END IF;
     END IF;
-    PERFORM pg_notify('esi_budget', '');
+    -- Wake waiters only when this settle can unblock one: a freed slot at the cap, a fresh report
+    -- after a probe, or a pause to heed. Notifying on every settle costs every listener a wakeup.
+    SELECT count(*) INTO n FROM esi_leases;
+    IF n = p_max - 1 OR p_status IN (420, 429) OR b.error_window_end IS NULL
+            OR b.error_window_end <= t THEN
+        PERFORM pg_notify('esi_budget', '');
+    END IF;
 END $$;
 """
 
@@ -164,6 +173,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert."""
     op.execute("DROP FUNCTION esi_settle(bigint, text, integer, integer, integer, text, integer,"
-               " integer, integer, double precision)")
+               " integer, integer, double precision, integer)")
     op.execute("DROP FUNCTION esi_reserve(text, integer, integer, double precision)")
     op.execute("DROP TABLE esi_route_groups, esi_buckets, esi_leases, esi_budget")

@@ -1,0 +1,106 @@
+"""The shared budget in PostgreSQL: floor, probe, in-flight cap, expiry, pauses seen across connections."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from killreport.budget.pg import PgBudget
+from killreport.esi.classify import Observation, observe
+from killreport.store import migrate
+
+Opener = Callable[..., Awaitable[PgBudget]]
+
+
+@pytest.fixture
+async def open_budget(fresh_pg_url: str) -> AsyncIterator[Opener]:
+    await asyncio.to_thread(migrate.upgrade, fresh_pg_url)
+    opened: list[PgBudget] = []
+
+    async def opener(**kw: float) -> PgBudget:
+        options = {"max_inflight": 32, "error_floor": 10, "lease_ttl_s": 30.0, **kw}
+        budget = await PgBudget.open(fresh_pg_url, **options)  # type: ignore[arg-type]
+        opened.append(budget)
+        return budget
+
+    yield opener
+    for budget in opened:
+        await budget.close()
+
+
+async def granted_within(budget: PgBudget, seconds: float, route: str = "/x") -> bool:
+    try:
+        await asyncio.wait_for(budget.reserve(route), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+def report(remain: int, reset: int, status: int = 200) -> Observation:
+    return observe(status, {"x-esi-error-limit-remain": str(remain),
+                            "x-esi-error-limit-reset": str(reset)})
+
+
+async def test_one_probe_until_a_report_then_the_floor_bounds_requests_in_flight(open_budget: Opener) -> None:
+    budget = await open_budget(error_floor=10)
+    probe = await budget.reserve("/x")
+    assert not await granted_within(budget, 0.3), "a second request went out before any report"
+    await budget.settle(probe, report(remain=15, reset=60))
+    leases = [await budget.reserve("/x") for _ in range(4)]
+    assert not await granted_within(budget, 0.3), "remaining - in flight would have reached the floor"
+    await budget.settle(leases[0], report(remain=15, reset=60))
+    assert await granted_within(budget, 1.0)
+
+
+async def test_max_in_flight_is_cluster_wide(open_budget: Opener) -> None:
+    first, second = await open_budget(max_inflight=3), await open_budget(max_inflight=3)
+    await first.settle(await first.reserve("/x"), report(remain=100, reset=60))
+    held = [await first.reserve("/x"), await second.reserve("/x"), await first.reserve("/x")]
+    assert not await granted_within(second, 0.3)
+    await first.settle(held[0], report(remain=100, reset=60))
+    assert await granted_within(second, 1.0)
+    assert (await first.snapshot()).in_flight == 3
+
+
+async def test_a_crashed_holders_lease_expires(open_budget: Opener) -> None:
+    crashed = await open_budget(max_inflight=1, lease_ttl_s=0.5)
+    await crashed.reserve("/x")  # never settled: the process "died"
+    survivor = await open_budget(max_inflight=1)
+    assert await granted_within(survivor, 3.0)
+
+
+async def test_a_420_pauses_every_other_client_within_a_second(open_budget: Opener) -> None:
+    seer, other = await open_budget(), await open_budget()
+    await seer.settle(await seer.reserve("/x"), report(remain=100, reset=60))
+    lease = await seer.reserve("/x")
+    t0 = time.monotonic()
+    await seer.settle(lease, report(remain=0, reset=2, status=420))
+    assert not await granted_within(other, 1.0), "another client was let through during a 420 pause"
+    assert await granted_within(other, 3.0)
+    assert time.monotonic() - t0 >= 1.9
+    snap = await other.snapshot()
+    assert snap.pause_reason == "error limit (420)"
+
+
+async def test_token_bucket_group_learned_and_429_pauses_only_that_group(open_budget: Opener) -> None:
+    budget = await open_budget()
+    await budget.settle(await budget.reserve("/x"), report(remain=100, reset=60))
+    lease = await budget.reserve("/status")
+    await budget.settle(lease, observe(429, {"x-ratelimit-group": "status", "x-ratelimit-limit": "600/1m",
+                                             "x-ratelimit-remaining": "0", "retry-after": "2"}))
+    assert not await granted_within(budget, 0.5, "/status")
+    assert await granted_within(budget, 0.5, "/x")
+    snap = await budget.snapshot()
+    assert snap.route_groups == {"/status": "status"} and snap.buckets[0].limit == 600
+    # Past the pause, with no tokens reported left, one probe goes once 5 tokens' worth of the
+    # window (5 * 60 s / 600 = 0.5 s) has passed since the report.
+    assert await granted_within(budget, 3.0, "/status")
+
+
+async def test_no_answer_counts_as_an_error_and_returns_the_lease(open_budget: Opener) -> None:
+    budget = await open_budget(max_inflight=1)
+    await budget.settle(await budget.reserve("/x"), Observation.no_answer())
+    assert await granted_within(budget, 1.0)
