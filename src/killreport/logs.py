@@ -9,9 +9,20 @@ import sys
 import structlog
 
 
-def configure_logging(level: str | None = None) -> None:
-    """Key-value logs to stderr at LOG_LEVEL (default INFO)."""
+_LIBRARIES = ("aiormq", "aio_pika", "asyncio", "aiohttp", "sqlalchemy")
+
+
+def configure_logging(level: str | None = None, *, quiet_libraries: bool = False) -> None:
+    """Key-value logs to stderr at LOG_LEVEL (default INFO).
+
+    Short commands keep the libraries quiet so a failure stays one line; workers let their
+    reconnect warnings through, since an operator needs them.
+    """
     name = (level or os.environ.get("LOG_LEVEL", "INFO")).upper()
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
+                        level=getattr(logging, name, logging.INFO))
+    for library in _LIBRARIES:
+        logging.getLogger(library).setLevel(logging.CRITICAL if quiet_libraries else logging.WARNING)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,

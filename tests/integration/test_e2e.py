@@ -76,7 +76,7 @@ async def test_many_workers_small_error_budget_high_error_rate_never_get_a_420(
 async def test_hostile_strings_and_no_executor_round_trip(
         engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
     sim: RunningSim
-    async with running_sim(alliances=40) as sim:
+    async with running_sim(alliances=100) as sim:
         truth = await sim.control.truth()
         hostile = [c for c in truth["corporations"].values()
                    if any(ch in c["name"] + c["description"] for ch in "'\"\\<\t\n🚀漢")]

@@ -35,7 +35,7 @@ def run(argv: list[str]) -> int:
     """Run a command line and return its exit code; prints one line on any expected failure."""
     import pydantic
 
-    configure_logging()
+    configure_logging(quiet_libraries=argv[:1] != ["worker"])
     use_fast_event_loop()
     try:
         result = build_app()(argv, exit_on_error=False, print_error=False,
