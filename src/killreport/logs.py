@@ -8,7 +8,6 @@ import sys
 
 import structlog
 
-
 _LIBRARIES = ("aiormq", "aio_pika", "asyncio", "aiohttp", "sqlalchemy")
 
 

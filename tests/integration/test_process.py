@@ -94,9 +94,9 @@ async def run_until_idle(broker: StubBroker, processor: JobProcessor) -> None:
     """Handle deliveries until nothing is queued or retrying."""
     async with broker.consume(list(QUEUE_NAMES.values()), prefetch=1) as feed:
         while True:
-            if not any(broker.queues[q] for q in QUEUE_NAMES.values()):
-                if broker.release_retries(all_=True) == 0:
-                    return
+            idle = not any(broker.queues[q] for q in QUEUE_NAMES.values())
+            if idle and broker.release_retries(all_=True) == 0:
+                return
             await processor.handle(await anext(feed))
 
 

@@ -11,7 +11,14 @@ import pytest
 from killreport.budget.types import Lease
 from killreport.esi.classify import Observation
 from killreport.esi.client import EsiClient, user_agent
-from killreport.esi.errors import Deleted, MalformedResponse, NotFound, PermanentError, ServerError, TransportError
+from killreport.esi.errors import (
+    Deleted,
+    MalformedResponse,
+    NotFound,
+    PermanentError,
+    ServerError,
+    TransportError,
+)
 from killreport.esi.types import EsiRequest, EsiResponse
 
 CHARACTER = {"name": "Ann 'O\" <b>", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1,
@@ -66,7 +73,8 @@ async def test_every_request_sends_user_agent_and_compatibility_date() -> None:
     [request] = seen
     assert request.url == "http://esi.test/characters/90000001"
     assert request.headers["X-Compatibility-Date"] == "2026-08-18"
-    assert request.headers["User-Agent"].startswith("killreport/") and "a@b.c" in request.headers["User-Agent"]
+    agent = request.headers["User-Agent"]
+    assert agent.startswith("killreport/") and "a@b.c" in agent
     assert budget.reserved == ["/characters/{character_id}"]
     assert budget.settled[0].error_remain == 99
 
