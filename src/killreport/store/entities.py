@@ -8,7 +8,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, false, func, insert, literal, select, text
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -91,16 +104,7 @@ async def replace_members(
 
 async def stored(conn: AsyncConnection, kind: Kind, entity_id: int) -> Stored:
     """The stored row (if any), whether it is fresh, and for alliances the member list."""
-    table = TABLES[kind]
-    tombstoned = (
-        exists().where(t.character_tombstones.c.id == entity_id) if kind == "character" else false()
-    )
-    # One round trip: an outer join from a single row, so "not stored" still answers.
-    one = select(literal(1).label("one")).subquery()
-    row = (await conn.execute(
-        select(func.now().label("db_now"), tombstoned.label("tombstoned"), *table.c)
-        .select_from(one.outerjoin(table, table.c.id == entity_id))
-    )).mappings().one()
+    row = (await conn.execute(_stored_statement(kind), {"id": entity_id})).mappings().one()
     if row["tombstoned"]:
         return Stored(row=None, fresh=True, tombstoned=True)
     if row["id"] is None:
@@ -115,6 +119,19 @@ async def stored(conn: AsyncConnection, kind: Kind, entity_id: int) -> Stored:
     members_fresh = row["members_fetched_at"] is not None and _fresh(
         row["members_expires_at"], row["db_now"])
     return Stored(row=row, fresh=fresh, members=list(members), members_fresh=members_fresh)
+
+
+@functools.cache
+def _stored_statement(kind: Kind) -> Select[Any]:
+    # One round trip, built once per kind: an outer join from a single row, so "not stored" answers.
+    table = TABLES[kind]
+    entity_id = bindparam("id", type_=BigInteger)
+    tombstoned = (
+        exists().where(t.character_tombstones.c.id == entity_id) if kind == "character" else false()
+    )
+    one = select(literal(1).label("one")).subquery()
+    return select(func.now().label("db_now"), tombstoned.label("tombstoned"), *table.c).select_from(
+        one.outerjoin(table, table.c.id == entity_id))
 
 
 def _fresh(expires_at: dt.datetime | None, now: dt.datetime) -> bool:

@@ -49,6 +49,9 @@ class JobProcessor:
 
     def __init__(self, engine: AsyncEngine, broker: Broker, esi: EsiSource, options: SyncOptions) -> None:
         self._engine = engine
+        # Each statement of the hot path commits on its own: every step is safe to repeat after a
+        # crash (the message is acked last), so BEGIN/COMMIT round trips would buy nothing.
+        self._auto = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._broker = broker
         self._esi = esi
         self._options = options
@@ -66,7 +69,7 @@ class JobProcessor:
         await delivery.ack()
 
     async def _run(self, job: Job, body: bytes) -> None:
-        async with self._engine.begin() as conn:
+        async with self._auto.connect() as conn:
             claim = await pending.claim(conn, job.kind, job.id, self._options.claim_ttl_s)
             stored = None if claim is None else await entities.stored(conn, job.kind, job.id)
         if stored is None:
@@ -86,7 +89,9 @@ class JobProcessor:
 
     async def _sync(self, job: Job, stored: entities.Stored) -> None:
         fresh = await fetch_stale(self._esi, job.kind, job.id, stored)
-        async with self._engine.begin() as conn:
+        # An alliance's member list is replaced by delete + insert, which must not be seen half done.
+        engine = self._engine if job.kind == "alliance" else self._auto
+        async with engine.begin() as conn:
             to_publish = await _save(conn, job.kind, job.id, stored, fresh)
         for kind, ids in to_publish.items():
             await self._broker.publish(QUEUE_NAMES[kind], [encode(Job(kind=kind, id=i)) for i in ids])
