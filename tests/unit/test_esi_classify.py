@@ -1,4 +1,4 @@
-"""The pure reading of ESI responses: total over every status and any header values."""
+"""classify/observe are total over every status and any header value, and read ESI's reports right."""
 
 from __future__ import annotations
 
@@ -8,59 +8,102 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from killreport.esi.classify import classify, http_date, observe, parse_window
-
-headers = st.dictionaries(
-    st.sampled_from(["x-esi-error-limit-remain", "x-esi-error-limit-reset", "x-ratelimit-group",
-                     "x-ratelimit-limit", "x-ratelimit-remaining", "retry-after", "expires"]),
-    st.text(max_size=20),
+from killreport.esi.classify import (
+    Outcome,
+    classify,
+    error_text,
+    etag_of,
+    observe,
+    parse_http_date,
+    parse_limit,
 )
+from killreport.esi.errors import Deleted, NotFound, PermanentError, ServerError, TransientError
+
+HEADER_NAMES = st.sampled_from([
+    "x-esi-error-limit-remain", "x-esi-error-limit-reset", "x-ratelimit-group", "x-ratelimit-limit",
+    "x-ratelimit-remaining", "x-ratelimit-used", "retry-after", "expires", "last-modified", "etag"])
+HEADERS = st.dictionaries(HEADER_NAMES, st.text(max_size=40) | st.from_regex(r"-?\d{1,25}", fullmatch=True))
 
 
-@given(st.integers(100, 599), headers, st.binary(max_size=200))
-def test_classify_and_observe_are_total(status: int, hdrs: dict[str, str], body: bytes) -> None:
-    outcome = classify(status, body)
-    seen = observe(status, hdrs)
-    assert seen.is_error == (status >= 400)
+@given(st.integers(100, 599), HEADERS, st.binary(max_size=200))
+def test_observe_and_classify_are_total(status: int, headers: dict[str, str], body: bytes) -> None:
+    obs = observe(status, headers)
+    assert obs.is_error == (status >= 400)
+    assert obs.error_remain is None or obs.error_remain >= 0
+    assert obs.retry_after_s is None or 0 <= obs.retry_after_s <= 3600
+    outcome = classify(status, headers, body)
+    assert isinstance(outcome, Outcome)
+    assert (outcome.error is not None) == (outcome.kind in ("transient", "permanent"))
+    parse_http_date(headers.get("expires"))
+    etag_of(headers)
+
+
+@given(st.integers(100, 599))
+def test_kinds_by_status(status: int) -> None:
+    kind = classify(status, {}, b"").kind
     if 200 <= status < 300:
-        assert outcome.kind == "ok"
+        assert kind == "ok"
+    elif status == 304:
+        assert kind == "not-modified"
     elif status in (420, 429):
-        assert outcome.kind == "wait"
-    elif status >= 500:
-        assert outcome.kind == "transient"
-    elif status == 404:
-        assert outcome.kind == "permanent"
-    http_date(hdrs.get("expires"))
+        assert kind == "wait"
+    elif 400 <= status < 500:
+        assert kind == "permanent"
+    else:
+        assert kind == "transient"
+
+
+def test_wait_outcomes_say_how_long_and_for_whom() -> None:
+    limited = classify(420, {"x-esi-error-limit-remain": "0", "x-esi-error-limit-reset": "17"}, b"{}")
+    assert (limited.kind, limited.wait_s, limited.group) == ("wait", 17.0, None)
+    grouped = classify(429, {"x-ratelimit-group": "status", "retry-after": "3"}, b"")
+    assert (grouped.wait_s, grouped.group) == (3.0, "status")
+    bare = classify(429, {}, b"")
+    assert (bare.wait_s, bare.group) == (10.0, None)
+
+
+def test_304_is_not_an_error_and_every_4xx_5xx_is() -> None:
+    assert not observe(304, {}).is_error
+    assert observe(404, {}).is_error and observe(503, {}).is_error and observe(420, {}).is_error
 
 
 def test_deleted_character_is_told_apart_from_not_found() -> None:
-    deleted = classify(404, json.dumps({"error": "Character has been deleted!"}).encode())
-    missing = classify(404, json.dumps({"error": "Character not found"}).encode())
-    assert deleted.deleted and not missing.deleted
-    assert deleted.kind == missing.kind == "permanent"
+    deleted = classify(404, {}, json.dumps({"error": "Character has been deleted!", "status": 404}).encode())
+    assert isinstance(deleted.error, Deleted)
+    missing = classify(404, {}, b'{"error": "Character not found"}')
+    assert isinstance(missing.error, NotFound) and not isinstance(missing.error, Deleted)
+    assert type(classify(400, {}, b"{}").error) is PermanentError
 
 
-def test_html_error_page_is_transient_with_a_short_reason() -> None:
-    outcome = classify(502, b"<html><body>Bad gateway</body></html>")
-    assert outcome.kind == "transient" and "non-JSON" in outcome.message
+def test_5xx_and_odd_statuses_are_transient_with_a_short_reason() -> None:
+    html = classify(502, {}, b"<html>" + b"x" * 10_000 + b"</html>")
+    assert isinstance(html.error, ServerError) and len(html.error.message) <= 200
+    odd = classify(302, {"location": "http://elsewhere"}, b"")
+    assert isinstance(odd.error, TransientError)
+    assert error_text(b'{"error": "Timeout contacting tranquility"}') == "Timeout contacting tranquility"
 
 
-def test_error_limit_and_bucket_headers_are_read() -> None:
-    seen = observe(200, {"x-esi-error-limit-remain": "42", "x-esi-error-limit-reset": "17"})
-    assert (seen.error_remain, seen.error_reset_s, seen.bucket) == (42, 17, None)
-    seen = observe(429, {"x-ratelimit-group": "status", "x-ratelimit-limit": "600/15m",
-                         "x-ratelimit-remaining": "0", "retry-after": "12"})
-    assert seen.bucket is not None and (seen.bucket.limit, seen.bucket.window_s) == (600, 900)
-    assert seen.retry_after_s == 12.0 and seen.error_remain is None
+def test_error_limit_and_token_headers_are_read() -> None:
+    obs = observe(429, {"x-esi-error-limit-remain": "87", "x-esi-error-limit-reset": "42",
+                        "x-ratelimit-group": "status", "x-ratelimit-limit": "150/15m",
+                        "x-ratelimit-remaining": "148", "x-ratelimit-used": "2", "retry-after": "7"})
+    assert (obs.error_remain, obs.error_reset_s, obs.retry_after_s) == (87, 42, 7.0)
+    assert obs.tokens is not None
+    assert (obs.tokens.group, obs.tokens.limit, obs.tokens.window_s) == ("status", 150, 900)
+    assert (obs.tokens.remaining, obs.tokens.used) == (148, 2)
 
 
-@given(st.text(max_size=30))
-def test_garbage_limit_windows_are_none_not_errors(text: str) -> None:
-    parsed = parse_window(text)
-    assert parsed is None or (parsed[0] >= 0 and parsed[1] >= 0)
+def test_garbage_headers_are_absent_not_errors() -> None:
+    obs = observe(200, {"x-esi-error-limit-remain": "lots", "x-esi-error-limit-reset": "1e9",
+                        "x-ratelimit-group": "", "retry-after": "nan"})
+    assert obs.error_remain is None and obs.error_reset_s is None and obs.tokens is None
+    assert obs.retry_after_s is None
+    assert parse_limit("150/15x") is None and parse_limit("1/1h") == (1, 3600)
 
 
 def test_http_dates() -> None:
-    assert http_date("Sat, 28 Nov 2026 15:39:56 GMT") == dt.datetime(2026, 11, 28, 15, 39, 56,
-                                                                      tzinfo=dt.UTC)
-    assert http_date("tomorrow") is None and http_date(None) is None
+    when = parse_http_date("Sat, 28 Nov 2026 15:39:56 GMT")
+    assert when == dt.datetime(2026, 11, 28, 15, 39, 56, tzinfo=dt.UTC)
+    for garbage in ("", "yesterday", "Sat, 99 Nov 2026 99:99:99 GMT", "0", "\x00" * 500):
+        assert parse_http_date(garbage) is None
+    assert etag_of({"etag": '"abc"'}) == '"abc"' and etag_of({"etag": 'a\r\nX: y'}) is None

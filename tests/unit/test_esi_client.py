@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from killreport.budget.types import Lease
+from killreport import __version__
+from killreport.budget.memory import MemoryBudget
+from killreport.budget.rules import Limits
+from killreport.budget.types import BudgetSnapshot, Lease
+from killreport.esi import models
 from killreport.esi.classify import Observation
-from killreport.esi.client import EsiClient, user_agent
+from killreport.esi.client import EsiClient, route_of, user_agent
 from killreport.esi.errors import (
     Deleted,
     MalformedResponse,
     NotFound,
     PermanentError,
     ServerError,
+    TransientError,
     TransportError,
 )
-from killreport.esi.types import EsiRequest, EsiResponse
+from killreport.esi.types import EsiRequest, EsiResponse, NotModified
 
 CHARACTER = {"name": "Ann 'O\" <b>", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1,
              "race_id": 1, "corporation_id": 98000001, "gender": "female", "achievement_score": 7}
@@ -38,6 +44,9 @@ class RecordingBudget:
 
     async def settle(self, lease: Lease, observation: Observation) -> None:
         self.settled.append(observation)
+
+    async def snapshot(self) -> BudgetSnapshot:
+        return BudgetSnapshot(None, None, None, None, 0)
 
 
 def answers(*responses: tuple[int, Any, dict[str, str]] | Exception) -> tuple[
@@ -60,7 +69,7 @@ def answers(*responses: tuple[int, Any, dict[str, str]] | Exception) -> tuple[
 
 def client(transport: Callable[[EsiRequest], Any], budget: RecordingBudget) -> EsiClient:
     return EsiClient(transport, budget, base_url="http://esi.test/", user_agent=user_agent("a@b.c"),
-                     compatibility_date="2026-08-18", timeout_s=5)
+                     compatibility_date="2026-08-18", timeout_s=5, max_body_bytes=1_000)
 
 
 async def test_every_request_sends_user_agent_and_compatibility_date() -> None:
@@ -75,7 +84,8 @@ async def test_every_request_sends_user_agent_and_compatibility_date() -> None:
     assert request.headers["X-Compatibility-Date"] == "2026-08-18"
     agent = request.headers["User-Agent"]
     assert agent.startswith("killreport/") and "a@b.c" in agent
-    assert budget.reserved == ["/characters/{character_id}"]
+    assert request.headers["Accept"] == "application/json" and "If-None-Match" not in request.headers
+    assert budget.reserved == ["/characters/{id}"]
     assert budget.settled[0].error_remain == 99
 
 
@@ -101,6 +111,10 @@ async def test_420_and_429_wait_on_the_budget_and_try_again_without_raising() ->
     ((200, {**CHARACTER, "corporation_id": "98000001"}, {}), MalformedResponse),
     ((200, {k: v for k, v in CHARACTER.items() if k != "name"}, {}), MalformedResponse),
     ((200, {**CHARACTER, "race_id": True}, {}), MalformedResponse),
+    ((200, {**CHARACTER, "gender": "other"}, {}), MalformedResponse),
+    ((200, b"[" * 50_000, {}), MalformedResponse),
+    ((200, b"x" * 2_000, {}), MalformedResponse),
+    (MalformedResponse("body larger than 4 bytes", status=200), MalformedResponse),
     (TransportError("timed out"), TransportError),
 ])
 async def test_failures_raise_the_right_error_and_always_settle(response: Any, error: type) -> None:
@@ -109,8 +123,44 @@ async def test_failures_raise_the_right_error_and_always_settle(response: Any, e
     with pytest.raises(error):
         await client(transport, budget).character(90000001)
     assert len(budget.settled) == 1
-    if isinstance(response, Exception):
-        assert budget.settled[0].is_error and budget.settled[0].status == 0
+    if isinstance(response, TransportError):
+        assert budget.settled[0].is_error and budget.settled[0].status is None
+
+
+async def test_420_with_the_real_budget_waits_out_the_reset_then_succeeds() -> None:
+    transport, seen = answers(
+        (200, [1], {"x-esi-error-limit-remain": "50", "x-esi-error-limit-reset": "30"}),
+        (420, {"error": "This software has exceeded the error limit for ESI."},
+         {"x-esi-error-limit-remain": "0", "x-esi-error-limit-reset": "1"}),
+        (200, CHARACTER, {"x-esi-error-limit-remain": "100", "x-esi-error-limit-reset": "59"}))
+    budget = MemoryBudget(Limits(max_inflight=4, error_floor=10, lease_ttl_s=10))
+    esi = EsiClient(transport, budget, base_url="http://esi.test", user_agent=user_agent("a@b.c"),
+                    compatibility_date="2026-08-18", timeout_s=5)
+    await esi.alliance_ids()
+    t0 = time.monotonic()
+    got = await esi.character(90000001)
+    assert got.data.gender == "female" and len(seen) == 3 and esi.waits == 1
+    assert time.monotonic() - t0 >= 0.9, "the retry did not wait for the error window to reset"
+    snap = await budget.snapshot()
+    assert snap.error_limit_remaining == 100 and snap.in_flight == 0
+
+
+async def test_etag_is_sent_and_304_comes_back_as_not_modified() -> None:
+    transport, seen = answers((304, b"", {"expires": "Sat, 28 Nov 2026 16:00:00 GMT"}),
+                              (304, b"", {}))
+    esi = client(transport, RecordingBudget())
+    got = await esi.get("/alliances/99000001", models.Alliance, etag='"abc"')
+    assert isinstance(got, NotModified) and got.expires_at is not None
+    assert seen[0].headers["If-None-Match"] == '"abc"'
+    with pytest.raises(TransientError):  # 304 to an unconditional request
+        await esi.alliance(99000001)
+
+
+def test_user_agent_names_version_contact_and_project() -> None:
+    agent = user_agent("ops@example.com")
+    assert agent == f"killreport/{__version__} (ops@example.com; +https://github.com/killreport/killreport)"
+    assert "\n" not in user_agent("a@b.c\r\nX-Evil: 1")
+    assert route_of("/alliances/99000001/corporations") == "/alliances/{id}/corporations"
 
 
 async def test_special_ids_are_never_requested() -> None:

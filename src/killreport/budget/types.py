@@ -15,6 +15,8 @@ class Lease:
 
     id: int
     route: str
+    group: str | None = None
+    probe: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +48,17 @@ class Budget(Protocol):
     """Reserve before a request, settle after it."""
 
     async def reserve(self, route: str) -> Lease:
-        """Wait until a request on `route` fits every limit, and hold its share."""
+        """Wait until a request on `route` (a path template) fits every limit, and hold its share.
+
+        The route, not its group, is passed: the budget owns the route→group map learned from
+        responses, so resolving it inside reserve saves a round trip and cannot race the map.
+        """
         ...
 
     async def settle(self, lease: Lease, observation: Observation) -> None:
         """Return the lease and record what the response reported."""
+        ...
+
+    async def snapshot(self) -> BudgetSnapshot:
+        """The budget as last reported, for `killreport status`."""
         ...

@@ -1,133 +1,179 @@
-"""Pure reading of an ESI response: what the limits say (Observation) and what it means (Outcome)."""
+"""Pure reading of ESI responses: what the headers report and what the answer means.
+
+Every function here is total: garbage headers are treated as absent, never raised on, because a
+crash while reading a 420 would lose exactly the report the budget needs most.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from email.utils import parsedate_to_datetime
+from typing import Final, Literal
 
-OutcomeKind = Literal["ok", "not_modified", "wait", "transient", "permanent"]
-DELETED_TEXT = "Character has been deleted!"
-_WINDOW = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+from killreport.esi.errors import Deleted, EsiError, NotFound, PermanentError, ServerError, TransientError
+
+DELETED_TEXT: Final = "Character has been deleted!"
+_WINDOW_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LIMIT_RE: Final = re.compile(r"^\s*(\d{1,9})\s*/\s*(\d{1,6})\s*([smhd])\s*$")
+_INT_RE: Final = re.compile(r"^\s*-?\d{1,12}\s*$")
+_MAX_WAIT_S: Final = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
-class Bucket:
-    """A token-bucket report: `X-Ratelimit-*` headers of one response."""
+class TokenReport:
+    """The X-Ratelimit-* family of one response (token-bucket route groups)."""
 
     group: str
-    limit: int | None
-    window_s: int | None
-    remaining: int | None
+    limit: int | None = None
+    window_s: int | None = None
+    remaining: int | None = None
+    used: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """What one response (or its absence) tells the budget."""
+    """What one response (or the lack of one) tells the budget."""
 
-    status: int
+    status: int | None
     is_error: bool
     error_remain: int | None = None
     error_reset_s: int | None = None
-    bucket: Bucket | None = None
+    tokens: TokenReport | None = None
     retry_after_s: float | None = None
 
-    @classmethod
-    def no_answer(cls) -> Observation:
-        """A timeout or refused connection: ESI counts timeouts as errors, so we do too."""
-        return cls(status=0, is_error=True)
+
+# A request that got no HTTP answer: ESI may still have counted it as an error.
+NO_ANSWER: Final = Observation(status=None, is_error=True)
+
+OutcomeKind = Literal["ok", "not-modified", "wait", "transient", "permanent"]
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a response means for the job that asked."""
+    """What the client should do with a response."""
 
     kind: OutcomeKind
-    status: int
-    message: str = ""
-    deleted: bool = False
+    error: EsiError | None = None
+    wait_s: float | None = None  # for "wait": how long ESI asked us to hold off
+    group: str | None = None  # for "wait" on a 429: the token-bucket group, None = everything
 
 
 def _int(value: str | None) -> int | None:
+    if value is None or not _INT_RE.match(value):
+        return None
+    return int(value)
+
+
+def _seconds(value: str | None) -> float | None:
+    """A non-negative finite number of seconds, capped; None when unreadable."""
     if value is None:
         return None
     try:
-        return int(value.strip())
+        number = float(value.strip())
     except ValueError:
         return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        number = float(value.strip()) if value is not None else None
-    except ValueError:
+    if not math.isfinite(number) or number < 0:
         return None
-    return number if number is not None and 0 <= number < 1e9 else None
+    return min(number, _MAX_WAIT_S)
 
 
-def parse_window(text: str | None) -> tuple[int, int] | None:
-    """`150/15m` → (150, 900); anything else → None."""
-    match = _WINDOW.match(text or "")
+def parse_limit(value: str | None) -> tuple[int, int] | None:
+    """Parse '150/15m' into (tokens, window seconds); None when unreadable."""
+    match = _LIMIT_RE.match(value or "")
     if match is None:
         return None
-    return int(match[1]), int(match[2]) * _UNITS[match[3]]
+    return int(match.group(1)), int(match.group(2)) * _WINDOW_UNITS[match.group(3)]
+
+
+def _tokens(headers: Mapping[str, str]) -> TokenReport | None:
+    group = (headers.get("x-ratelimit-group") or "").strip()
+    if not group or len(group) > 100:
+        return None
+    limit = parse_limit(headers.get("x-ratelimit-limit"))
+    return TokenReport(
+        group=group,
+        limit=limit[0] if limit else None,
+        window_s=limit[1] if limit else None,
+        remaining=_int(headers.get("x-ratelimit-remaining")),
+        used=_int(headers.get("x-ratelimit-used")),
+    )
 
 
 def observe(status: int, headers: Mapping[str, str]) -> Observation:
-    """The limit facts a response carries (header names lower-case)."""
-    group = headers.get("x-ratelimit-group")
-    bucket = None
-    if group:
-        window = parse_window(headers.get("x-ratelimit-limit"))
-        bucket = Bucket(group=group, limit=window[0] if window else None,
-                        window_s=window[1] if window else None,
-                        remaining=_int(headers.get("x-ratelimit-remaining")))
+    """Extract the error-limit and token-bucket reports of a response (headers lower-case)."""
+    remain = _int(headers.get("x-esi-error-limit-remain"))
+    reset = _int(headers.get("x-esi-error-limit-reset"))
+    retry = _seconds(headers.get("retry-after"))
     return Observation(
-        status=status, is_error=status >= 400,
-        error_remain=_int(headers.get("x-esi-error-limit-remain")),
-        error_reset_s=_int(headers.get("x-esi-error-limit-reset")),
-        bucket=bucket, retry_after_s=_float(headers.get("retry-after")),
+        status=status,
+        is_error=status >= 400,
+        error_remain=max(remain, 0) if remain is not None else None,
+        error_reset_s=min(max(reset, 0), int(_MAX_WAIT_S)) if reset is not None else None,
+        tokens=_tokens(headers),
+        retry_after_s=retry,
     )
 
 
 def error_text(body: bytes) -> str:
-    """The `error` of an ESI error body, or a short description of what came instead."""
+    """The `error` field of an ESI error body, or a short excerpt when the body is not one."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return f"non-JSON body ({len(body)} bytes)"
-    if isinstance(data, dict) and isinstance(data.get("error"), str):
-        return str(data["error"])[:300]
-    return "error body without an error field"
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+        return str(parsed["error"])[:200]
+    return body[:80].decode("utf-8", "replace")
 
 
-def classify(status: int, body: bytes) -> Outcome:
-    """Sort a response into ok / not-modified / wait / transient / permanent."""
+def classify(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+    """Decide what a response means: ok / not-modified / wait / transient / permanent."""
     if 200 <= status < 300:
-        return Outcome("ok", status)
+        return Outcome("ok")
     if status == 304:
-        return Outcome("not_modified", status)
-    message = error_text(body)
+        return Outcome("not-modified")
     if status in (420, 429):
-        return Outcome("wait", status, message)
+        return _wait(status, observe(status, headers))
+    text = error_text(body)
     if status == 404:
-        return Outcome("permanent", status, message, deleted=message == DELETED_TEXT)
-    if 400 <= status < 500 and status != 408:
-        return Outcome("permanent", status, message)
-    return Outcome("transient", status, message)
+        cls = Deleted if text.strip() == DELETED_TEXT else NotFound
+        return Outcome("permanent", cls(text, status=status))
+    if 400 <= status < 500:
+        return Outcome("permanent", PermanentError(text, status=status))
+    if status >= 500:
+        return Outcome("transient", ServerError(text, status=status))
+    return Outcome("transient", TransientError(f"unexpected status: {text}", status=status))
 
 
-def http_date(value: str | None) -> dt.datetime | None:
-    """An HTTP date header as an aware datetime; garbage is None."""
-    if not value:
+def _wait(status: int, obs: Observation) -> Outcome:
+    """420 holds everything until the error window resets; 429 holds its group (or all) for Retry-After."""
+    if status == 420:
+        return Outcome("wait", wait_s=float(obs.error_reset_s) if obs.error_reset_s is not None else 60.0)
+    retry = obs.retry_after_s if obs.retry_after_s is not None else 10.0
+    return Outcome("wait", wait_s=retry, group=obs.tokens.group if obs.tokens else None)
+
+
+def parse_http_date(value: str | None) -> dt.datetime | None:
+    """Parse an HTTP date (Expires, Last-Modified) to an aware UTC datetime; None when unreadable."""
+    if not value or len(value) > 100:
         return None
     try:
-        parsed = email.utils.parsedate_to_datetime(value)
+        parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+    if parsed.tzinfo is None:
+        # RFC 9110 dates are always GMT; "-0000" parses as naive.
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def etag_of(headers: Mapping[str, str]) -> str | None:
+    """The ETag header as sent back in If-None-Match (quotes kept), None when absent or unusable."""
+    value = headers.get("etag")
+    if not value or len(value) > 200 or any(ch in value for ch in "\r\n\x00"):
+        return None
+    return value

@@ -6,120 +6,139 @@ next reserve waits it out, so no attempt is used up.
 
 from __future__ import annotations
 
-import json
+import re
+import time
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 from pydantic import TypeAdapter
 
 from killreport import __version__
 from killreport.budget.types import Budget
 from killreport.esi import models
-from killreport.esi.classify import Observation, classify, http_date, observe
-from killreport.esi.errors import (
-    Deleted,
-    EsiError,
-    MalformedResponse,
-    NotFound,
-    PermanentError,
-    ServerError,
-    TransportError,
-)
-from killreport.esi.types import EsiRequest, EsiResponse, Fetched, Transport
+from killreport.esi.classify import NO_ANSWER, Observation, classify, etag_of, observe, parse_http_date
+from killreport.esi.errors import MalformedResponse, PermanentError, TransientError, TransportError
+from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport
 from killreport.ids import Kind, is_special
 
 T = TypeVar("T")
 PROJECT_URL: Final = "https://github.com/killreport/killreport"
+DEFAULT_MAX_BODY: Final = 4 * 1024 * 1024
+_NUMBER_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
 
 
 def user_agent(contact: str) -> str:
     """`killreport/<version> (<contact>; +<project url>)`, as CCP asks."""
+    contact = re.sub(r"[\x00-\x1f\x7f();]", "", contact).strip()
     return f"killreport/{__version__} ({contact or 'no contact given'}; +{PROJECT_URL})"
+
+
+def route_of(path: str) -> str:
+    """The route template the budget keys groups by: numeric segments become `{id}`."""
+    return _NUMBER_SEGMENT.sub("/{id}", path.split("?", 1)[0])
 
 
 class EsiClient:
     """Typed access to the ESI routes killreport stores."""
 
     def __init__(self, transport: Transport, budget: Budget, *, base_url: str, user_agent: str,
-                 compatibility_date: str, timeout_s: float) -> None:
+                 compatibility_date: str, timeout_s: float, max_body_bytes: int = DEFAULT_MAX_BODY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._transport = transport
         self._budget = budget
         self._base = base_url.rstrip("/")
         self._headers = {"User-Agent": user_agent, "X-Compatibility-Date": compatibility_date,
                          "Accept": "application/json"}
         self._timeout = timeout_s
+        self._max_body = max_body_bytes
+        self._clock = clock
+        self.waits = 0  # 420/429 answers waited out, for metrics
+        self.last_latency_s = 0.0
 
     async def alliance_ids(self) -> Fetched[list[int]]:
-        """GET /alliances."""
-        return await self.get("/alliances", "/alliances", models.IdList)
+        """GET /alliances: every active alliance id."""
+        return await self._fetch("/alliances", models.IdList)
 
     async def alliance(self, alliance_id: int) -> Fetched[models.Alliance]:
         """GET /alliances/{alliance_id}."""
         self._refuse_special("alliance", alliance_id)
-        return await self.get(f"/alliances/{alliance_id}", "/alliances/{alliance_id}", models.Alliance)
+        return await self._fetch(f"/alliances/{alliance_id}", models.Alliance)
 
     async def alliance_corporations(self, alliance_id: int) -> Fetched[list[int]]:
         """GET /alliances/{alliance_id}/corporations."""
         self._refuse_special("alliance", alliance_id)
-        return await self.get(f"/alliances/{alliance_id}/corporations",
-                              "/alliances/{alliance_id}/corporations", models.IdList)
+        return await self._fetch(f"/alliances/{alliance_id}/corporations", models.IdList)
 
     async def corporation(self, corporation_id: int) -> Fetched[models.Corporation]:
         """GET /corporations/{corporation_id}."""
         self._refuse_special("corporation", corporation_id)
-        return await self.get(f"/corporations/{corporation_id}", "/corporations/{corporation_id}",
-                              models.Corporation)
+        return await self._fetch(f"/corporations/{corporation_id}", models.Corporation)
 
     async def character(self, character_id: int) -> Fetched[models.Character]:
         """GET /characters/{character_id}."""
         self._refuse_special("character", character_id)
-        return await self.get(f"/characters/{character_id}", "/characters/{character_id}",
-                              models.Character)
+        return await self._fetch(f"/characters/{character_id}", models.Character)
 
-    async def get(self, path: str, route: str, schema: TypeAdapter[T] | type[Any]) -> Fetched[T]:
-        """GET `path` (whose template is `route`) and validate its body against `schema`."""
-        response = await self._send(path, route)
-        try:
-            data = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedResponse("body is not JSON", status=response.status, path=path) from None
-        return Fetched(data=models.validate(schema, data, path),
-                       expires_at=http_date(response.headers.get("expires")),
-                       etag=response.headers.get("etag"),
-                       last_modified=http_date(response.headers.get("last-modified")))
+    async def get(self, path: str, model: TypeAdapter[T] | type[T],
+                  etag: str | None = None) -> Fetched[T] | NotModified:
+        """GET `path`; with `etag`, a 304 comes back as NotModified. Errors raise esi.errors."""
+        response = await self._send(path, etag)
+        expires = parse_http_date(response.headers.get("expires"))
+        if response.status == 304:
+            return NotModified(expires_at=expires)
+        return Fetched(data=models.validate(model, response.body, path), expires_at=expires,
+                       etag=etag_of(response.headers),
+                       last_modified=parse_http_date(response.headers.get("last-modified")))
 
-    async def _send(self, path: str, route: str) -> EsiResponse:
+    async def _fetch(self, path: str, model: TypeAdapter[T] | type[T]) -> Fetched[T]:
+        got = await self.get(path, model)
+        if isinstance(got, NotModified):  # only a conditional request may answer 304
+            raise TransientError("304 to an unconditional request", status=304, path=path)
+        return got
+
+    async def _send(self, path: str, etag: str | None) -> EsiResponse:
+        """Reserve, send, settle (always), classify; loop on 420/429 without using an attempt."""
+        headers = dict(self._headers)
+        if etag:
+            headers["If-None-Match"] = etag
+        request = EsiRequest("GET", self._base + path, headers, None, self._timeout)
+        route = route_of(path)
         while True:
-            lease = await self._budget.reserve(route)
-            try:
-                response = await self._transport(EsiRequest(
-                    "GET", self._base + path, self._headers, None, self._timeout))
-            except TransportError:
-                await self._budget.settle(lease, Observation.no_answer())
-                raise
-            except MalformedResponse as exc:
-                await self._budget.settle(lease, Observation(status=exc.status or 0,
-                                                             is_error=(exc.status or 500) >= 400))
-                raise
-            await self._budget.settle(lease, observe(response.status, response.headers))
-            outcome = classify(response.status, response.body)
-            if outcome.kind == "wait":
-                continue
-            if outcome.kind == "ok":
+            response = await self._attempt(request, route, path)
+            outcome = classify(response.status, response.headers, response.body)
+            if outcome.kind in ("ok", "not-modified"):
                 return response
-            raise _error(outcome.kind, outcome.status, outcome.message, outcome.deleted, path)
+            if outcome.kind == "wait":
+                self.waits += 1
+                continue
+            assert outcome.error is not None
+            outcome.error.path = path
+            raise outcome.error
+
+    async def _attempt(self, request: EsiRequest, route: str, path: str) -> EsiResponse:
+        lease = await self._budget.reserve(route)
+        started = self._clock()
+        try:
+            response = await self._transport(request)
+        except TransportError:
+            await self._budget.settle(lease, NO_ANSWER)
+            raise
+        except MalformedResponse as exc:  # an answer came, but too large to read
+            status = exc.status if exc.status is not None else 200
+            await self._budget.settle(lease, Observation(status=status, is_error=status >= 400))
+            raise
+        except BaseException:
+            await self._budget.settle(lease, NO_ANSWER)  # cancelled mid-request: assume the worst
+            raise
+        finally:
+            self.last_latency_s = self._clock() - started
+        await self._budget.settle(lease, observe(response.status, response.headers))
+        if len(response.body) > self._max_body:
+            raise MalformedResponse(f"body larger than {self._max_body} bytes", status=response.status,
+                                    path=path)
+        return response
 
     @staticmethod
     def _refuse_special(kind: Kind, entity_id: int) -> None:
         if is_special(kind, entity_id):
-            raise PermanentError(f"{entity_id} is a system/NPC id; not requested", path=kind)
-
-
-def _error(kind: str, status: int, message: str, deleted: bool, path: str) -> EsiError:
-    if kind == "permanent":
-        cls: Callable[..., EsiError] = Deleted if deleted else NotFound if status == 404 else PermanentError
-        return cls(message, status=status, path=path)
-    if kind == "not_modified":
-        return PermanentError("304 without a conditional request", status=status, path=path)
-    return ServerError(message, status=status, path=path)
-
+            raise PermanentError(f"{entity_id} is a system/NPC/faction id; not requested", path=kind)

@@ -1,26 +1,28 @@
 """The pinned 2026-08-18 schemas of the routes we store, as strict pydantic models.
 
-Strict: an id must be a JSON integer (not "123", not true); unknown extra fields are ignored so a
-new optional field from CCP does not stop the sync. Date-times stay strings exactly as sent and
-are parsed when stored.
+Strict: an id must be a JSON int64 (not "123", not true, not 1.0); unknown extra fields are ignored
+so a new optional field from CCP does not stop the sync. Strings are kept exactly as sent (no
+stripping or normalising); date-times stay strings, checked against RFC 3339's shape, and are parsed
+when stored.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, TypeAdapter
 from pydantic import ValidationError as _ValidationError
 
 from killreport.esi.errors import MalformedResponse
 
-Id = StrictInt
-Number = float  # JSON numbers: ints are accepted for `number` fields, strings are not (strict).
+# int64 as the schema says; strict: a JSON integer, never "123", true or 1.0.
+Id = Annotated[int, Field(strict=True, ge=-(2**63), le=2**63 - 1)]
+# JSON numbers: ints are accepted for `number` fields, strings, bools and NaN/Infinity are not.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
@@ -96,18 +98,37 @@ class Character(_Model):
     character_title_id: StrictStr | None = None
 
 
-IdList = TypeAdapter(list[StrictInt])
+def _unique(ids: list[int]) -> list[int]:
+    # The schema promises uniqueItems; a repeated id means the list cannot be trusted.
+    if len(set(ids)) != len(ids):
+        raise ValueError("ids are not unique")
+    return ids
+
+
+IdList: TypeAdapter[list[int]] = TypeAdapter(Annotated[list[Id], AfterValidator(_unique)])
 T = TypeVar("T")
 
 
-def validate(adapter: TypeAdapter[T] | type[Any], data: Any, path: str) -> Any:
-    """Validate parsed JSON against a model or adapter, or raise MalformedResponse with a short reason."""
+def _adapter_for(model: type[T]) -> TypeAdapter[T]:
+    # Building an adapter compiles a validator: do it once per model class.
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return cast(TypeAdapter[T], adapter)
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def validate(schema: TypeAdapter[T] | type[T], body: bytes, path: str) -> T:
+    """Parse and validate a JSON body, or raise MalformedResponse with a short reason (never the body)."""
     try:
-        if isinstance(adapter, TypeAdapter):
-            return adapter.validate_python(data)
-        return adapter.model_validate(data)
+        adapter = schema if isinstance(schema, TypeAdapter) else _adapter_for(schema)
+        return adapter.validate_json(body, strict=True)
     except _ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise MalformedResponse(f"schema mismatch at {where}: {first['msg']}", status=200,
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])[:80] or "body"
+        raise MalformedResponse(f"schema mismatch at {where}: {first['msg'][:120]}", status=200,
                                 path=path) from None
+    except (ValueError, RecursionError) as exc:
+        raise MalformedResponse(f"unreadable body: {type(exc).__name__}", status=200, path=path) from None

@@ -27,8 +27,8 @@ class AiohttpTransport:
         except TimeoutError:
             raise TransportError(f"no answer within {request.timeout_s:g} s",
                                  path=request.url) from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}", path=request.url) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {str(exc)[:200]}", path=request.url) from None
 
     async def _send(self, request: EsiRequest) -> EsiResponse:
         async with self._session.request(request.method, request.url, headers=dict(request.headers),
@@ -47,7 +47,11 @@ class AiohttpTransport:
 
 @asynccontextmanager
 async def aiohttp_transport(max_connections: int, max_body_bytes: int) -> AsyncIterator[AiohttpTransport]:
-    """A transport whose connection pool fits the cluster's in-flight cap; TLS is always verified."""
+    """A transport whose connection pool fits the cluster's in-flight cap; TLS is always verified.
+
+    `ssl=True` means the default context: certificate and host name checked. There is deliberately
+    no switch to turn that off.
+    """
     connector = aiohttp.TCPConnector(limit=max_connections, ssl=True, ttl_dns_cache=300)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=True,
                                      timeout=aiohttp.ClientTimeout(total=None)) as session:

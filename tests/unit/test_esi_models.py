@@ -1,0 +1,113 @@
+"""The pinned 2026-08-18 schemas: the OpenAPI examples pass, required/optional match, strictness holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from killreport.esi import models
+from killreport.esi.errors import MalformedResponse
+
+SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "esi-openapi-subset.json"
+MODELS = {"AllianceDetail": models.Alliance, "CorporationsDetail": models.Corporation,
+          "CharactersDetail": models.Character}
+
+
+@pytest.fixture(scope="module")
+def schemas() -> dict[str, Any]:
+    if not SPEC_PATH.exists():
+        pytest.skip(f"{SPEC_PATH} not present")
+    return dict(json.loads(SPEC_PATH.read_text())["components"]["schemas"])
+
+
+def body(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_openapi_examples_validate(schemas: dict[str, Any], name: str) -> None:
+    got = models.validate(MODELS[name], body(schemas[name]["example"]), "/x")
+    assert got.name == "name"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_required_and_optional_fields_match_the_spec(schemas: dict[str, Any], name: str) -> None:
+    schema, model = schemas[name], MODELS[name]
+    required = {field for field, info in model.model_fields.items() if info.is_required()}
+    assert required == set(schema["required"])
+    assert set(model.model_fields) == set(schema["properties"])
+    example = schema["example"]
+    for field in schema["properties"]:
+        trimmed = {k: v for k, v in example.items() if k != field}
+        if field in schema["required"]:
+            with pytest.raises(MalformedResponse):
+                models.validate(model, body(trimmed), "/x")
+        else:
+            models.validate(model, body(trimmed), "/x")
+
+
+@pytest.mark.parametrize("bad", ["123", True, 1.0, 2**63, None])
+def test_ids_are_strict_int64(schemas: dict[str, Any], bad: Any) -> None:
+    example = schemas["AllianceDetail"]["example"]
+    with pytest.raises(MalformedResponse) as caught:
+        models.validate(models.Alliance, body({**example, "creator_id": bad}), "/alliances/1")
+    assert "creator_id" in caught.value.message and len(caught.value.message) < 250
+
+
+def test_numbers_accept_ints_but_not_strings_bools_or_nan(schemas: dict[str, Any]) -> None:
+    example = schemas["CorporationsDetail"]["example"]
+    rates = {"isk": 0, "loyalty_point": 0.5}
+    got = models.validate(models.Corporation, body({**example, "tax_rates": rates}), "/x")
+    assert got.tax_rates.isk == 0.0
+    for bad in ('"0.1"', "true", "NaN", "Infinity"):
+        raw = body(example).replace(b'"isk": 10', b'"isk": ' + bad.encode())
+        with pytest.raises(MalformedResponse):
+            models.validate(models.Corporation, raw, "/x")
+
+
+def test_unknown_fields_are_ignored_and_enums_enforced(schemas: dict[str, Any]) -> None:
+    example = schemas["CharactersDetail"]["example"]
+    models.validate(models.Character, body({**example, "new_field": {"x": 1}}), "/x")
+    with pytest.raises(MalformedResponse):
+        models.validate(models.Character, body({**example, "gender": "Male"}), "/x")
+
+
+def test_id_lists_are_strict_and_unique() -> None:
+    assert models.validate(models.IdList, b"[99000001, 99000002]", "/alliances") == [99000001, 99000002]
+    assert models.validate(models.IdList, b"[]", "/alliances") == []
+    for bad in (b"[1, 1]", b'["1"]', b"[1.5]", b"{}", b"null", b""):
+        with pytest.raises(MalformedResponse):
+            models.validate(models.IdList, bad, "/alliances")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_hostile_strings_are_kept_byte_for_byte(text: str) -> None:
+    data = {"name": text, "ticker": text[:5], "creator_id": 90000001, "creator_corporation_id": 98000001,
+            "date_founded": "2010-01-01T00:00:00Z"}
+    got = models.validate(models.Alliance, json.dumps(data).encode(), "/x")
+    assert got.name == text and got.ticker == text[:5]
+
+
+@pytest.mark.parametrize("text", ["Robert'); DROP TABLE alliances;--", "<script>alert(1)</script>",
+                                  "  padded  \n", "日本語 🚀", '"quoted"\\', "\u202eRTL"])
+def test_known_nasty_strings(text: str) -> None:
+    data = {"name": text, "ticker": "T", "creator_id": 1, "creator_corporation_id": 2,
+            "date_founded": "2010-01-01T00:00:00Z"}
+    assert models.validate(models.Alliance, body(data), "/x").name == text
+
+
+def test_bad_dates_and_bodies_are_malformed_with_a_short_reason() -> None:
+    data = {"name": "a", "ticker": "T", "creator_id": 1, "creator_corporation_id": 2,
+            "date_founded": "yesterday"}
+    with pytest.raises(MalformedResponse):
+        models.validate(models.Alliance, body(data), "/x")
+    for raw in (b"<html>" + b"x" * 100_000, b"\xff\xfe", b"[" * 100_000):
+        with pytest.raises(MalformedResponse) as caught:
+            models.validate(models.Alliance, raw, "/x")
+        assert len(str(caught.value)) < 300
