@@ -91,3 +91,32 @@ async def test_a_worker_started_before_its_services_waits_for_them(
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 20)
         assert b"retry" in err and b"guest:guest@" not in err
+
+
+async def test_dead_letters_list_replay_and_store_once_the_fault_is_gone(
+        engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    async with running_sim(alliances=10) as sim:
+        truth = await sim.control.truth()
+        victim = sorted(truth["corporations"])[0]
+        # An HTML error page with status 200, until cleared: malformed, so transient, then dead.
+        await sim.control.override(f"/corporations/{victim}", mode="html_200")
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, MAX_ATTEMPTS="2",
+                      RETRY_DELAYS_S="[1]")
+        async with workers(env, 1):
+            done = await cli(env, "sync-all", "--wait", timeout_s=120)
+            assert done.code == 0, done.err[-2000:]
+            listed = await cli(env, "dlq", "list", "--json")
+            assert listed.code == 0 and f'"id": {victim}' in listed.out, listed
+            assert "transient failures exhausted" in listed.out and "not JSON" in listed.out
+            assert f"corporations {victim}: missing" in await diff_against_truth(engine, truth)
+
+            await sim.control.clear_overrides()
+            replayed = await cli(env, "dlq", "replay", "--kind", "corporation")
+            assert replayed.code == 0 and "1 dead letter(s) replayed" in replayed.out, replayed
+            for _ in range(100):
+                if await diff_against_truth(engine, truth) == []:
+                    break
+                await asyncio.sleep(0.2)
+            assert await diff_against_truth(engine, truth) == []
+            empty = await cli(env, "dlq", "list", "--json")
+            assert f'"id": {victim}' not in empty.out
