@@ -120,3 +120,23 @@ async def test_dead_letters_list_replay_and_store_once_the_fault_is_gone(
             assert await diff_against_truth(engine, truth) == []
             empty = await cli(env, "dlq", "list", "--json")
             assert f'"id": {victim}' not in empty.out
+
+
+async def test_esi_misbehaving_errors_hangs_and_downtime_still_complete_without_a_420(
+        engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    # A 10 s error window instead of 60 s keeps the test short; the mechanics are the same.
+    async with running_sim(alliances=25, latency_ms=10, error_rate=0.2, hang_rate=0.02, hang_s=4,
+                           error_window_s=10) as sim:
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, ESI_TIMEOUT_S="2",
+                      RETRY_DELAYS_S="[1, 2, 4, 8]", MAX_ATTEMPTS="15")
+        async with workers(env, 2):
+            syncing = asyncio.create_task(cli(env, "sync-all", "--wait", timeout_s=280))
+            await asyncio.sleep(2)
+            await sim.control.downtime(30)
+            done = await syncing
+        assert done.code == 0, done.err[-2000:]
+        stats = await sim.control.stats()
+        assert stats["limit_violations"]["420"] == 0
+        statuses = {code for route in stats["by_route"].values() for code in route}
+        assert {"503", "504"} <= statuses, statuses
+        assert await diff_against_truth(engine, await sim.control.truth()) == []
