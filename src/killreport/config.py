@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     worker_concurrency: int = Field(default=16, ge=1, le=1024)
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
+    claim_ttl_s: float = Field(default=60.0, gt=0)
 
     @field_validator("esi_compatibility_date")
     @classmethod

@@ -8,7 +8,7 @@ import sys
 
 import structlog
 
-_LIBRARIES = ("aiormq", "aio_pika", "asyncio", "aiohttp", "sqlalchemy")
+_LIBRARIES = ("aiormq", "aio_pika", "asyncio", "aiohttp", "sqlalchemy", "alembic")
 
 
 def configure_logging(level: str | None = None, *, quiet_libraries: bool = False) -> None:

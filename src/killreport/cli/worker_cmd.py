@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import structlog
@@ -46,6 +47,7 @@ async def worker(*kinds: str, concurrency: int | None = None,
         concurrency=concurrency or settings.worker_concurrency,
         shutdown_timeout_s=shutdown_timeout or settings.shutdown_timeout_s,
         max_attempts=settings.max_attempts,
+        claim_ttl_s=settings.claim_ttl_s,
     )
     if options.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
@@ -53,11 +55,21 @@ async def worker(*kinds: str, concurrency: int | None = None,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await run(settings, options, stop)
+    consuming = asyncio.Event()
+    running = asyncio.create_task(run(settings, options, stop, consuming))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if not consuming.is_set() and not running.done():
+        # Stopped while still waiting for its services: nothing is held, so just give up waiting.
+        running.cancel()
+    stopping.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
     return 0
 
 
-async def run(settings: Settings, options: WorkerOptions, stop: asyncio.Event) -> None:
+async def run(settings: Settings, options: WorkerOptions, stop: asyncio.Event,
+              consuming: asyncio.Event | None = None) -> None:
     """Connect (waiting for services), then consume until `stop`."""
     wait_s = options.reconnect_max_delay_s
     async with database(settings, wait=True, max_delay_s=wait_s,
@@ -71,6 +83,8 @@ async def run(settings: Settings, options: WorkerOptions, stop: asyncio.Event) -
             asyncio.create_task(_janitor(engine, mq, options)),
         ]
         try:
+            if consuming is not None:
+                consuming.set()
             await consume(mq, processor.handle, options, stop)
         finally:
             for task in background:

@@ -7,11 +7,13 @@ import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from killreport.esi.errors import TransientError
 from killreport.ids import Kind
 from killreport.queue.broker import Broker
 from killreport.store import entities, pending
@@ -21,6 +23,7 @@ from killreport.sync.fetch import EsiSource, as_body, facts_of
 from killreport.sync.plan import requestable
 
 ALLIANCE_LIST = "/alliances"
+T = TypeVar("T")
 
 _REFERENCED_CORPORATIONS = text(
     "SELECT corporation_id AS id FROM alliance_corporations"
@@ -40,7 +43,7 @@ async def alliance_ids(esi: EsiSource, engine: AsyncEngine) -> list[int]:
             {"path": ALLIANCE_LIST})).first()
     if row is not None:
         return list(row.body)
-    got = await esi.alliance_ids()
+    got = await _with_retries(esi.alliance_ids, attempts=6)
     ids = sorted(as_body(got.data))
     values = {"path": ALLIANCE_LIST, "body": ids,
               **facts_of(got, dt.datetime.now(dt.UTC)).columns()}
@@ -49,6 +52,16 @@ async def alliance_ids(esi: EsiSource, engine: AsyncEngine) -> list[int]:
         await conn.execute(stmt.on_conflict_do_update(
             index_elements=["path"], set_={k: stmt.excluded[k] for k in values if k != "path"}))
     return ids
+
+
+async def _with_retries(call: Callable[[], Awaitable[T]], attempts: int) -> T:
+    """`call()`, again after 1, 2, 4... s on a transient ESI error (the shared budget still applies)."""
+    for attempt in range(attempts - 1):
+        try:
+            return await call()
+        except TransientError:
+            await asyncio.sleep(2**attempt)
+    return await call()
 
 
 async def referenced(engine: AsyncEngine, kind: Kind) -> list[int]:

@@ -1,0 +1,142 @@
+"""Workers killed or stopped mid-sync lose nothing: the database still equals the simulator's truth."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from killreport.config import sqlalchemy_url
+from killreport.sim.testing import running_sim
+from tests.cluster import cli, env_for, migrated, workers
+from tests.truth import diff_against_truth
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+async def engine(fresh_pg_url: str) -> AsyncIterator[AsyncEngine]:
+    await migrated(fresh_pg_url)
+    eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
+    yield eng
+    await eng.dispose()
+
+
+async def spawn_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "killreport", "worker", "all", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+
+async def test_workers_killed_with_sigkill_at_random_moments_lose_nothing(
+        engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    rng = random.Random(7)
+    async with running_sim(alliances=60, latency_ms=20, jitter_ms=10) as sim:
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, CLAIM_TTL_S="3")
+        procs = [await spawn_worker(env), await spawn_worker(env)]
+        syncing = asyncio.create_task(cli(env, "sync-all", "--wait", timeout_s=240))
+        try:
+            for _ in range(4):
+                await asyncio.sleep(rng.uniform(0.5, 2.0))
+                victim = procs.pop(rng.randrange(len(procs)))
+                victim.send_signal(signal.SIGKILL)
+                await victim.wait()
+                procs.append(await spawn_worker(env))
+            done = await syncing
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            await asyncio.gather(*(p.wait() for p in procs))
+        assert done.code == 0, done.err[-2000:]
+        assert await diff_against_truth(engine, await sim.control.truth()) == []
+        assert (await sim.control.stats())["limit_violations"]["total"] == 0
+
+
+async def test_sigterm_drains_a_busy_worker_within_the_timeout_and_exits_0(
+        engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    async with running_sim(alliances=40, latency_ms=400, jitter_ms=100) as sim:
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, SHUTDOWN_TIMEOUT_S="5")
+        busy = await spawn_worker(env)
+        queued = await cli(env, "sync-all")
+        assert queued.code == 0, queued.err
+        await asyncio.sleep(3)  # mid-cascade: jobs are waiting on the slow simulator
+        assert (await sim.control.stats())["in_flight"] > 0, "the worker was not busy"
+        stopped_at = time.monotonic()
+        busy.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(busy.wait(), 20)
+        assert code == 0
+        assert time.monotonic() - stopped_at < 5 + 5, "drain exceeded its timeout by too much"
+        async with workers(env, 1):
+            done = await cli(env, "sync-all", "--wait", timeout_s=240)
+        assert done.code == 0, done.err[-2000:]
+        assert await diff_against_truth(engine, await sim.control.truth()) == []
+
+
+async def test_a_worker_started_before_its_services_waits_for_them(
+        engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    async with running_sim(alliances=5) as sim:
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, LOG_LEVEL="INFO")
+        broken = {**env, "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:1/"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "killreport", "worker", "all", env=broken,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        await asyncio.sleep(4)
+        assert proc.returncode is None, "the worker gave up instead of waiting"
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 20)
+        assert b"retry" in err and b"guest:guest@" not in err
+
+
+async def test_dead_letters_list_replay_and_store_once_the_fault_is_gone(
+        engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    async with running_sim(alliances=10) as sim:
+        truth = await sim.control.truth()
+        victim = sorted(truth["corporations"])[0]
+        # An HTML error page with status 200, until cleared: malformed, so transient, then dead.
+        await sim.control.override(f"/corporations/{victim}", mode="html_200")
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, MAX_ATTEMPTS="2",
+                      RETRY_DELAYS_S="[1]")
+        async with workers(env, 1):
+            done = await cli(env, "sync-all", "--wait", timeout_s=120)
+            assert done.code == 0, done.err[-2000:]
+            listed = await cli(env, "dlq", "list", "--json")
+            assert listed.code == 0 and f'"id": {victim}' in listed.out, listed
+            assert "transient failures exhausted" in listed.out and "not JSON" in listed.out
+            assert f"corporations {victim}: missing" in await diff_against_truth(engine, truth)
+
+            await sim.control.clear_overrides()
+            replayed = await cli(env, "dlq", "replay", "--kind", "corporation")
+            assert replayed.code == 0 and "1 dead letter(s) replayed" in replayed.out, replayed
+            for _ in range(100):
+                if await diff_against_truth(engine, truth) == []:
+                    break
+                await asyncio.sleep(0.2)
+            assert await diff_against_truth(engine, truth) == []
+            empty = await cli(env, "dlq", "list", "--json")
+            assert f'"id": {victim}' not in empty.out
+
+
+async def test_esi_misbehaving_errors_hangs_and_downtime_still_complete_without_a_420(
+        engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    # A 10 s error window instead of 60 s keeps the test short; the mechanics are the same.
+    async with running_sim(alliances=25, latency_ms=10, error_rate=0.2, hang_rate=0.02, hang_s=4,
+                           error_window_s=10) as sim:
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, ESI_TIMEOUT_S="2",
+                      RETRY_DELAYS_S="[1, 2, 4, 8]", MAX_ATTEMPTS="15")
+        async with workers(env, 2):
+            syncing = asyncio.create_task(cli(env, "sync-all", "--wait", timeout_s=280))
+            await asyncio.sleep(2)
+            await sim.control.downtime(30)
+            done = await syncing
+        assert done.code == 0, done.err[-2000:]
+        stats = await sim.control.stats()
+        assert stats["limit_violations"]["420"] == 0
+        statuses = {code for route in stats["by_route"].values() for code in route}
+        assert {"503", "504"} <= statuses, statuses
+        assert await diff_against_truth(engine, await sim.control.truth()) == []
