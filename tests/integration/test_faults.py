@@ -97,9 +97,10 @@ async def test_dead_letters_list_replay_and_store_once_the_fault_is_gone(
         engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
     async with running_sim(alliances=10) as sim:
         truth = await sim.control.truth()
-        victim = sorted(truth["corporations"])[0]
-        # An HTML error page with status 200, until cleared: malformed, so transient, then dead.
-        await sim.control.override(f"/corporations/{victim}", mode="html_200")
+        victim, other = sorted(truth["corporations"])[:2]
+        # HTML error pages with status 200, until cleared: malformed, so transient, then dead.
+        for corp in (victim, other):
+            await sim.control.override(f"/corporations/{corp}", mode="html_200")
         env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, MAX_ATTEMPTS="2",
                       RETRY_DELAYS_S="[1]")
         async with workers(env, 1):
@@ -107,19 +108,28 @@ async def test_dead_letters_list_replay_and_store_once_the_fault_is_gone(
             assert done.code == 0, done.err[-2000:]
             listed = await cli(env, "dlq", "list", "--json")
             assert listed.code == 0 and f'"id": {victim}' in listed.out, listed
-            assert "transient failures exhausted" in listed.out and "not JSON" in listed.out
-            assert f"corporations {victim}: missing" in await diff_against_truth(engine, truth)
+            assert f'"id": {other}' in listed.out
+            assert "transient failures exhausted" in listed.out and "JSON" in listed.out
+            problems = await diff_against_truth(engine, truth)
+            assert f"corporations {victim}: missing" in problems
+            assert f"corporations {other}: missing" in problems
 
             await sim.control.clear_overrides()
-            replayed = await cli(env, "dlq", "replay", "--kind", "corporation")
+            replayed = await cli(env, "dlq", "replay", "--kind", "corporation", "--limit", "1")
             assert replayed.code == 0 and "1 dead letter(s) replayed" in replayed.out, replayed
+            refused = await cli(env, "dlq", "purge")
+            assert refused.code == 2 and "--yes" in refused.err
+            purged = await cli(env, "dlq", "purge", "--yes")
+            assert purged.code == 0 and "1 dead letter(s) dropped" in purged.out, purged
             for _ in range(100):
-                if await diff_against_truth(engine, truth) == []:
+                problems = await diff_against_truth(engine, truth)
+                if not any("corporations" in p for p in problems):
                     break
                 await asyncio.sleep(0.2)
-            assert await diff_against_truth(engine, truth) == []
+            missing = [p for p in problems if p.startswith("corporations")]
+            assert len(missing) == 1, "exactly one dead letter was replayed and stored"
             empty = await cli(env, "dlq", "list", "--json")
-            assert f'"id": {victim}' not in empty.out
+            assert '"dead_letters": []' in empty.out
 
 
 async def test_esi_misbehaving_errors_hangs_and_downtime_still_complete_without_a_420(

@@ -21,7 +21,7 @@ MODELS = {"AllianceDetail": models.Alliance, "CorporationsDetail": models.Corpor
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, Any]:
     if not SPEC_PATH.exists():
-        pytest.skip(f"{SPEC_PATH} not present")
+        pytest.fail(f"{SPEC_PATH} not present: the shared/ folder must sit beside the repository")
     return dict(json.loads(SPEC_PATH.read_text())["components"]["schemas"])
 
 
