@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from killreport.config import sqlalchemy_url
+from killreport.store import migrate
 from tests import services
 
 
@@ -44,3 +47,12 @@ def fresh_rabbit_url() -> Iterator[str]:
     url = services.create_vhost(name)
     yield url
     services.delete_vhost(name)
+
+
+@pytest.fixture
+async def engine(fresh_pg_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh database with the whole schema."""
+    await asyncio.to_thread(migrate.upgrade, fresh_pg_url)
+    eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
+    yield eng
+    await eng.dispose()

@@ -7,25 +7,15 @@ import random
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from killreport.config import sqlalchemy_url
 from killreport.sim.testing import running_sim
-from tests.cluster import cli, env_for, migrated, workers
+from tests.cluster import cli, env_for, workers
 from tests.truth import diff_against_truth
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-async def engine(fresh_pg_url: str) -> AsyncIterator[AsyncEngine]:
-    await migrated(fresh_pg_url)
-    eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
-    yield eng
-    await eng.dispose()
 
 
 async def spawn_worker(env: dict[str, str]) -> asyncio.subprocess.Process:

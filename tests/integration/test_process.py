@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from killreport.config import sqlalchemy_url
 from killreport.esi.errors import Deleted, NotFound, ServerError
 from killreport.esi.types import Fetched
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import Job, encode
 from killreport.queue.stub import StubBroker
-from killreport.store import migrate
 from killreport.sync.enqueue import enqueue
 from killreport.sync.process import JobProcessor, SyncOptions
 
@@ -80,14 +76,6 @@ class FakeEsi:
 
     async def character(self, character_id: int) -> Fetched[Any]:
         return await self._get(f"/characters/{character_id}")
-
-
-@pytest.fixture
-async def engine(fresh_pg_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(migrate.upgrade, fresh_pg_url, "0001")
-    eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
-    yield eng
-    await eng.dispose()
 
 
 async def run_until_idle(broker: StubBroker, processor: JobProcessor) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -24,14 +22,6 @@ HOSTILE = [
     "long " * 2000,
 ]
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def engine(fresh_pg_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(migrate.upgrade, fresh_pg_url, "0001")
-    eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
-    yield eng
-    await eng.dispose()
 
 
 def _corp(name: str, description: str) -> dict[str, object]:
