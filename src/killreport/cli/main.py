@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import traceback
 
 from cyclopts import App, CycloptsError
 
@@ -48,6 +50,12 @@ def run(argv: list[str]) -> int:
         return FAILURE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # Anything unforeseen still gets one line; LOG_LEVEL=DEBUG shows the traceback.
+        print(f"killreport: unexpected error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
+        if os.environ.get("LOG_LEVEL", "").upper() == "DEBUG":
+            traceback.print_exc()
+        return FAILURE
     return result if isinstance(result, int) else 0
 
 
