@@ -75,3 +75,14 @@ async def test_queue_then_purge_then_status(env: dict[str, str]) -> None:
     assert refused.code == 2 and "--yes" in refused.err, refused
     purged = await cli(env, "purge", "--yes")
     assert purged.code == 0 and "corporation_sync_queue: 2 messages purged" in purged.out, purged
+
+
+async def test_an_unforeseen_failure_is_still_one_line(fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    import asyncio
+
+    from killreport.store import migrate
+
+    await asyncio.to_thread(migrate.upgrade, fresh_pg_url, "0001")  # the budget tables are missing
+    done = await cli(env_for(fresh_pg_url, fresh_rabbit_url, "http://127.0.0.1:9"), "status")
+    assert done.code == 1 and done.err.startswith("killreport: unexpected error: "), done
+    assert done.err.count("\n") == 1 and "Traceback" not in done.err
