@@ -58,7 +58,7 @@ async def sync_all(*, wait: bool = False) -> int:
         async def show(p: Progress) -> None:
             if p.consumers == 0 and p.remaining:
                 console.print("no worker is consuming: start one with `killreport worker all`")
-            console.print(render.progress_line(p), highlight=False)
+            console.print(render.progress_line(p), highlight=False, soft_wrap=True)
 
         final = await wait_until_done(engine, mq, show, poll_s=1.0)
         after = await read_counts(engine)
