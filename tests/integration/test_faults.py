@@ -9,10 +9,12 @@ import sys
 import time
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from killreport.config import sqlalchemy_url
 from killreport.sim.testing import running_sim
-from tests.cluster import cli, env_for, workers
+from tests.cluster import cli, env_for, migrated, workers
+from tests.private_pg import PrivatePostgres
 from tests.truth import diff_against_truth
 
 pytestmark = pytest.mark.timeout(300)
@@ -140,3 +142,27 @@ async def test_esi_misbehaving_errors_hangs_and_downtime_still_complete_without_
         statuses = {code for route in stats["by_route"].values() for code in route}
         assert {"503", "504"} <= statuses, statuses
         assert await diff_against_truth(engine, await sim.control.truth()) == []
+
+
+async def test_postgresql_restarted_mid_sync_loses_nothing(fresh_rabbit_url: str) -> None:
+    pg = PrivatePostgres()
+    pg.init()
+    pg.start()
+    try:
+        await migrated(pg.url)
+        eng = create_async_engine(sqlalchemy_url(pg.url))
+        async with running_sim(alliances=60, latency_ms=20, jitter_ms=10) as sim:
+            env = env_for(pg.url, fresh_rabbit_url, sim.base_url, CLAIM_TTL_S="5")
+            async with workers(env, 2):
+                syncing = asyncio.create_task(cli(env, "sync-all", "--wait", timeout_s=240))
+                await asyncio.sleep(2)
+                await asyncio.to_thread(pg.stop)
+                await asyncio.sleep(3)
+                await asyncio.to_thread(pg.start)
+                done = await syncing
+            assert done.code == 0, done.err[-2000:]
+            assert await diff_against_truth(eng, await sim.control.truth()) == []
+            assert (await sim.control.stats())["limit_violations"]["total"] == 0
+        await eng.dispose()
+    finally:
+        await asyncio.to_thread(pg.destroy)

@@ -60,7 +60,11 @@ async def sync_all(*, wait: bool = False) -> int:
                 console.print("no worker is consuming: start one with `killreport worker all`")
             console.print(render.progress_line(p), highlight=False, soft_wrap=True)
 
-        final = await wait_until_done(engine, mq, show, poll_s=1.0)
+        async def outage(reason: str) -> None:
+            console.print(f"waiting: a service is unreachable ({reason})", highlight=False,
+                          soft_wrap=True)
+
+        final = await wait_until_done(engine, mq, show, poll_s=1.0, on_outage=outage)
         after = await read_counts(engine)
     requests = {code: after.get(code, 0) - before.get(code, 0) for code in after}
     render.summary(Console(), {"seconds": time.monotonic() - started, "stored": final.stored,

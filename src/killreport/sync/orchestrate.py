@@ -11,11 +11,12 @@ from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.esi.errors import TransientError
 from killreport.ids import Kind
-from killreport.queue.broker import Broker
+from killreport.queue.broker import Broker, BrokerError
 from killreport.store import entities, pending
 from killreport.store import tables as t
 from killreport.sync.enqueue import enqueue, republish_stale
@@ -107,12 +108,22 @@ async def progress(engine: AsyncEngine, broker: Broker, started: float) -> Progr
 async def wait_until_done(
     engine: AsyncEngine, broker: Broker, on_progress: Callable[[Progress], Awaitable[None]],
     *, poll_s: float = 0.5, republish_after_s: float = 30.0,
+    on_outage: Callable[[str], Awaitable[None]] | None = None,
 ) -> Progress:
-    """Block until no entity is pending anywhere (queued, retrying or in flight)."""
+    """Block until no entity is pending anywhere (queued, retrying or in flight).
+
+    A database or broker outage while waiting is waited out (workers do the same), not fatal.
+    """
     started = time.monotonic()
     last_republish = started
     while True:
-        now = await progress(engine, broker, started)
+        try:
+            now = await progress(engine, broker, started)
+        except (DBAPIError, OSError, BrokerError) as exc:
+            if on_outage is not None:
+                await on_outage(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            await asyncio.sleep(max(poll_s, 1.0))
+            continue
         await on_progress(now)
         if now.remaining == 0:
             return now
