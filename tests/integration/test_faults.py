@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import signal
 import sys
@@ -15,6 +16,7 @@ from killreport.config import sqlalchemy_url
 from killreport.sim.testing import running_sim
 from tests.cluster import cli, env_for, migrated, workers
 from tests.private_pg import PrivatePostgres
+from tests.private_rabbit import PrivateRabbit
 from tests.truth import diff_against_truth
 
 pytestmark = pytest.mark.timeout(300)
@@ -166,3 +168,41 @@ async def test_postgresql_restarted_mid_sync_loses_nothing(fresh_rabbit_url: str
         await eng.dispose()
     finally:
         await asyncio.to_thread(pg.destroy)
+
+
+async def test_rabbitmq_restarted_mid_sync_with_retries_waiting_loses_nothing(
+        engine: AsyncEngine, fresh_pg_url: str) -> None:
+    rabbit = PrivateRabbit()
+    await asyncio.to_thread(rabbit.start)
+    try:
+        # Few errors: enough that jobs sit in the retry queues when the broker stops, few enough
+        # that ESI's error limit (100 a minute) does not become what the test waits for.
+        async with running_sim(alliances=20, latency_ms=20, error_rate=0.05) as sim:
+            env = env_for(fresh_pg_url, rabbit.url, sim.base_url, RETRY_DELAYS_S="[4, 8]",
+                          MAX_ATTEMPTS="20", CLAIM_TTL_S="5")
+            async with workers(env, 2):
+                syncing = asyncio.create_task(cli(env, "sync-all", "--wait", timeout_s=280))
+                assert await _retries_waiting(env) > 0, "no job was waiting in a retry queue"
+                await asyncio.to_thread(rabbit.stop)
+                await asyncio.sleep(3)
+                await asyncio.to_thread(rabbit.start)
+                done = await syncing
+            assert done.code == 0, done.err[-2000:]
+            assert await diff_against_truth(engine, await sim.control.truth()) == []
+            assert (await sim.control.stats())["limit_violations"]["total"] == 0
+    finally:
+        await asyncio.to_thread(rabbit.destroy)
+
+
+async def _retries_waiting(env: dict[str, str], within_s: float = 20.0) -> int:
+    """Poll `status --json` until some retry queue holds messages; how many it held."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while loop.time() < deadline:
+        status = await cli(env, "status", "--json")
+        assert status.code == 0, status.err
+        waiting = sum(q["ready"] for q in json.loads(status.out)["queues"] if ".retry." in q["name"])
+        if waiting:
+            return int(waiting)
+        await asyncio.sleep(0.5)
+    return 0

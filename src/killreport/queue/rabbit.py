@@ -121,16 +121,22 @@ class RabbitBroker:
         return consuming(self._connection, queues, prefetch)
 
     async def stats(self) -> list[QueueStats]:
-        """Ready messages and consumers of every declared queue (passive declares)."""
-        async with self._channel() as channel:
-            stats = []
-            for spec in self._topology.all_specs():
-                queue = await rabbit_dlq.existing_queue(channel, spec.name)
-                result = queue.declaration_result
-                stats.append(
-                    QueueStats(spec.name, int(result.message_count or 0), int(result.consumer_count or 0))
-                )
-            return stats
+        """Ready messages and consumers of every declared queue (passive declares).
+
+        Raises BrokerUnavailable while the connection is down, so callers can wait it out.
+        """
+        try:
+            async with self._channel() as channel:
+                stats = []
+                for spec in self._topology.all_specs():
+                    queue = await rabbit_dlq.existing_queue(channel, spec.name)
+                    result = queue.declaration_result
+                    stats.append(QueueStats(spec.name, int(result.message_count or 0),
+                                            int(result.consumer_count or 0)))
+                return stats
+        except (*_CONNECTION_LOST, RuntimeError) as exc:
+            # aio-pika says "connection closed" with a RuntimeError while it reconnects.
+            raise BrokerUnavailable(f"RabbitMQ connection lost: {_describe(exc)}") from exc
 
     async def purge(self) -> dict[str, int]:
         """Empty every main and retry queue; return how many messages each lost."""
