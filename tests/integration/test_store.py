@@ -66,6 +66,23 @@ async def test_upsert_is_idempotent_and_replaces(engine: AsyncEngine) -> None:
     assert got[0]["date_founded"] == dt.datetime(2010, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 
+async def test_upsert_and_finish_stores_and_clears_pending_and_failure_idempotently(
+        engine: AsyncEngine) -> None:
+    body = _corp("only", "d")
+    async with engine.begin() as conn:
+        await pending.add(conn, "corporation", [98000007, 98000008], skip_fresh=False)
+        await entities.record_failure(conn, "corporation", 98000007, status=502, reason="earlier",
+                                      attempts=1, permanent=False)
+        for name in ("first", "second"):
+            await entities.upsert_and_finish(conn, "corporation", 98000007,
+                                             rows.corporation_row({**body, "name": name}), _facts(60))
+    async with engine.connect() as conn:
+        names = (await conn.execute(select(t.corporations.c.name))).scalars().all()
+        left = (await conn.execute(select(t.sync_pending.c.id))).scalars().all()
+        failures = (await conn.execute(select(t.sync_failures.c.id))).scalars().all()
+    assert (names, left, failures) == (["second"], [98000008], [])
+
+
 async def test_alliance_without_executor_stores_with_members(engine: AsyncEngine) -> None:
     body = {"name": "No Exec", "ticker": "NX", "creator_id": 90000001,
             "creator_corporation_id": 98000001, "date_founded": "2015-05-05T00:00:00Z"}

@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Delete,
     Select,
     Table,
+    Text,
     bindparam,
     delete,
     exists,
@@ -80,6 +82,29 @@ def _upsert_statement(kind: Kind, columns: tuple[str, ...]) -> Insert:
     stmt = pg_insert(TABLES[kind])
     return stmt.on_conflict_do_update(
         index_elements=["id"], set_={c: stmt.excluded[c] for c in columns if c != "id"})
+
+
+async def upsert_and_finish(
+    conn: AsyncConnection, kind: Kind, entity_id: int, row: Mapping[str, Any], facts: CacheFacts
+) -> None:
+    """`upsert`, then finish the entity (pending row and old failure gone), in one statement.
+
+    Only for an entity that references nothing to queue: it is then safe to finish with the store.
+    """
+    values = {**row, **facts.columns(), "id": entity_id, "kind": kind}
+    await conn.execute(_upsert_finish_statement(kind, tuple(sorted({*row, *facts.columns()}))), values)
+
+
+@functools.cache
+def _upsert_finish_statement(kind: Kind, columns: tuple[str, ...]) -> Delete:
+    # Two statements fewer on the path of most jobs (characters): measured in bench/sync_all.py.
+    entity_id, entity_kind = bindparam("id", type_=BigInteger), bindparam("kind", type_=Text)
+    up = _upsert_statement(kind, ("id", *columns)).values(
+        {"id": entity_id, **{c: bindparam(c) for c in columns}}).cte("up")
+    failed = delete(t.sync_failures).where(
+        t.sync_failures.c.kind == entity_kind, t.sync_failures.c.id == entity_id).cte("failed")
+    return delete(t.sync_pending).where(
+        t.sync_pending.c.kind == entity_kind, t.sync_pending.c.id == entity_id).add_cte(up, failed)
 
 
 async def replace_members(

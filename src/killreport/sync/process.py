@@ -181,12 +181,17 @@ async def _save(
     fetched (a redelivery after a crash between commit and publish looks exactly like that), every
     child still pending, so none is left without a message. Duplicates are harmless; loss is not.
     """
+    children = _children(kind, fresh, stored).by_kind()
     if fresh.body is not None and fresh.facts is not None:
-        await entities.upsert(conn, kind, entity_id, _ROWS[kind](fresh.body), fresh.facts)
+        row = _ROWS[kind](fresh.body)
+        if not children and fresh.members is None:
+            await entities.upsert_and_finish(conn, kind, entity_id, row, fresh.facts)
+            return {}
+        await entities.upsert(conn, kind, entity_id, row, fresh.facts)
     if fresh.members is not None and fresh.members_facts is not None:
         await entities.replace_members(conn, entity_id, fresh.members, fresh.members_facts)
     to_publish: dict[Kind, list[int]] = {}
-    for child_kind, ids in _children(kind, fresh, stored).by_kind():
+    for child_kind, ids in children:
         added = await pending.add(conn, child_kind, ids, skip_fresh=True, published=True)
         chosen = added if fresh.requested else await pending.among(conn, child_kind, ids)
         if chosen:
