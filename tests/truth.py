@@ -31,7 +31,7 @@ def _expected_columns(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _diff_row(kind: str, entity_id: str, body: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
+def _diff_row(kind: str, entity_id: str, body: Mapping[str, Any], row: Mapping[Any, Any]) -> list[str]:
     expected = _expected_columns(body)
     problems = []
     for column, value in row.items():

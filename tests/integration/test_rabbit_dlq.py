@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import subprocess
+from collections.abc import Iterator
+
 import pytest
 
 from killreport.ids import Kind
@@ -28,6 +34,17 @@ def _letter(kind: Kind, entity_id: int) -> DeadLetter:
 
 
 MALFORMED = DeadLetter(b"\xff not a job", None, None, "malformed message", 0, "body is not UTF-8", {})
+
+
+@contextlib.contextmanager
+def _policy(vhost: str, pattern: str, definition: dict[str, object]) -> Iterator[None]:
+    """A queue policy on `vhost` while the block runs."""
+    subprocess.run(["rabbitmqctl", "-q", "set_policy", "-p", vhost, "--apply-to", "queues",
+                    "kr-test", pattern, json.dumps(definition)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "clear_policy", "-p", vhost, "kr-test"], check=True)
 
 
 async def _dead_ids(broker: RabbitBroker) -> list[int | None]:
@@ -63,7 +80,8 @@ async def test_replay_by_kind_and_limit_resets_attempts(broker: RabbitBroker) ->
     assert await eventually(lambda: _dead_ids(broker), [None, 2, 3]) == [None, 2, 3]
     assert await broker.replay_dead(None, limit=0) == 0
     assert await broker.replay_dead(None, None) == 2
-    assert await eventually(lambda: _dead_ids(broker), [None]) == [None]  # an invalid body stays dead
+    only_invalid: list[int | None] = [None]  # an invalid body stays dead
+    assert await eventually(lambda: _dead_ids(broker), only_invalid) == only_invalid
     async with broker.consume([ALLIANCES, CORPS], prefetch=5) as deliveries:
         got = await take(deliveries, 3)
         for delivery in got:
@@ -76,23 +94,20 @@ async def test_replay_by_kind_and_limit_resets_attempts(broker: RabbitBroker) ->
 
 
 async def test_replay_acks_a_letter_only_after_its_publish_is_confirmed(
-    broker: RabbitBroker, monkeypatch: pytest.MonkeyPatch
+    broker: RabbitBroker, vhost: tuple[str, str]
 ) -> None:
     for entity_id in (1, 2, 3):
         await broker.publish_dead(_letter("alliance", entity_id))
-    real_send = broker._send
-    sent: list[bytes] = []
-
-    async def send_then_fail(queue: str, body: bytes, headers: object = None) -> None:
-        if sent:
-            raise PublishFailed("nacked (simulated)")
-        await real_send(queue, body)
-        sent.append(body)
-
-    monkeypatch.setattr(broker, "_send", send_then_fail)
-    with pytest.raises(PublishFailed, match="simulated"):
+    # A real refusal: the broker nacks publishes to a full queue (max-length 1, reject-publish).
+    full = {"max-length": 1, "overflow": "reject-publish"}
+    with _policy(vhost[0], f"^{ALLIANCES}$", full), pytest.raises(PublishFailed):
         await broker.replay_dead(None, None)
-    monkeypatch.undo()
-    # The confirmed one moved; the one whose publish failed and the rest are still dead.
-    assert await eventually(lambda: ready(broker, ALLIANCES), 1) == 1
-    assert await eventually(lambda: _dead_ids(broker), [2, 3]) == [2, 3]
+    # Quorum queues admit one message past max-length before refusing, so 1 or 2 got through;
+    # each confirmed letter left the dead-letter queue, the refused one and the rest did not.
+    for _ in range(100):  # counts reach a quorum queue asynchronously: wait until all 3 are seen
+        moved, dead = await ready(broker, ALLIANCES), await _dead_ids(broker)
+        if moved + len(dead) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert moved in (1, 2)
+    assert dead == [2, 3][moved - 1:]

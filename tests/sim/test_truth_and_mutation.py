@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -19,7 +20,7 @@ async def _served(http: aiohttp.ClientSession, url: str) -> tuple[int, object, s
         return resp.status, await resp.json(), resp.headers.get("ETag")
 
 
-async def _check_truth(sim: RunningSim, http: aiohttp.ClientSession) -> dict[str, object]:
+async def _check_truth(sim: RunningSim, http: aiohttp.ClientSession) -> dict[str, Any]:
     truth = await sim.control.truth()
     base = sim.base_url
     assert truth["compatibility_date"] == "2026-08-18"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,7 +35,7 @@ STEPS = st.lists(st.tuples(st.sampled_from(["reserve", "settle", "tick"]), st.in
 
 @settings(max_examples=300, deadline=None)
 @given(STEPS, st.integers(1, 8), st.integers(0, 20))
-def test_invariants_hold_under_any_interleaving(steps: list, max_inflight: int, floor: int) -> None:
+def test_invariants_hold_under_any_interleaving(steps: list[Any], max_inflight: int, floor: int) -> None:
     limits = Limits(max_inflight=max_inflight, error_floor=floor, lease_ttl_s=30.0)
     state, now = State(), 1000.0
     for op, pick, obs, dt_s in steps:
@@ -50,9 +51,9 @@ def test_invariants_hold_under_any_interleaving(steps: list, max_inflight: int, 
                 assert isinstance(verdict, Wait), "paused means wait"
             if isinstance(verdict, Grant):
                 assert len(state.leases) <= limits.max_inflight
-                known = state.error_remain is not None and now < state.window_end + 1.0
-                if known:
-                    assert state.error_remain - len(state.leases) > limits.error_floor
+                remain = state.error_remain
+                if remain is not None and now < state.window_end + 1.0:
+                    assert remain - len(state.leases) > limits.error_floor
                 else:
                     assert sum(lease.probe for lease in state.leases) == 1, "more than one probe"
             else:
