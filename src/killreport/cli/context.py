@@ -63,7 +63,8 @@ async def esi_client(settings: Settings) -> AsyncIterator[Esi]:
             client = EsiClient(counter, budget, base_url=settings.esi_base_url,
                                user_agent=user_agent(settings.esi_contact),
                                compatibility_date=settings.esi_compatibility_date,
-                               timeout_s=settings.esi_timeout_s)
+                               timeout_s=settings.esi_timeout_s,
+                               max_body_bytes=settings.esi_max_body_bytes)
             yield Esi(client=client, counter=counter, budget=budget)
     finally:
         await budget.close()
