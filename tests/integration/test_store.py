@@ -134,6 +134,19 @@ async def test_claim_is_exclusive_until_released_or_expired(engine: AsyncEngine)
         assert await pending.counts(conn) == {}
 
 
+async def test_claim_and_read_is_exclusive_and_reads_what_stored_reads(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await entities.upsert(conn, "corporation", 98000009, rows.corporation_row(_corp("c", "d")),
+                              _facts(60))
+        got = await entities.claim_and_read(conn, "corporation", 98000009, ttl_s=60)
+        assert got == await entities.stored(conn, "corporation", 98000009)
+        assert got is not None and got.fresh and got.row is not None and got.row["name"] == "c"
+        assert await entities.claim_and_read(conn, "corporation", 98000009, ttl_s=60) is None
+        missing = await entities.claim_and_read(conn, "corporation", 98000010, ttl_s=60)
+        assert missing == entities.Stored(row=None, fresh=False)
+        assert (await pending.counts(conn))["corporation"]["in_flight"] == 2
+
+
 async def test_tombstone_removes_character_row(engine: AsyncEngine) -> None:
     body = {"name": "gone", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1, "race_id": 1,
             "corporation_id": 1000001, "gender": "male", "achievement_score": 0}

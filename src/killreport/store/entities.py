@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Delete,
+    FromClause,
     Select,
     Table,
     Text,
@@ -29,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.ids import Kind
+from killreport.store import pending
 from killreport.store import tables as t
 
 TABLES: Mapping[Kind, Table] = {
@@ -130,6 +132,17 @@ async def replace_members(
 async def stored(conn: AsyncConnection, kind: Kind, entity_id: int) -> Stored:
     """The stored row (if any), whether it is fresh, and for alliances the member list."""
     row = (await conn.execute(_stored_statement(kind), {"id": entity_id})).mappings().one()
+    return await _as_stored(conn, kind, entity_id, row)
+
+
+async def claim_and_read(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_s: float) -> Stored | None:
+    """`pending.claim`, then `stored`, in one statement; None when another worker holds the entity."""
+    params = {"kind": kind, "id": entity_id, "ttl": ttl_s}
+    row = (await conn.execute(_claim_read_statement(kind), params)).mappings().first()
+    return None if row is None else await _as_stored(conn, kind, entity_id, row)
+
+
+async def _as_stored(conn: AsyncConnection, kind: Kind, entity_id: int, row: Mapping[Any, Any]) -> Stored:
     if row["tombstoned"]:
         return Stored(row=None, fresh=True, tombstoned=True)
     if row["id"] is None:
@@ -149,14 +162,24 @@ async def stored(conn: AsyncConnection, kind: Kind, entity_id: int) -> Stored:
 @functools.cache
 def _stored_statement(kind: Kind) -> Select[Any]:
     # One round trip, built once per kind: an outer join from a single row, so "not stored" answers.
+    return _read_from(kind, select(literal(1).label("one")).subquery())
+
+
+@functools.cache
+def _claim_read_statement(kind: Kind) -> Select[Any]:
+    # The claim's RETURNING row is the single row the read joins from: no claim, no row.
+    # The job's first two statements as one round trip (measured in bench/sync_all.py).
+    return _read_from(kind, pending.claim_statement().cte("claimed"))
+
+
+def _read_from(kind: Kind, one_row: FromClause) -> Select[Any]:
     table = TABLES[kind]
     entity_id = bindparam("id", type_=BigInteger)
     tombstoned = (
         exists().where(t.character_tombstones.c.id == entity_id) if kind == "character" else false()
     )
-    one = select(literal(1).label("one")).subquery()
     return select(func.now().label("db_now"), tombstoned.label("tombstoned"), *table.c).select_from(
-        one.outerjoin(table, table.c.id == entity_id))
+        one_row.outerjoin(table, table.c.id == entity_id))
 
 
 def _fresh(expires_at: dt.datetime | None, now: dt.datetime) -> bool:

@@ -8,13 +8,17 @@ rows that never got there are re-published by the janitor.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Float, Text, bindparam, func, literal_column, or_, text, true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert
 
 from killreport.ids import Kind
+from killreport.store import tables as t
 
 _FRESH = {
     "alliance": "SELECT 1 FROM alliances e WHERE e.id = u.id AND e.expires_at > now()"
@@ -47,20 +51,24 @@ class Claim:
 
 async def claim(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_s: float) -> Claim | None:
     """Take the entity for this worker, or None when another worker holds it right now."""
-    row = (
-        await conn.execute(
-            text(
-                "INSERT INTO sync_pending (kind, id, queued_at, claimed_until, published, attempts)"
-                " VALUES (:kind, :id, now(), clock_timestamp() + make_interval(secs => :ttl), true, 0)"
-                " ON CONFLICT (kind, id) DO UPDATE SET claimed_until = EXCLUDED.claimed_until,"
-                " published = true"
-                " WHERE sync_pending.claimed_until IS NULL OR sync_pending.claimed_until < clock_timestamp()"
-                " RETURNING attempts"
-            ),
-            {"kind": kind, "id": entity_id, "ttl": ttl_s},
-        )
-    ).first()
+    row = (await conn.execute(claim_statement(), {"kind": kind, "id": entity_id, "ttl": ttl_s})).first()
     return None if row is None else Claim(attempts=row.attempts)
+
+
+@functools.cache
+def claim_statement() -> ReturningInsert[tuple[int]]:
+    """Claim (:kind, :id) for :ttl seconds; returns `attempts` only when the claim was won."""
+    p = t.sync_pending
+    now = func.clock_timestamp()
+    until = now + literal_column("interval '1 second'") * bindparam("ttl", type_=Float)
+    stmt = pg_insert(p).values(kind=bindparam("kind", type_=Text), id=bindparam("id", type_=BigInteger),
+                               queued_at=func.now(), claimed_until=until, published=true(),
+                               attempts=literal_column("0"))
+    return stmt.on_conflict_do_update(
+        index_elements=[p.c.kind, p.c.id],
+        set_={"claimed_until": stmt.excluded.claimed_until, "published": true()},
+        where=or_(p.c.claimed_until.is_(None), p.c.claimed_until < now),
+    ).returning(p.c.attempts)
 
 
 async def release(conn: AsyncConnection, kind: Kind, entity_id: int, attempts: int) -> None:

@@ -70,8 +70,7 @@ class JobProcessor:
 
     async def _run(self, job: Job, body: bytes) -> None:
         async with self._auto.connect() as conn:
-            claim = await pending.claim(conn, job.kind, job.id, self._options.claim_ttl_s)
-            stored = None if claim is None else await entities.stored(conn, job.kind, job.id)
+            stored = await entities.claim_and_read(conn, job.kind, job.id, self._options.claim_ttl_s)
         if stored is None:
             # Another worker holds it (a duplicate message): look again after the first retry delay.
             await self._broker.publish_retry(QUEUE_NAMES[job.kind], body, 1)
