@@ -66,7 +66,7 @@ async def test_upsert_is_idempotent_and_replaces(engine: AsyncEngine) -> None:
     assert got[0]["date_founded"] == dt.datetime(2010, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 
-async def test_upsert_and_finish_stores_and_clears_pending_and_failure_idempotently(
+async def test_store_and_finish_stores_and_clears_pending_and_failure_idempotently(
         engine: AsyncEngine) -> None:
     body = _corp("only", "d")
     async with engine.begin() as conn:
@@ -74,13 +74,28 @@ async def test_upsert_and_finish_stores_and_clears_pending_and_failure_idempoten
         await entities.record_failure(conn, "corporation", 98000007, status=502, reason="earlier",
                                       attempts=1, permanent=False)
         for name in ("first", "second"):
-            await entities.upsert_and_finish(conn, "corporation", 98000007,
-                                             rows.corporation_row({**body, "name": name}), _facts(60))
+            await entities.store_and_finish(conn, "corporation", 98000007,
+                                            rows.corporation_row({**body, "name": name}), _facts(60))
     async with engine.connect() as conn:
         names = (await conn.execute(select(t.corporations.c.name))).scalars().all()
         left = (await conn.execute(select(t.sync_pending.c.id))).scalars().all()
         failures = (await conn.execute(select(t.sync_failures.c.id))).scalars().all()
     assert (names, left, failures) == (["second"], [98000008], [])
+
+
+async def test_store_and_finish_queues_only_children_not_pending_fresh_or_deleted(
+        engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await pending.add(conn, "corporation", [98000007], skip_fresh=False)
+        await pending.add(conn, "character", [90000001], skip_fresh=False)  # already pending
+        await entities.tombstone(conn, 90000002, "Character has been deleted!")
+        added = await entities.store_and_finish(
+            conn, "corporation", 98000007, rows.corporation_row(_corp("c", "d")), _facts(60),
+            ("character", [90000001, 90000002, 90000003, 90000003]))
+        assert added == [90000003]
+        assert await pending.among(conn, "corporation", [98000007]) == []
+        assert sorted(await pending.among(conn, "character", [90000001, 90000002, 90000003])) == [
+            90000001, 90000003]
 
 
 async def test_alliance_without_executor_stores_with_members(engine: AsyncEngine) -> None:

@@ -12,27 +12,30 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Float, Text, bindparam, func, literal_column, or_, text, true
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Exists,
+    Float,
+    Text,
+    bindparam,
+    exists,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
 from killreport.ids import Kind
 from killreport.store import tables as t
-
-_FRESH = {
-    "alliance": "SELECT 1 FROM alliances e WHERE e.id = u.id AND e.expires_at > now()"
-    " AND e.members_expires_at > now()",
-    "corporation": "SELECT 1 FROM corporations e WHERE e.id = u.id AND e.expires_at > now()",
-    "character": "SELECT 1 FROM characters e WHERE e.id = u.id AND e.expires_at > now()"
-    " UNION ALL SELECT 1 FROM character_tombstones t WHERE t.id = u.id",
-}
-_TOMBSTONED = {
-    "alliance": "SELECT 1 WHERE false",
-    "corporation": "SELECT 1 WHERE false",
-    "character": "SELECT 1 FROM character_tombstones t WHERE t.id = u.id",
-}
-
 
 _FINISH = "DELETE FROM sync_pending WHERE kind = :kind AND id = :id"
 # One round trip for both deletes: this is on every job's path.
@@ -91,19 +94,34 @@ async def add(
     conn: AsyncConnection, kind: Kind, ids: Iterable[int], *, skip_fresh: bool, published: bool = False
 ) -> list[int]:
     """Insert not-yet-pending ids (skipping fresh ones if asked); return those newly added."""
-    # The interpolated SQL is one of the constant fragments above, chosen by kind; values are bound.
-    skip = _FRESH[kind] if skip_fresh else _TOMBSTONED[kind]
-    result = await conn.execute(
-        text(  # constant fragment, bound values
-            "INSERT INTO sync_pending (kind, id, queued_at, claimed_until, published, attempts)"  # noqa: S608
-            " SELECT :kind, u.id, now(), NULL, :published, 0"
-            " FROM unnest(CAST(:ids AS bigint[])) AS u(id)"
-            f" WHERE NOT EXISTS ({skip})"
-            " ON CONFLICT (kind, id) DO NOTHING RETURNING id"
-        ),
-        {"kind": kind, "ids": sorted(set(ids)), "published": published},
-    )
+    result = await conn.execute(add_statement(kind, skip_fresh=skip_fresh, published=published),
+                                {"add_ids": sorted(set(ids))})
     return [r.id for r in result]
+
+
+@functools.cache
+def add_statement(kind: Kind, *, skip_fresh: bool, published: bool) -> ReturningInsert[tuple[int]]:
+    """Add :add_ids of `kind` that are not pending, tombstoned or (if asked) fresh; returns added ids."""
+    p = t.sync_pending
+    u = func.unnest(bindparam("add_ids", type_=ARRAY(BigInteger))).table_valued("id").render_derived("u")
+    chosen = select(literal(kind, Text), u.c.id, func.now(), null(), literal(published), literal_column("0"))
+    for skip in _skipped(kind, u.c.id, skip_fresh):
+        chosen = chosen.where(~skip)
+    columns = ["kind", "id", "queued_at", "claimed_until", "published", "attempts"]
+    return pg_insert(p).from_select(columns, chosen).on_conflict_do_nothing(
+        index_elements=[p.c.kind, p.c.id]).returning(p.c.id)
+
+
+def _skipped(kind: Kind, entity_id: ColumnElement[int], skip_fresh: bool) -> list[Exists]:
+    """Why an id is not worth queueing: a deleted character always, a fresh row if asked."""
+    skips = [exists().where(t.character_tombstones.c.id == entity_id)] if kind == "character" else []
+    if skip_fresh:
+        table = {"alliance": t.alliances, "corporation": t.corporations, "character": t.characters}[kind]
+        fresh = [table.c.expires_at > func.now()]
+        if kind == "alliance":
+            fresh.append(table.c.members_expires_at > func.now())
+        skips.append(exists().where(table.c.id == entity_id, *fresh))
+    return skips
 
 
 async def among(conn: AsyncConnection, kind: Kind, ids: Iterable[int]) -> list[int]:

@@ -183,9 +183,10 @@ async def _save(
     children = _children(kind, fresh, stored).by_kind()
     if fresh.body is not None and fresh.facts is not None:
         row = _ROWS[kind](fresh.body)
-        if not children and fresh.members is None:
-            await entities.upsert_and_finish(conn, kind, entity_id, row, fresh.facts)
-            return {}
+        if fresh.members is None and len(children) <= 1:
+            first = children[0] if children else None
+            added = await entities.store_and_finish(conn, kind, entity_id, row, fresh.facts, first)
+            return {first[0]: added} if first and added else {}
         await entities.upsert(conn, kind, entity_id, row, fresh.facts)
     if fresh.members is not None and fresh.members_facts is not None:
         await entities.replace_members(conn, entity_id, fresh.members, fresh.members_facts)
