@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +24,7 @@ from killreport.esi.errors import (
     TransientError,
     TransportError,
 )
-from killreport.esi.types import EsiRequest, EsiResponse, NotModified
+from killreport.esi.types import EsiRequest, EsiResponse, NotModified, Transport
 
 CHARACTER = {"name": "Ann 'O\" <b>", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1,
              "race_id": 1, "corporation_id": 98000001, "gender": "female", "achievement_score": 7}
@@ -50,7 +49,7 @@ class RecordingBudget:
 
 
 def answers(*responses: tuple[int, Any, dict[str, str]] | Exception) -> tuple[
-        Callable[[EsiRequest], Any], list[EsiRequest]]:
+        Transport, list[EsiRequest]]:
     """A transport that plays back responses and records the requests."""
     seen: list[EsiRequest] = []
     queue = list(responses)
@@ -67,7 +66,7 @@ def answers(*responses: tuple[int, Any, dict[str, str]] | Exception) -> tuple[
     return transport, seen
 
 
-def client(transport: Callable[[EsiRequest], Any], budget: RecordingBudget) -> EsiClient:
+def client(transport: Transport, budget: RecordingBudget) -> EsiClient:
     return EsiClient(transport, budget, base_url="http://esi.test/", user_agent=user_agent("a@b.c"),
                      compatibility_date="2026-08-18", timeout_s=5, max_body_bytes=1_000)
 
