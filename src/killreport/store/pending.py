@@ -45,6 +45,17 @@ _FINISH_STORED = (
 )
 
 
+_UNPUBLISHED = (
+    "SELECT id FROM sync_pending WHERE kind = :kind AND NOT published"
+    " AND queued_at <= now() - make_interval(secs => :age) ORDER BY queued_at LIMIT :limit"
+)
+_UNPUBLISHED_AMONG = (
+    "SELECT id FROM sync_pending WHERE kind = :kind AND NOT published"
+    " AND queued_at <= now() - make_interval(secs => :age) AND id = ANY(CAST(:ids AS bigint[]))"
+    " ORDER BY queued_at LIMIT :limit"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """This worker owns the entity until `ttl` runs out or it finishes."""
@@ -142,14 +153,8 @@ async def unpublished(
     limit: int = 10_000,
 ) -> list[int]:
     """Pending ids of `kind` whose message was never confirmed (optionally among `ids`)."""
-    where = "" if ids is None else " AND id = ANY(CAST(:ids AS bigint[]))"
     result = await conn.execute(
-        text(  # constant fragment, bound values
-            "SELECT id FROM sync_pending WHERE kind = :kind AND NOT published"  # noqa: S608
-            " AND queued_at <= now() - make_interval(secs => :age)"
-            + where
-            + " ORDER BY queued_at LIMIT :limit"
-        ),
+        text(_UNPUBLISHED if ids is None else _UNPUBLISHED_AMONG),
         {"kind": kind, "ids": sorted(set(ids or ())), "age": older_than_s, "limit": limit},
     )
     return [r.id for r in result]
