@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterator
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_ESI_HOST: Final = "esi.evetech.net"
+_URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url"})
 
 
 class ConfigError(ValueError):
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
         dt.date.fromisoformat(value)
         return value
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """What repr() and str() show: every field, URLs with their passwords masked."""
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name in _URL_FIELDS and isinstance(value, str) else value
+
     def require_contact(self) -> None:
         """Refuse to talk to the real ESI without a contact address for CCP to reach us at."""
         host = urlsplit(self.esi_base_url).hostname or ""
@@ -66,7 +73,7 @@ def mask_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
+    # Rebuilt from the raw netloc so the user's encoding and an IPv6 host's brackets survive.
+    userinfo, _, host = parts.netloc.rpartition("@")
+    netloc = f"{userinfo.partition(':')[0]}:***@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
