@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_ESI_HOST: Final = "esi.evetech.net"
 _URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url"})
+DATABASE_SCHEMES: Final = ("postgresql+asyncpg://", "postgresql://", "postgres://")
+RABBITMQ_SCHEMES: Final = ("amqp://", "amqps://")
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+# A secret passed as a parameter: `?password=` (libpq and asyncpg read it), `sslpassword=`, a
+# key/value DSN's `password=...`, tokens. The look-behind anchors the key at a separator.
+_SECRET_PARAM: Final = re.compile(
+    r"(?<![^?&;\s])(?P<key>[^?&;=#\s]*(?:pass|pwd|secret|token)[^?&;=#\s]*=)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'|[^&;#\s]*)",
+    re.IGNORECASE,
+)
 
 
 class ConfigError(ValueError):
@@ -20,7 +31,9 @@ class ConfigError(ValueError):
 class Settings(BaseSettings):
     """Every knob of killreport; see `.env.example` for the documented list."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # hide_input_in_errors: a ValidationError's text would otherwise quote the rejected value,
+    # and a rejected URL usually carries its password.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "postgresql://root@127.0.0.1:5432/killreport"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
@@ -40,10 +53,27 @@ class Settings(BaseSettings):
     @field_validator("esi_compatibility_date")
     @classmethod
     def _date_shape(cls, value: str) -> str:
+        """ESI_COMPATIBILITY_DATE must be an ISO date."""
         import datetime as dt
 
-        dt.date.fromisoformat(value)
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            # datetime's message quotes the value; setting errors never echo what was set.
+            raise ValueError("must be a date written YYYY-MM-DD") from None
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        """DATABASE_URL must be a PostgreSQL URL every library splits the same way."""
+        return check_url(value, DATABASE_SCHEMES)
+
+    @field_validator("rabbitmq_url")
+    @classmethod
+    def _rabbitmq_url_shape(cls, value: str) -> str:
+        """RABBITMQ_URL must be an AMQP URL every library splits the same way."""
+        return check_url(value, RABBITMQ_SCHEMES)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """What repr() and str() show: every field, URLs with their passwords masked."""
@@ -62,18 +92,56 @@ class Settings(BaseSettings):
 
 def sqlalchemy_url(database_url: str) -> str:
     """Turn a user's `postgresql://` URL into the asyncpg dialect SQLAlchemy needs."""
-    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+    for prefix in DATABASE_SCHEMES:
         if database_url.startswith(prefix):
             return "postgresql+asyncpg://" + database_url[len(prefix) :]
     raise ConfigError(f"DATABASE_URL must start with postgresql://, got {mask_url(database_url)}")
 
 
+def check_url(url: str, schemes: tuple[str, ...]) -> str:
+    """`url` if every library will read its user, password and host the same way; else ConfigError.
+
+    Without this, a password with a raw `/`, `?`, `#` or `@` moves the split: the libraries then
+    see no password at all, so their own masking fails and their logs print it (aio-pika's
+    reconnect log did), and a worker retries a URL that can never work. The messages never quote
+    the URL.
+    """
+    if not url.startswith(schemes):
+        raise ConfigError(f"must start with {' or '.join(schemes)}")
+    rest = url.partition("://")[2]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if authority.count("@") > 1 or ("@" not in authority and "@" in rest):
+        raise ConfigError("cannot tell the password from the host: percent-encode any '@', '/', '?' "
+                          "or '#' in the user name and password (%40, %2F, %3F, %23)")
+    try:
+        urlsplit(url).port  # noqa: B018 - evaluated for the ValueError it raises on a bad port
+    except ValueError:  # also an unclosed IPv6 bracket
+        raise ConfigError("cannot read the host and port (the port must be a number from 0 to 65535)"
+                          ) from None
+    return url
+
+
 def mask_url(url: str) -> str:
-    """Hide the password in a URL so it can go into logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    # Rebuilt from the raw netloc so the user's encoding and an IPv6 host's brackets survive.
-    userinfo, _, host = parts.netloc.rpartition("@")
-    netloc = f"{userinfo.partition(':')[0]}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """Hide the password in a URL so it can go into logs and error messages; never raises.
+
+    Malformed URLs are masked too, erring towards hiding more: everything between the first ':' of
+    the user info and the *last* '@' goes, because `u:p@h/db?x=a@b` reads either as password `p`
+    on host `h` or as password `p@h/db?x=a` on host `b`, and only hiding up to `b` is safe for both.
+    Without any '@', a "port" that is not a number may be a password typed without its host
+    (`amqp://guest:s3cret`), so it is hidden. Secret-named parameters (`?password=`, a key/value
+    DSN's `password=`) are hidden as well.
+    """
+    scheme = _SCHEME.match(url)
+    prefix = scheme.group(0) if scheme else ""
+    rest = url[len(prefix) :]
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        if colon:
+            rest = f"{user}:***{rest[at:]}"
+    else:
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        host, colon, port = authority.rpartition(":")
+        if colon and not port.isdigit() and not authority.endswith("]"):
+            rest = f"{host}:***{rest[len(authority) :]}"
+    return prefix + _SECRET_PARAM.sub(lambda m: f"{m['key']}***", rest)
