@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Final
 
 from aiohttp import web
@@ -87,11 +88,14 @@ async def downtime(request: web.Request) -> web.Response:
 
 
 async def spend_error_budget(request: web.Request) -> web.Response:
-    """POST /_sim/spend-error-budget {"ip": optional, default the caller's}."""
+    """POST /_sim/spend-error-budget {"ip": optional, default the caller's; "rate": optional errors/s}."""
     body = await _body(request)
     ip = str(body.get("ip") or request.remote or "unknown")
-    state = _sim(request).errors.spend(ip)
-    return web.json_response({"ip": ip, "remain": state.remain, "reset_s": state.reset_s})
+    rate = body.get("rate")
+    if rate is not None and not _positive(rate):
+        raise _bad("rate must be a positive number of errors per second")
+    state = _sim(request).errors.spend(ip, None if rate is None else float(rate))
+    return web.json_response({"ip": ip, "rate": rate, "remain": state.remain, "reset_s": state.reset_s})
 
 
 async def mutate(request: web.Request) -> web.Response:
@@ -131,6 +135,11 @@ async def clear_overrides(request: web.Request) -> web.Response:
 
 def _number(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float) and value >= 0
+
+
+def _positive(value: object) -> bool:
+    # json.loads accepts Infinity and NaN; neither is a rate another program could keep up.
+    return not isinstance(value, bool) and isinstance(value, int | float) and 0 < value < math.inf
 
 
 def add_routes(app: web.Application) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,27 +20,64 @@ class ErrorState:
 
 
 @dataclass(slots=True)
+class _Drain:
+    """Another program on the IP making `rate` errors a second from `start`; `added` are counted."""
+
+    start: float
+    rate: float
+    added: int = 0
+
+
+@dataclass(slots=True)
 class _Window:
     ends_at: float
     errors: int = 0
+    drain: _Drain | None = None
 
 
 class ErrorLimiter:
-    """ESI's error limit: `budget` error responses per fixed window, which starts at the first request."""
+    """ESI's error limit: `budget` error responses per fixed window, which starts at the first request.
+
+    Another program's errors (`spend` with a rate) are not simulated by a task: they are worked out
+    from the clock whenever the window is read, so the limiter stays pure and testable with a fake clock.
+    """
 
     def __init__(self, window_s: float, budget: int, clock: Clock) -> None:
         self.window_s = window_s
         self.budget = budget
         self.clock = clock
         self._windows: dict[str, _Window] = {}
+        self._spent: Counter[str] = Counter()
 
     def _window(self, ip: str) -> _Window:
         now = self.clock()
         win = self._windows.get(ip)
+        if win is not None:
+            # Settle the old window up to its end first, so a budget the drain spent there is counted.
+            self._catch_up(ip, win, min(now, win.ends_at))
         if win is None or now >= win.ends_at:
             win = _Window(now + self.window_s)
             self._windows[ip] = win
         return win
+
+    def _catch_up(self, ip: str, win: _Window, at: float) -> None:
+        drain = win.drain
+        if drain is None:
+            return
+        # Capped before flooring so that a huge rate cannot overflow; the epsilon absorbs float error
+        # in elapsed * rate (e.g. 0.05 s * 20/s).
+        due = math.floor(min((at - drain.start) * drain.rate, self.budget) + 1e-9)
+        self._add(ip, win, due - drain.added)
+        drain.added = max(drain.added, due)
+        if win.errors >= self.budget:
+            win.drain = None  # the other program stops once the budget is spent
+
+    def _add(self, ip: str, win: _Window, errors: int) -> None:
+        if errors <= 0 or win.errors >= self.budget:
+            return
+        win.errors = min(self.budget, win.errors + errors)
+        if win.errors >= self.budget:
+            self._spent[ip] += 1
 
     def _state(self, win: _Window) -> ErrorState:
         remain = max(0, self.budget - win.errors)
@@ -54,15 +91,28 @@ class ErrorLimiter:
     def record(self, ip: str, status: int) -> ErrorState:
         """After deciding a response: count it if it is an error and return the header values."""
         win = self._window(ip)
-        if status >= 400 and status != 420 and win.errors < self.budget:
-            win.errors += 1
+        if status >= 400 and status != 420:
+            self._add(ip, win, 1)
         return self._state(win)
 
-    def spend(self, ip: str) -> ErrorState:
-        """Use up the whole budget now, as another program on the same IP would."""
+    def spend(self, ip: str, rate: float | None = None) -> ErrorState:
+        """Another program on the IP spends the budget: all of it now, or `rate` errors a second."""
         win = self._window(ip)
-        win.errors = self.budget
+        if rate is None:
+            win.drain = None
+            self._add(ip, win, self.budget)
+        elif not (math.isfinite(rate) and rate > 0):
+            raise ValueError("rate must be a positive number of errors per second")
+        elif win.errors < self.budget:
+            win.drain = _Drain(self.clock(), float(rate))  # a later call replaces the earlier program
         return self._state(win)
+
+    def windows_spent(self, ip: str) -> int:
+        """How many of this IP's windows have run out of budget, through its errors or another program's."""
+        win = self._windows.get(ip)
+        if win is not None:
+            self._catch_up(ip, win, min(self.clock(), win.ends_at))
+        return self._spent[ip]
 
 
 def token_cost(status: int) -> int:

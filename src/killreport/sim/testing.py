@@ -53,9 +53,10 @@ class SimControl:
         """POST /_sim/downtime."""
         return dict(await self._call("POST", "/downtime", {"seconds": seconds, "vip_seconds": vip_seconds}))
 
-    async def spend_error_budget(self, ip: str | None = None) -> dict[str, Any]:
-        """POST /_sim/spend-error-budget (the caller's IP unless `ip` is given)."""
-        return dict(await self._call("POST", "/spend-error-budget", {} if ip is None else {"ip": ip}))
+    async def spend_error_budget(self, ip: str | None = None, rate: float | None = None) -> dict[str, Any]:
+        """POST /_sim/spend-error-budget: the caller's IP unless `ip`; all now, or `rate` errors a second."""
+        body = {key: value for key, value in (("ip", ip), ("rate", rate)) if value is not None}
+        return dict(await self._call("POST", "/spend-error-budget", body))
 
     async def mutate(self, count: int) -> dict[str, Any]:
         """POST /_sim/mutate."""
