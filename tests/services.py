@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -56,3 +58,20 @@ def create_vhost(name: str) -> str:
 def delete_vhost(name: str) -> None:
     """Delete a vhost made by create_vhost."""
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False, capture_output=True)
+
+
+@contextlib.contextmanager
+def rabbit_user(vhost_url: str, password: str) -> Iterator[str]:
+    """A RabbitMQ user of its own with `password` and every permission on `vhost_url`'s vhost.
+
+    Yields the user's name; the user is deleted afterwards.
+    """
+    user = unique_name("kr_user")
+    vhost = urlsplit(vhost_url).path.lstrip("/")
+    subprocess.run(["rabbitmqctl", "-q", "add_user", user, password], check=True, capture_output=True)
+    try:
+        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
+                       check=True, capture_output=True)
+        yield user
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_user", user], check=False, capture_output=True)

@@ -7,7 +7,6 @@ a user of its own with a password, on the test's vhost, removed afterwards.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from killreport.sim.testing import running_sim
+from tests import services
 from tests.cluster import Done, cli, env_for, migrated, workers
 
 pytestmark = pytest.mark.timeout(180)
@@ -31,15 +31,8 @@ def with_credentials(url: str, user: str, password: str) -> str:
 @pytest.fixture
 def rabbit_user(fresh_rabbit_url: str) -> Iterator[str]:
     """A RabbitMQ user with password SECRET on the test vhost; its AMQP URL."""
-    user = f"kr_secret_{uuid.uuid4().hex[:8]}"
-    vhost = urlsplit(fresh_rabbit_url).path.lstrip("/")
-    subprocess.run(["rabbitmqctl", "-q", "add_user", user, SECRET], check=True, capture_output=True)
-    try:
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
-                       check=True, capture_output=True)
+    with services.rabbit_user(fresh_rabbit_url, SECRET) as user:
         yield with_credentials(fresh_rabbit_url, user, SECRET)
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_user", user], check=False, capture_output=True)
 
 
 @pytest.fixture

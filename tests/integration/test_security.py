@@ -31,6 +31,7 @@ from aiohttp import web
 from killreport.esi.transport import aiohttp_transport
 from killreport.sim.testing import running_sim
 from killreport.store import migrate
+from tests import services
 from tests.cluster import Done, cli, env_for, migrated, workers
 
 pytestmark = pytest.mark.timeout(240)
@@ -61,15 +62,8 @@ def one_error_line(done: Done) -> str:
 @pytest.fixture
 def rabbit_url(fresh_rabbit_url: str) -> Iterator[str]:
     """An AMQP URL for a user of its own on the test vhost, with RABBIT_PASSWORD percent-encoded."""
-    user = f"kr_sec_{uuid.uuid4().hex[:8]}"
-    vhost = urlsplit(fresh_rabbit_url).path.lstrip("/")
-    subprocess.run(["rabbitmqctl", "-q", "add_user", user, RABBIT_PASSWORD], check=True, capture_output=True)
-    try:
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
-                       check=True, capture_output=True)
+    with services.rabbit_user(fresh_rabbit_url, RABBIT_PASSWORD) as user:
         yield replace_netloc(fresh_rabbit_url, f"{user}:{quote(RABBIT_PASSWORD, safe='')}@127.0.0.1:5672")
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_user", user], check=False, capture_output=True)
 
 
 @pytest.fixture
