@@ -68,7 +68,6 @@ def _quiet(samples: list[Sample], start: float, end: float) -> tuple[Sample, Sam
 
 async def test_another_program_spending_the_budget_pauses_workers_without_a_420(
         engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
-    began = await _now()
     async with running_sim(alliances=150, latency_ms=30, jitter_ms=30, error_window_s=WINDOW_S,
                            error_budget=BUDGET) as sim:
         env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url)
@@ -82,9 +81,6 @@ async def test_another_program_spending_the_budget_pauses_workers_without_a_420(
             done, done_at = await syncing, await _now()
         assert done.code == 0, done.err[-3000:]
         stats = await sim.control.stats()
-        print(f"spent at {called - began:.1f}s {spent}, done at {done_at - began:.1f}s, "
-              f"{stats['requests']} requests")
-
         # The window ends within a second before called + reset_s (reset_s is rounded up); the other
         # program has spent the budget by answered + DRAINED_S, whatever the workers' own errors did.
         assert spent["remain"] > 0 and spent["reset_s"] >= DRAINED_S + 3, spent

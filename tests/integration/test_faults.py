@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.config import sqlalchemy_url
-from killreport.sim.testing import running_sim
-from tests.cluster import cli, env_for, migrated, workers
+from killreport.sim.testing import RunningSim, running_sim
+from tests.cluster import Done, cli, env_for, migrated, workers
 from tests.private_pg import PrivatePostgres
 from tests.private_rabbit import PrivateRabbit
 from tests.truth import diff_against_truth
@@ -157,7 +157,9 @@ async def test_postgresql_restarted_mid_sync_loses_nothing(fresh_rabbit_url: str
             env = env_for(pg.url, fresh_rabbit_url, sim.base_url, CLAIM_TTL_S="5")
             async with workers(env, 2):
                 syncing = asyncio.create_task(cli(env, "sync-all", "--wait", timeout_s=240))
-                await asyncio.sleep(2)
+                # Not a fixed sleep: on a loaded machine the command may not have connected yet,
+                # and an outage before it starts is the CLI's fail-fast case, not this one.
+                await _until_busy(sim, syncing, requests=100)
                 await asyncio.to_thread(pg.stop)
                 await asyncio.sleep(3)
                 await asyncio.to_thread(pg.start)
@@ -206,3 +208,10 @@ async def _retries_waiting(env: dict[str, str], within_s: float = 20.0) -> int:
             return int(waiting)
         await asyncio.sleep(0.5)
     return 0
+
+
+async def _until_busy(sim: RunningSim, syncing: asyncio.Task[Done], requests: int) -> None:
+    """Wait until workers have made `requests` ESI requests: sync-all is past its start and enqueue."""
+    while (await sim.control.stats())["requests"] < requests:
+        assert not syncing.done(), (await syncing).err[-2000:]
+        await asyncio.sleep(0.05)
