@@ -12,7 +12,6 @@ from sqlalchemy import (
     BigInteger,
     FromClause,
     Select,
-    Table,
     Text,
     bindparam,
     delete,
@@ -33,11 +32,7 @@ from killreport.ids import Kind
 from killreport.store import pending
 from killreport.store import tables as t
 
-TABLES: Mapping[Kind, Table] = {
-    "alliance": t.alliances,
-    "corporation": t.corporations,
-    "character": t.characters,
-}
+TABLES = t.ENTITY_TABLES
 
 
 @dataclass(frozen=True, slots=True)

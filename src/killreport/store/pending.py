@@ -127,7 +127,7 @@ def _skipped(kind: Kind, entity_id: ColumnElement[int], skip_fresh: bool) -> lis
     """Why an id is not worth queueing: a deleted character always, a fresh row if asked."""
     skips = [exists().where(t.character_tombstones.c.id == entity_id)] if kind == "character" else []
     if skip_fresh:
-        table = {"alliance": t.alliances, "corporation": t.corporations, "character": t.characters}[kind]
+        table = t.ENTITY_TABLES[kind]
         fresh = [table.c.expires_at > func.now()]
         if kind == "alliance":
             fresh.append(table.c.members_expires_at > func.now())

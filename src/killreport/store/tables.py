@@ -6,6 +6,8 @@ Every entity row also carries the cache facts ESI gave (`fetched_at`, `expires_a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -19,6 +21,8 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from killreport.ids import Kind
 
 metadata = MetaData()
 
@@ -159,3 +163,11 @@ esi_request_counts = Table(
     Column("status", Integer, primary_key=True, autoincrement=False),
     Column("count", BigInteger, nullable=False),
 )
+
+
+# The row table of each entity kind.
+ENTITY_TABLES: Mapping[Kind, Table] = {
+    "alliance": alliances,
+    "corporation": corporations,
+    "character": characters,
+}
