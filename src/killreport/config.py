@@ -28,27 +28,70 @@ class ConfigError(ValueError):
     """Configuration that cannot work; the message is meant for a human."""
 
 
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# A lease must outlive the request it covers (ESI_TIMEOUT_S) plus the reserve and settle round
+# trips around it and a busy event loop; after that it frees itself, which is how a killed
+# worker's share of the budget comes back. 10 s covered every stall seen in the fault tests.
+LEASE_MARGIN_S: Final = 10.0
+
+
+def _option(default: Any, meaning: str, **limits: Any) -> Any:
+    """A setting's default and meaning, written once (README and .env.example are tested against it)."""
+    return Field(default=default, description=meaning, **limits)
+
+
 class Settings(BaseSettings):
-    """Every knob of killreport; see `.env.example` for the documented list."""
+    """Every option of killreport, each with its default and its meaning: the only place they are
+    declared, and the only place configuration is parsed (the environment, then `.env`).
+
+    Everything else receives a Settings (or the few values it needs) from the composition root;
+    nothing reads `os.environ` for an option. `tests/unit/test_config_docs.py` holds the README's
+    table and `.env.example` to these fields.
+    """
 
     # hide_input_in_errors: a ValidationError's text would otherwise quote the rejected value,
     # and a rejected URL usually carries its password.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
-    database_url: str = "postgresql://root@127.0.0.1:5432/killreport"
-    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    esi_base_url: str = "https://esi.evetech.net"
-    esi_contact: str = ""
-    esi_compatibility_date: str = "2026-08-18"
-    esi_error_floor: int = Field(default=10, ge=0, le=100)
-    esi_max_inflight: int = Field(default=32, ge=1, le=1000)
-    esi_timeout_s: float = Field(default=10.0, gt=0)
-    esi_max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
-    retry_delays_s: tuple[int, ...] = (5, 30, 120, 600)
-    max_attempts: int = Field(default=5, ge=1)
-    worker_concurrency: int = Field(default=16, ge=1, le=1024)
-    shutdown_timeout_s: float = Field(default=30.0, gt=0)
-    claim_ttl_s: float = Field(default=60.0, gt=0)
+    database_url: str = _option("postgresql://root@127.0.0.1:5432/killreport", "PostgreSQL")
+    rabbitmq_url: str = _option("amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ (the path is the vhost)")
+    esi_base_url: str = _option("https://esi.evetech.net", "ESI, or the simulator")
+    esi_contact: str = _option("", "email for the User-Agent; required for the real ESI host")
+    esi_compatibility_date: str = _option("2026-08-18", "the schema the code implements")
+    esi_error_floor: int = _option(10, "never let error-limit remaining - in flight reach this",
+                                   ge=0, le=100)
+    esi_max_inflight: int = _option(32, "requests in flight across the whole cluster", ge=1, le=1000)
+    esi_timeout_s: float = _option(10.0, "per request", gt=0)
+    esi_max_body_bytes: int = _option(4 * 1024 * 1024, "larger bodies are malformed", gt=0)
+    retry_delays_s: tuple[int, ...] = _option(
+        (5, 30, 120, 600), "retry tiers (changing them needs the old retry queues deleted)")
+    max_attempts: int = _option(5, "transient failures before dead-lettering", ge=1)
+    worker_concurrency: int = _option(16, "jobs per worker process (also the broker prefetch)",
+                                      ge=1, le=1024)
+    shutdown_timeout_s: float = _option(30.0, "drain time on SIGTERM", gt=0)
+    claim_ttl_s: float = _option(
+        60.0, "a claim on an entity lasts this long; a killed worker's claims free themselves after it",
+        gt=0)
+    janitor_interval_s: float = _option(
+        15.0, "how often a worker looks for pending jobs whose message was never confirmed", gt=0)
+    janitor_age_s: float = _option(30.0, "such jobs are re-published once this old", gt=0)
+    stats_flush_s: float = _option(1.0, "how often request counts are added to the shared table", gt=0)
+    reconnect_max_delay_s: float = _option(
+        30.0, "workers wait for PostgreSQL and RabbitMQ forever, backing off up to this long", gt=0)
+    log_level: str = _option("INFO", "structured logs on stderr: DEBUG, INFO, WARNING or ERROR")
+
+    @property
+    def lease_ttl_s(self) -> float:
+        """How long a budget lease lives: the request timeout plus LEASE_MARGIN_S."""
+        return self.esi_timeout_s + LEASE_MARGIN_S
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        """LOG_LEVEL must name a logging level (any case)."""
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("esi_compatibility_date")
     @classmethod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import structlog
@@ -11,13 +10,13 @@ import structlog
 _LIBRARIES = ("aiormq", "aio_pika", "asyncio", "aiohttp", "sqlalchemy", "alembic")
 
 
-def configure_logging(level: str | None = None, *, quiet_libraries: bool = False) -> None:
-    """Key-value logs to stderr at LOG_LEVEL (default INFO).
+def configure_logging(level: str, *, quiet_libraries: bool = False) -> None:
+    """Key-value logs to stderr at `level` (Settings.log_level).
 
     Short commands keep the libraries quiet so a failure stays one line; workers let their
     reconnect warnings through, since an operator needs them.
     """
-    name = (level or os.environ.get("LOG_LEVEL", "INFO")).upper()
+    name = level.upper()
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
                         level=getattr(logging, name, logging.INFO))
     for library in _LIBRARIES:

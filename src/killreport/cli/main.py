@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import traceback
 
+import pydantic
 from cyclopts import App, CycloptsError
+from pydantic_settings import SettingsError
 
 from killreport import __version__
 from killreport.cli import admin_cmds, sim_cmd, sync_cmds, worker_cmd
 from killreport.cli.errors import EXPECTED, FAILURE, USAGE, UsageError, one_line
+from killreport.config import ConfigError, Settings
 from killreport.logs import configure_logging
 
 
@@ -35,9 +37,8 @@ def build_app() -> App:
 
 def run(argv: list[str]) -> int:
     """Run a command line and return its exit code; prints one line on any expected failure."""
-    import pydantic
-
-    configure_logging(quiet_libraries=argv[:1] != ["worker"])
+    level = _log_level()
+    configure_logging(level, quiet_libraries=argv[:1] != ["worker"])
     use_fast_event_loop()
     try:
         result = build_app()(argv, exit_on_error=False, print_error=False,
@@ -53,10 +54,18 @@ def run(argv: list[str]) -> int:
     except Exception as exc:
         # Anything unforeseen still gets one line; LOG_LEVEL=DEBUG shows the traceback.
         print(f"killreport: unexpected error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
-        if os.environ.get("LOG_LEVEL", "").upper() == "DEBUG":
+        if level == "DEBUG":
             traceback.print_exc()
         return FAILURE
     return result if isinstance(result, int) else 0
+
+
+def _log_level() -> str:
+    """LOG_LEVEL from the settings; INFO when they are invalid (the command then says why in one line)."""
+    try:
+        return Settings().log_level
+    except (pydantic.ValidationError, SettingsError, ConfigError):
+        return "INFO"
 
 
 def use_fast_event_loop() -> None:

@@ -1,0 +1,46 @@
+"""The README's configuration table and `.env.example` say what `Settings` declares, no more, no less."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from killreport.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default(value: object) -> str:
+    if value == "":
+        return "*(empty)*"
+    if isinstance(value, tuple):
+        return f"`{json.dumps(list(value), separators=(', ', ': '))}`"
+    if isinstance(value, float) and value.is_integer():
+        return f"`{int(value)}`"
+    return f"`{value}`"
+
+
+def expected_rows() -> list[str]:
+    """The table as Settings declares it."""
+    return [f"| `{name.upper()}` | {_default(field.default)} | {field.description} |"
+            for name, field in Settings.model_fields.items()]
+
+
+def test_every_option_has_a_meaning() -> None:
+    assert all(field.description for field in Settings.model_fields.values())
+
+
+def test_the_readme_table_is_the_settings() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| variable | default | meaning |"):].split("\n\n", 1)[0]
+    rows = table.splitlines()[2:]
+    assert rows == expected_rows(), "README's table drifted from Settings; it should read:\n" + "\n".join(
+        expected_rows())
+
+
+def test_env_example_names_only_real_options() -> None:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    named = {line.lstrip("# ").split("=", 1)[0] for line in lines if "=" in line.split(" ", 1)[0]}
+    options = {name.upper() for name in Settings.model_fields}
+    assert named <= options, f"unknown options in .env.example: {named - options}"
+    assert named == options, f".env.example leaves out {sorted(options - named)}"
