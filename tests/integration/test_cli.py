@@ -27,6 +27,8 @@ async def env(fresh_pg_url: str, fresh_rabbit_url: str) -> dict[str, str]:
     ["sync-all", "--bogus"],
     ["worker"],
     ["worker", "ships"],
+    ["worker", "all", "--concurrency", "0"],
+    ["worker", "all", "--shutdown-timeout", "0"],
     ["dlq", "list", "--limit", "0"],
     ["nonsense"],
 ])

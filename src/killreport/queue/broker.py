@@ -1,8 +1,16 @@
-"""The narrow broker interface the worker and the CLI use; RabbitBroker and StubBroker implement it.
+"""The narrow broker interfaces; RabbitBroker and StubBroker implement both.
 
-Messages are Jobs (see queue.messages). Each kind has one main queue (the original's names), a few
-retry tiers that hold a message for a fixed delay and then dead-letter it back to the main queue,
-and one dead-letter queue for jobs that cannot succeed.
+`JobQueue` is what a worker and the sync commands need (publish, retry, dead-letter, consume);
+`QueueAdmin` is what the admin commands need (stats, purges, dead letters); `Broker` is both plus
+`close`. Messages are Jobs (see queue.messages). Each kind has one main queue (the original's
+names), a few retry tiers that hold a message for a fixed delay and then dead-letter it back to
+the main queue, and one dead-letter queue for jobs that cannot succeed.
+
+Errors::
+
+    BrokerError              the broker could not do what was asked
+    ├── BrokerUnavailable    could not be reached (after the caller's bounded attempts)
+    └── PublishFailed        a publish was nacked, returned unroutable, timed out or lost
 """
 
 from __future__ import annotations
@@ -70,8 +78,8 @@ class Delivery(Protocol):
     async def requeue(self) -> None: ...
 
 
-class Broker(Protocol):
-    """Everything killreport asks of a message broker."""
+class JobQueue(Protocol):
+    """What workers and the sync commands ask of a broker: moving jobs."""
 
     async def publish(self, queue: str, bodies: Sequence[bytes]) -> None:
         """Publish persistent messages and return once the broker confirmed every one."""
@@ -91,16 +99,16 @@ class Broker(Protocol):
         """Deliveries from the given main queues until the context exits (then stop taking more)."""
         ...
 
+
+class QueueAdmin(Protocol):
+    """What the admin commands (`status`, `purge`, `dlq ...`) ask of a broker."""
+
     async def stats(self) -> list[QueueStats]:
         """Ready messages and consumers of every queue killreport declares."""
         ...
 
     async def purge(self) -> dict[str, int]:
         """Empty every main and retry queue; return how many messages each lost."""
-        ...
-
-    async def close(self) -> None:
-        """Close connections; in-flight unacked deliveries return to their queues."""
         ...
 
     async def dead_letters(self, limit: int) -> list[DeadLetter]:
@@ -113,4 +121,12 @@ class Broker(Protocol):
 
     async def purge_dead(self) -> int:
         """Empty the dead-letter queue; return how many letters it lost."""
+        ...
+
+
+class Broker(JobQueue, QueueAdmin, Protocol):
+    """A connected broker: both roles, and `close`."""
+
+    async def close(self) -> None:
+        """Close connections; in-flight unacked deliveries return to their queues."""
         ...

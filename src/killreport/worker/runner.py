@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 import structlog
 
-from killreport.queue.broker import QUEUE_NAMES, Broker, Delivery
-from killreport.worker.options import WorkerOptions
+from killreport.config import Settings
+from killreport.ids import Kind
+from killreport.queue.broker import QUEUE_NAMES, Delivery, JobQueue
 
 log = structlog.get_logger("killreport.worker")
 
@@ -38,20 +39,22 @@ class Backoff:
         self._failures = 0
 
 
-async def consume(broker: Broker, handle: Handler, options: WorkerOptions,
+async def consume(broker: JobQueue, handle: Handler, kinds: tuple[Kind, ...], settings: Settings,
                   stop: asyncio.Event) -> None:
-    """Run jobs from the option's queues until `stop` is set, then shut down gracefully."""
-    queues = [QUEUE_NAMES[kind] for kind in options.kinds]
-    slots = asyncio.Semaphore(options.concurrency)
+    """Run jobs of `kinds` until `stop` is set, then shut down gracefully."""
+    queues = [QUEUE_NAMES[kind] for kind in kinds]
+    concurrency = settings.worker_concurrency
+    slots = asyncio.Semaphore(concurrency)
     running: set[asyncio.Task[None]] = set()
-    backoff = Backoff(max_s=options.reconnect_max_delay_s)
-    async with broker.consume(queues, prefetch=options.concurrency) as deliveries:
-        log.info("worker consuming", queues=queues, concurrency=options.concurrency)
+    backoff = Backoff(max_s=settings.reconnect_max_delay_s)
+    # The prefetch equals the concurrency, so no delivery waits in this process unowned.
+    async with broker.consume(queues, prefetch=concurrency) as deliveries:
+        log.info("worker consuming", queues=queues, concurrency=concurrency)
         async for delivery in _until(deliveries, stop, slots):
             task = asyncio.create_task(_guarded(handle, delivery, backoff))
             running.add(task)
             task.add_done_callback(_finished(running, slots))
-        await _drain(running, options.shutdown_timeout_s)
+        await _drain(running, settings.shutdown_timeout_s)
 
 
 def _finished(running: set[asyncio.Task[None]],

@@ -74,7 +74,7 @@ async def _budget(settings: Settings) -> PgBudget:
     try:
         return await PgBudget.open(settings.database_url, max_inflight=settings.esi_max_inflight,
                                    error_floor=settings.esi_error_floor,
-                                   lease_ttl_s=settings.esi_timeout_s + 10)
+                                   lease_ttl_s=settings.lease_ttl_s)
     except (OSError, asyncpg.PostgresError) as exc:
         where = mask_url(settings.database_url)
         raise ServiceUnavailable(f"PostgreSQL unreachable at {where}: {exc}") from exc

@@ -1,0 +1,57 @@
+"""A worker process's life: connect (waiting for services), consume until told to stop, then drain."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from killreport.config import Settings
+from killreport.ids import Kind
+from killreport.queue.broker import Broker
+from killreport.services import database
+from killreport.sync.enqueue import republish_stale
+from killreport.sync.process import JobProcessor, SyncOptions
+from killreport.wiring import broker, esi_client
+from killreport.worker.runner import consume
+from killreport.worker.stats import flush_forever
+
+log = structlog.get_logger("killreport.worker")
+
+
+async def run(settings: Settings, kinds: tuple[Kind, ...], stop: asyncio.Event,
+              consuming: asyncio.Event | None = None) -> None:
+    """Connect (waiting for services), then consume jobs of `kinds` until `stop`."""
+    wait_s = settings.reconnect_max_delay_s
+    async with database(settings, wait=True, max_delay_s=wait_s,
+                        pool_size=max(5, settings.worker_concurrency)) as engine, \
+            broker(settings, wait=True, max_delay_s=wait_s) as mq, \
+            esi_client(settings) as esi:
+        processor = JobProcessor(engine, mq, esi.client, SyncOptions(
+            max_attempts=settings.max_attempts, claim_ttl_s=settings.claim_ttl_s))
+        background = [
+            asyncio.create_task(flush_forever(engine, esi.counter, settings.stats_flush_s)),
+            asyncio.create_task(_janitor(engine, mq, settings)),
+        ]
+        try:
+            if consuming is not None:
+                consuming.set()
+            await consume(mq, processor.handle, kinds, settings, stop)
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+    log.info("worker stopped")
+
+
+async def _janitor(engine: AsyncEngine, mq: Broker, settings: Settings) -> None:
+    """Re-publish pending jobs whose publisher died before the broker confirmed them."""
+    while True:
+        await asyncio.sleep(settings.janitor_interval_s)
+        try:
+            count = await republish_stale(engine, mq, settings.janitor_age_s)
+            if count:
+                log.warning("re-published jobs whose publisher died", count=count)
+        except Exception as exc:
+            log.warning("janitor failed", error=str(exc))
