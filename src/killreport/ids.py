@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, Literal, get_args
 
 Kind = Literal["alliance", "corporation", "character"]
@@ -21,6 +22,27 @@ def parse_kind(text: str) -> Kind:
         if text == kind:
             return kind
     raise ValueError(f"unknown kind {text!r}; expected one of {', '.join(KINDS)}")
+
+
+def parse_kinds(texts: Iterable[str]) -> tuple[Kind, ...]:
+    """Kinds named on a command line (`all` means every kind), in cascade order; ValueError if none."""
+    chosen: set[str] = set()
+    for text in texts:
+        if text != "all" and text not in KINDS:
+            raise ValueError(f"unknown kind {text!r}; expected alliance, corporation, character or all")
+        chosen.update(KINDS if text == "all" else (text,))
+    if not chosen:
+        raise ValueError("name at least one kind: alliance, corporation, character or all")
+    return tuple(kind for kind in KINDS if kind in chosen)
+
+
+def refusal(kind: Kind, entity_id: int) -> str | None:
+    """Why `entity_id` is not worth requesting as a `kind`, or None when it is."""
+    if not is_valid_id(entity_id):
+        return f"{entity_id} is not a valid ESI id (1..{MAX_ID})"
+    if is_special(kind, entity_id):
+        return f"{entity_id} is a system or NPC id; ESI has no {kind} data worth fetching"
+    return None
 
 
 def is_special(kind: Kind, entity_id: int) -> bool:

@@ -53,13 +53,14 @@ def test_kinds_by_status(status: int) -> None:
         assert kind == "transient"
 
 
-def test_wait_outcomes_say_how_long_and_for_whom() -> None:
-    limited = classify(420, {"x-esi-error-limit-remain": "0", "x-esi-error-limit-reset": "17"}, b"{}")
-    assert (limited.kind, limited.wait_s, limited.group) == ("wait", 17.0, None)
-    grouped = classify(429, {"x-ratelimit-group": "status", "retry-after": "3"}, b"")
-    assert (grouped.wait_s, grouped.group) == (3.0, "status")
-    bare = classify(429, {}, b"")
-    assert (bare.wait_s, bare.group) == (10.0, None)
+def test_waits_report_how_long_and_for_whom_to_the_budget() -> None:
+    limited = {"x-esi-error-limit-remain": "0", "x-esi-error-limit-reset": "17"}
+    assert classify(420, limited, b"{}").kind == "wait"
+    assert observe(420, limited).error_reset_s == 17
+    grouped = observe(429, {"x-ratelimit-group": "status", "retry-after": "3"})
+    assert grouped.retry_after_s == 3.0 and grouped.tokens is not None and grouped.tokens.group == "status"
+    bare = observe(429, {})
+    assert (bare.retry_after_s, bare.tokens) == (None, None)
 
 
 def test_304_is_not_an_error_and_every_4xx_5xx_is() -> None:

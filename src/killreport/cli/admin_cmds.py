@@ -12,12 +12,11 @@ from rich.console import Console
 
 from killreport.budget.pg import read_snapshot
 from killreport.cli import render
-from killreport.cli.context import broker, load_settings
 from killreport.cli.errors import UsageError
 from killreport.ids import Kind
 from killreport.services import database
-from killreport.store import entities, migrate, pending
-from killreport.worker.stats import read_counts
+from killreport.store import entities, migrate, pending, request_counts
+from killreport.wiring import broker, load_settings
 
 dlq = App(name="dlq", help="Jobs that could not succeed: list, replay or drop them.")
 
@@ -46,7 +45,7 @@ async def status(*, json: bool = False) -> int:
             "pending": work,
             "stored": stored,
             "budget": dataclasses.asdict(snapshot),
-            "requests": await read_counts(engine),
+            "requests": await request_counts.read(engine),
         }
     if json:
         print(render.as_json(data))
@@ -103,10 +102,8 @@ async def dlq_replay(*, kind: Kind | None = None, limit: int | None = None) -> i
     """Put dead letters back on their queue with a fresh attempt count."""
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
-    settings = load_settings()
-    async with database(settings, wait=False) as engine, broker(settings) as mq:
+    async with broker(load_settings()) as mq:
         moved = await mq.replay_dead(kind, limit)
-        del engine
     print(f"{moved} dead letter(s) replayed")
     return 0
 

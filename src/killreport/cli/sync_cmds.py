@@ -9,13 +9,13 @@ from cyclopts import Parameter
 from rich.console import Console
 
 from killreport.cli import render
-from killreport.cli.context import broker, esi_client, load_settings
 from killreport.cli.errors import UsageError
-from killreport.ids import MAX_ID, Kind, is_special
+from killreport.ids import Kind, refusal
 from killreport.services import database
+from killreport.store import request_counts
 from killreport.sync.enqueue import enqueue
 from killreport.sync.orchestrate import Progress, sync_stage, wait_until_done
-from killreport.worker.stats import read_counts
+from killreport.wiring import broker, esi_client, load_settings
 
 
 async def _stage(kind: Kind) -> int:
@@ -49,7 +49,7 @@ async def sync_all(*, wait: bool = False) -> int:
     async with database(settings, wait=False) as engine, broker(settings) as mq, \
             esi_client(settings) as esi:
         started = time.monotonic()
-        before = await read_counts(engine)
+        before = await request_counts.read(engine)
         queued = await sync_stage(esi.client, engine, mq, "alliance")
         console.print(f"queued {queued} alliance job(s); workers cascade to corporations and characters")
         if not wait:
@@ -65,31 +65,31 @@ async def sync_all(*, wait: bool = False) -> int:
                           soft_wrap=True)
 
         final = await wait_until_done(engine, mq, show, poll_s=1.0, on_outage=outage)
-        after = await read_counts(engine)
+        after = await request_counts.read(engine)
     requests = {code: after.get(code, 0) - before.get(code, 0) for code in after}
     render.summary(Console(), {"seconds": time.monotonic() - started, "stored": final.stored,
                                "requests": {k: v for k, v in requests.items() if v}})
     return 0
 
 
-def _checked_ids(kind: Kind, ids: list[int]) -> list[int]:
-    for entity_id in ids:
-        if not 0 < entity_id <= MAX_ID:
-            raise UsageError(f"{entity_id} is not a valid ESI id (1..{MAX_ID})")
-        if is_special(kind, entity_id):
-            raise UsageError(f"{entity_id} is a system or NPC id; ESI has no {kind} data worth fetching")
+def _checked_ids(kind: Kind, texts: list[str]) -> list[int]:
+    """The ids typed on the command line, or UsageError naming the first one that cannot be queued."""
+    ids = []
+    for text in texts:
+        try:
+            entity_id = int(text)
+        except ValueError:
+            raise UsageError(f"{text!r} is not a numeric id") from None
+        why = refusal(kind, entity_id)
+        if why is not None:
+            raise UsageError(why)
+        ids.append(entity_id)
     return ids
 
 
 async def queue(kind: Kind, ids: Annotated[list[str], Parameter(allow_leading_hyphen=True)]) -> int:
     """Queue single entities: `killreport queue corporation 98000001 98000002`."""
-    parsed = []
-    for text in ids:
-        try:
-            parsed.append(int(text))
-        except ValueError:
-            raise UsageError(f"{text!r} is not a numeric id") from None
-    checked = _checked_ids(kind, parsed)
+    checked = _checked_ids(kind, ids)
     settings = load_settings()
     async with database(settings, wait=False) as engine, broker(settings) as mq:
         queued = await enqueue(engine, mq, kind, checked, skip_fresh=True)

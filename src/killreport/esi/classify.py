@@ -49,6 +49,8 @@ class Observation:
 
 # A request that got no HTTP answer: ESI may still have counted it as an error.
 NO_ANSWER: Final = Observation(status=None, is_error=True)
+# How request counts by status record a request that got no HTTP answer.
+NO_ANSWER_STATUS: Final = 0
 
 OutcomeKind = Literal["ok", "not-modified", "wait", "transient", "permanent"]
 
@@ -59,8 +61,6 @@ class Outcome:
 
     kind: OutcomeKind
     error: EsiError | None = None
-    wait_s: float | None = None  # for "wait": how long ESI asked us to hold off
-    group: str | None = None  # for "wait" on a 429: the token-bucket group, None = everything
 
 
 def _int(value: str | None) -> int | None:
@@ -137,7 +137,8 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
     if status == 304:
         return Outcome("not-modified")
     if status in (420, 429):
-        return _wait(status, observe(status, headers))
+        # How long, and for whom, is the budget's call: it reads the same headers through observe().
+        return Outcome("wait")
     text = error_text(body)
     if status == 404:
         cls = Deleted if text.strip() == DELETED_TEXT else NotFound
@@ -147,14 +148,6 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
     if status >= 500:
         return Outcome("transient", ServerError(text, status=status))
     return Outcome("transient", TransientError(f"unexpected status: {text}", status=status))
-
-
-def _wait(status: int, obs: Observation) -> Outcome:
-    """420 holds everything until the error window resets; 429 holds its group (or all) for Retry-After."""
-    if status == 420:
-        return Outcome("wait", wait_s=float(obs.error_reset_s) if obs.error_reset_s is not None else 60.0)
-    retry = obs.retry_after_s if obs.retry_after_s is not None else 10.0
-    return Outcome("wait", wait_s=retry, group=obs.tokens.group if obs.tokens else None)
 
 
 def parse_http_date(value: str | None) -> dt.datetime | None:

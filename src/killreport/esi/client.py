@@ -7,8 +7,6 @@ next reserve waits it out, so no attempt is used up.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from typing import Final, TypeVar
 
 from pydantic import TypeAdapter
@@ -23,7 +21,6 @@ from killreport.ids import Kind, is_special
 
 T = TypeVar("T")
 PROJECT_URL: Final = "https://github.com/killreport/killreport"
-DEFAULT_MAX_BODY: Final = 4 * 1024 * 1024
 _NUMBER_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
 
 
@@ -42,8 +39,7 @@ class EsiClient:
     """Typed access to the ESI routes killreport stores."""
 
     def __init__(self, transport: Transport, budget: Budget, *, base_url: str, user_agent: str,
-                 compatibility_date: str, timeout_s: float, max_body_bytes: int = DEFAULT_MAX_BODY,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 compatibility_date: str, timeout_s: float, max_body_bytes: int) -> None:
         self._transport = transport
         self._budget = budget
         self._base = base_url.rstrip("/")
@@ -51,9 +47,6 @@ class EsiClient:
                          "Accept": "application/json"}
         self._timeout = timeout_s
         self._max_body = max_body_bytes
-        self._clock = clock
-        self.waits = 0  # 420/429 answers waited out, for metrics
-        self.last_latency_s = 0.0
 
     async def alliance_ids(self) -> Fetched[list[int]]:
         """GET /alliances: every active alliance id."""
@@ -109,7 +102,6 @@ class EsiClient:
             if outcome.kind in ("ok", "not-modified"):
                 return response
             if outcome.kind == "wait":
-                self.waits += 1
                 continue
             assert outcome.error is not None
             outcome.error.path = path
@@ -117,7 +109,6 @@ class EsiClient:
 
     async def _attempt(self, request: EsiRequest, route: str, path: str) -> EsiResponse:
         lease = await self._budget.reserve(route)
-        started = self._clock()
         try:
             response = await self._transport(request)
         except TransportError:
@@ -130,8 +121,6 @@ class EsiClient:
         except BaseException:
             await self._budget.settle(lease, NO_ANSWER)  # cancelled mid-request: assume the worst
             raise
-        finally:
-            self.last_latency_s = self._clock() - started
         await self._budget.settle(lease, observe(response.status, response.headers))
         if len(response.body) > self._max_body:
             raise MalformedResponse(f"body larger than {self._max_body} bytes", status=response.status,
