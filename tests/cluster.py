@@ -6,9 +6,11 @@ import asyncio
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from killreport.store import migrate
 
@@ -41,25 +43,60 @@ async def cli(env: Mapping[str, str], *args: str, timeout_s: float = 120.0,
     return Done(code=proc.returncode or 0, out=out.decode(), err=err.decode())
 
 
+@dataclass
+class Worker:
+    """A worker process whose stderr goes to a file, never to a pipe nobody drains.
+
+    A pipe fills at 64 KiB; a chatty worker then blocks on its next log line with a job in hand,
+    which was the suspected cause of a rare `sync-all --wait` hang. `log` holds the whole stderr
+    once the worker has stopped; `read_log()` reads it while it runs.
+    """
+
+    proc: asyncio.subprocess.Process
+    log_path: Path
+    log: str = ""
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code, None while running."""
+        return self.proc.returncode
+
+    def read_log(self) -> str:
+        """Everything the worker wrote to stderr so far."""
+        return self.log_path.read_text(errors="replace")
+
+
 @asynccontextmanager
-async def workers(env: Mapping[str, str], count: int = 1, *args: str) -> AsyncIterator[
-        list[asyncio.subprocess.Process]]:
+async def workers(env: Mapping[str, str], count: int = 1, *args: str) -> AsyncIterator[list[Worker]]:
     """`count` worker processes (default: all kinds), stopped with SIGTERM at the end."""
-    procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "killreport", "worker", *(args or ("all",)), env=dict(env),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE) for _ in range(count)]
-    try:
-        yield procs
-    finally:
-        for p in procs:
-            if p.returncode is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                await asyncio.wait_for(p.wait(), 40)
-            except TimeoutError:
-                p.kill()
-                await p.wait()
+    with tempfile.TemporaryDirectory(prefix="kr-workers-") as folder:
+        started = [await _spawn(env, Path(folder) / f"worker-{n}.log", args) for n in range(count)]
+        try:
+            yield started
+        finally:
+            await _stop([w.proc for w in started])
+            for w in started:
+                w.log = w.read_log()
+
+
+async def _spawn(env: Mapping[str, str], log_path: Path, args: tuple[str, ...]) -> Worker:
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "killreport", "worker", *(args or ("all",)), env=dict(env),
+            stdout=asyncio.subprocess.DEVNULL, stderr=log)
+    return Worker(proc, log_path)
+
+
+async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
+    for p in procs:
+        if p.returncode is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            await asyncio.wait_for(p.wait(), 40)
+        except TimeoutError:
+            p.kill()
+            await p.wait()
 
 
 async def migrated(pg_url: str) -> str:

@@ -23,7 +23,7 @@ from killreport.ids import KINDS, Kind, is_special
 from killreport.sim.options import MALFORMED_MODES
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
-from tests.cluster import cli, env_for, workers
+from tests.cluster import Worker, cli, env_for, workers
 from tests.truth import diff_against_truth
 
 pytestmark = pytest.mark.timeout(180)
@@ -265,12 +265,12 @@ def check_cascade_is_visible(truth: Mapping[str, Any], faults: list[Fault]) -> N
     assert lost_characters > {str(i) for i in dead["character"]}
 
 
-async def check_clean_exit(procs: list[asyncio.subprocess.Process], dead_lettered: int) -> None:
+async def check_clean_exit(procs: list[Worker], dead_lettered: int) -> None:
     """Every worker stopped with 0 after SIGTERM and logged its dead letters without a traceback."""
     logs = []
     for proc in procs:
-        assert proc.returncode == 0 and proc.stderr is not None
-        logs.append((await proc.stderr.read()).decode())
+        assert proc.returncode == 0
+        logs.append(proc.log)
     text = "\n".join(logs)
     assert "Traceback" not in text and "exception was never retrieved" not in text, text[-4000:]
     # Proof that this is the workers' real log: each dead letter was reported there once.
