@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
+
+from cyclopts import Parameter
 
 from killreport.sim.options import DEFAULT_ALLIANCES, MALFORMED_MODES, SimOptions, parse_bucket
 from killreport.sim.server import serve_until_signal
@@ -14,29 +17,12 @@ from killreport.sim.truth import truth
 from killreport.sim.universe import generate
 
 
-def sim(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8090,
-    seed: int = 1,
-    alliances: int = DEFAULT_ALLIANCES,
-    deleted_characters: int | None = None,
-    latency_ms: float = 0.0,
-    jitter_ms: float = 0.0,
-    error_rate: float = 0.0,
-    hang_rate: float = 0.0,
-    hang_s: float = 30.0,
-    malformed_rate: float = 0.0,
-    malformed_modes: str = ",".join(MALFORMED_MODES),
-    error_window_s: float = 60.0,
-    error_budget: int = 100,
-    bucket: list[str] | None = None,
-    cache_scale: float = 1.0,
-    tax_rates_as: str = "percent",
-    corphistory_per_min: int = 300,
-    export_truth: Path | None = None,
-) -> int:
-    """Run the local ESI simulator (see docs/simulator.md).
+# name="*" flattens the fields into top-level flags, so the command line is what it was when they were
+# the function's own keyword parameters (same flags, order, types and defaults in --help).
+@Parameter(name="*")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimArgs:
+    """The flags of `killreport sim`, as the command line gives them.
 
     Parameters
     ----------
@@ -60,24 +46,62 @@ def sim(
     corphistory_per_min: Header-less 429 limit on corporationhistory per IP (0: off).
     export_truth: Write the truth JSON to this file and exit.
     """
-    try:
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    seed: int = 1
+    alliances: int = DEFAULT_ALLIANCES
+    deleted_characters: int | None = None
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    error_rate: float = 0.0
+    hang_rate: float = 0.0
+    hang_s: float = 30.0
+    malformed_rate: float = 0.0
+    malformed_modes: str = ",".join(MALFORMED_MODES)
+    error_window_s: float = 60.0
+    error_budget: int = 100
+    bucket: list[str] | None = None
+    cache_scale: float = 1.0
+    tax_rates_as: str = "percent"
+    corphistory_per_min: int = 300
+    export_truth: Path | None = None
+
+    def options(self) -> SimOptions:
+        """The simulator options these flags ask for; raises ValueError on a bad value."""
         options = SimOptions(
-            seed=seed, alliances=alliances, deleted_characters=deleted_characters, latency_ms=latency_ms,
-            jitter_ms=jitter_ms, error_rate=error_rate, hang_rate=hang_rate, hang_s=hang_s,
-            malformed_rate=malformed_rate, malformed_modes=tuple(m for m in malformed_modes.split(",") if m),
-            error_window_s=error_window_s, error_budget=error_budget,
-            buckets=tuple(parse_bucket(b) for b in bucket or ()),
-            cache_scale=cache_scale, tax_rates_as=tax_rates_as, corphistory_per_min=corphistory_per_min)
-        bucket_map(options.buckets)
+            seed=self.seed, alliances=self.alliances, deleted_characters=self.deleted_characters,
+            latency_ms=self.latency_ms, jitter_ms=self.jitter_ms, error_rate=self.error_rate,
+            hang_rate=self.hang_rate, hang_s=self.hang_s, malformed_rate=self.malformed_rate,
+            malformed_modes=tuple(m for m in self.malformed_modes.split(",") if m),
+            error_window_s=self.error_window_s, error_budget=self.error_budget,
+            buckets=tuple(parse_bucket(b) for b in self.bucket or ()), cache_scale=self.cache_scale,
+            tax_rates_as=self.tax_rates_as, corphistory_per_min=self.corphistory_per_min)
+        bucket_map(options.buckets)  # a bucket naming no route fails here, before anything starts
+        return options
+
+
+_DEFAULTS = SimArgs()
+
+
+def sim(*, args: SimArgs = _DEFAULTS) -> int:
+    """Run the local ESI simulator (see docs/simulator.md)."""
+    try:
+        options = args.options()
     except ValueError as exc:
         print(f"killreport sim: {exc}")
         return 2
-    if export_truth is not None:
-        universe = generate(options.seed, options.alliances, options.deleted_count)
-        text = json.dumps(truth(universe, tax_rates_as == "percent"), ensure_ascii=False, indent=1)
-        export_truth.write_text(text, encoding="utf-8")
-        print(f"killreport sim: wrote the truth of {alliances} alliances (seed {seed}) to {export_truth}")
-        return 0
+    if args.export_truth is not None:
+        return export_truth(options, args.export_truth)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_until_signal(options, host, port))
+        asyncio.run(serve_until_signal(options, args.host, args.port))
+    return 0
+
+
+def export_truth(options: SimOptions, path: Path) -> int:
+    """Write the truth of the universe `options` describe to `path`."""
+    universe = generate(options.seed, options.alliances, options.deleted_count)
+    text = json.dumps(truth(universe, options.tax_rates_as == "percent"), ensure_ascii=False, indent=1)
+    path.write_text(text, encoding="utf-8")
+    print(f"killreport sim: wrote the truth of {options.alliances} alliances (seed {options.seed}) to {path}")
     return 0
