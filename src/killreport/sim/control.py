@@ -9,6 +9,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from killreport.sim.faults import Override
+from killreport.sim.mutate import KINDS
 from killreport.sim.options import MALFORMED_MODES
 from killreport.sim.routes import canonical
 from killreport.sim.state import SIM_KEY, Sim
@@ -99,11 +100,19 @@ async def spend_error_budget(request: web.Request) -> web.Response:
 
 
 async def mutate(request: web.Request) -> web.Response:
-    """POST /_sim/mutate {"count": N}: returns the ids changed."""
-    count = (await _body(request)).get("count", 1)
+    """POST /_sim/mutate {"count": N, "kinds": [...] optional}: the ids changed and a log of every change."""
+    body = await _body(request)
+    count, kinds = body.get("count", 1), body.get("kinds")
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise _bad("count must be a non-negative integer")
-    return web.json_response(_sim(request).mutator.mutate(count))
+    if kinds is not None and (not isinstance(kinds, list) or not kinds
+                              or not all(isinstance(k, str) for k in kinds)):
+        raise _bad(f"kinds must be a non-empty list of change kinds: {list(KINDS)}")
+    try:
+        changes = _sim(request).mutator.mutate(count, kinds)
+    except ValueError as exc:
+        raise _bad(str(exc)) from exc
+    return web.json_response(changes)
 
 
 async def set_override(request: web.Request) -> web.Response:

@@ -1,103 +1,106 @@
-"""Change the universe the way the game does: corporation hops, CEO changes, member counts, renames."""
+"""Change the universe the way the game does, by kind; every change is logged field by field.
+
+Without `kinds` a call draws from the original mix (hops, CEO changes, member counts, renames) with the
+same random sequence as before the other kinds existed, so a seed still gives the same changes.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import random
-from collections import defaultdict
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 from killreport.sim import strings
-from killreport.sim.model import Character, Corporation, Universe
+from killreport.sim.changelog import ChangeRecord
+from killreport.sim.game import Game
+from killreport.sim.lifecycle import LIFECYCLE
+from killreport.sim.model import Corporation, Universe
 
 
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def hop(g: Game, rec: ChangeRecord, corp: Corporation) -> None:
+    """`corp` leaves its alliance for another one (70 %) or for none."""
+    uni = g.uni
+    old = uni.alliances[corp.alliance_id or 0]
+    targets = [a for a in uni.alliances.values() if not a.closed and a.id != old.id]
+    new = g.rng.choice(targets) if targets and g.rng.random() < 0.7 else None
+    rec.watch("alliance", old.id, *([] if new is None else [new.id]))
+    rec.watch("corporation", corp.id)
+    rec.watch("character", *sorted(g.members[corp.id]))
+    g.set_alliance(corp, new)
+
+
+def ceo(g: Game, rec: ChangeRecord, corp: Corporation) -> None:
+    """A new character becomes `corp`'s CEO."""
+    rec.watch("corporation", corp.id)
+    char = g.new_character(corp.id)
+    rec.watch_new("character", char.id)
+    corp.ceo_id = char.id
+
+
+def members(g: Game, rec: ChangeRecord, corp: Corporation) -> None:
+    """`corp`'s member count moves."""
+    rec.watch("corporation", corp.id)
+    corp.member_count = max(1, corp.member_count + g.rng.choice((-3, -1, 1, 2, 5, 20)))
+
+
+def rename(g: Game, rec: ChangeRecord, corp: Corporation) -> None:
+    """`corp` takes a new name and ticker (70 %), or its CEO a new name."""
+    rng = g.rng
+    if rng.random() < 0.7:
+        rec.watch("corporation", corp.id)
+        corp.name = strings.entity_name(rng, "corporation")
+        corp.ticker = strings.ticker(rng)
+        return
+    char = g.uni.characters.get(corp.ceo_id)
+    if char is not None and not char.deleted:
+        rec.watch("character", char.id)
+        char.name = strings.entity_name(rng, "character")
+
+
+CORPORATION_KINDS: Final[dict[str, Callable[[Game, ChangeRecord, Corporation], None]]] = {
+    "hop": hop, "ceo": ceo, "members": members, "rename": rename,
+}
+KINDS: Final = (*CORPORATION_KINDS, *LIFECYCLE)
+_DEFAULT_MIX: Final = (("hop", "ceo", "members", "rename"), (3, 2, 3, 2))
 
 
 class Mutator:
-    """Applies random game-like changes and marks every touched resource so caches re-render it."""
+    """Applies game-like changes and marks every changed resource so caches re-render it."""
 
     def __init__(self, universe: Universe, rng: random.Random) -> None:
-        self.uni = universe
-        self.rng = rng
-        self.members: defaultdict[int, set[int]] = defaultdict(set)
-        for char in universe.characters.values():
-            self.members[char.corporation_id].add(char.id)
+        self.game = Game(universe, rng)
 
-    def mutate(self, count: int) -> dict[str, Any]:
-        """Apply `count` changes; return the ids changed by kind and one line per change."""
-        changed: dict[str, set[int]] = {"alliances": set(), "corporations": set(), "characters": set()}
+    def mutate(self, count: int, kinds: Sequence[str] | None = None) -> dict[str, Any]:
+        """Apply `count` changes of `kinds` (default: the original mix); the ids changed and the log.
+
+        A requested kind that finds nothing to act on is skipped; the default mix stops when no
+        corporation in an alliance is left.
+        """
+        unknown = [k for k in kinds or () if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown change kinds {unknown}; expected some of {list(KINDS)}")
         log: list[dict[str, Any]] = []
-        kinds = ("hop", "ceo", "members", "rename")
         for _ in range(count):
-            kind = self.rng.choices(kinds, weights=(3, 2, 3, 2))[0]
-            corp = self._active_corporation()
-            if corp is None:
+            entry = self._one(kinds)
+            if entry is None and not kinds:
                 break
-            getattr(self, f"_{kind}")(corp, changed)
-            log.append({"change": kind, "corporation_id": corp.id})
+            if entry is not None:
+                log.append(entry)
+        changed: dict[str, set[int]] = {"alliances": set(), "corporations": set(), "characters": set()}
+        for entry in log:
+            for key, ids in entry["touched"].items():
+                changed[key].update(ids)
         return {key: sorted(ids) for key, ids in changed.items()} | {"changes": log}
 
-    def _active_corporation(self) -> Corporation | None:
-        corps = [c for c in self.uni.corporations.values() if not c.closed and not c.npc and c.alliance_id]
-        return self.rng.choice(corps) if corps else None
-
-    def _hop(self, corp: Corporation, changed: dict[str, set[int]]) -> None:
-        uni = self.uni
-        old = uni.alliances[corp.alliance_id or 0]
-        old.members.remove(corp.id)
-        touched = [old.id]
-        if old.executor_corporation_id == corp.id:
-            old.executor_corporation_id = max(
-                old.members, key=lambda c: uni.corporations[c].member_count) if old.members else None
-        targets = [a for a in uni.alliances.values() if not a.closed and a.id != old.id]
-        new = self.rng.choice(targets) if targets and self.rng.random() < 0.7 else None
-        corp.alliance_id = None if new is None else new.id
-        if new is not None:
-            new.members = sorted([*new.members, corp.id])
-            touched.append(new.id)
-        corp.alliance_history.append((uni.new_record_id(), _now_iso(), corp.alliance_id))
-        for alliance_id in touched:
-            uni.touch(("alliance", alliance_id), ("alliance_corporations", alliance_id))
-            changed["alliances"].add(alliance_id)
-        uni.touch(("corporation", corp.id), ("alliance_history", corp.id))
-        changed["corporations"].add(corp.id)
-        for char_id in self.members[corp.id]:
-            uni.touch(("character", char_id))
-            changed["characters"].add(char_id)
-
-    def _ceo(self, corp: Corporation, changed: dict[str, set[int]]) -> None:
-        uni = self.uni
-        char_id = self.rng.randrange(2_100_000_000, 2_130_000_000)
-        while char_id in uni.characters:
-            char_id += 1
-        char = Character(char_id, strings.entity_name(self.rng, "character"), _now_iso(), 1, 1, corp.id,
-                         self.rng.choice(("male", "female")), achievement_score=self.rng.randint(0, 500),
-                         security_status=0.0)
-        char.corp_history.append((uni.new_record_id(), char.birthday, corp.id))
-        uni.characters[char_id] = char
-        self.members[corp.id].add(char_id)
-        corp.ceo_id = char_id
-        uni.touch(("corporation", corp.id))
-        changed["corporations"].add(corp.id)
-        changed["characters"].add(char_id)
-
-    def _members(self, corp: Corporation, changed: dict[str, set[int]]) -> None:
-        corp.member_count = max(1, corp.member_count + self.rng.choice((-3, -1, 1, 2, 5, 20)))
-        self.uni.touch(("corporation", corp.id))
-        changed["corporations"].add(corp.id)
-
-    def _rename(self, corp: Corporation, changed: dict[str, set[int]]) -> None:
-        uni = self.uni
-        if self.rng.random() < 0.7:
-            corp.name = strings.entity_name(self.rng, "corporation")
-            corp.ticker = strings.ticker(self.rng)
-            uni.touch(("corporation", corp.id))
-            changed["corporations"].add(corp.id)
-            return
-        char = uni.characters.get(corp.ceo_id)
-        if char is not None and not char.deleted:
-            char.name = strings.entity_name(self.rng, "character")
-            uni.touch(("character", char.id))
-            changed["characters"].add(char.id)
+    def _one(self, kinds: Sequence[str] | None) -> dict[str, Any] | None:
+        g = self.game
+        kind = g.rng.choice(kinds) if kinds else g.rng.choices(*_DEFAULT_MIX)[0]
+        rec = ChangeRecord(g.uni, kind)
+        if kind in CORPORATION_KINDS:
+            corp = g.active_corporation()
+            if corp is None:
+                return None
+            CORPORATION_KINDS[kind](g, rec, corp)
+            return rec.finish({"corporation_id": corp.id})
+        subject = LIFECYCLE[kind](g, rec)
+        return None if subject is None else rec.finish(subject)

@@ -58,9 +58,10 @@ class SimControl:
         body = {key: value for key, value in (("ip", ip), ("rate", rate)) if value is not None}
         return dict(await self._call("POST", "/spend-error-budget", body))
 
-    async def mutate(self, count: int) -> dict[str, Any]:
-        """POST /_sim/mutate."""
-        return dict(await self._call("POST", "/mutate", {"count": count}))
+    async def mutate(self, count: int, kinds: list[str] | None = None) -> dict[str, Any]:
+        """POST /_sim/mutate: `count` changes of `kinds` (default: the original mix; docs/simulator.md)."""
+        body: dict[str, Any] = {"count": count} if kinds is None else {"count": count, "kinds": kinds}
+        return dict(await self._call("POST", "/mutate", body))
 
     async def override(self, path: str, *, status: int | None = None, mode: str | None = None,
                        times: int | None = None) -> dict[str, Any]:

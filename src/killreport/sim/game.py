@@ -1,0 +1,136 @@
+"""The game's primitive moves on a universe (new ids, characters and corporations, joining and leaving),
+shared by every kind of change; nothing here picks what to change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+
+from killreport.sim import strings
+from killreport.sim.model import Alliance, Character, Corporation, Universe
+from killreport.sim.truth import referenced_characters
+
+CHARACTER_IDS = (2_100_000_000, 2_130_000_000)
+CORPORATION_IDS = (98_000_000, 99_000_000)
+ALLIANCE_IDS = (99_000_000, 100_000_000)
+
+
+def now_iso() -> str:
+    """The current time as ESI writes it."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Game:
+    """A universe, the Random that drives changes and an index of the characters of each corporation."""
+
+    def __init__(self, universe: Universe, rng: random.Random) -> None:
+        self.uni = universe
+        self.rng = rng
+        self.members: defaultdict[int, set[int]] = defaultdict(set)
+        for char in universe.characters.values():
+            self.members[char.corporation_id].add(char.id)
+
+    def free_id(self, ids: tuple[int, int]) -> int:
+        """An unused id in the range `ids` (ESI's kinds share one id space)."""
+        uni = self.uni
+        eid = self.rng.randrange(*ids)
+        while eid in uni.characters or eid in uni.corporations or eid in uni.alliances or eid in uni.factions:
+            eid += 1
+        return eid
+
+    def active_corporation(self) -> Corporation | None:
+        """A random active player corporation in an alliance."""
+        corps = [c for c in self.uni.corporations.values() if not c.closed and not c.npc and c.alliance_id]
+        return self.rng.choice(corps) if corps else None
+
+    def corporation_ids(self, *, in_alliance: bool) -> list[int]:
+        """Active player corporations in an alliance, or in none, by id."""
+        return sorted(c.id for c in self.uni.corporations.values()
+                      if not c.closed and not c.npc and (c.alliance_id is not None) == in_alliance)
+
+    def player_characters(self, *, ceos: bool) -> list[int]:
+        """Living player characters by id, CEOs only if `ceos`: those a sync stores, else any."""
+        uni = self.uni
+        busy = set() if ceos else {c.ceo_id for c in uni.corporations.values() if not c.closed}
+        living = {c.id for c in uni.characters.values() if not c.npc and not c.deleted}
+        for pool in (referenced_characters(uni), living):
+            found = sorted((pool & living) - busy)
+            if found:
+                return found
+        return []
+
+    def new_character(self, corp_id: int) -> Character:
+        """A character born now into `corp_id`."""
+        uni, rng = self.uni, self.rng
+        char_id = self.free_id(CHARACTER_IDS)
+        char = Character(char_id, strings.entity_name(rng, "character"), now_iso(), 1, 1, corp_id,
+                         rng.choice(("male", "female")), achievement_score=rng.randint(0, 500),
+                         security_status=0.0)
+        char.corp_history.append((uni.new_record_id(), char.birthday, corp_id))
+        uni.characters[char_id] = char
+        self.members[corp_id].add(char_id)
+        return char
+
+    def new_corporation(self) -> Corporation:
+        """A corporation founded now, in no alliance, by a new character who is its CEO."""
+        uni, rng = self.uni, self.rng
+        corp_id = self.free_id(CORPORATION_IDS)
+        ceo = self.new_character(corp_id)
+        corp = Corporation(
+            corp_id, strings.entity_name(rng, "corporation"), strings.ticker(rng), ceo.id, ceo.id,
+            rng.randint(1, 40), rng.choice((0.0, 0.05, 0.1)), date_founded=ceo.birthday,
+            description=strings.description(rng), home_station_id=60_000_000 + rng.randrange(15_000),
+            shares=1000, url=strings.url(rng), war_eligible=True)
+        corp.alliance_history.append((uni.new_record_id(), ceo.birthday, None))
+        uni.corporations[corp_id] = corp
+        return corp
+
+    def new_alliance(self, founder: Corporation) -> Alliance:
+        """An alliance founded now by `founder` (its executor and first member) and its CEO."""
+        uni, rng = self.uni, self.rng
+        alliance = Alliance(self.free_id(ALLIANCE_IDS), strings.entity_name(rng, "alliance"),
+                            strings.ticker(rng), founder.ceo_id, founder.id, now_iso(), founder.id)
+        uni.alliances[alliance.id] = alliance
+        self.set_alliance(founder, alliance)
+        return alliance
+
+    def set_alliance(self, corp: Corporation, new: Alliance | None) -> None:
+        """Move `corp` out of its alliance (if any) into `new` (or none): one alliance-history row."""
+        uni = self.uni
+        old = uni.alliances.get(corp.alliance_id or 0)
+        if old is not None:
+            old.members.remove(corp.id)
+            if old.executor_corporation_id == corp.id:
+                # The game hands the executor role to the biggest corporation left, or to nobody.
+                old.executor_corporation_id = max(
+                    old.members, key=lambda c: uni.corporations[c].member_count) if old.members else None
+        corp.alliance_id = None if new is None else new.id
+        if new is not None:
+            new.members = sorted([*new.members, corp.id])
+        corp.alliance_history.append((uni.new_record_id(), now_iso(), corp.alliance_id))
+
+    def move_character(self, char: Character, corp_id: int) -> None:
+        """`char` leaves its corporation for `corp_id`; corporation titles do not follow."""
+        old = self.uni.corporations.get(char.corporation_id)
+        new = self.uni.corporations.get(corp_id)
+        self.members[char.corporation_id].discard(char.id)
+        self.members[corp_id].add(char.id)
+        char.corporation_id = corp_id
+        char.title = char.title_id = None
+        char.corp_history.append((self.uni.new_record_id(), now_iso(), corp_id))
+        # Only player corporations' counts move: NPC ones hold abstract crowds, closed ones nobody.
+        if old is not None and not old.npc and not old.closed:
+            old.member_count = max(1, old.member_count - 1)
+        if new is not None and not new.npc and not new.closed:
+            new.member_count += 1
+
+    def corporations_with_history_of(self, alliance_id: int) -> list[int]:
+        """Corporations whose alliance history names `alliance_id`."""
+        return sorted(c.id for c in self.uni.corporations.values()
+                      if any(row[2] == alliance_id for row in c.alliance_history))
+
+    def characters_with_history_of(self, corp_id: int) -> list[int]:
+        """Characters whose corporation history names `corp_id`."""
+        return sorted(c.id for c in self.uni.characters.values()
+                      if any(row[2] == corp_id for row in c.corp_history))
