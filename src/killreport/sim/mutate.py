@@ -71,11 +71,9 @@ class Mutator:
         self.game = Game(universe, rng)
 
     def mutate(self, count: int, kinds: Sequence[str] | None = None) -> dict[str, Any]:
-        """Apply `count` changes of `kinds` (default: the original mix); the ids changed and the log.
-
-        A requested kind that finds nothing to act on is skipped; the default mix stops when no
-        corporation in an alliance is left.
-        """
+        """Apply `count` changes of `kinds` (default: the original mix); the ids changed and the log."""
+        # A requested kind that finds nothing to act on is skipped (the log lists only what happened); the
+        # default mix stops, as it always did, once no corporation in an alliance is left.
         unknown = [k for k in kinds or () if k not in KINDS]
         if unknown:
             raise ValueError(f"unknown change kinds {unknown}; expected some of {list(KINDS)}")

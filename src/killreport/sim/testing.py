@@ -45,8 +45,7 @@ class SimControl:
         return dict(await self._call("GET", "/faults"))
 
     async def set_faults(self, **settings: Any) -> dict[str, Any]:
-        """POST /_sim/faults with any of latency_ms, jitter_ms, error_rate, hang_rate, hang_s,
-        malformed_rate, malformed_modes."""
+        """POST /_sim/faults with any of the fault settings (see docs/simulator.md)."""
         return dict(await self._call("POST", "/faults", settings))
 
     async def downtime(self, seconds: float, vip_seconds: float = 0.0) -> dict[str, Any]:
