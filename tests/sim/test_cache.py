@@ -68,3 +68,55 @@ async def test_expires_refreshes_and_violations_are_counted(http: aiohttp.Client
             async with http.post(f"{sim.base_url}/characters/affiliation", json=chars) as resp:
                 assert resp.status == 200
         assert (await sim.control.stats())["cache_violations"]["total"] == 1  # POSTs never count
+
+
+async def test_violations_are_counted_per_route_and_for_conditional_requests(
+        sim: RunningSim, http: aiohttp.ClientSession) -> None:
+    corp = next(c for c in sim.sim.universe.corporations.values() if c.alliance_id)
+    char = next(c for c in sim.sim.universe.characters.values() if not c.deleted and not c.npc)
+    etags = {}
+    for path in (f"/corporations/{corp.id}", f"/characters/{char.id}"):
+        async with http.get(sim.base_url + path, headers=CURRENT) as resp:
+            etags[path] = resp.headers["ETag"]
+    for path, etag in etags.items():  # conditional, before Expires: a 304, and still a violation
+        async with http.get(sim.base_url + path, headers=CURRENT | {"If-None-Match": etag}) as resp:
+            assert resp.status == 304
+    async with http.get(f"{sim.base_url}/latest/corporations/{corp.id}/", headers=CURRENT) as resp:
+        assert resp.status == 200  # another spelling of the same resource
+    stats = await sim.control.stats()
+    assert stats["cache_violations"] == {"total": 3, "by_route": {
+        "GET /corporations/{corporation_id}": 2, "GET /characters/{character_id}": 1}}
+    assert stats["not_modified"] == 2
+
+
+async def test_affiliation_ids_asked_again_before_expires_are_counted_apart(
+        sim: RunningSim, http: aiohttp.ClientSession) -> None:
+    a, b, c = sorted(c for c, v in sim.sim.universe.characters.items() if not v.npc)[:3]
+    for batch in ([a, b], [b, c], [c]):
+        async with http.post(f"{sim.base_url}/characters/affiliation", json=batch) as resp:
+            assert resp.status == 200
+    stats = await sim.control.stats()
+    assert stats["affiliation_early_ids"] == 2 and stats["cache_violations"]["total"] == 0
+    assert (await sim.control.reset_stats())["affiliation_early_ids"] == 0
+
+
+async def test_cache_scale_001_gives_caches_of_seconds_on_every_route(http: aiohttp.ClientSession) -> None:
+    async with running_sim(alliances=5, cache_scale=0.01) as sim:
+        uni = sim.sim.universe
+        alliance = uni.active_alliance_ids()[0]
+        corp = next(c for c in uni.corporations.values() if c.alliance_id)
+        char = next(c for c in uni.characters.values() if not c.deleted and not c.npc)
+        for path, ttl in (
+            ("/alliances", 3600), (f"/alliances/{alliance}", 3600),
+            (f"/alliances/{alliance}/corporations", 3600),
+            (f"/corporations/{corp.id}", 3600), (f"/corporations/{corp.id}/alliancehistory", 3600),
+            (f"/characters/{char.id}", 86400), (f"/characters/{char.id}/corporationhistory", 86400),
+            ("/status", 30), ("/characters/affiliation", 3600),
+        ):
+            method = "POST" if path.endswith("affiliation") else "GET"
+            body = [char.id] if method == "POST" else None
+            async with http.request(method, sim.base_url + path, json=body, headers=CURRENT) as resp:
+                assert resp.status == 200, path
+                lifetime = _ts(resp.headers["Expires"]) - _ts(resp.headers["Date"])
+            # Expires is rounded up to a whole second and Date down: up to 2 s more than the scaled time.
+            assert ttl * 0.01 - 1 <= lifetime <= ttl * 0.01 + 2, (path, lifetime)

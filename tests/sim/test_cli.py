@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import email.utils
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 
 import aiohttp
 import pytest
@@ -59,3 +61,35 @@ def test_bad_option_exits_2() -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "bad bucket" in done.stdout
+
+
+async def test_cache_scale_flag_shortens_expires() -> None:
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any awaiting
+        [sys.executable, "-c", CODE, "sim", "--port", "0", "--alliances", "5", "--cache-scale", "0.01"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = next(w for w in proc.stdout.readline().split() if w.startswith("http://"))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/alliances") as resp:
+                ids = await resp.json()
+                lifetimes = [_lifetime(resp.headers)]
+            async with http.get(f"{url}/alliances/{ids[0]}") as resp:
+                creator = (await resp.json())["creator_id"]
+            async with http.post(f"{url}/characters/affiliation", json=[creator]) as resp:
+                lifetimes.append(_lifetime(resp.headers))
+        assert all(35 <= s <= 38 for s in lifetimes), lifetimes  # 3600 s x 0.01
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _lifetime(headers: Mapping[str, str]) -> float:
+    expires = email.utils.parsedate_to_datetime(headers["Expires"])
+    return (expires - email.utils.parsedate_to_datetime(headers["Date"])).total_seconds()

@@ -115,6 +115,9 @@ def _cache_headers(sim: Sim, request: web.Request, answer: Answer, ip: str, path
         return {"ETag": entry.etag, "Last-Modified": entry.last_modified_text, "Expires": entry.expires_text,
                 "Cache-Control": "public"}
     if answer.expires_text is not None:
+        if answer.expires_at is not None and answer.status == 200:
+            ids = [row["character_id"] for row in answer.data]
+            sim.stats.affiliation_early(sim.early_affiliation_ids(ip, ids, answer.expires_at))
         return {"Expires": answer.expires_text, "Cache-Control": "public"}
     return {}
 

@@ -24,13 +24,14 @@ _NAMES_INVALID = "Ensure all IDs are valid before resolving."
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A decided answer: status, JSON data and body; `entry` for cacheable GETs, `expires` for POSTs."""
+    """A decided answer: status, JSON data and body; `entry` for cacheable GETs, `expires_at` for POSTs."""
 
     status: int
     data: Any
     body: bytes
     entry: Entry | None = None
     expires_text: str | None = None
+    expires_at: int | None = None
 
 
 def error_answer(status: int, message: str, date: str) -> Answer:
@@ -108,7 +109,7 @@ class Resources:
         data = [self._affiliation(i) for i in ids]
         rows = [row for row in data if row is not None]
         expires = math.ceil(self.clock() + (route.ttl or 0) * self.cache_scale)
-        return Answer(200, rows, dumps(rows), expires_text=http_date(expires))
+        return Answer(200, rows, dumps(rows), expires_text=http_date(expires), expires_at=expires)
 
     def _names(self, ids: list[int], date: str) -> Answer:
         uni, rows = self.universe, []

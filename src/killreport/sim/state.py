@@ -39,11 +39,22 @@ class Sim:
         self.rng = random.Random(options.seed * 7 + 1)
         # The Expires each client was handed per canonical path, to catch requests made before it.
         self.handed_out: dict[tuple[str, str], int] = {}
+        # The same for each character id an affiliation answer covered (ESI's cache key is unknown).
+        self.affiliation_handed_out: dict[tuple[str, int], int] = {}
 
     def is_cache_violation(self, ip: str, path: str) -> bool:
         """Whether this IP asks for `path` before the Expires it was given for it."""
         expires = self.handed_out.get((ip, path))
         return expires is not None and self.clock() < expires
+
+    def early_affiliation_ids(self, ip: str, ids: list[int], expires: int) -> int:
+        """How many of `ids` this IP asks affiliation for before their last Expires; records the new one."""
+        now, early = self.clock(), 0
+        for char_id in ids:
+            if now < self.affiliation_handed_out.get((ip, char_id), 0):
+                early += 1
+            self.affiliation_handed_out[(ip, char_id)] = expires
+        return early
 
 
 def bucket_map(specs: tuple[BucketSpec, ...]) -> dict[str, BucketSpec]:

@@ -20,6 +20,7 @@ class Stats:
         self.limit_violations: Counter[str] = Counter()
         self.not_modified = 0
         self.cache_violations: Counter[str] = Counter()
+        self.affiliation_early_ids = 0
         self.max_in_flight = self.in_flight
         self.user_agents: Counter[str] = Counter()
         self.compatibility_dates: Counter[str] = Counter()
@@ -45,6 +46,10 @@ class Stats:
         """A client asked again for a resource before the Expires it had been given."""
         self.cache_violations[route_key] += 1
 
+    def affiliation_early(self, ids: int) -> None:
+        """An affiliation request covered `ids` characters again before their answer's Expires."""
+        self.affiliation_early_ids += ids
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready counters."""
         return {
@@ -55,6 +60,7 @@ class Stats:
             "not_modified": self.not_modified,
             "cache_violations": {"total": sum(self.cache_violations.values()),
                                  "by_route": dict(self.cache_violations)},
+            "affiliation_early_ids": self.affiliation_early_ids,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
             "user_agents": dict(self.user_agents),
