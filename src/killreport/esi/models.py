@@ -8,7 +8,7 @@ when stored.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, TypeAdapter
 from pydantic import ValidationError as _ValidationError
@@ -96,6 +96,10 @@ class Character(_Model):
     security_status: Number | None = None
     corporation_title: StrictStr | None = None
     character_title_id: StrictStr | None = None
+
+
+# The detail of any entity kind: what one job fetches and stores.
+Entity: TypeAlias = Alliance | Corporation | Character
 
 
 def _unique(ids: list[int]) -> list[int]:

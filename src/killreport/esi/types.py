@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-T = TypeVar("T")
+# Covariant: a Fetched[Alliance] is a Fetched[Alliance | Corporation | Character] (it is read-only).
+T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +38,10 @@ class Transport(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Fetched(Generic[T]):
+class Fetched(Generic[T_co]):
     """A 200 whose body validated: the data and the cache facts to schedule the next fetch by."""
 
-    data: T
+    data: T_co
     expires_at: dt.datetime | None
     etag: str | None
     last_modified: dt.datetime | None
