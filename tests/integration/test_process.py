@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from killreport.esi import models
 from killreport.esi.errors import Deleted, NotFound, ServerError
 from killreport.esi.types import Fetched
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import Job, encode
 from killreport.queue.stub import StubBroker
+from killreport.store import entities
 from killreport.sync.enqueue import enqueue
 from killreport.sync.process import JobProcessor, SyncOptions
+
+T = TypeVar("T")
 
 ALLIANCE = {"name": "A 'quoted' <b>", "ticker": "A", "creator_id": 90000001,
             "creator_corporation_id": 98000001, "date_founded": "2015-05-05T00:00:00Z"}
@@ -50,7 +56,8 @@ class FakeEsi:
             "/characters/90000002": char(98000002),
         }
 
-    async def _get(self, path: str) -> Fetched[Any]:
+    async def _get(self, path: str, schema: TypeAdapter[T] | type[T]) -> Fetched[T]:
+        """Serve `path` as the real client would: a body validated by the strict schema."""
         self.calls[path] += 1
         if path in self.failing:
             raise self.failing[path]
@@ -59,23 +66,23 @@ class FakeEsi:
         if path not in self.data:
             raise NotFound("not found", status=404, path=path)
         now = dt.datetime.now(dt.UTC)
-        return Fetched(data=self.data[path], expires_at=now + dt.timedelta(hours=1), etag='"x"',
-                       last_modified=now)
+        data = models.validate(schema, json.dumps(self.data[path]).encode(), path)
+        return Fetched(data=data, expires_at=now + dt.timedelta(hours=1), etag='"x"', last_modified=now)
 
-    async def alliance_ids(self) -> Fetched[Any]:
-        return await self._get("/alliances")
+    async def alliance_ids(self) -> Fetched[list[int]]:
+        return await self._get("/alliances", models.IdList)
 
-    async def alliance(self, alliance_id: int) -> Fetched[Any]:
-        return await self._get(f"/alliances/{alliance_id}")
+    async def alliance(self, alliance_id: int) -> Fetched[models.Alliance]:
+        return await self._get(f"/alliances/{alliance_id}", models.Alliance)
 
-    async def alliance_corporations(self, alliance_id: int) -> Fetched[Any]:
-        return await self._get(f"/alliances/{alliance_id}/corporations")
+    async def alliance_corporations(self, alliance_id: int) -> Fetched[list[int]]:
+        return await self._get(f"/alliances/{alliance_id}/corporations", models.IdList)
 
-    async def corporation(self, corporation_id: int) -> Fetched[Any]:
-        return await self._get(f"/corporations/{corporation_id}")
+    async def corporation(self, corporation_id: int) -> Fetched[models.Corporation]:
+        return await self._get(f"/corporations/{corporation_id}", models.Corporation)
 
-    async def character(self, character_id: int) -> Fetched[Any]:
-        return await self._get(f"/characters/{character_id}")
+    async def character(self, character_id: int) -> Fetched[models.Character]:
+        return await self._get(f"/characters/{character_id}", models.Character)
 
 
 async def run_until_idle(broker: StubBroker, processor: JobProcessor) -> None:
@@ -163,10 +170,8 @@ async def test_malformed_messages_are_dead_lettered_and_processing_goes_on(
 async def test_a_claimed_entity_is_deferred_not_fetched_twice(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
     processor = JobProcessor(engine, broker, esi, SyncOptions())
-    from killreport.store import pending
-
     async with engine.begin() as conn:
-        await pending.claim(conn, "character", 90000001, ttl_s=60)
+        assert await entities.claim_and_read(conn, "character", 90000001, ttl_s=60) is not None
     await broker.publish(QUEUE_NAMES["character"], [encode(Job(kind="character", id=90000001))])
     async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+from typing import Any, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.config import sqlalchemy_url
-from killreport.store import entities, migrate, pending, rows
+from killreport.esi import models
+from killreport.store import entities, http_cache, migrate, pending, references
 from killreport.store import tables as t
+from killreport.store.facts import CacheFacts
+from killreport.store.references import AllianceReferences, CorporationReferences
+
+M = TypeVar("M", models.Alliance, models.Corporation, models.Character)
 
 HOSTILE = [
     "it's \"quoted\" \\ back\\slash",
@@ -24,39 +31,42 @@ HOSTILE = [
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 
 
-def _corp(name: str, description: str) -> dict[str, object]:
-    return {"name": name, "ticker": "T'X", "member_count": 0, "ceo_id": 1, "creator_id": 90000001,
-            "description": description, "friendly_fire": "legal", "home_station_id": 60000001,
-            "shares": 1000, "state": "closed", "type": "player_owned", "war_eligible": False,
-            "tax_rates": {"isk": 0.1, "loyalty_point": 0.0}, "date_founded": "2010-01-02T03:04:05Z"}
+def _valid(model: type[M], body: dict[str, Any]) -> M:
+    """The body as the client would hand it over: JSON, validated by the strict model."""
+    return models.validate(model, json.dumps(body).encode(), "/test")
 
 
-def _facts(expires_in_s: float) -> entities.CacheFacts:
+def _corp(name: str, description: str, **more: Any) -> models.Corporation:
+    return _valid(models.Corporation, {
+        "name": name, "ticker": "T'X", "member_count": 0, "ceo_id": 1, "creator_id": 90000001,
+        "description": description, "friendly_fire": "legal", "home_station_id": 60000001,
+        "shares": 1000, "state": "closed", "type": "player_owned", "war_eligible": False,
+        "tax_rates": {"isk": 0.1, "loyalty_point": 0.0}, "date_founded": "2010-01-02T03:04:05Z", **more})
+
+
+def _facts(expires_in_s: float) -> CacheFacts:
     now = dt.datetime.now(dt.UTC)
-    return entities.CacheFacts(fetched_at=now, expires_at=now + dt.timedelta(seconds=expires_in_s),
-                               etag='"abc"', last_modified=now)
+    return CacheFacts(fetched_at=now, expires_at=now + dt.timedelta(seconds=expires_in_s),
+                      etag='"abc"', last_modified=now)
 
 
 async def test_hostile_strings_round_trip_byte_for_byte(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         for i, s in enumerate(HOSTILE):
-            await entities.upsert(conn, "corporation", 98000000 + i,
-                                  rows.corporation_row(_corp(s, s[::-1])), _facts(60))
+            await entities.upsert(conn, 98000000 + i, _corp(s, s[::-1], url=s,
+                                                            palette={"main_color": s}), _facts(60))
     async with engine.connect() as conn:
-        got = (await conn.execute(select(t.corporations.c.id, t.corporations.c.name,
-                                         t.corporations.c.description))).all()
-    assert {r.id: (r.name, r.description) for r in got} == {
-        98000000 + i: (s, s[::-1]) for i, s in enumerate(HOSTILE)}
+        c = t.corporations.c
+        got = (await conn.execute(select(c.id, c.name, c.description, c.url, c.palette_main_color))).all()
+    assert {r.id: tuple(r[1:]) for r in got} == {
+        98000000 + i: (s, s[::-1], s, s) for i, s in enumerate(HOSTILE)}
 
 
 async def test_upsert_is_idempotent_and_replaces(engine: AsyncEngine) -> None:
-    body = _corp("first", "d")
     async with engine.begin() as conn:
         for _ in range(2):
-            await entities.upsert(conn, "corporation", 98000001, rows.corporation_row(body), _facts(60))
-        await entities.upsert(conn, "corporation", 98000001,
-                              rows.corporation_row({**body, "name": "second", "alliance_id": 99000001}),
-                              _facts(60))
+            await entities.upsert(conn, 98000001, _corp("first", "d"), _facts(60))
+        await entities.upsert(conn, 98000001, _corp("second", "d", alliance_id=99000001), _facts(60))
     async with engine.connect() as conn:
         got = (await conn.execute(select(t.corporations))).mappings().all()
     assert len(got) == 1
@@ -68,14 +78,12 @@ async def test_upsert_is_idempotent_and_replaces(engine: AsyncEngine) -> None:
 
 async def test_store_and_finish_stores_and_clears_pending_and_failure_idempotently(
         engine: AsyncEngine) -> None:
-    body = _corp("only", "d")
     async with engine.begin() as conn:
         await pending.add(conn, "corporation", [98000007, 98000008], skip_fresh=False)
         await entities.record_failure(conn, "corporation", 98000007, status=502, reason="earlier",
                                       attempts=1, permanent=False)
         for name in ("first", "second"):
-            await entities.store_and_finish(conn, "corporation", 98000007,
-                                            rows.corporation_row({**body, "name": name}), _facts(60))
+            await entities.store_and_finish(conn, 98000007, _corp(name, "d"), _facts(60))
     async with engine.connect() as conn:
         names = (await conn.execute(select(t.corporations.c.name))).scalars().all()
         left = (await conn.execute(select(t.sync_pending.c.id))).scalars().all()
@@ -90,7 +98,7 @@ async def test_store_and_finish_queues_only_children_not_pending_fresh_or_delete
         await pending.add(conn, "character", [90000001], skip_fresh=False)  # already pending
         await entities.tombstone(conn, 90000002, "Character has been deleted!")
         added = await entities.store_and_finish(
-            conn, "corporation", 98000007, rows.corporation_row(_corp("c", "d")), _facts(60),
+            conn, 98000007, _corp("c", "d"), _facts(60),
             ("character", [90000001, 90000002, 90000003, 90000003]))
         assert added == [90000003]
         assert await pending.among(conn, "corporation", [98000007]) == []
@@ -102,27 +110,28 @@ async def test_alliance_without_executor_stores_with_members(engine: AsyncEngine
     body = {"name": "No Exec", "ticker": "NX", "creator_id": 90000001,
             "creator_corporation_id": 98000001, "date_founded": "2015-05-05T00:00:00Z"}
     async with engine.begin() as conn:
-        await entities.upsert(conn, "alliance", 99000001, rows.alliance_row(body), _facts(60))
+        await entities.upsert(conn, 99000001, _valid(models.Alliance, body), _facts(60))
         await entities.replace_members(conn, 99000001, [], _facts(60))
-    async with engine.connect() as conn:
-        state = await entities.stored(conn, "alliance", 99000001)
-    assert state.row is not None and state.row["executor_corporation_id"] is None
-    assert state.fresh and state.members_fresh and state.members == []
+        state = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+    assert state == entities.Stored(
+        fresh=True, members=(), members_fresh=True,
+        references=AllianceReferences(creator_id=90000001, creator_corporation_id=98000001,
+                                      executor_corporation_id=None))
 
 
-async def test_stale_rows_are_not_fresh(engine: AsyncEngine) -> None:
+async def test_stale_and_missing_rows_are_not_fresh(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await entities.upsert(conn, "corporation", 98000002, rows.corporation_row(_corp("a", "b")),
-                              _facts(-1))
-    async with engine.connect() as conn:
-        assert not (await entities.stored(conn, "corporation", 98000002)).fresh
-        assert not (await entities.stored(conn, "corporation", 98000003)).fresh
+        await entities.upsert(conn, 98000002, _corp("a", "b"), _facts(-1))
+        stale = await entities.claim_and_read(conn, "corporation", 98000002, ttl_s=60)
+        missing = await entities.claim_and_read(conn, "corporation", 98000003, ttl_s=60)
+    assert stale == entities.Stored(fresh=False, references=CorporationReferences(ceo_id=1,
+                                                                                 creator_id=90000001))
+    assert missing == entities.Stored(fresh=False)
 
 
 async def test_pending_dedups_and_skips_fresh_and_tombstoned(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await entities.upsert(conn, "corporation", 98000010, rows.corporation_row(_corp("f", "")),
-                              _facts(600))
+        await entities.upsert(conn, 98000010, _corp("f", ""), _facts(600))
         await entities.tombstone(conn, 90000666, "deleted")
         assert await pending.add(conn, "corporation", [98000010, 98000011], skip_fresh=True) == [98000011]
         assert await pending.add(conn, "corporation", [98000011], skip_fresh=True) == []
@@ -134,31 +143,31 @@ async def test_pending_dedups_and_skips_fresh_and_tombstoned(engine: AsyncEngine
 
 async def test_claim_is_exclusive_until_released_or_expired(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        first = await pending.claim(conn, "character", 90000001, ttl_s=60)
-        second = await pending.claim(conn, "character", 90000001, ttl_s=60)
-        assert first is not None and second is None
+        first = await entities.claim_and_read(conn, "character", 90000001, ttl_s=60)
+        second = await entities.claim_and_read(conn, "character", 90000001, ttl_s=60)
+        assert first == entities.Stored(fresh=False) and second is None
         await pending.release(conn, "character", 90000001, attempts=2)
-        again = await pending.claim(conn, "character", 90000001, ttl_s=0.01)
-        assert again is not None and again.attempts == 2
+        assert (await pending.counts(conn))["character"] == {"pending": 1, "in_flight": 0, "retrying": 1}
+        assert await entities.claim_and_read(conn, "character", 90000001, ttl_s=0.01) is not None
     await asyncio.sleep(0.05)
     async with engine.begin() as conn:
-        assert await pending.claim(conn, "character", 90000001, ttl_s=60) is not None
+        assert await entities.claim_and_read(conn, "character", 90000001, ttl_s=60) is not None
         counts = await pending.counts(conn)
         assert counts["character"] == {"pending": 1, "in_flight": 1, "retrying": 0}
         await pending.finish(conn, "character", 90000001)
         assert await pending.counts(conn) == {}
 
 
-async def test_claim_and_read_is_exclusive_and_reads_what_stored_reads(engine: AsyncEngine) -> None:
+async def test_claim_and_read_reads_references_and_claims_missing_entities_too(
+        engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await entities.upsert(conn, "corporation", 98000009, rows.corporation_row(_corp("c", "d")),
-                              _facts(60))
+        await entities.upsert(conn, 98000009, _corp("c", "d", ceo_id=90000005), _facts(60))
         got = await entities.claim_and_read(conn, "corporation", 98000009, ttl_s=60)
-        assert got == await entities.stored(conn, "corporation", 98000009)
-        assert got is not None and got.fresh and got.row is not None and got.row["name"] == "c"
+        assert got == entities.Stored(fresh=True, references=CorporationReferences(
+            ceo_id=90000005, creator_id=90000001))
         assert await entities.claim_and_read(conn, "corporation", 98000009, ttl_s=60) is None
         missing = await entities.claim_and_read(conn, "corporation", 98000010, ttl_s=60)
-        assert missing == entities.Stored(row=None, fresh=False)
+        assert missing == entities.Stored(fresh=False)
         assert (await pending.counts(conn))["corporation"]["in_flight"] == 2
 
 
@@ -166,13 +175,34 @@ async def test_tombstone_removes_character_row(engine: AsyncEngine) -> None:
     body = {"name": "gone", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1, "race_id": 1,
             "corporation_id": 1000001, "gender": "male", "achievement_score": 0}
     async with engine.begin() as conn:
-        await entities.upsert(conn, "character", 90000002, rows.character_row(body), _facts(60))
+        await entities.upsert(conn, 90000002, _valid(models.Character, body), _facts(60))
         await entities.tombstone(conn, 90000002, "Character has been deleted!")
         await entities.tombstone(conn, 90000002, "Character has been deleted!")
-    async with engine.connect() as conn:
-        state = await entities.stored(conn, "character", 90000002)
+        state = await entities.claim_and_read(conn, "character", 90000002, ttl_s=60)
         n = (await conn.execute(text("SELECT count(*) FROM characters"))).scalar_one()
-    assert state.tombstoned and n == 0
+    assert state == entities.Stored(fresh=True, tombstoned=True) and n == 0
+
+
+async def test_http_cache_serves_an_id_list_only_while_fresh(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        assert await http_cache.fresh_ids(conn, "/alliances") is None
+        await http_cache.put_ids(conn, "/alliances", [99000001, 99000002], _facts(60))
+        assert await http_cache.fresh_ids(conn, "/alliances") == [99000001, 99000002]
+        await http_cache.put_ids(conn, "/alliances", [99000003], _facts(-1))
+        assert await http_cache.fresh_ids(conn, "/alliances") is None
+
+
+async def test_referenced_ids_are_what_stored_alliances_and_corporations_name(engine: AsyncEngine) -> None:
+    alliance = {"name": "A", "ticker": "A", "creator_id": 90000001, "creator_corporation_id": 98000001,
+                "executor_corporation_id": 98000002, "date_founded": "2015-05-05T00:00:00Z"}
+    async with engine.begin() as conn:
+        await entities.upsert(conn, 99000001, _valid(models.Alliance, alliance), _facts(60))
+        await entities.replace_members(conn, 99000001, [98000002, 98000003], _facts(60))
+        await entities.upsert(conn, 98000003, _corp("c", "d", ceo_id=90000005), _facts(60))
+        assert sorted(await references.referenced_ids(conn, "corporation")) == [
+            98000001, 98000002, 98000003]
+        assert sorted(await references.referenced_ids(conn, "character")) == [90000001, 90000005]
+        assert await references.referenced_ids(conn, "alliance") == []
 
 
 async def test_migrations_downgrade_and_upgrade_again(fresh_pg_url: str) -> None:

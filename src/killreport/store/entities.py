@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    FromClause,
+    Column,
     Select,
     Text,
     bindparam,
@@ -19,7 +19,6 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    literal,
     null,
     select,
     text,
@@ -28,49 +27,37 @@ from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from killreport.esi.models import Entity
 from killreport.ids import Kind
-from killreport.store import pending
+from killreport.store import pending, references, rows
 from killreport.store import tables as t
+from killreport.store.facts import CacheFacts
+from killreport.store.references import References
 
 TABLES = t.ENTITY_TABLES
-
-
-@dataclass(frozen=True, slots=True)
-class CacheFacts:
-    """When a copy was fetched and until when ESI says it stays current."""
-
-    fetched_at: dt.datetime
-    expires_at: dt.datetime | None
-    etag: str | None
-    last_modified: dt.datetime | None
-
-    def columns(self, prefix: str = "") -> dict[str, Any]:
-        """As row columns, optionally prefixed (`members_`)."""
-        return {
-            f"{prefix}fetched_at": self.fetched_at,
-            f"{prefix}expires_at": self.expires_at,
-            f"{prefix}etag": self.etag,
-            f"{prefix}last_modified": self.last_modified,
-        }
+_MEMBERS_FETCHED_AT = f"{t.MEMBERS_PREFIX}fetched_at"
+_MEMBERS_EXPIRES_AT = f"{t.MEMBERS_PREFIX}expires_at"
 
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """What the database holds for one entity, as far as deciding what to fetch goes."""
+    """What the database holds for one entity, as far as deciding what to fetch and queue goes.
 
-    row: Mapping[Any, Any] | None
+    `references` is None when nothing is stored or the kind names nothing (a character);
+    `members` is an alliance's stored member list.
+    """
+
     fresh: bool
-    members: list[int] | None = None
+    references: References | None = None
+    members: tuple[int, ...] | None = None
     members_fresh: bool = False
     tombstoned: bool = False
 
 
-async def upsert(
-    conn: AsyncConnection, kind: Kind, entity_id: int, row: Mapping[str, Any], facts: CacheFacts
-) -> None:
-    """Insert or replace one entity row; running it twice leaves the same row."""
-    values = {**row, **facts.columns(), "id": entity_id}
-    await conn.execute(_upsert_statement(kind, tuple(sorted(values))), values)
+async def upsert(conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts) -> None:
+    """Insert or replace one entity's row; running it twice leaves the same row."""
+    values = {**rows.row_of(entity), **facts.columns(), "id": entity_id}
+    await conn.execute(_upsert_statement(rows.kind_of(entity), tuple(sorted(values))), values)
 
 
 @functools.cache
@@ -82,7 +69,7 @@ def _upsert_statement(kind: Kind, columns: tuple[str, ...]) -> Insert:
 
 
 async def store_and_finish(
-    conn: AsyncConnection, kind: Kind, entity_id: int, row: Mapping[str, Any], facts: CacheFacts,
+    conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts,
     children: tuple[Kind, Iterable[int]] | None = None,
 ) -> list[int]:
     """`upsert`, `pending.add` the children (as published), finish the entity: one statement.
@@ -90,10 +77,11 @@ async def store_and_finish(
     Returns the children added. One statement is one transaction, so a crash leaves either all of
     it or none: never a stored entity whose children were not queued.
     """
-    values = {**row, **facts.columns(), "id": entity_id, "kind": kind,
+    kind = rows.kind_of(entity)
+    columns = {**rows.row_of(entity), **facts.columns()}
+    values = {**columns, "id": entity_id, "kind": kind,
               "add_ids": sorted(set(children[1])) if children else []}
-    columns = tuple(sorted({*row, *facts.columns()}))
-    statement = _store_finish_statement(kind, columns, children[0] if children else None)
+    statement = _store_finish_statement(kind, tuple(sorted(columns)), children[0] if children else None)
     return [r.id for r in await conn.execute(statement, values)]
 
 
@@ -130,61 +118,58 @@ async def replace_members(
     await conn.execute(
         t.alliances.update()
         .where(t.alliances.c.id == alliance_id)
-        .values(facts.columns("members_"))
+        .values(facts.columns(t.MEMBERS_PREFIX))
     )
 
 
-async def stored(conn: AsyncConnection, kind: Kind, entity_id: int) -> Stored:
-    """The stored row (if any), whether it is fresh, and for alliances the member list."""
-    row = (await conn.execute(_stored_statement(kind), {"id": entity_id})).mappings().one()
-    return await _as_stored(conn, kind, entity_id, row)
-
-
 async def claim_and_read(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_s: float) -> Stored | None:
-    """`pending.claim`, then `stored`, in one statement; None when another worker holds the entity."""
+    """Claim the entity (`pending.claim_statement`) and read it, in one statement.
+
+    None when another worker holds the entity right now.
+    """
     params = {"kind": kind, "id": entity_id, "ttl": ttl_s}
     row = (await conn.execute(_claim_read_statement(kind), params)).mappings().first()
     return None if row is None else await _as_stored(conn, kind, entity_id, row)
 
 
-async def _as_stored(conn: AsyncConnection, kind: Kind, entity_id: int, row: Mapping[Any, Any]) -> Stored:
+async def _as_stored(conn: AsyncConnection, kind: Kind, entity_id: int, row: Mapping[str, Any]) -> Stored:
     if row["tombstoned"]:
-        return Stored(row=None, fresh=True, tombstoned=True)
+        return Stored(fresh=True, tombstoned=True)
     if row["id"] is None:
-        return Stored(row=None, fresh=False)
+        return Stored(fresh=False)
     fresh = _fresh(row["expires_at"], row["db_now"])
+    refs = references.from_row(kind, row)
     if kind != "alliance":
-        return Stored(row=row, fresh=fresh)
+        return Stored(fresh=fresh, references=refs)
     members = (await conn.execute(
         select(t.alliance_corporations.c.corporation_id)
         .where(t.alliance_corporations.c.alliance_id == entity_id)
     )).scalars().all()
-    members_fresh = row["members_fetched_at"] is not None and _fresh(
-        row["members_expires_at"], row["db_now"])
-    return Stored(row=row, fresh=fresh, members=list(members), members_fresh=members_fresh)
-
-
-@functools.cache
-def _stored_statement(kind: Kind) -> Select[Any]:
-    # One round trip, built once per kind: an outer join from a single row, so "not stored" answers.
-    return _read_from(kind, select(literal(1).label("one")).subquery())
+    members_fresh = row[_MEMBERS_FETCHED_AT] is not None and _fresh(row[_MEMBERS_EXPIRES_AT], row["db_now"])
+    return Stored(fresh=fresh, references=refs, members=tuple(members), members_fresh=members_fresh)
 
 
 @functools.cache
 def _claim_read_statement(kind: Kind) -> Select[Any]:
-    # The claim's RETURNING row is the single row the read joins from: no claim, no row.
-    # The job's first two statements as one round trip (measured in bench/sync_all.py).
-    return _read_from(kind, pending.claim_statement().cte("claimed"))
-
-
-def _read_from(kind: Kind, one_row: FromClause) -> Select[Any]:
+    # The claim's RETURNING row is the single row the read joins from (an outer join, so "not
+    # stored" answers too): no claim, no row. The job's first two statements as one round trip
+    # (measured in bench/sync_all.py).
+    claimed = pending.claim_statement().cte("claimed")
     table = TABLES[kind]
     entity_id = bindparam("id", type_=BigInteger)
     tombstoned = (
         exists().where(t.character_tombstones.c.id == entity_id) if kind == "character" else false()
     )
-    return select(func.now().label("db_now"), tombstoned.label("tombstoned"), *table.c).select_from(
-        one_row.outerjoin(table, table.c.id == entity_id))
+    read = [table.c.id, table.c.expires_at, *_members_facts(kind), *references.columns(kind)]
+    return select(func.now().label("db_now"), tombstoned.label("tombstoned"), *read).select_from(
+        claimed.outerjoin(table, table.c.id == entity_id))
+
+
+def _members_facts(kind: Kind) -> list[Column[Any]]:
+    # What decides whether an alliance's member list is fresh; only alliances have one.
+    if kind != "alliance":
+        return []
+    return [t.alliances.c[_MEMBERS_FETCHED_AT], t.alliances.c[_MEMBERS_EXPIRES_AT]]
 
 
 def _fresh(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
@@ -223,15 +208,6 @@ async def record_failure(
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["kind", "id"], set_={**values, "failed_at": func.now()}
-        )
-    )
-
-
-async def clear_failure(conn: AsyncConnection, kind: Kind, entity_id: int) -> None:
-    """Forget an earlier failure once the entity stored."""
-    await conn.execute(
-        delete(t.sync_failures).where(
-            t.sync_failures.c.kind == kind, t.sync_failures.c.id == entity_id
         )
     )
 

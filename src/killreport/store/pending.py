@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import (
     ARRAY,
@@ -54,19 +53,6 @@ _UNPUBLISHED_AMONG = (
     " AND queued_at <= now() - make_interval(secs => :age) AND id = ANY(CAST(:ids AS bigint[]))"
     " ORDER BY queued_at LIMIT :limit"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """This worker owns the entity until `ttl` runs out or it finishes."""
-
-    attempts: int
-
-
-async def claim(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_s: float) -> Claim | None:
-    """Take the entity for this worker, or None when another worker holds it right now."""
-    row = (await conn.execute(claim_statement(), {"kind": kind, "id": entity_id, "ttl": ttl_s})).first()
-    return None if row is None else Claim(attempts=row.attempts)
 
 
 @functools.cache

@@ -1,89 +1,106 @@
-"""Pure mapping from ESI bodies (pinned 2026-08-18 field names) to table rows."""
+"""Table rows from validated ESI models: the model's own fields, flattened, plus one small rename map.
+
+A nested model's fields become `<field>_<nested field>` columns (`palette.main_color` becomes
+`palette_main_color`); `RENAMES` holds the few names that generic rule gets wrong. Date-times stay
+strings in the models (exactly as ESI sent them) and are parsed here for the timestamp columns.
+tests/unit/test_shapes.py checks that these columns are exactly the tables' non-bookkeeping ones.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import types
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Final, TypeAlias, Union, cast, get_args, get_origin
 
-_ALLIANCE = (
-    "name",
-    "ticker",
-    "creator_id",
-    "creator_corporation_id",
-    "date_founded",
-    "executor_corporation_id",
-    "faction_id",
-)
-_CORPORATION = (
-    "name",
-    "ticker",
-    "member_count",
-    "alliance_id",
-    "ceo_id",
-    "creator_id",
-    "date_founded",
-    "description",
-    "enlisted_faction_id",
-    "friendly_fire",
-    "home_station_id",
-    "shares",
-    "state",
-    "type",
-    "url",
-    "war_eligible",
-)
-_CHARACTER = (
-    "name",
-    "birthday",
-    "bloodline_id",
-    "race_id",
-    "corporation_id",
-    "gender",
-    "achievement_score",
-    "alliance_id",
-    "faction_id",
-    "description",
-    "security_status",
-    "corporation_title",
-    "character_title_id",
-)
-_DATES = frozenset({"date_founded", "birthday"})
+from pydantic import BaseModel
+from sqlalchemy import DateTime, Table
 
-Row = dict[str, Any]
+from killreport.esi.models import Alliance, Character, Corporation, Entity
+from killreport.ids import Kind
+from killreport.store.tables import ENTITY_TABLES
+
+# The model each kind's job fetches and stores.
+MODELS: Final[Mapping[Kind, type[Entity]]] = {
+    "alliance": Alliance,
+    "corporation": Corporation,
+    "character": Character,
+}
+# Dotted model paths whose column is not the generic `_`-joined name (the schema says `tax_rate_`).
+RENAMES: Final[Mapping[str, str]] = {
+    "tax_rates.isk": "tax_rate_isk",
+    "tax_rates.loyalty_point": "tax_rate_loyalty_point",
+}
+
+Value: TypeAlias = int | float | str | bool | dt.datetime | None
+Row: TypeAlias = dict[str, Value]
 
 
-def as_datetime(value: Any) -> Any:
-    """Parse an ESI date-time string; anything else passes through unchanged."""
-    if isinstance(value, str):
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One column and the model field that feeds it: a path of field names (two when nested)."""
+
+    column: str
+    path: tuple[str, ...]
+    is_date: bool
+
+
+def sources(kind: Kind) -> tuple[Source, ...]:
+    """Every column the model of `kind` feeds, in field order."""
+    return _SOURCES[kind]
+
+
+def kind_of(entity: Entity) -> Kind:
+    """The kind whose job fetches this model."""
+    return _KINDS[type(entity)]
+
+
+def row_of(entity: Entity) -> Row:
+    """The entity's table row, as far as its model feeds it (no key, no cache facts)."""
+    return {s.column: _value(entity, s) for s in _SOURCES[_KINDS[type(entity)]]}
+
+
+def _value(entity: BaseModel, source: Source) -> Value:
+    value: object = entity
+    for name in source.path:
+        value = getattr(value, name)
+        if value is None:  # an absent nested model (`palette`) leaves all its columns NULL
+            return None
+    if source.is_date and isinstance(value, str):
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value
+    return cast(Value, value)
 
 
-def _pick(body: Mapping[str, Any], fields: tuple[str, ...]) -> Row:
-    return {f: as_datetime(body.get(f)) if f in _DATES else body.get(f) for f in fields}
+def _paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every leaf field of `model`, nested models followed."""
+    paths: list[tuple[str, ...]] = []
+    for name, info in model.model_fields.items():
+        nested = _nested_model(info.annotation)
+        paths += _paths(nested, (*prefix, name)) if nested else [(*prefix, name)]
+    return paths
 
 
-def alliance_row(body: Mapping[str, Any]) -> Row:
-    """Columns of `alliances` from a GET /alliances/{id} body."""
-    return _pick(body, _ALLIANCE)
+def _nested_model(annotation: object) -> type[BaseModel] | None:
+    """The model a field holds (`Palette` for `Palette | None`), or None for a plain value."""
+    optional = get_origin(annotation) in (Union, types.UnionType)
+    for candidate in get_args(annotation) if optional else (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
-def corporation_row(body: Mapping[str, Any]) -> Row:
-    """Columns of `corporations`, with tax_rates and palette flattened."""
-    row = _pick(body, _CORPORATION)
-    tax = body.get("tax_rates") or {}
-    row["tax_rate_isk"] = tax.get("isk")
-    row["tax_rate_loyalty_point"] = tax.get("loyalty_point")
-    palette = body.get("palette") or {}
-    for part in ("main", "secondary", "tertiary"):
-        row[f"palette_{part}_color"] = palette.get(f"{part}_color")
-    return row
+def _sources(model: type[BaseModel], table: Table) -> tuple[Source, ...]:
+    # A column the table lacks is left for tests/unit/test_shapes.py to name; importing must work.
+    out = []
+    for path in _paths(model):
+        column = RENAMES.get(".".join(path), "_".join(path))
+        is_date = column in table.c and isinstance(table.c[column].type, DateTime)
+        out.append(Source(column=column, path=path, is_date=is_date))
+    return tuple(out)
 
 
-def character_row(body: Mapping[str, Any]) -> Row:
-    """Columns of `characters` from a GET /characters/{id} body."""
-    row = _pick(body, _CHARACTER)
-    if row["character_title_id"] is not None:
-        row["character_title_id"] = str(row["character_title_id"])
-    return row
+_SOURCES: Final[Mapping[Kind, tuple[Source, ...]]] = {
+    kind: _sources(model, ENTITY_TABLES[kind]) for kind, model in MODELS.items()
+}
+_KINDS: Final[Mapping[type[BaseModel], Kind]] = {model: kind for kind, model in MODELS.items()}

@@ -7,6 +7,7 @@ Every entity row also carries the cache facts ESI gave (`fetched_at`, `expires_a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +26,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from killreport.ids import Kind
 
 metadata = MetaData()
+# An alliance row also holds the cache facts of its member list, under this prefix.
+MEMBERS_PREFIX: Final = "members_"
 
 
 def _ts(name: str, *, nullable: bool = True) -> Column[object]:
@@ -52,7 +55,7 @@ alliances = Table(
     Column("executor_corporation_id", BigInteger),
     Column("faction_id", BigInteger),
     *_cache_columns(),
-    *_cache_columns("members_"),
+    *_cache_columns(MEMBERS_PREFIX),
 )
 
 alliance_corporations = Table(
@@ -170,4 +173,17 @@ ENTITY_TABLES: Mapping[Kind, Table] = {
     "alliance": alliances,
     "corporation": corporations,
     "character": characters,
+}
+
+
+def _bookkeeping(*fact_prefixes: str) -> frozenset[str]:
+    return frozenset({"id", *(c.name for prefix in fact_prefixes for c in _cache_columns(prefix))})
+
+
+# The columns of each entity table that no ESI field feeds: the key and the cache facts of each
+# resource the row holds. Every other column is fed by the kind's model (store/rows.py).
+BOOKKEEPING: Mapping[Kind, frozenset[str]] = {
+    "alliance": _bookkeeping("", MEMBERS_PREFIX),
+    "corporation": _bookkeeping(""),
+    "character": _bookkeeping(""),
 }

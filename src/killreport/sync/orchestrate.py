@@ -9,49 +9,32 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.esi.errors import TransientError
 from killreport.ids import Kind
 from killreport.queue.broker import Broker, BrokerError
-from killreport.store import entities, pending
-from killreport.store import tables as t
+from killreport.store import entities, http_cache, pending, references
+from killreport.store.facts import CacheFacts
 from killreport.sync.enqueue import enqueue, republish_stale
-from killreport.sync.fetch import EsiSource, as_body, facts_of
+from killreport.sync.fetch import EsiSource
 from killreport.sync.plan import requestable
 
 ALLIANCE_LIST = "/alliances"
 T = TypeVar("T")
 
-_REFERENCED_CORPORATIONS = text(
-    "SELECT corporation_id AS id FROM alliance_corporations"
-    " UNION SELECT creator_corporation_id FROM alliances"
-    " UNION SELECT executor_corporation_id FROM alliances WHERE executor_corporation_id IS NOT NULL")
-_REFERENCED_CHARACTERS = text(
-    "SELECT creator_id AS id FROM alliances"
-    " UNION SELECT ceo_id FROM corporations WHERE ceo_id IS NOT NULL"
-    " UNION SELECT creator_id FROM corporations WHERE creator_id IS NOT NULL")
-
 
 async def alliance_ids(esi: EsiSource, engine: AsyncEngine) -> list[int]:
     """Every active alliance: from the stored list while it is fresh, else from ESI."""
     async with engine.connect() as conn:
-        row = (await conn.execute(text(
-            "SELECT body FROM http_cache WHERE path = :path AND expires_at > now()"),
-            {"path": ALLIANCE_LIST})).first()
-    if row is not None:
-        return list(row.body)
+        cached = await http_cache.fresh_ids(conn, ALLIANCE_LIST)
+    if cached is not None:
+        return cached
     got = await _with_retries(esi.alliance_ids, attempts=6)
-    ids = sorted(as_body(got.data))
-    values = {"path": ALLIANCE_LIST, "body": ids,
-              **facts_of(got, dt.datetime.now(dt.UTC)).columns()}
-    stmt = pg_insert(t.http_cache).values(values)
+    ids = sorted(got.data)
     async with engine.begin() as conn:
-        await conn.execute(stmt.on_conflict_do_update(
-            index_elements=["path"], set_={k: stmt.excluded[k] for k in values if k != "path"}))
+        await http_cache.put_ids(conn, ALLIANCE_LIST, ids, CacheFacts.of(got, dt.datetime.now(dt.UTC)))
     return ids
 
 
@@ -67,9 +50,8 @@ async def _with_retries(call: Callable[[], Awaitable[T]], attempts: int) -> T:
 
 async def referenced(engine: AsyncEngine, kind: Kind) -> list[int]:
     """Ids of `kind` the stored data references (never special or invalid ids)."""
-    query = _REFERENCED_CORPORATIONS if kind == "corporation" else _REFERENCED_CHARACTERS
     async with engine.connect() as conn:
-        ids = [r.id for r in await conn.execute(query)]
+        ids = await references.referenced_ids(conn, kind)
     return sorted(requestable(kind, ids))
 
 

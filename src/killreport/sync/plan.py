@@ -1,12 +1,18 @@
-"""What each stored entity leads to: the pure rules of the cascade alliances → corporations → characters."""
+"""What each stored entity leads to: the pure rules of the cascade alliances → corporations → characters.
+
+The rules read an entity as just fetched (a validated model) or, when it was still fresh and not
+fetched again, the references the store read from its row: both are typed, and both name the
+referenced ids by the pinned schema's field names.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
+from killreport.esi.models import Alliance, Corporation, Entity
 from killreport.ids import Kind, is_special, is_valid_id
+from killreport.store.references import AllianceReferences, CorporationReferences, References
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,30 +31,29 @@ class Children:
         return [(kind, ids) for kind, ids in groups if ids]
 
 
-def requestable(kind: Kind, ids: Iterable[Any]) -> frozenset[int]:
+def requestable(kind: Kind, ids: Iterable[int | None]) -> frozenset[int]:
     """The ids that name a player entity ESI can serve."""
-    return frozenset(
-        i
-        for i in ids
-        if isinstance(i, int) and not isinstance(i, bool) and is_valid_id(i) and not is_special(kind, i)
-    )
+    return frozenset(i for i in ids if i is not None and is_valid_id(i) and not is_special(kind, i))
 
 
-def alliance_children(alliance: Mapping[str, Any], members: Iterable[int]) -> Children:
+def children_of(entity: Entity | References | None, members: Iterable[int] = ()) -> Children:
+    """What an entity leads to (`members`: an alliance's member corporations); nothing for a character."""
+    if isinstance(entity, Alliance | AllianceReferences):
+        return alliance_children(entity, members)
+    if isinstance(entity, Corporation | CorporationReferences):
+        return corporation_children(entity)
+    return Children()
+
+
+def alliance_children(alliance: Alliance | AllianceReferences, members: Iterable[int]) -> Children:
     """Member, creator and executor corporations, and the creator character."""
-    corporations = [
-        *members,
-        alliance.get("creator_corporation_id"),
-        alliance.get("executor_corporation_id"),
-    ]
+    corporations = [*members, alliance.creator_corporation_id, alliance.executor_corporation_id]
     return Children(
         corporations=requestable("corporation", corporations),
-        characters=requestable("character", [alliance.get("creator_id")]),
+        characters=requestable("character", [alliance.creator_id]),
     )
 
 
-def corporation_children(corporation: Mapping[str, Any]) -> Children:
+def corporation_children(corporation: Corporation | CorporationReferences) -> Children:
     """The CEO and the creator."""
-    return Children(
-        characters=requestable("character", [corporation.get("ceo_id"), corporation.get("creator_id")])
-    )
+    return Children(characters=requestable("character", [corporation.ceo_id, corporation.creator_id]))

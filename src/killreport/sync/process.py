@@ -11,9 +11,8 @@ anywhere means redelivery, never loss. ESI failures are sorted here:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,18 +21,13 @@ from killreport.esi.errors import Deleted, PermanentError, TransientError
 from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES, Broker, DeadLetter, Delivery
 from killreport.queue.messages import Job, MessageError, decode, encode
-from killreport.store import entities, pending, rows
+from killreport.store import entities, pending
 from killreport.sync.fetch import EsiSource, Fresh, fetch_stale
-from killreport.sync.plan import Children, alliance_children, corporation_children
+from killreport.sync.plan import Children, children_of
 
 log = structlog.get_logger("killreport.sync")
 
 _Step = Callable[[AsyncConnection], Awaitable[None]]
-_ROWS: Mapping[Kind, Callable[[Mapping[str, Any]], rows.Row]] = {
-    "alliance": rows.alliance_row,
-    "corporation": rows.corporation_row,
-    "character": rows.character_row,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,16 +174,16 @@ async def _save(
     fetched (a redelivery after a crash between commit and publish looks exactly like that), every
     child still pending, so none is left without a message. Duplicates are harmless; loss is not.
     """
-    children = _children(kind, fresh, stored).by_kind()
-    if fresh.body is not None and fresh.facts is not None:
-        row = _ROWS[kind](fresh.body)
+    children = _children(fresh, stored).by_kind()
+    if fresh.detail is not None:
+        facts = fresh.facts(fresh.detail)
         if fresh.members is None and len(children) <= 1:
             first = children[0] if children else None
-            added = await entities.store_and_finish(conn, kind, entity_id, row, fresh.facts, first)
+            added = await entities.store_and_finish(conn, entity_id, fresh.detail.data, facts, first)
             return {first[0]: added} if first and added else {}
-        await entities.upsert(conn, kind, entity_id, row, fresh.facts)
-    if fresh.members is not None and fresh.members_facts is not None:
-        await entities.replace_members(conn, entity_id, fresh.members, fresh.members_facts)
+        await entities.upsert(conn, entity_id, fresh.detail.data, facts)
+    if fresh.members is not None:
+        await entities.replace_members(conn, entity_id, fresh.members.data, fresh.facts(fresh.members))
     to_publish: dict[Kind, list[int]] = {}
     for child_kind, ids in children:
         added = await pending.add(conn, child_kind, ids, skip_fresh=True, published=True)
@@ -200,13 +194,8 @@ async def _save(
     return to_publish
 
 
-def _children(kind: Kind, fresh: Fresh, stored: entities.Stored) -> Children:
-    body = fresh.body if fresh.body is not None else stored.row
-    if body is None:
-        return Children()
-    if kind == "alliance":
-        members = fresh.members if fresh.members is not None else (stored.members or [])
-        return alliance_children(body, members)
-    if kind == "corporation":
-        return corporation_children(body)
-    return Children()
+def _children(fresh: Fresh, stored: entities.Stored) -> Children:
+    # What was just fetched wins; what is still fresh is known from the stored copy.
+    entity = fresh.detail.data if fresh.detail is not None else stored.references
+    members = fresh.members.data if fresh.members is not None else (stored.members or ())
+    return children_of(entity, members)

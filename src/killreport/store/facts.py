@@ -1,0 +1,33 @@
+"""The cache facts stored beside every copy: what decides when it may be requested again."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from killreport.esi.types import Fetched
+
+
+@dataclass(frozen=True, slots=True)
+class CacheFacts:
+    """When a copy was fetched and until when ESI says it stays current."""
+
+    fetched_at: dt.datetime
+    expires_at: dt.datetime | None
+    etag: str | None
+    last_modified: dt.datetime | None
+
+    @classmethod
+    def of(cls, fetched: Fetched[object], fetched_at: dt.datetime) -> CacheFacts:
+        """The cache facts of a response received at `fetched_at`."""
+        return cls(fetched_at=fetched_at, expires_at=fetched.expires_at, etag=fetched.etag,
+                   last_modified=fetched.last_modified)
+
+    def columns(self, prefix: str = "") -> dict[str, dt.datetime | str | None]:
+        """As row columns, optionally prefixed (`members_`)."""
+        return {
+            f"{prefix}fetched_at": self.fetched_at,
+            f"{prefix}expires_at": self.expires_at,
+            f"{prefix}etag": self.etag,
+            f"{prefix}last_modified": self.last_modified,
+        }

@@ -1,0 +1,26 @@
+"""Cached list routes that are not an entity (GET /alliances): the body and its cache facts."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from killreport.store import tables as t
+from killreport.store.facts import CacheFacts
+
+_FRESH = text("SELECT body FROM http_cache WHERE path = :path AND expires_at > now()")
+
+
+async def fresh_ids(conn: AsyncConnection, path: str) -> list[int] | None:
+    """The cached id list of `path` while ESI says it is current, else None."""
+    row = (await conn.execute(_FRESH, {"path": path})).first()
+    return None if row is None else list(row.body)
+
+
+async def put_ids(conn: AsyncConnection, path: str, ids: list[int], facts: CacheFacts) -> None:
+    """Store the id list of `path` with its cache facts, replacing the earlier copy."""
+    values = {"path": path, "body": ids, **facts.columns()}
+    stmt = pg_insert(t.http_cache).values(values)
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=["path"], set_={k: stmt.excluded[k] for k in values if k != "path"}))
