@@ -53,12 +53,15 @@ class Game:
         """Living player characters by id, CEOs only if `ceos`: those a sync stores, else any."""
         uni = self.uni
         busy = set() if ceos else {c.ceo_id for c in uni.corporations.values() if not c.closed}
-        living = {c.id for c in uni.characters.values() if not c.npc and not c.deleted}
-        for pool in (referenced_characters(uni), living):
-            found = sorted((pool & living) - busy)
+        for pool in (referenced_characters(uni), uni.characters.keys()):
+            found = [c for c in pool if c not in busy and self._living(c)]
             if found:
-                return found
+                return sorted(found)
         return []
+
+    def _living(self, char_id: int) -> bool:
+        char = self.uni.characters.get(char_id)
+        return char is not None and not char.npc and not char.deleted
 
     def new_character(self, corp_id: int) -> Character:
         """A character born now into `corp_id`."""
