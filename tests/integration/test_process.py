@@ -20,7 +20,7 @@ from killreport.queue.messages import Job, encode
 from killreport.queue.stub import StubBroker
 from killreport.store import entities
 from killreport.sync.enqueue import enqueue
-from killreport.sync.process import JobProcessor, SyncOptions
+from killreport.sync.process import JobProcessor
 
 T = TypeVar("T")
 
@@ -102,7 +102,7 @@ async def scalar(engine: AsyncEngine, sql: str) -> Any:
 
 async def test_cascade_stores_everything_and_a_second_pass_requests_nothing(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, SyncOptions())
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
     assert await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False) == 1
     await run_until_idle(broker, processor)
     assert await scalar(engine, "SELECT count(*) FROM alliances WHERE executor_corporation_id IS NULL") == 1
@@ -125,7 +125,7 @@ async def test_cascade_stores_everything_and_a_second_pass_requests_nothing(engi
 async def test_transient_failures_retry_then_dead_letter_with_reason(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
     esi.failing["/corporations/98000002"] = ServerError("Bad gateway", status=502)
-    processor = JobProcessor(engine, broker, esi, SyncOptions(max_attempts=3))
+    processor = JobProcessor(engine, broker, esi, max_attempts=3, claim_ttl_s=60)
     await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert esi.calls["/corporations/98000002"] == 3
@@ -145,7 +145,7 @@ async def test_transient_failures_retry_then_dead_letter_with_reason(engine: Asy
 
 async def test_not_found_is_recorded_once_and_never_retried(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, SyncOptions())
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
     await enqueue(engine, broker, "corporation", [98000999], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert esi.calls["/corporations/98000999"] == 1
@@ -158,7 +158,7 @@ async def test_not_found_is_recorded_once_and_never_retried(engine: AsyncEngine)
 async def test_malformed_messages_are_dead_lettered_and_processing_goes_on(
         engine: AsyncEngine, body: bytes) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, SyncOptions())
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
     await broker.publish(QUEUE_NAMES["alliance"], [body])
     await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
@@ -169,7 +169,7 @@ async def test_malformed_messages_are_dead_lettered_and_processing_goes_on(
 
 async def test_a_claimed_entity_is_deferred_not_fetched_twice(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, SyncOptions())
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
     async with engine.begin() as conn:
         assert await entities.claim_and_read(conn, "character", 90000001, ttl_s=60) is not None
     await broker.publish(QUEUE_NAMES["character"], [encode(Job(kind="character", id=90000001))])

@@ -25,7 +25,3 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database to `revision` (blocking: call through asyncio.to_thread from async code)."""
     command.upgrade(alembic_config(database_url), revision)
 
-
-def downgrade(database_url: str, revision: str) -> None:
-    """Take the database back to `revision`."""
-    command.downgrade(alembic_config(database_url), revision)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.ids import KINDS, Kind
-from killreport.queue.broker import QUEUE_NAMES, Broker
+from killreport.queue.broker import QUEUE_NAMES, JobQueue
 from killreport.queue.messages import Job, encode
 from killreport.store import pending
 
@@ -20,7 +20,7 @@ _CHUNK = 1000
 
 async def publish_unpublished(
     engine: AsyncEngine,
-    broker: Broker,
+    broker: JobQueue,
     kind: Kind,
     ids: Iterable[int] | None = None,
     *,
@@ -41,7 +41,7 @@ async def publish_unpublished(
 
 
 async def enqueue(
-    engine: AsyncEngine, broker: Broker, kind: Kind, ids: Iterable[int], *, skip_fresh: bool
+    engine: AsyncEngine, broker: JobQueue, kind: Kind, ids: Iterable[int], *, skip_fresh: bool
 ) -> int:
     """Queue entities not already pending; return how many were newly queued."""
     async with engine.begin() as conn:
@@ -51,7 +51,7 @@ async def enqueue(
     return len(new)
 
 
-async def republish_stale(engine: AsyncEngine, broker: Broker, older_than_s: float) -> int:
+async def republish_stale(engine: AsyncEngine, broker: JobQueue, older_than_s: float) -> int:
     """Publish pending rows whose message never got confirmed (their publisher died)."""
     total = 0
     for kind in KINDS:

@@ -12,14 +12,13 @@ anywhere means redelivery, never loss. ESI failures are sorted here:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from killreport.esi.errors import Deleted, PermanentError, TransientError
 from killreport.ids import Kind
-from killreport.queue.broker import QUEUE_NAMES, Broker, DeadLetter, Delivery
+from killreport.queue.broker import QUEUE_NAMES, DeadLetter, Delivery, JobQueue
 from killreport.queue.messages import Job, MessageError, decode, encode
 from killreport.store import entities, pending
 from killreport.sync.fetch import EsiSource, Fresh, fetch_stale
@@ -30,25 +29,19 @@ log = structlog.get_logger("killreport.sync")
 _Step = Callable[[AsyncConnection], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class SyncOptions:
-    """How jobs are retried and claimed."""
-
-    max_attempts: int = 5
-    claim_ttl_s: float = 60.0
-
-
 class JobProcessor:
     """Handles deliveries; everything it needs is passed in."""
 
-    def __init__(self, engine: AsyncEngine, broker: Broker, esi: EsiSource, options: SyncOptions) -> None:
+    def __init__(self, engine: AsyncEngine, broker: JobQueue, esi: EsiSource, *, max_attempts: int,
+                 claim_ttl_s: float) -> None:
         self._engine = engine
         # Each statement of the hot path commits on its own: every step is safe to repeat after a
         # crash (the message is acked last), so BEGIN/COMMIT round trips would buy nothing.
         self._auto = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._broker = broker
         self._esi = esi
-        self._options = options
+        self._max_attempts = max_attempts
+        self._claim_ttl_s = claim_ttl_s
 
     async def handle(self, delivery: Delivery) -> None:
         """Process one delivery and ack it; raises (without acking) only on infrastructure trouble."""
@@ -64,7 +57,7 @@ class JobProcessor:
 
     async def _run(self, job: Job, body: bytes) -> None:
         async with self._auto.connect() as conn:
-            stored = await entities.claim_and_read(conn, job.kind, job.id, self._options.claim_ttl_s)
+            stored = await entities.claim_and_read(conn, job.kind, job.id, self._claim_ttl_s)
         if stored is None:
             # Another worker holds it (a duplicate message): look again after the first retry delay.
             await self._broker.publish_retry(QUEUE_NAMES[job.kind], body, 1)
@@ -91,7 +84,7 @@ class JobProcessor:
 
     async def _retry_or_dead(self, job: Job, exc: TransientError) -> None:
         attempts = job.attempt + 1
-        if attempts >= self._options.max_attempts:
+        if attempts >= self._max_attempts:
             await self._dead(
                 encode(job),
                 job,

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.config import Settings
 from killreport.ids import Kind
-from killreport.queue.broker import Broker
+from killreport.queue.broker import JobQueue
 from killreport.services import database
 from killreport.sync.enqueue import republish_stale
-from killreport.sync.process import JobProcessor, SyncOptions
+from killreport.sync.process import JobProcessor
 from killreport.wiring import broker, esi_client
 from killreport.worker.runner import consume
 from killreport.worker.stats import flush_forever
@@ -28,8 +28,8 @@ async def run(settings: Settings, kinds: tuple[Kind, ...], stop: asyncio.Event,
                         pool_size=max(5, settings.worker_concurrency)) as engine, \
             broker(settings, wait=True, max_delay_s=wait_s) as mq, \
             esi_client(settings) as esi:
-        processor = JobProcessor(engine, mq, esi.client, SyncOptions(
-            max_attempts=settings.max_attempts, claim_ttl_s=settings.claim_ttl_s))
+        processor = JobProcessor(engine, mq, esi.client, max_attempts=settings.max_attempts,
+                                 claim_ttl_s=settings.claim_ttl_s)
         background = [
             asyncio.create_task(flush_forever(engine, esi.counter, settings.stats_flush_s)),
             asyncio.create_task(_janitor(engine, mq, settings)),
@@ -45,7 +45,7 @@ async def run(settings: Settings, kinds: tuple[Kind, ...], stop: asyncio.Event,
     log.info("worker stopped")
 
 
-async def _janitor(engine: AsyncEngine, mq: Broker, settings: Settings) -> None:
+async def _janitor(engine: AsyncEngine, mq: JobQueue, settings: Settings) -> None:
     """Re-publish pending jobs whose publisher died before the broker confirmed them."""
     while True:
         await asyncio.sleep(settings.janitor_interval_s)
