@@ -24,10 +24,11 @@ class CacheFacts:
                    last_modified=fetched.last_modified)
 
     def columns(self, prefix: str = "") -> dict[str, dt.datetime | str | None]:
-        """As row columns, optionally prefixed (`members_`)."""
+        """As row columns, optionally prefixed (`members_`); a 200 also confirms the copy (`checked_at`)."""
         return {
             f"{prefix}fetched_at": self.fetched_at,
             f"{prefix}expires_at": self.expires_at,
             f"{prefix}etag": self.etag,
             f"{prefix}last_modified": self.last_modified,
+            f"{prefix}checked_at": self.fetched_at,
         }

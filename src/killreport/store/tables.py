@@ -12,9 +12,12 @@ from typing import Final
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
+    Identity,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -40,6 +43,8 @@ def _cache_columns(prefix: str = "") -> list[Column[object]]:
         _ts(f"{prefix}expires_at"),
         Column(f"{prefix}etag", Text),
         _ts(f"{prefix}last_modified"),
+        # The last answer, 200 or 304, that confirmed the copy: a 304 moves only this and expires_at.
+        _ts(f"{prefix}checked_at"),
     ]
 
 
@@ -56,6 +61,10 @@ alliances = Table(
     Column("faction_id", BigInteger),
     *_cache_columns(),
     *_cache_columns(MEMBERS_PREFIX),
+    # Set when the alliance left GET /alliances (and was fetched once more); never deleted.
+    _ts("closed_at"),
+    Index("alliances_expires_at", "expires_at"),
+    Index("alliances_members_expires_at", f"{MEMBERS_PREFIX}expires_at"),
 )
 
 alliance_corporations = Table(
@@ -92,6 +101,7 @@ corporations = Table(
     Column("palette_secondary_color", Text),
     Column("palette_tertiary_color", Text),
     *_cache_columns(),
+    Index("corporations_expires_at", "expires_at"),
 )
 
 characters = Table(
@@ -112,6 +122,7 @@ characters = Table(
     Column("corporation_title", Text),
     Column("character_title_id", Text),
     *_cache_columns(),
+    Index("characters_expires_at", "expires_at"),
 )
 
 # Biomassed characters answer 404 forever; remembering them saves an error-limit unit each.
@@ -168,6 +179,52 @@ esi_request_counts = Table(
 )
 
 
+# Every change a refresh or a sweep observed, as ESI names the field; values as JSON.
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("entity_id", BigInteger, nullable=False),
+    Column("field", Text, nullable=False),
+    Column("old_value", JSONB),
+    Column("new_value", JSONB),
+    _ts("observed_at", nullable=False),
+    Index("changes_observed_at", "observed_at"),
+    Index("changes_entity", "kind", "entity_id"),
+)
+
+# Requests by minute, route template and status (0: no answer): rates and shares for `status`.
+esi_request_log = Table(
+    "esi_request_log",
+    metadata,
+    _ts("minute", nullable=False),
+    Column("route", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("minute", "route", "status"),
+)
+
+# Who is the active scheduler (the advisory lock decides; this row tells `status` who and where).
+scheduler_lease = Table(
+    "scheduler_lease",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", Text, nullable=False),
+    _ts("started_at", nullable=False),
+    _ts("heartbeat_at", nullable=False),
+    CheckConstraint("id = 1", name="scheduler_lease_one_row"),
+)
+
+# When the scheduler last did a periodic task (the affiliation sweep), so a new leader continues.
+scheduler_marks = Table(
+    "scheduler_marks",
+    metadata,
+    Column("name", Text, primary_key=True),
+    _ts("at", nullable=False),
+)
+
+
 # The row table of each entity kind.
 ENTITY_TABLES: Mapping[Kind, Table] = {
     "alliance": alliances,
@@ -183,7 +240,7 @@ def _bookkeeping(*fact_prefixes: str) -> frozenset[str]:
 # The columns of each entity table that no ESI field feeds: the key and the cache facts of each
 # resource the row holds. Every other column is fed by the kind's model (store/rows.py).
 BOOKKEEPING: Mapping[Kind, frozenset[str]] = {
-    "alliance": _bookkeeping("", MEMBERS_PREFIX),
+    "alliance": _bookkeeping("", MEMBERS_PREFIX) | {"closed_at"},
     "corporation": _bookkeeping(""),
     "character": _bookkeeping(""),
 }
