@@ -1,0 +1,53 @@
+"""The `changes` table: every change a refresh or a sweep observed, appended, never rewritten."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from killreport.changes import Change, Json
+from killreport.ids import Kind
+from killreport.store import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """A stored change with when it was observed."""
+
+    id: int
+    change: Change
+    observed_at: dt.datetime
+
+
+async def record(conn: AsyncConnection, changes: Sequence[Change]) -> None:
+    """Append changes, observed now (the database's clock)."""
+    if not changes:
+        return
+    await conn.execute(insert(t.changes).values(observed_at=func.now()), [
+        {"kind": c.kind, "entity_id": c.entity_id, "field": c.field, "old_value": c.old,
+         "new_value": c.new} for c in changes])
+
+
+async def recent(conn: AsyncConnection, *, since: dt.datetime | None = None, kind: Kind | None = None,
+                 entity_id: int | None = None, limit: int = 1000) -> list[Observed]:
+    """Changes oldest first, filtered by when, kind and entity."""
+    c = t.changes.c
+    query = select(t.changes).order_by(c.observed_at, c.id).limit(limit)
+    if since is not None:
+        query = query.where(c.observed_at >= since)
+    if kind is not None:
+        query = query.where(c.kind == kind)
+    if entity_id is not None:
+        query = query.where(c.entity_id == entity_id)
+    return [_observed(r) for r in (await conn.execute(query)).mappings()]
+
+
+def _observed(row: object) -> Observed:
+    r = dict(row)  # type: ignore[call-overload]
+    old: Json = r["old_value"]
+    new: Json = r["new_value"]
+    return Observed(r["id"], Change(r["kind"], r["entity_id"], r["field"], old, new), r["observed_at"])
