@@ -19,7 +19,7 @@ from killreport.store import tables as t
 def _include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
     # The shared ESI budget's tables (esi_budget, esi_leases, ...) are made by migration 0002 and
     # used through PL/pgSQL only; their owner keeps them out of tables.py, so they are not compared
-    # here. Any esi_* table that tables.py does describe (esi_request_counts) is compared.
+    # here. Any esi_* table that tables.py does describe (esi_request_log) is compared.
     return not (type_ == "table" and name is not None and name.startswith("esi_")
                 and name not in t.metadata.tables)
 

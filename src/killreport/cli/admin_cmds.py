@@ -45,7 +45,7 @@ async def status(*, json: bool = False) -> int:
             "pending": work,
             "stored": stored,
             "budget": dataclasses.asdict(snapshot),
-            "requests": await request_counts.read(engine),
+            "requests": await request_counts.totals(engine),
         }
     if json:
         print(render.as_json(data))

@@ -49,7 +49,7 @@ async def sync_all(*, wait: bool = False) -> int:
     async with database(settings, wait=False) as engine, broker(settings) as mq, \
             esi_client(settings) as esi:
         started = time.monotonic()
-        before = await request_counts.read(engine)
+        before = await request_counts.totals(engine)
         queued = await sync_stage(esi.client, engine, mq, "alliance")
         console.print(f"queued {queued} alliance job(s); workers cascade to corporations and characters")
         if not wait:
@@ -65,7 +65,7 @@ async def sync_all(*, wait: bool = False) -> int:
                           soft_wrap=True)
 
         final = await wait_until_done(engine, mq, show, poll_s=1.0, on_outage=outage)
-        after = await request_counts.read(engine)
+        after = await request_counts.totals(engine)
     requests = {code: after.get(code, 0) - before.get(code, 0) for code in after}
     render.summary(Console(), {"seconds": time.monotonic() - started, "stored": final.stored,
                                "requests": {k: v for k, v in requests.items() if v}})

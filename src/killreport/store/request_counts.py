@@ -1,4 +1,9 @@
-"""Responses by status, summed over every worker (each flushes its counts periodically)."""
+"""Requests by minute, route template and status, summed over every worker (each flushes its own).
+
+One row per (minute, route, status) keeps both questions cheap: totals by status for summaries,
+and the last hour by route for rates and 304 shares. A day of steady refreshing is a few thousand
+rows, so nothing is ever pruned.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,35 @@ from collections.abc import Mapping
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-_ADD = text("INSERT INTO esi_request_counts (status, count) VALUES (:status, :count)"
-            " ON CONFLICT (status) DO UPDATE SET count = esi_request_counts.count + EXCLUDED.count")
-_READ = text("SELECT status, count FROM esi_request_counts")
+RouteStatus = tuple[str, int]
+
+_ADD = text(
+    "INSERT INTO esi_request_log (minute, route, status, count)"
+    " VALUES (date_trunc('minute', now()), :route, :status, :count)"
+    " ON CONFLICT (minute, route, status) DO UPDATE SET count = esi_request_log.count + EXCLUDED.count")
+_TOTALS = text("SELECT status, sum(count) AS n FROM esi_request_log GROUP BY status")
+_RECENT = text(
+    "SELECT route, status, sum(count) AS n FROM esi_request_log"
+    " WHERE minute > now() - make_interval(secs => :seconds) GROUP BY route, status")
 
 
-async def add(engine: AsyncEngine, counts: Mapping[int, int]) -> None:
-    """Add counts by status to `esi_request_counts` (one transaction)."""
+async def add(engine: AsyncEngine, counts: Mapping[RouteStatus, int]) -> None:
+    """Add counts by (route, status) to this minute's rows (one transaction)."""
     if not counts:
         return
+    rows = [{"route": route, "status": status, "count": n} for (route, status), n in sorted(counts.items())]
     async with engine.begin() as conn:
-        await conn.execute(_ADD, [{"status": s, "count": c} for s, c in sorted(counts.items())])
+        await conn.execute(_ADD, rows)
 
 
-async def read(engine: AsyncEngine) -> dict[int, int]:
+async def totals(engine: AsyncEngine) -> dict[int, int]:
     """Every status counted so far, cluster-wide."""
     async with engine.connect() as conn:
-        result = await conn.execute(_READ)
-        return {int(r.status): int(r[1]) for r in result}
+        return {int(r.status): int(r.n) for r in await conn.execute(_TOTALS)}
+
+
+async def recent(engine: AsyncEngine, seconds: float) -> dict[RouteStatus, int]:
+    """Counts by (route, status) over the last `seconds` (whole minutes: the current one included)."""
+    async with engine.connect() as conn:
+        result = await conn.execute(_RECENT, {"seconds": seconds})
+        return {(r.route, int(r.status)): int(r.n) for r in result}

@@ -170,15 +170,6 @@ http_cache = Table(
     *_cache_columns(),
 )
 
-# Responses by status, summed over every worker (flushed periodically); for summaries and status.
-esi_request_counts = Table(
-    "esi_request_counts",
-    metadata,
-    Column("status", Integer, primary_key=True, autoincrement=False),
-    Column("count", BigInteger, nullable=False),
-)
-
-
 # Every change a refresh or a sweep observed, as ESI names the field; values as JSON.
 changes = Table(
     "changes",

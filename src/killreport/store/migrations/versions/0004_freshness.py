@@ -1,5 +1,5 @@
-"""Freshness: checked times, closed alliances, the changes table, requests by minute and route,
-the scheduler's lease and marks.
+"""Freshness: checked times, closed alliances, the changes table, requests by minute and route
+(replacing the totals by status), the scheduler's lease and marks.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def upgrade() -> None:
     )
     op.create_index("changes_observed_at", "changes", ["observed_at"])
     op.create_index("changes_entity", "changes", ["kind", "entity_id"])
+    # Totals by status are sums of the log: one table, not two that can disagree.
+    op.drop_table("esi_request_counts")
     op.create_table(
         "esi_request_log",
         _ts("minute", nullable=False),
@@ -69,6 +71,12 @@ def downgrade() -> None:
     """Revert."""
     for table in ("scheduler_marks", "scheduler_lease", "esi_request_log", "changes"):
         op.drop_table(table)
+    op.create_table(
+        "esi_request_counts",
+        sa.Column("status", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("status"),
+    )
     op.drop_index("alliances_members_expires_at", "alliances")
     for table in ("alliances", "corporations", "characters"):
         op.drop_index(f"{table}_expires_at", table)
