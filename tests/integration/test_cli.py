@@ -30,6 +30,9 @@ async def env(fresh_pg_url: str, fresh_rabbit_url: str) -> dict[str, str]:
     ["worker", "all", "--concurrency", "0"],
     ["worker", "all", "--shutdown-timeout", "0"],
     ["dlq", "list", "--limit", "0"],
+    ["changes", "--since", "yesterday"],
+    ["changes", "--limit", "0"],
+    ["changes", "--kind", "ship"],
     ["nonsense"],
 ])
 async def test_bad_arguments_exit_2_with_one_line_and_queue_nothing(

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 from cyclopts import App, Parameter
 from rich.console import Console
 
-from killreport.budget.pg import read_snapshot
 from killreport.cli import render
 from killreport.cli.errors import UsageError
 from killreport.ids import Kind
+from killreport.overview import status_data
 from killreport.services import database
-from killreport.store import entities, migrate, pending, request_counts
+from killreport.store import migrate, pending
 from killreport.wiring import broker, load_settings
 
 dlq = App(name="dlq", help="Jobs that could not succeed: list, replay or drop them.")
@@ -35,18 +34,7 @@ async def status(*, json: bool = False) -> int:
     """Queues, pending work, the shared ESI budget and what is stored."""
     settings = load_settings()
     async with database(settings, wait=False) as engine, broker(settings) as mq:
-        async with engine.connect() as conn:
-            work = await pending.counts(conn)
-            stored = await entities.entity_counts(conn)
-            raw = await conn.get_raw_connection()
-            snapshot = await read_snapshot(raw.driver_connection)
-        data: dict[str, Any] = {
-            "queues": [dataclasses.asdict(q) for q in await mq.stats()],
-            "pending": work,
-            "stored": stored,
-            "budget": dataclasses.asdict(snapshot),
-            "requests": await request_counts.totals(engine),
-        }
+        data = await status_data(engine, mq)
     if json:
         print(render.as_json(data))
     else:

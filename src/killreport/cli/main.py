@@ -11,7 +11,7 @@ from cyclopts import App, CycloptsError
 from pydantic_settings import SettingsError
 
 from killreport import __version__
-from killreport.cli import admin_cmds, sim_cmd, sync_cmds, worker_cmd
+from killreport.cli import admin_cmds, changes_cmd, sim_cmd, sync_cmds, worker_cmd
 from killreport.cli.errors import EXPECTED, FAILURE, USAGE, UsageError, one_line
 from killreport.config import ConfigError, Settings
 from killreport.logs import configure_logging
@@ -28,6 +28,7 @@ def build_app() -> App:
     app.command(sync_cmds.sync_characters, name="sync-characters")
     app.command(sync_cmds.sync_all, name="sync-all")
     app.command(admin_cmds.status, name="status")
+    app.command(changes_cmd.changes, name="changes")
     app.command(admin_cmds.purge, name="purge")
     app.command(sync_cmds.queue, name="queue")
     app.command(admin_cmds.dlq)

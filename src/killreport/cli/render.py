@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from killreport.sync.orchestrate import Progress
 
@@ -15,6 +16,11 @@ from killreport.sync.orchestrate import Progress
 def as_json(data: Mapping[str, Any]) -> str:
     """Stable JSON for scripts."""
     return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def plain(value: object) -> Text:
+    """A value shown exactly as it is: rich never reads markup in it (ESI's strings are hostile)."""
+    return Text("-" if value is None else str(value))
 
 
 def status_tables(status: Mapping[str, Any]) -> list[Table]:
@@ -34,7 +40,19 @@ def status_tables(status: Mapping[str, Any]) -> list[Table]:
     requests = Table("ESI status", "responses", title="Requests so far (all workers)")
     for code, count in sorted(status["requests"].items()):
         requests.add_row(str(code) if code else "no answer", str(count))
-    return [queues, work, budget, stored, requests]
+    return [queues, work, budget, stored, requests, freshness_table(status["freshness"])]
+
+
+def freshness_table(freshness: Mapping[str, Mapping[str, Any]]) -> Table:
+    """Per kind: how much of the copy is past its Expires, and what refreshing it cost lately."""
+    table = Table("kind", "tracked", "past Expires", "oldest overdue", "requests (1 h)", "304 share",
+                  title="Freshness")
+    for kind, f in freshness.items():
+        oldest = "-" if f["oldest_past_s"] is None else f"{f['oldest_past_s']:.0f} s"
+        share = "-" if f["share_304"] is None else f"{100 * f['share_304']:.1f} %"
+        table.add_row(kind, str(f["tracked"]), str(f["past_expires"]), oldest,
+                      str(f["requests_last_hour"]), share)
+    return table
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:

@@ -34,16 +34,16 @@ async def record(conn: AsyncConnection, changes: Sequence[Change]) -> None:
 
 async def recent(conn: AsyncConnection, *, since: dt.datetime | None = None, kind: Kind | None = None,
                  entity_id: int | None = None, limit: int = 1000) -> list[Observed]:
-    """Changes oldest first, filtered by when, kind and entity."""
+    """The newest `limit` changes matching when, kind and entity, oldest first."""
     c = t.changes.c
-    query = select(t.changes).order_by(c.observed_at, c.id).limit(limit)
+    query = select(t.changes).order_by(c.observed_at.desc(), c.id.desc()).limit(limit)
     if since is not None:
         query = query.where(c.observed_at >= since)
     if kind is not None:
         query = query.where(c.kind == kind)
     if entity_id is not None:
         query = query.where(c.entity_id == entity_id)
-    return [_observed(r) for r in (await conn.execute(query)).mappings()]
+    return [_observed(r) for r in (await conn.execute(query)).mappings()][::-1]
 
 
 def _observed(row: object) -> Observed:
