@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections import Counter
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.esi import models
 from killreport.esi.errors import Deleted, NotFound, ServerError
-from killreport.esi.types import Fetched
+from killreport.esi.types import Fetched, NotModified
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import Job, encode
 from killreport.queue.stub import StubBroker
@@ -45,6 +46,8 @@ class FakeEsi:
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
+        self.conditional: Counter[str] = Counter()
+        self.expires_in_s = 3600.0
         self.failing: dict[str, Exception] = {}
         self.data: dict[str, Any] = {
             "/alliances": [99000001],
@@ -56,9 +59,11 @@ class FakeEsi:
             "/characters/90000002": char(98000002),
         }
 
-    async def _get(self, path: str, schema: TypeAdapter[T] | type[T]) -> Fetched[T]:
-        """Serve `path` as the real client would: a body validated by the strict schema."""
+    async def _get(self, path: str, schema: TypeAdapter[T] | type[T],
+                   etag: str | None = None) -> Fetched[T] | NotModified:
+        """Serve `path` as the real client would: a body validated by the strict schema, or a 304."""
         self.calls[path] += 1
+        self.conditional[path] += etag is not None
         if path in self.failing:
             raise self.failing[path]
         if path == "/characters/90000666":
@@ -66,23 +71,34 @@ class FakeEsi:
         if path not in self.data:
             raise NotFound("not found", status=404, path=path)
         now = dt.datetime.now(dt.UTC)
-        data = models.validate(schema, json.dumps(self.data[path]).encode(), path)
-        return Fetched(data=data, expires_at=now + dt.timedelta(hours=1), etag='"x"', last_modified=now)
+        raw = json.dumps(self.data[path]).encode()
+        current = '"' + hashlib.blake2b(raw, digest_size=8).hexdigest() + '"'
+        expires = now + dt.timedelta(seconds=self.expires_in_s)
+        if etag == current:
+            return NotModified(expires_at=expires)
+        data = models.validate(schema, raw, path)
+        return Fetched(data=data, expires_at=expires, etag=current, last_modified=now)
 
     async def alliance_ids(self) -> Fetched[list[int]]:
-        return await self._get("/alliances", models.IdList)
+        got = await self._get("/alliances", models.IdList)
+        assert isinstance(got, Fetched)
+        return got
 
-    async def alliance(self, alliance_id: int) -> Fetched[models.Alliance]:
-        return await self._get(f"/alliances/{alliance_id}", models.Alliance)
+    async def alliance(self, alliance_id: int,
+                       etag: str | None = None) -> Fetched[models.Alliance] | NotModified:
+        return await self._get(f"/alliances/{alliance_id}", models.Alliance, etag)
 
-    async def alliance_corporations(self, alliance_id: int) -> Fetched[list[int]]:
-        return await self._get(f"/alliances/{alliance_id}/corporations", models.IdList)
+    async def alliance_corporations(self, alliance_id: int,
+                                    etag: str | None = None) -> Fetched[list[int]] | NotModified:
+        return await self._get(f"/alliances/{alliance_id}/corporations", models.IdList, etag)
 
-    async def corporation(self, corporation_id: int) -> Fetched[models.Corporation]:
-        return await self._get(f"/corporations/{corporation_id}", models.Corporation)
+    async def corporation(self, corporation_id: int,
+                          etag: str | None = None) -> Fetched[models.Corporation] | NotModified:
+        return await self._get(f"/corporations/{corporation_id}", models.Corporation, etag)
 
-    async def character(self, character_id: int) -> Fetched[models.Character]:
-        return await self._get(f"/characters/{character_id}", models.Character)
+    async def character(self, character_id: int,
+                        etag: str | None = None) -> Fetched[models.Character] | NotModified:
+        return await self._get(f"/characters/{character_id}", models.Character, etag)
 
 
 async def run_until_idle(broker: StubBroker, processor: JobProcessor) -> None:

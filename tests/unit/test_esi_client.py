@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from killreport import __version__
 from killreport.budget.memory import MemoryBudget
@@ -24,7 +25,8 @@ from killreport.esi.errors import (
     TransientError,
     TransportError,
 )
-from killreport.esi.types import EsiRequest, EsiResponse, NotModified, Transport
+from killreport.esi.transport import aiohttp_transport
+from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport
 
 CHARACTER = {"name": "Ann 'O\" <b>", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1,
              "race_id": 1, "corporation_id": 98000001, "gender": "female", "achievement_score": 7}
@@ -77,6 +79,7 @@ async def test_every_request_sends_user_agent_and_compatibility_date() -> None:
                                                 "x-esi-error-limit-reset": "30"}))
     budget = RecordingBudget()
     got = await client(transport, budget).character(90000001)
+    assert isinstance(got, Fetched)
     assert got.data.name == CHARACTER["name"] and got.etag == '"e"' and got.expires_at is not None
     [request] = seen
     assert request.url == "http://esi.test/characters/90000001"
@@ -139,6 +142,7 @@ async def test_420_with_the_real_budget_waits_out_the_reset_then_succeeds() -> N
     await esi.alliance_ids()
     t0 = time.monotonic()
     got = await esi.character(90000001)
+    assert isinstance(got, Fetched)
     assert got.data.gender == "female" and len(seen) == 3  # the 420 was asked again once
     assert time.monotonic() - t0 >= 0.9, "the retry did not wait for the error window to reset"
     snap = await budget.snapshot()
@@ -171,3 +175,126 @@ async def test_special_ids_are_never_requested() -> None:
         with pytest.raises(PermanentError):
             await call
     assert seen == [] and budget.reserved == []
+
+
+@pytest.mark.parametrize("method,path", [
+    ("alliance", "/alliances/99000001"), ("alliance_corporations", "/alliances/99000001/corporations"),
+    ("corporation", "/corporations/98000001"), ("character", "/characters/90000001")])
+async def test_every_entity_method_sends_its_etag_and_returns_not_modified(method: str, path: str) -> None:
+    transport, seen = answers((304, b"", {"expires": "Sat, 28 Nov 2026 16:00:00 GMT"}))
+    budget = RecordingBudget()
+    entity_id = int(path.split("/")[2])
+    got = await getattr(client(transport, budget), method)(entity_id, etag='"abc"')
+    assert isinstance(got, NotModified) and got.expires_at is not None
+    assert got.expires_at.isoformat() == "2026-11-28T16:00:00+00:00"
+    assert seen[0].url.endswith(path) and seen[0].headers["If-None-Match"] == '"abc"'
+    assert [o.status for o in budget.settled] == [304] and not budget.settled[0].is_error
+
+
+async def test_a_changed_resource_answers_200_to_a_conditional_request() -> None:
+    transport, seen = answers((200, CHARACTER, {"etag": '"new"'}))
+    got = await client(transport, RecordingBudget()).character(90000001, etag='"old"')
+    assert isinstance(got, Fetched) and got.etag == '"new"' and got.data.name == CHARACTER["name"]
+    assert seen[0].headers["If-None-Match"] == '"old"'
+
+
+AFFILIATION = [{"character_id": 90000001, "corporation_id": 98000001, "alliance_id": 99000001},
+               {"character_id": 90000002, "corporation_id": 1000167, "faction_id": 500001}]
+
+
+async def test_affiliations_post_a_json_body_through_the_budget() -> None:
+    transport, seen = answers((200, AFFILIATION, {"expires": "Sat, 28 Nov 2026 16:00:00 GMT"}))
+    budget = RecordingBudget()
+    got = await client(transport, budget).affiliations([90000001, 90000002])
+    assert [a.character_id for a in got.data] == [90000001, 90000002]
+    assert got.data[0].alliance_id == 99000001 and got.data[0].faction_id is None
+    assert got.data[1].faction_id == 500001 and got.expires_at is not None and got.etag is None
+    [request] = seen
+    assert request.method == "POST" and request.url == "http://esi.test/characters/affiliation"
+    assert json.loads(request.body or b"") == [90000001, 90000002]
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["X-Compatibility-Date"] == "2026-08-18"
+    assert "If-None-Match" not in request.headers
+    assert budget.reserved == ["/characters/affiliation"] and len(budget.settled) == 1
+
+
+@pytest.mark.parametrize("ids", [[], list(range(90000001, 90001002)), [90000001, 90000001], [0],
+                                 [True], [2**63]])
+async def test_affiliations_refuse_a_batch_esi_would_refuse_without_a_request(ids: list[int]) -> None:
+    transport, seen = answers()
+    budget = RecordingBudget()
+    with pytest.raises(ValueError):
+        await client(transport, budget).affiliations(ids)
+    assert seen == [] and budget.reserved == []
+
+
+async def test_affiliations_take_a_full_batch_of_1000() -> None:
+    ids = list(range(90000001, 90001001))
+    rows = [{"character_id": i, "corporation_id": 98000001} for i in ids]
+    transport, seen = answers((200, rows, {}))
+    esi = EsiClient(transport, RecordingBudget(), base_url="http://esi.test", user_agent=user_agent("a@b.c"),
+                    compatibility_date="2026-08-18", timeout_s=5, max_body_bytes=1_000_000)
+    got = await esi.affiliations(ids)
+    assert len(got.data) == 1000 and len(json.loads(seen[0].body or b"")) == 1000
+
+
+@pytest.mark.parametrize("bad", [
+    [{"character_id": 90000001}],
+    [{"character_id": "90000001", "corporation_id": 98000001}],
+    [{"character_id": 90000001, "corporation_id": 98000001, "alliance_id": True}],
+    {"character_id": 90000001, "corporation_id": 98000001},
+    b"<html>oops</html>"])
+async def test_affiliation_answers_are_validated_strictly(bad: Any) -> None:
+    transport, _ = answers((200, bad, {}))
+    with pytest.raises(MalformedResponse):
+        await client(transport, RecordingBudget()).affiliations([90000001])
+
+
+async def test_status_is_read_strictly_and_vip_is_optional() -> None:
+    body = {"players": 23456, "server_version": "2968471", "start_time": "2026-11-28T11:07:12Z"}
+    transport, seen = answers((200, {**body, "vip": True}, {"expires": "Sat, 28 Nov 2026 16:00:00 GMT"}),
+                              (200, body, {}), (200, {**body, "players": "1"}, {}))
+    budget = RecordingBudget()
+    esi = client(transport, budget)
+    first = await esi.status()
+    assert (first.data.players, first.data.vip, first.data.start_time) == (23456, True, body["start_time"])
+    assert (await esi.status()).data.vip is None
+    with pytest.raises(MalformedResponse):
+        await esi.status()
+    assert seen[0].method == "GET" and seen[0].url == "http://esi.test/status"
+    assert budget.reserved == ["/status"] * 3
+
+
+async def test_a_304_to_an_unconditional_post_or_status_is_transient() -> None:
+    transport, _ = answers((304, b"", {}), (304, b"", {}))
+    esi = client(transport, RecordingBudget())
+    with pytest.raises(TransientError):
+        await esi.affiliations([90000001])
+    with pytest.raises(TransientError):
+        await esi.status()
+
+
+async def test_the_real_transport_sends_the_post_body_and_its_content_type() -> None:
+    seen: dict[str, Any] = {}
+
+    async def affiliation(request: web.Request) -> web.Response:
+        seen.update(body=await request.read(), ctype=request.headers.get("Content-Type"))
+        return web.json_response([{"character_id": 90000001, "corporation_id": 98000001}])
+
+    app = web.Application()
+    app.router.add_post("/characters/affiliation", affiliation)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp_transport(4, 1_000_000) as transport:
+            esi = EsiClient(transport, RecordingBudget(), base_url=f"http://127.0.0.1:{port}",
+                            user_agent=user_agent("a@b.c"), compatibility_date="2026-08-18",
+                            timeout_s=5, max_body_bytes=1_000_000)
+            got = await esi.affiliations([90000001])
+    finally:
+        await runner.cleanup()
+    assert got.data[0].corporation_id == 98000001
+    assert seen == {"body": b"[90000001]", "ctype": "application/json"}

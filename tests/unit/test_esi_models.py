@@ -113,3 +113,31 @@ def test_bad_dates_and_bodies_are_malformed_with_a_short_reason() -> None:
         with pytest.raises(MalformedResponse) as caught:
             models.validate(models.Alliance, raw, "/x")
         assert len(str(caught.value)) < 300
+
+
+def test_affiliation_fields_match_the_spec_and_are_strict(schemas: dict[str, Any]) -> None:
+    schema = schemas["CharactersAffiliationPost_inner"]
+    model = models.Affiliation
+    assert set(model.model_fields) == set(schema["properties"])
+    assert {f for f, info in model.model_fields.items() if info.is_required()} == set(schema["required"])
+    example = schema["example"]
+    [row] = models.validate(models.Affiliations, body([example]), "/x")
+    assert row.character_id == example["character_id"]
+    assert models.validate(models.Affiliations, b"[]", "/x") == []
+    for bad in ({**example, "corporation_id": "1"}, {**example, "faction_id": 1.0},
+                {k: v for k, v in example.items() if k != "corporation_id"}):
+        with pytest.raises(MalformedResponse):
+            models.validate(models.Affiliations, body([bad]), "/x")
+
+
+def test_status_fields_match_the_spec_except_vip_which_the_reference_calls_optional(
+        schemas: dict[str, Any]) -> None:
+    schema = schemas["Status"]
+    assert set(models.Status.model_fields) == set(schema["properties"])
+    required = {f for f, info in models.Status.model_fields.items() if info.is_required()}
+    assert required == set(schema["required"]) - {"vip"}
+    got = models.validate(models.Status, body(schema["example"]), "/status")
+    assert (got.players, got.vip) == (12345, True)
+    for bad in ({**schema["example"], "start_time": "today"}, {**schema["example"], "vip": "no"}):
+        with pytest.raises(MalformedResponse):
+            models.validate(models.Status, body(bad), "/status")

@@ -6,7 +6,9 @@ next reserve waits it out, so no attempt is used up.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from typing import Final, TypeVar
 
 from pydantic import TypeAdapter
@@ -17,11 +19,14 @@ from killreport.esi import models
 from killreport.esi.classify import NO_ANSWER, Observation, classify, etag_of, observe, parse_http_date
 from killreport.esi.errors import MalformedResponse, PermanentError, TransientError, TransportError
 from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport
-from killreport.ids import Kind, is_special
+from killreport.ids import MAX_ID, Kind, is_special, is_valid_id
 
 T = TypeVar("T")
 PROJECT_URL: Final = "https://github.com/killreport/killreport"
 _NUMBER_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
+AFFILIATION_PATH: Final = "/characters/affiliation"
+# ESI's limit on ids per POST batch (affiliation, names).
+MAX_BATCH: Final = 1000
 
 
 def user_agent(contact: str) -> str:
@@ -52,49 +57,63 @@ class EsiClient:
         """GET /alliances: every active alliance id."""
         return await self._fetch("/alliances", models.IdList)
 
-    async def alliance(self, alliance_id: int) -> Fetched[models.Alliance]:
-        """GET /alliances/{alliance_id}."""
+    async def alliance(self, alliance_id: int,
+                       etag: str | None = None) -> Fetched[models.Alliance] | NotModified:
+        """GET /alliances/{alliance_id}; with `etag`, NotModified while it still matches."""
         self._refuse_special("alliance", alliance_id)
-        return await self._fetch(f"/alliances/{alliance_id}", models.Alliance)
+        return await self.get(f"/alliances/{alliance_id}", models.Alliance, etag)
 
-    async def alliance_corporations(self, alliance_id: int) -> Fetched[list[int]]:
-        """GET /alliances/{alliance_id}/corporations."""
+    async def alliance_corporations(self, alliance_id: int,
+                                    etag: str | None = None) -> Fetched[list[int]] | NotModified:
+        """GET /alliances/{alliance_id}/corporations; with `etag`, NotModified while it still matches."""
         self._refuse_special("alliance", alliance_id)
-        return await self._fetch(f"/alliances/{alliance_id}/corporations", models.IdList)
+        return await self.get(f"/alliances/{alliance_id}/corporations", models.IdList, etag)
 
-    async def corporation(self, corporation_id: int) -> Fetched[models.Corporation]:
-        """GET /corporations/{corporation_id}."""
+    async def corporation(self, corporation_id: int,
+                          etag: str | None = None) -> Fetched[models.Corporation] | NotModified:
+        """GET /corporations/{corporation_id}; with `etag`, NotModified while it still matches."""
         self._refuse_special("corporation", corporation_id)
-        return await self._fetch(f"/corporations/{corporation_id}", models.Corporation)
+        return await self.get(f"/corporations/{corporation_id}", models.Corporation, etag)
 
-    async def character(self, character_id: int) -> Fetched[models.Character]:
-        """GET /characters/{character_id}."""
+    async def character(self, character_id: int,
+                        etag: str | None = None) -> Fetched[models.Character] | NotModified:
+        """GET /characters/{character_id}; with `etag`, NotModified while it still matches."""
         self._refuse_special("character", character_id)
-        return await self._fetch(f"/characters/{character_id}", models.Character)
+        return await self.get(f"/characters/{character_id}", models.Character, etag)
+
+    async def affiliations(self, character_ids: Sequence[int]) -> Fetched[list[models.Affiliation]]:
+        """POST /characters/affiliation: the corporation, alliance and faction of 1..1000 characters."""
+        ids = list(character_ids)
+        problem = _batch_problem(ids)
+        if problem is not None:
+            raise ValueError(f"affiliation batch: {problem}")
+        response = await self._send("POST", AFFILIATION_PATH, body=json.dumps(ids).encode())
+        return _read(response, models.Affiliations, AFFILIATION_PATH)
+
+    async def status(self) -> Fetched[models.Status]:
+        """GET /status: players, server version, start time and VIP mode of the cluster."""
+        return await self._fetch("/status", models.Status)
 
     async def get(self, path: str, model: TypeAdapter[T] | type[T],
                   etag: str | None = None) -> Fetched[T] | NotModified:
         """GET `path`; with `etag`, a 304 comes back as NotModified. Errors raise esi.errors."""
-        response = await self._send(path, etag)
-        expires = parse_http_date(response.headers.get("expires"))
-        if response.status == 304:
-            return NotModified(expires_at=expires)
-        return Fetched(data=models.validate(model, response.body, path), expires_at=expires,
-                       etag=etag_of(response.headers),
-                       last_modified=parse_http_date(response.headers.get("last-modified")))
+        response = await self._send("GET", path, etag=etag)
+        if response.status == 304 and etag:
+            return NotModified(expires_at=parse_http_date(response.headers.get("expires")))
+        return _read(response, model, path)
 
     async def _fetch(self, path: str, model: TypeAdapter[T] | type[T]) -> Fetched[T]:
-        got = await self.get(path, model)
-        if isinstance(got, NotModified):  # only a conditional request may answer 304
-            raise TransientError("304 to an unconditional request", status=304, path=path)
-        return got
+        return _read(await self._send("GET", path), model, path)
 
-    async def _send(self, path: str, etag: str | None) -> EsiResponse:
+    async def _send(self, method: str, path: str, *, etag: str | None = None,
+                    body: bytes | None = None) -> EsiResponse:
         """Reserve, send, settle (always), classify; loop on 420/429 without using an attempt."""
         headers = dict(self._headers)
         if etag:
             headers["If-None-Match"] = etag
-        request = EsiRequest("GET", self._base + path, headers, None, self._timeout)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = EsiRequest(method, self._base + path, headers, body, self._timeout)
         route = route_of(path)
         while True:
             response = await self._attempt(request, route, path)
@@ -131,3 +150,24 @@ class EsiClient:
     def _refuse_special(kind: Kind, entity_id: int) -> None:
         if is_special(kind, entity_id):
             raise PermanentError(f"{entity_id} is a system/NPC/faction id; not requested", path=kind)
+
+
+def _read(response: EsiResponse, model: TypeAdapter[T] | type[T], path: str) -> Fetched[T]:
+    """A 200's validated body and cache facts; a 304 here answered a request that named no ETag."""
+    if response.status == 304:
+        raise TransientError("304 to an unconditional request", status=304, path=path)
+    return Fetched(data=models.validate(model, response.body, path),
+                   expires_at=parse_http_date(response.headers.get("expires")),
+                   etag=etag_of(response.headers),
+                   last_modified=parse_http_date(response.headers.get("last-modified")))
+
+
+def _batch_problem(ids: list[int]) -> str | None:
+    """Why ESI would refuse these ids as a POST batch (a 400 spends the error budget), or None."""
+    if not 1 <= len(ids) <= MAX_BATCH:
+        return f"{len(ids)} ids; ESI takes 1..{MAX_BATCH}"
+    if len(set(ids)) != len(ids):
+        return "ids are not unique"
+    if any(isinstance(i, bool) or not isinstance(i, int) or not is_valid_id(i) for i in ids):
+        return f"every id must be an integer in 1..{MAX_ID}"
+    return None

@@ -102,6 +102,28 @@ class Character(_Model):
 Entity: TypeAlias = Alliance | Corporation | Character
 
 
+class Affiliation(_Model):
+    """One row of POST /characters/affiliation: where a character is now."""
+
+    character_id: Id
+    corporation_id: Id
+    alliance_id: Id | None = None
+    faction_id: Id | None = None
+
+
+class Status(_Model):
+    """GET /status: the cluster's state.
+
+    `vip` is optional as esi-reference.md says (`vip?`), although the 2026-08-18 spec lists it as
+    required: a missing flag must not stop a client that only waits for downtime to end.
+    """
+
+    players: Id
+    server_version: StrictStr
+    start_time: StrictStr = _DATE
+    vip: StrictBool | None = None
+
+
 def _unique(ids: list[int]) -> list[int]:
     # The schema promises uniqueItems; a repeated id means the list cannot be trusted.
     if len(set(ids)) != len(ids):
@@ -110,6 +132,7 @@ def _unique(ids: list[int]) -> list[int]:
 
 
 IdList: TypeAdapter[list[int]] = TypeAdapter(Annotated[list[Id], AfterValidator(_unique)])
+Affiliations: TypeAdapter[list[Affiliation]] = TypeAdapter(list[Affiliation])
 T = TypeVar("T")
 
 

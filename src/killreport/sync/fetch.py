@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from killreport.esi.errors import TransientError
 from killreport.esi.models import Alliance, Character, Corporation, Entity
-from killreport.esi.types import Fetched
+from killreport.esi.types import Fetched, NotModified
 from killreport.ids import Kind
 from killreport.store.entities import Stored
 from killreport.store.facts import CacheFacts
@@ -21,10 +22,14 @@ class EsiSource(Protocol):
     """The part of the ESI client the sync layer uses."""
 
     async def alliance_ids(self) -> Fetched[list[int]]: ...
-    async def alliance(self, alliance_id: int) -> Fetched[Alliance]: ...
-    async def alliance_corporations(self, alliance_id: int) -> Fetched[list[int]]: ...
-    async def corporation(self, corporation_id: int) -> Fetched[Corporation]: ...
-    async def character(self, character_id: int) -> Fetched[Character]: ...
+    async def alliance(
+        self, alliance_id: int, etag: str | None = None) -> Fetched[Alliance] | NotModified: ...
+    async def alliance_corporations(
+        self, alliance_id: int, etag: str | None = None) -> Fetched[list[int]] | NotModified: ...
+    async def corporation(
+        self, corporation_id: int, etag: str | None = None) -> Fetched[Corporation] | NotModified: ...
+    async def character(
+        self, character_id: int, etag: str | None = None) -> Fetched[Character] | NotModified: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +57,9 @@ async def fetch_stale(esi: EsiSource, kind: Kind, entity_id: int, stored: Stored
         return await _alliance(esi, entity_id, stored, now)
     if stored.fresh:
         return Fresh(now)
-    detail: Fetched[Entity] = await (
+    detail: Fetched[Entity] | NotModified = await (
         esi.corporation(entity_id) if kind == "corporation" else esi.character(entity_id))
-    return Fresh(now, detail=detail)
+    return Fresh(now, detail=_fetched(detail))
 
 
 async def _alliance(esi: EsiSource, alliance_id: int, stored: Stored, now: dt.datetime) -> Fresh:
@@ -67,7 +72,14 @@ async def _alliance(esi: EsiSource, alliance_id: int, stored: Stored, now: dt.da
 
 
 async def _unless(
-    fresh: bool, get: Callable[[int], Awaitable[Fetched[T]]], entity_id: int
+    fresh: bool, get: Callable[[int], Awaitable[Fetched[T] | NotModified]], entity_id: int
 ) -> Fetched[T] | None:
     """`get(entity_id)`, unless the stored copy is still fresh."""
-    return None if fresh else await get(entity_id)
+    return None if fresh else _fetched(await get(entity_id))
+
+
+def _fetched(got: Fetched[T] | NotModified) -> Fetched[T]:
+    # No ETag is sent yet, so a 304 cannot answer these requests.
+    if isinstance(got, NotModified):
+        raise TransientError("304 to an unconditional request", status=304)
+    return got
