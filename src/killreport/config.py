@@ -1,4 +1,15 @@
-"""Settings read from the environment or a `.env` file; the only place configuration is parsed."""
+"""Settings read from the environment or a `.env` file; the only place configuration is parsed.
+
+Errors::
+
+    ValueError
+    └── ConfigError                 a setting that cannot work (a misread URL, no contact for the
+                                    real ESI); the message never quotes the value
+    pydantic.ValidationError        a setting of the wrong type or range (values hidden)
+    pydantic_settings.SettingsError a value that cannot even be decoded (RETRY_DELAYS_S not JSON)
+
+The CLI turns each into one line and exit 1 (killreport.cli.errors).
+"""
 
 from __future__ import annotations
 
@@ -79,6 +90,25 @@ class Settings(BaseSettings):
     reconnect_max_delay_s: float = _option(
         30.0, "workers wait for PostgreSQL and RabbitMQ forever, backing off up to this long", gt=0)
     log_level: str = _option("INFO", "structured logs on stderr: DEBUG, INFO, WARNING or ERROR")
+    refresh_min_age_alliance: float = _option(
+        3600.0, "seconds: refresh an alliance, its member list and the alliance list no more often, "
+        "even past their Expires", gt=0)
+    refresh_min_age_corporation: float = _option(
+        3600.0, "seconds: refresh a corporation no more often, even past its Expires", gt=0)
+    refresh_min_age_character: float = _option(
+        86400.0, "seconds: refresh a character no more often, even past its Expires", gt=0)
+    refresh_min_age_affiliation: float = _option(
+        3600.0, "seconds between sweeps of every stored character through POST /characters/affiliation "
+        "(never before the last answer's Expires)", gt=0)
+    refresh_spread: float = _option(
+        0.25, "due refreshes of a kind are released at most at tracked / (this × its min age) a "
+        "second: a backlog of all of them drains within this fraction of the period", gt=0, le=1)
+    scheduler_tick_s: float = _option(
+        1.0, "how often the active scheduler releases due refreshes and checks the alliance list", gt=0)
+    scheduler_heartbeat_s: float = _option(
+        3.0, "how often the active scheduler renews its lease; it steps down when it cannot", gt=0)
+    scheduler_poll_s: float = _option(
+        1.0, "how often a standby scheduler tries to take over from the active one", gt=0)
 
     @property
     def lease_ttl_s(self) -> float:

@@ -1,4 +1,13 @@
-"""Connecting to PostgreSQL and RabbitMQ: fail fast with one line (CLI) or wait with backoff (workers)."""
+"""Connecting to PostgreSQL and RabbitMQ: fail fast with one line (CLI) or wait with backoff (workers).
+
+Errors::
+
+    RuntimeError
+    └── ServiceUnavailable    PostgreSQL or RabbitMQ unreachable, or the database has no schema;
+                              one line for a human, passwords masked
+
+`patiently` retries on ServiceUnavailable only; anything else is a bug and propagates.
+"""
 
 from __future__ import annotations
 

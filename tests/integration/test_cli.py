@@ -33,6 +33,7 @@ async def env(fresh_pg_url: str, fresh_rabbit_url: str) -> dict[str, str]:
     ["changes", "--since", "yesterday"],
     ["changes", "--limit", "0"],
     ["changes", "--kind", "ship"],
+    ["status", "--watch", "--json"],
     ["nonsense"],
 ])
 async def test_bad_arguments_exit_2_with_one_line_and_queue_nothing(

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from killreport.cli import render
 from killreport.cli.errors import UsageError
+from killreport.cli.watch import watch as watching
 from killreport.ids import Kind
 from killreport.overview import status_data
 from killreport.services import database
@@ -30,10 +31,14 @@ async def migrate_cmd() -> int:
     return 0
 
 
-async def status(*, json: bool = False) -> int:
-    """Queues, pending work, the shared ESI budget and what is stored."""
+async def status(*, json: bool = False, watch: bool = False) -> int:
+    """Queues, pending work, the ESI budget, what is stored, freshness; --watch redraws every second."""
+    if json and watch:
+        raise UsageError("--watch redraws a view for people; use --json alone for scripts")
     settings = load_settings()
     async with database(settings, wait=False) as engine, broker(settings) as mq:
+        if watch:
+            return await watching(engine, mq)
         data = await status_data(engine, mq)
     if json:
         print(render.as_json(data))
