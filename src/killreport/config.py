@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         3600.0, "seconds between sweeps of every stored character through POST /characters/affiliation "
         "(never before the last answer's Expires)", gt=0)
     refresh_spread: float = _option(
-        0.25, "due refreshes of a kind are released at most at tracked / (this × its min age) a "
+        0.25, "due refreshes of a kind are released at most at tracked / (this * its min age) a "
         "second: a backlog of all of them drains within this fraction of the period", gt=0, le=1)
     scheduler_tick_s: float = _option(
         1.0, "how often the active scheduler releases due refreshes and checks the alliance list", gt=0)
