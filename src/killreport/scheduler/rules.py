@@ -1,0 +1,150 @@
+"""The scheduler's decisions as pure functions: how much due work to release, when to sweep, what moved.
+
+Nothing here touches the database, the queues or ESI; the edges (refresh.py, alliances.py,
+sweep.py) read the facts, ask these functions, and act on the answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from killreport.changes import Change
+from killreport.sync.plan import requestable
+
+# ESI answers at most this many ids per POST /characters/affiliation.
+AFFILIATION_BATCH: Final = 1000
+# A tick with anything due releases at least this many, so a kind with few entities and a long
+# period (a handful of characters over a day) still drains its backlog promptly.
+RELEASE_FLOOR: Final = 1
+
+
+def release_count(backlog: int, tracked: int, period_s: float, elapsed_s: float, spread: float) -> int:
+    """How many of `backlog` due refreshes to release after `elapsed_s` seconds.
+
+    The trade-off is made here. Once spread out, `tracked` entities with a refresh period P fall
+    due at tracked / P a second, so that is what keeps up. A sync stores them all within minutes,
+    though, so an hour later they all fall due at once; releasing them as they fall due would be
+    the same burst again, and released at the steady rate the last of them would wait a whole
+    period. The release rate is capped at tracked / (spread * P): a backlog as large as
+    everything drains within spread * P (a quarter of the period by default: 15 minutes for
+    corporations, 6 hours for characters) and the peak rate stays at most 1/spread times the
+    average one (4 times), paid for with that much lag past Expires. A small backlog (the normal
+    state once spread) is released whole. Rounding up adds at most one a tick.
+    """
+    if backlog <= 0:
+        return 0
+    cap = tracked / (spread * period_s) * max(elapsed_s, 0.0)
+    return min(backlog, max(RELEASE_FLOOR, math.ceil(cap)))
+
+
+def sweep_due(now: dt.datetime, last_started: dt.datetime | None, not_before: dt.datetime | None,
+              period_s: float) -> bool:
+    """Whether an affiliation sweep may start: a period after the last one, and past its answers' Expires."""
+    if not_before is not None and now < not_before:
+        return False
+    return last_started is None or now >= last_started + dt.timedelta(seconds=period_s)
+
+
+def chunks(ids: Sequence[int], size: int = AFFILIATION_BATCH) -> list[list[int]]:
+    """`ids` in order, cut into lists of at most `size`."""
+    return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
+
+
+class AffiliationAnswer(Protocol):
+    """One row of POST /characters/affiliation (esi.models.Affiliation has these fields)."""
+
+    @property
+    def character_id(self) -> int: ...
+    @property
+    def corporation_id(self) -> int: ...
+    @property
+    def alliance_id(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Affiliated:
+    """Where a character is: its corporation and that corporation's alliance."""
+
+    corporation_id: int
+    alliance_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A stored character that affiliation shows somewhere else."""
+
+    character_id: int
+    old: Affiliated
+    new: Affiliated
+
+
+def moves(stored: Mapping[int, Affiliated], answers: Iterable[AffiliationAnswer]) -> list[Move]:
+    """The stored characters whose answer differs from the copy (unstored ids are ignored)."""
+    found = []
+    for answer in answers:
+        old = stored.get(answer.character_id)
+        new = Affiliated(answer.corporation_id, answer.alliance_id)
+        if old is not None and old != new:
+            found.append(Move(answer.character_id, old, new))
+    return sorted(found, key=lambda m: m.character_id)
+
+
+def move_changes(applied: Iterable[Move]) -> list[Change]:
+    """The changes rows of moves, one per field that changed."""
+    out = []
+    for m in applied:
+        if m.old.corporation_id != m.new.corporation_id:
+            out.append(Change("character", m.character_id, "corporation_id",
+                              m.old.corporation_id, m.new.corporation_id))
+        if m.old.alliance_id != m.new.alliance_id:
+            out.append(Change("character", m.character_id, "alliance_id", m.old.alliance_id,
+                              m.new.alliance_id))
+    return out
+
+
+def pointed_to(applied: Iterable[Move]) -> tuple[frozenset[int], frozenset[int]]:
+    """The corporations and alliances moved characters now belong to (never NPC or system ids)."""
+    applied = list(applied)
+    return (requestable("corporation", [m.new.corporation_id for m in applied]),
+            requestable("alliance", [m.new.alliance_id for m in applied]))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlliance:
+    """What the list refresh needs of a stored alliance."""
+
+    closed: bool
+    date_founded: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ListDelta:
+    """How GET /alliances differs from the stored alliances."""
+
+    new: list[int]
+    left: list[int]
+    returned: list[int]
+
+
+def list_delta(listed: Collection[int], stored: Mapping[int, StoredAlliance],
+               list_modified: dt.datetime | None) -> ListDelta:
+    """Listed but not stored (new), stored open but unlisted (left), stored closed but listed (returned).
+
+    An alliance founded after the list last changed cannot be in it yet (ESI caches the list for an
+    hour; an affiliation sweep can find the alliance sooner), so it has not left.
+    """
+    listed = set(listed)
+    left = [a for a, s in stored.items() if not s.closed and a not in listed
+            and (list_modified is None or s.date_founded <= list_modified)]
+    return ListDelta(new=sorted(listed - set(stored)), left=sorted(left),
+                     returned=sorted(a for a in listed if a in stored and stored[a].closed))
+
+
+def closing_changes(closed: Iterable[int], reopened: Iterable[int]) -> list[Change]:
+    """`closed` rows for alliances that left the list (false → true) and came back (true → false)."""
+    return ([Change("alliance", a, "closed", False, True) for a in sorted(closed)]
+            + [Change("alliance", a, "closed", True, False) for a in sorted(reopened)])
