@@ -10,11 +10,14 @@ from typing import Any, TypeVar
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from killreport.changes import Change
 from killreport.config import sqlalchemy_url
 from killreport.esi import models
-from killreport.store import entities, http_cache, migrate, pending, references
+from killreport.ids import Kind
+from killreport.store import changes as change_log
+from killreport.store import entities, http_cache, migrate, pending, references, rows
 from killreport.store import tables as t
-from killreport.store.facts import CacheFacts
+from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.references import AllianceReferences, CorporationReferences
 
 M = TypeVar("M", models.Alliance, models.Corporation, models.Character)
@@ -29,6 +32,8 @@ HOSTILE = [
     "long " * 2000,
 ]
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+ALLIANCE = {"name": "A", "ticker": "A", "creator_id": 90000001, "creator_corporation_id": 98000001,
+            "date_founded": "2015-05-05T00:00:00Z"}
 
 
 def _valid(model: type[M], body: dict[str, Any]) -> M:
@@ -109,14 +114,16 @@ async def test_store_and_finish_queues_only_children_not_pending_fresh_or_delete
 async def test_alliance_without_executor_stores_with_members(engine: AsyncEngine) -> None:
     body = {"name": "No Exec", "ticker": "NX", "creator_id": 90000001,
             "creator_corporation_id": 98000001, "date_founded": "2015-05-05T00:00:00Z"}
+    alliance = _valid(models.Alliance, body)
     async with engine.begin() as conn:
-        await entities.upsert(conn, 99000001, _valid(models.Alliance, body), _facts(60))
+        await entities.upsert(conn, 99000001, alliance, _facts(60))
         await entities.replace_members(conn, 99000001, [], _facts(60))
         state = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
     assert state == entities.Stored(
         fresh=True, members=(), members_fresh=True,
         references=AllianceReferences(creator_id=90000001, creator_corporation_id=98000001,
-                                      executor_corporation_id=None))
+                                      executor_corporation_id=None),
+        row=rows.row_of(alliance), etag='"abc"', members_etag='"abc"')
 
 
 async def test_stale_and_missing_rows_are_not_fresh(engine: AsyncEngine) -> None:
@@ -125,7 +132,8 @@ async def test_stale_and_missing_rows_are_not_fresh(engine: AsyncEngine) -> None
         stale = await entities.claim_and_read(conn, "corporation", 98000002, ttl_s=60)
         missing = await entities.claim_and_read(conn, "corporation", 98000003, ttl_s=60)
     assert stale == entities.Stored(fresh=False, references=CorporationReferences(ceo_id=1,
-                                                                                 creator_id=90000001))
+                                                                                 creator_id=90000001),
+                                    row=rows.row_of(_corp("a", "b")), etag='"abc"')
     assert missing == entities.Stored(fresh=False)
 
 
@@ -164,14 +172,15 @@ async def test_claim_and_read_reads_references_and_claims_missing_entities_too(
         await entities.upsert(conn, 98000009, _corp("c", "d", ceo_id=90000005), _facts(60))
         got = await entities.claim_and_read(conn, "corporation", 98000009, ttl_s=60)
         assert got == entities.Stored(fresh=True, references=CorporationReferences(
-            ceo_id=90000005, creator_id=90000001))
+            ceo_id=90000005, creator_id=90000001), row=rows.row_of(_corp("c", "d", ceo_id=90000005)),
+            etag='"abc"')
         assert await entities.claim_and_read(conn, "corporation", 98000009, ttl_s=60) is None
         missing = await entities.claim_and_read(conn, "corporation", 98000010, ttl_s=60)
         assert missing == entities.Stored(fresh=False)
         assert (await pending.counts(conn))["corporation"]["in_flight"] == 2
 
 
-async def test_tombstone_removes_character_row(engine: AsyncEngine) -> None:
+async def test_tombstone_keeps_the_character_row(engine: AsyncEngine) -> None:
     body = {"name": "gone", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1, "race_id": 1,
             "corporation_id": 1000001, "gender": "male", "achievement_score": 0}
     async with engine.begin() as conn:
@@ -180,7 +189,7 @@ async def test_tombstone_removes_character_row(engine: AsyncEngine) -> None:
         await entities.tombstone(conn, 90000002, "Character has been deleted!")
         state = await entities.claim_and_read(conn, "character", 90000002, ttl_s=60)
         n = (await conn.execute(text("SELECT count(*) FROM characters"))).scalar_one()
-    assert state == entities.Stored(fresh=True, tombstoned=True) and n == 0
+    assert state == entities.Stored(fresh=True, tombstoned=True) and n == 1
 
 
 async def test_http_cache_serves_an_id_list_only_while_fresh(engine: AsyncEngine) -> None:
@@ -216,3 +225,87 @@ async def test_upgrading_from_the_first_revision_keeps_the_data(fresh_pg_url: st
         head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     await eng.dispose()
     assert kept == [90000001] and head != "0001"
+
+
+async def _row(engine: AsyncEngine, kind: Kind, entity_id: int) -> dict[str, Any]:
+    table = t.ENTITY_TABLES[kind]
+    async with engine.connect() as conn:
+        return dict((await conn.execute(select(table).where(table.c.id == entity_id))).mappings().one())
+
+
+async def test_changes_are_appended_with_the_row_in_one_statement_as_record_writes_them(
+        engine: AsyncEngine) -> None:
+    noted = [Change("corporation", 98000001, "alliance_id", 99000001, None),
+             Change("corporation", 98000001, "name", "old", "new \u202e")]
+    async with engine.begin() as conn:
+        await entities.store(conn, 98000001, _corp("old", "d", alliance_id=99000001), _facts(60))
+        await pending.add(conn, "corporation", [98000001], skip_fresh=False)
+        await entities.store_and_finish(conn, 98000001, _corp("new \u202e", "d"), _facts(60), None, noted)
+        await change_log.record(conn, [Change("corporation", 98000002, "alliance_id", 99000001, None)])
+        await entities.store(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60),
+                             [Change("alliance", 99000001, "ticker", "A", "B")])
+    async with engine.connect() as conn:
+        got = [o.change for o in await change_log.recent(conn)]
+        nulls = (await conn.execute(text(
+            "SELECT jsonb_typeof(new_value) FROM changes WHERE field = 'alliance_id'"))).scalars().all()
+        left = await pending.among(conn, "corporation", [98000001])
+    assert got == [*noted, Change("corporation", 98000002, "alliance_id", 99000001, None),
+                   Change("alliance", 99000001, "ticker", "A", "B")]
+    assert nulls == ["null", "null"], "a CTE's null must be stored like store.changes.record's"
+    assert (await _row(engine, "corporation", 98000001))["name"] == "new \u202e" and left == []
+
+
+async def test_a_304_moves_only_expires_and_checked_and_finishes(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await entities.upsert(conn, 98000001, _corp("c", "d", ceo_id=90000005), _facts(-1))
+        await pending.add(conn, "corporation", [98000001], skip_fresh=False)
+        await entities.record_failure(conn, "corporation", 98000001, status=502, reason="earlier",
+                                      attempts=1, permanent=False)
+    before = await _row(engine, "corporation", 98000001)
+    checked = Revalidated(checked_at=NOW, expires_at=NOW + dt.timedelta(hours=2))
+    async with engine.begin() as conn:
+        added = await entities.revalidate_and_finish(conn, "corporation", 98000001, checked,
+                                                     ("character", [90000005, 90000001]))
+        failures = (await conn.execute(select(t.sync_failures.c.id))).scalars().all()
+        left = await pending.among(conn, "corporation", [98000001])
+    after = await _row(engine, "corporation", 98000001)
+    assert {k for k in after if after[k] != before[k]} == {"expires_at", "checked_at"}
+    assert (after["expires_at"], after["checked_at"]) == (checked.expires_at, NOW)
+    assert sorted(added) == [90000001, 90000005] and failures == [] and left == []
+
+
+async def test_member_lists_are_replaced_whole_with_their_own_facts_and_changes(engine: AsyncEngine) -> None:
+    noted = [Change("alliance", 99000001, "corporations", [98000001, 98000002], [98000002, 98000003])]
+    async with engine.begin() as conn:
+        await entities.upsert(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60))
+        await entities.replace_members(conn, 99000001, [98000002, 98000001], _facts(-1))
+        await entities.replace_members(conn, 99000001, [98000003, 98000002, 98000003], _facts(60), noted)
+        first = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+        await pending.finish(conn, "alliance", 99000001)
+        checked = Revalidated(checked_at=NOW, expires_at=NOW + dt.timedelta(hours=3))
+        await entities.revalidate(conn, "alliance", 99000001, checked, t.MEMBERS_PREFIX)
+        logged = [o.change for o in await change_log.recent(conn)]
+    assert first is not None and first.members == (98000002, 98000003) and first.members_fresh
+    row = await _row(engine, "alliance", 99000001)
+    assert (row["members_expires_at"], row["members_checked_at"]) == (checked.expires_at, NOW)
+    assert row["expires_at"] != checked.expires_at and logged == noted
+    async with engine.begin() as conn:
+        await entities.replace_members(conn, 99000001, [], _facts(60))
+        emptied = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+    assert emptied is not None and emptied.members == ()
+
+
+async def test_an_alliance_whose_member_list_was_never_stored_has_none(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await entities.upsert(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(-1))
+        got = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+    assert got is not None and got.members is None and not got.members_fresh and got.members_etag is None
+    assert got.etag == '"abc"' and got.row is not None and got.row["name"] == "A"
+
+
+async def test_a_tombstone_records_the_deletion_it_is_given(engine: AsyncEngine) -> None:
+    deleted = [Change("character", 90000002, "deleted", False, True)]
+    async with engine.begin() as conn:
+        await entities.tombstone(conn, 90000002, "Character has been deleted!", deleted)
+        logged = [o.change for o in await change_log.recent(conn)]
+    assert logged == deleted

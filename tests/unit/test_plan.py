@@ -1,4 +1,5 @@
-"""The cascade rules: the same children from a fetched model and from the stored references."""
+"""The pure rules of a job: what to request, what changed, and the same children from a fetched model
+and from the stored references."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from killreport.changes import Change
 from killreport.esi import models
+from killreport.store import rows
+from killreport.store.entities import Stored
 from killreport.store.references import AllianceReferences, CorporationReferences
-from killreport.sync.plan import Children, children_of
+from killreport.sync.plan import (
+    Children,
+    Request,
+    children_of,
+    deletion_changes,
+    detail_changes,
+    member_changes,
+    requests_for,
+)
 
 ALLIANCE: dict[str, Any] = {"name": "A", "ticker": "A", "date_founded": "2015-05-05T00:00:00Z"}
 CORPORATION: dict[str, Any] = {
@@ -66,3 +78,40 @@ def test_stored_corporation_references_lead_where_the_model_does(
         ceo: int | None, creator: int | None) -> None:
     stored = CorporationReferences(ceo_id=ceo, creator_id=creator)
     assert children_of(corporation(ceo_id=ceo, creator_id=creator)) == children_of(stored)
+
+
+STORED_ROW = rows.row_of(corporation(ceo_id=90000001, creator_id=90000002))
+
+
+def test_only_expired_resources_are_requested_with_the_stored_etag() -> None:
+    assert requests_for("character", Stored(fresh=False)) == (Request("detail", None),)
+    assert requests_for("character", Stored(fresh=True)) == ()
+    assert requests_for("character", Stored(fresh=False, tombstoned=True)) == ()
+    stale = Stored(fresh=False, row=STORED_ROW, etag='"e"')
+    assert requests_for("corporation", stale) == (Request("detail", '"e"'),)
+    assert requests_for("alliance", Stored(fresh=False)) == (Request("detail"), Request("members"))
+    half = Stored(fresh=True, row={}, etag='"a"', members=(1,), members_etag='"m"', members_fresh=False)
+    assert requests_for("alliance", half) == (Request("members", '"m"'),)
+    assert requests_for("alliance", Stored(fresh=False, row={}, etag='"a"', members_fresh=True)) == (
+        Request("detail", '"a"'),)
+
+
+def test_a_first_sighting_changes_nothing_and_a_new_answer_changes_what_differs() -> None:
+    new = corporation(ceo_id=90000003, creator_id=90000002)
+    assert detail_changes("corporation", 98000001, Stored(fresh=False), new) == []
+    stored = Stored(fresh=False, row=STORED_ROW)
+    assert detail_changes("corporation", 98000001, stored, new) == [
+        Change("corporation", 98000001, "ceo_id", 90000001, 90000003)]
+    assert detail_changes("corporation", 98000001, stored, corporation(ceo_id=90000001,
+                                                                       creator_id=90000002)) == []
+
+
+def test_member_lists_and_deletions_change_only_against_a_stored_copy() -> None:
+    assert member_changes(99000001, Stored(fresh=False, row={}), [98000001]) == []
+    stored = Stored(fresh=False, row={}, members=(98000002, 98000001))
+    assert member_changes(99000001, stored, [98000001, 98000002]) == []
+    assert member_changes(99000001, stored, []) == [
+        Change("alliance", 99000001, "corporations", [98000001, 98000002], [])]
+    assert deletion_changes(90000001, Stored(fresh=False)) == []
+    assert deletion_changes(90000001, Stored(fresh=False, row={"name": "x"})) == [
+        Change("character", 90000001, "deleted", False, True)]

@@ -1,50 +1,68 @@
-"""Entity rows: idempotent upserts, the cache facts that decide freshness, tombstones and failures."""
+"""Entity rows: idempotent upserts, the cache facts that decide freshness, the changes a refresh
+observed, tombstones and failures. Nothing is ever deleted from the copy."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
+    ARRAY,
+    CTE,
     BigInteger,
+    BindParameter,
     Column,
+    ColumnElement,
+    DateTime,
     Select,
     Text,
+    all_,
     bindparam,
+    column,
     delete,
     exists,
     false,
     func,
     insert,
+    literal_column,
     null,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import JSONB, Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from killreport.changes import Change
 from killreport.esi.models import Entity
 from killreport.ids import Kind
+from killreport.store import changes as change_log
 from killreport.store import pending, references, rows
 from killreport.store import tables as t
-from killreport.store.facts import CacheFacts
+from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.references import References
 
 TABLES = t.ENTITY_TABLES
 _MEMBERS_FETCHED_AT = f"{t.MEMBERS_PREFIX}fetched_at"
 _MEMBERS_EXPIRES_AT = f"{t.MEMBERS_PREFIX}expires_at"
+_MEMBERS_ETAG = f"{t.MEMBERS_PREFIX}etag"
+# The member list's cache facts on the alliance row, as CacheFacts.columns names them.
+_MEMBERS_FACTS = tuple(CacheFacts(dt.datetime.min, None, None, None).columns(t.MEMBERS_PREFIX))
+_JSON_NULL: ColumnElement[Any] = literal_column("'null'::jsonb")
 
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """What the database holds for one entity, as far as deciding what to fetch and queue goes.
+    """What the database holds for one entity: enough to decide what to fetch, compare and queue.
 
-    `references` is None when nothing is stored or the kind names nothing (a character);
-    `members` is an alliance's stored member list.
+    `row` is the stored copy's model columns (None when nothing is stored), what a new answer is
+    compared with; `references` the ids it names (None for a character); `etag` the stored ETag,
+    sent as If-None-Match once the copy has expired. For alliances, `members` is the stored member
+    list (None while none was ever stored) with its own freshness and ETag.
     """
 
     fresh: bool
@@ -52,6 +70,9 @@ class Stored:
     members: tuple[int, ...] | None = None
     members_fresh: bool = False
     tombstoned: bool = False
+    row: Mapping[str, rows.Value] | None = None
+    etag: str | None = None
+    members_etag: str | None = None
 
 
 async def upsert(conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts) -> None:
@@ -68,58 +89,151 @@ def _upsert_statement(kind: Kind, columns: tuple[str, ...]) -> Insert:
         index_elements=["id"], set_={c: stmt.excluded[c] for c in columns if c != "id"})
 
 
+async def store(conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts,
+                noted: Sequence[Change] = ()) -> None:
+    """`upsert` and append the changes it makes to the stored copy: one statement, so both or none."""
+    columns = {**rows.row_of(entity), **facts.columns()}
+    write = _Write("upsert", columns=tuple(sorted(columns)))
+    params = {**columns, "row_id": entity_id, **_changes_params(noted)}
+    await conn.execute(_statement(rows.kind_of(entity), write, None, finish=False, noted=bool(noted)), params)
+
+
 async def store_and_finish(
     conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts,
-    children: tuple[Kind, Iterable[int]] | None = None,
+    children: tuple[Kind, Iterable[int]] | None = None, noted: Sequence[Change] = (),
 ) -> list[int]:
-    """`upsert`, `pending.add` the children (as published), finish the entity: one statement.
+    """`upsert`, append `noted` changes, `pending.add` the children (as published), finish: one statement.
 
     Returns the children added. One statement is one transaction, so a crash leaves either all of
-    it or none: never a stored entity whose children were not queued.
+    it or none: never a stored entity whose children were not queued or whose changes were lost.
     """
     kind = rows.kind_of(entity)
     columns = {**rows.row_of(entity), **facts.columns()}
-    values = {**columns, "id": entity_id, "kind": kind,
-              "add_ids": sorted(set(children[1])) if children else []}
-    statement = _store_finish_statement(kind, tuple(sorted(columns)), children[0] if children else None)
-    return [r.id for r in await conn.execute(statement, values)]
+    params = {**columns, "row_id": entity_id, "kind": kind, **_children_params(children),
+              **_changes_params(noted)}
+    write = _Write("upsert", columns=tuple(sorted(columns)))
+    statement = _statement(kind, write, children[0] if children else None, finish=True, noted=bool(noted))
+    return [r.id for r in await conn.execute(statement, params)]
+
+
+async def revalidate(conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
+                     prefix: str = "") -> None:
+    """A 304 for the entity (or, with `members_`, an alliance's member list): move Expires and checked."""
+    params = {"row_id": entity_id, **_revalidated_params(checked)}
+    statement = _statement(kind, _Write("revalidate", prefix=prefix), None, finish=False, noted=False)
+    await conn.execute(statement, params)
+
+
+async def revalidate_and_finish(
+    conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
+    children: tuple[Kind, Iterable[int]] | None = None,
+) -> list[int]:
+    """`revalidate`, `pending.add` the children (as published), finish the entity: one statement."""
+    params = {"row_id": entity_id, "kind": kind, **_revalidated_params(checked), **_children_params(children)}
+    child = children[0] if children else None
+    statement = _statement(kind, _Write("revalidate"), child, finish=True, noted=False)
+    return [r.id for r in await conn.execute(statement, params)]
+
+
+async def replace_members(
+    conn: AsyncConnection, alliance_id: int, members: Iterable[int], facts: CacheFacts,
+    noted: Sequence[Change] = (),
+) -> None:
+    """Store an alliance's member list, its cache facts and its changes in one statement (row must exist)."""
+    params = {"row_id": alliance_id, "member_ids": sorted(set(members)), **facts.columns(t.MEMBERS_PREFIX),
+              **_changes_params(noted)}
+    statement = _statement("alliance", _Write("members"), None, finish=False, noted=bool(noted))
+    await conn.execute(statement, params)
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """What a statement writes to the entity's own rows: an upsert of `columns`, a 304's two columns
+    under `prefix`, or an alliance's member list with its facts. Hashable: statements are cached by it."""
+
+    what: Literal["upsert", "revalidate", "members"]
+    columns: tuple[str, ...] = ()
+    prefix: str = ""
 
 
 @functools.cache
-def _store_finish_statement(kind: Kind, columns: tuple[str, ...], child: Kind | None) -> Select[Any]:
-    # Statements of the two most common jobs (characters, corporations) folded into one round
-    # trip each: measured with bench/sync_all.py.
-    entity_id, entity_kind = bindparam("id", type_=BigInteger), bindparam("kind", type_=Text)
-    up = _upsert_statement(kind, ("id", *columns)).values(
-        {"id": entity_id, **{c: bindparam(c) for c in columns}}).cte("up")
+def _statement(kind: Kind, write: _Write, child: Kind | None, *, finish: bool, noted: bool) -> Select[Any]:
+    # One round trip however much a job writes: every part is a data-modifying CTE, which PostgreSQL
+    # runs to completion whether or not the main query reads it (bench/sync_all.py measured why).
+    # The key is bound as `row_id`: a parameter named like a column (`id`) would join an UPDATE's SET.
+    entity_id = bindparam("row_id", type_=BigInteger)
+    ctes = _write_ctes(kind, write, entity_id)
+    if noted:
+        ctes.append(_changes_cte())
+    if finish:
+        ctes += _finish_ctes(entity_id)
+    if child is None:
+        return select(null().label("id")).where(false()).add_cte(*ctes)
+    added = pending.add_statement(child, skip_fresh=True, published=True).cte("added")
+    return select(added.c.id).add_cte(*ctes)
+
+
+def _write_ctes(kind: Kind, write: _Write, entity_id: BindParameter[int]) -> list[CTE]:
+    table = TABLES[kind]
+    if write.what == "upsert":
+        up = _upsert_statement(kind, ("id", *write.columns)).values(
+            {"id": entity_id, **{c: bindparam(c) for c in write.columns}})
+        return [up.cte("up")]
+    if write.what == "revalidate":
+        prefix = write.prefix
+        touched = table.update().where(table.c.id == entity_id).values(
+            {f"{prefix}expires_at": bindparam("r_expires_at", type_=DateTime(timezone=True)),
+             f"{prefix}checked_at": bindparam("r_checked_at", type_=DateTime(timezone=True))})
+        return [touched.cte("checked")]
+    return _members_ctes(entity_id)
+
+
+def _members_ctes(alliance_id: BindParameter[int]) -> list[CTE]:
+    # Corporations that left are deleted and new ones inserted: disjoint rows, so one statement can do
+    # both, and a statement is atomic, so the list is never seen half replaced.
+    ac = t.alliance_corporations
+    ids = bindparam("member_ids", type_=ARRAY(BigInteger))
+    gone = delete(ac).where(ac.c.alliance_id == alliance_id, ac.c.corporation_id != all_(ids))
+    new = pg_insert(ac).from_select(["alliance_id", "corporation_id"], select(alliance_id, func.unnest(ids)))
+    facts = t.alliances.update().where(t.alliances.c.id == alliance_id).values(
+        {c: bindparam(c) for c in _MEMBERS_FACTS})
+    return [gone.cte("gone"), new.on_conflict_do_nothing().cte("joined"), facts.cte("facts")]
+
+
+def _changes_cte() -> CTE:
+    """Append the :changes rows (a JSON array) to the changes table, observed now."""
+    given = func.jsonb_to_recordset(bindparam("changes", type_=JSONB)).table_valued(
+        column("kind", Text), column("entity_id", BigInteger), column("field", Text),
+        column("old_value", JSONB), column("new_value", JSONB)).render_derived("given", with_types=True)
+    # jsonb_to_recordset turns a JSON null into SQL NULL; store.changes.record stores JSON null.
+    old, new = (func.coalesce(c, _JSON_NULL) for c in (given.c.old_value, given.c.new_value))
+    rows_ = select(given.c.kind, given.c.entity_id, given.c.field, old, new, func.now())
+    columns = ["kind", "entity_id", "field", "old_value", "new_value", "observed_at"]
+    return insert(t.changes).from_select(columns, rows_).cte("noted")
+
+
+def _finish_ctes(entity_id: BindParameter[int]) -> list[CTE]:
+    entity_kind = bindparam("kind", type_=Text)
     failed = delete(t.sync_failures).where(
         t.sync_failures.c.kind == entity_kind, t.sync_failures.c.id == entity_id).cte("failed")
     done = delete(t.sync_pending).where(
         t.sync_pending.c.kind == entity_kind, t.sync_pending.c.id == entity_id).cte("done")
-    if child is None:
-        return select(null().label("id")).where(false()).add_cte(up, failed, done)
-    added = pending.add_statement(child, skip_fresh=True, published=True).cte("added")
-    return select(added.c.id).add_cte(up, failed, done)
+    return [failed, done]
 
 
-async def replace_members(
-    conn: AsyncConnection, alliance_id: int, members: Iterable[int], facts: CacheFacts
-) -> None:
-    """Store an alliance's current member list (the alliance row must exist)."""
-    await conn.execute(
-        delete(t.alliance_corporations).where(t.alliance_corporations.c.alliance_id == alliance_id)
-    )
-    ids = sorted(set(members))
-    if ids:
-        await conn.execute(
-            insert(t.alliance_corporations),
-            [{"alliance_id": alliance_id, "corporation_id": i} for i in ids],
-        )
-    await conn.execute(
-        t.alliances.update()
-        .where(t.alliances.c.id == alliance_id)
-        .values(facts.columns(t.MEMBERS_PREFIX))
-    )
+def _children_params(children: tuple[Kind, Iterable[int]] | None) -> dict[str, list[int]]:
+    return {"add_ids": sorted(set(children[1])) if children else []}
+
+
+def _changes_params(noted: Sequence[Change]) -> dict[str, list[dict[str, Any]]]:
+    if not noted:
+        return {}
+    return {"changes": [{"kind": c.kind, "entity_id": c.entity_id, "field": c.field, "old_value": c.old,
+                         "new_value": c.new} for c in noted]}
+
+
+def _revalidated_params(checked: Revalidated) -> dict[str, dt.datetime | None]:
+    return {"r_expires_at": checked.expires_at, "r_checked_at": checked.checked_at}
 
 
 async def claim_and_read(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_s: float) -> Stored | None:
@@ -137,52 +251,56 @@ async def _as_stored(conn: AsyncConnection, kind: Kind, entity_id: int, row: Map
         return Stored(fresh=True, tombstoned=True)
     if row["id"] is None:
         return Stored(fresh=False)
-    fresh = _fresh(row["expires_at"], row["db_now"])
-    refs = references.from_row(kind, row)
-    if kind != "alliance":
-        return Stored(fresh=fresh, references=refs)
+    stored = Stored(fresh=_fresh(row["expires_at"], row["db_now"]), references=references.from_row(kind, row),
+                    row={s.column: row[s.column] for s in rows.sources(kind)}, etag=row["etag"])
+    if kind != "alliance" or row[_MEMBERS_FETCHED_AT] is None:
+        return stored
     members = (await conn.execute(
         select(t.alliance_corporations.c.corporation_id)
         .where(t.alliance_corporations.c.alliance_id == entity_id)
     )).scalars().all()
-    members_fresh = row[_MEMBERS_FETCHED_AT] is not None and _fresh(row[_MEMBERS_EXPIRES_AT], row["db_now"])
-    return Stored(fresh=fresh, references=refs, members=tuple(members), members_fresh=members_fresh)
+    return dataclasses.replace(stored, members=tuple(sorted(members)), members_etag=row[_MEMBERS_ETAG],
+                               members_fresh=_fresh(row[_MEMBERS_EXPIRES_AT], row["db_now"]))
 
 
 @functools.cache
 def _claim_read_statement(kind: Kind) -> Select[Any]:
     # The claim's RETURNING row is the single row the read joins from (an outer join, so "not
     # stored" answers too): no claim, no row. The job's first two statements as one round trip
-    # (measured in bench/sync_all.py).
+    # (measured in bench/sync_all.py); the stored columns come along for comparing a new answer.
     claimed = pending.claim_statement().cte("claimed")
     table = TABLES[kind]
     entity_id = bindparam("id", type_=BigInteger)
     tombstoned = (
         exists().where(t.character_tombstones.c.id == entity_id) if kind == "character" else false()
     )
-    read = [table.c.id, table.c.expires_at, *_members_facts(kind), *references.columns(kind)]
+    # References are model columns too; dict.fromkeys keeps each column once, in order.
+    names = dict.fromkeys([*(s.column for s in rows.sources(kind)),
+                           *(c.name for c in references.columns(kind))])
+    read = [table.c.id, table.c.expires_at, table.c.etag, *_members_facts(kind), *(table.c[c] for c in names)]
     return select(func.now().label("db_now"), tombstoned.label("tombstoned"), *read).select_from(
         claimed.outerjoin(table, table.c.id == entity_id))
 
 
 def _members_facts(kind: Kind) -> list[Column[Any]]:
-    # What decides whether an alliance's member list is fresh; only alliances have one.
+    # What decides whether an alliance's member list is fresh, and its ETag; only alliances have one.
     if kind != "alliance":
         return []
-    return [t.alliances.c[_MEMBERS_FETCHED_AT], t.alliances.c[_MEMBERS_EXPIRES_AT]]
+    return [t.alliances.c[c] for c in (_MEMBERS_FETCHED_AT, _MEMBERS_EXPIRES_AT, _MEMBERS_ETAG)]
 
 
 def _fresh(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
     return expires_at is not None and expires_at > now
 
 
-async def tombstone(conn: AsyncConnection, character_id: int, reason: str) -> None:
-    """Remember a deleted character so it is never requested again."""
+async def tombstone(conn: AsyncConnection, character_id: int, reason: str,
+                    noted: Sequence[Change] = ()) -> None:
+    """Remember a deleted character so it is never requested again; its stored row is kept."""
     stmt = pg_insert(t.character_tombstones).values(
         id=character_id, deleted_seen_at=func.now(), reason=reason
     )
     await conn.execute(stmt.on_conflict_do_nothing())
-    await conn.execute(delete(t.characters).where(t.characters.c.id == character_id))
+    await change_log.record(conn, noted)
 
 
 async def record_failure(

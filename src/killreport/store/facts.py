@@ -1,11 +1,11 @@
-"""The cache facts stored beside every copy: what decides when it may be requested again."""
+"""The cache facts stored beside every copy, from a 200 or a 304: when it may be requested again."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from killreport.esi.types import Fetched
+from killreport.esi.types import Fetched, NotModified
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +32,20 @@ class CacheFacts:
             f"{prefix}last_modified": self.last_modified,
             f"{prefix}checked_at": self.fetched_at,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Revalidated:
+    """A 304: the stored copy is confirmed current until a new Expires; nothing else about it changed."""
+
+    checked_at: dt.datetime
+    expires_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, not_modified: NotModified, checked_at: dt.datetime) -> Revalidated:
+        """The facts of a 304 received at `checked_at`."""
+        return cls(checked_at=checked_at, expires_at=not_modified.expires_at)
+
+    def columns(self, prefix: str = "") -> dict[str, dt.datetime | None]:
+        """The only columns a 304 moves (optionally prefixed, `members_`): Expires and when it was checked."""
+        return {f"{prefix}expires_at": self.expires_at, f"{prefix}checked_at": self.checked_at}

@@ -1,21 +1,29 @@
-"""Fetch what is stale of one entity: the pure choice of requests, then the ESI calls."""
+"""Ask ESI for what a job needs, and hand each answer over the moment it arrives.
+
+An alliance job asks for two resources. Each answer is saved as soon as it arrives, whatever
+happens to the other: a retry must find every answer already received stored with its Expires,
+or it would ask again too early (CCP may treat that as circumventing the cache). Only then does a
+failure propagate.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from killreport.esi.errors import TransientError
 from killreport.esi.models import Alliance, Character, Corporation, Entity
 from killreport.esi.types import Fetched, NotModified
 from killreport.ids import Kind
-from killreport.store.entities import Stored
-from killreport.store.facts import CacheFacts
+from killreport.sync.plan import Request
 
 T = TypeVar("T")
+# What one request brought back: a 200's validated body, or a 304.
+Answer = Fetched[T] | NotModified
+# Stores one answer with the moment it arrived; called before anything else happens to the job.
+Save = Callable[[Answer[T], dt.datetime], Awaitable[None]]
 
 
 class EsiSource(Protocol):
@@ -33,53 +41,62 @@ class EsiSource(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Fresh:
-    """What one job fetched, one optional per resource: the entity and, for alliances, its members."""
+class AllianceAnswers:
+    """What an alliance job received (None: not requested, the stored copy was fresh)."""
 
-    fetched_at: dt.datetime
-    detail: Fetched[Entity] | None = None
-    members: Fetched[list[int]] | None = None
+    detail: Answer[Alliance] | None = None
+    members: Answer[list[int]] | None = None
 
     @property
     def requested(self) -> bool:
-        """Whether anything was fetched at all."""
+        """Whether anything was requested at all."""
         return self.detail is not None or self.members is not None
 
-    def facts(self, fetched: Fetched[object]) -> CacheFacts:
-        """The cache facts to store with one of this job's responses."""
-        return CacheFacts.of(fetched, self.fetched_at)
+
+def now() -> dt.datetime:
+    """When an answer arrived, as stored in fetched_at and checked_at."""
+    return dt.datetime.now(dt.UTC)
 
 
-async def fetch_stale(esi: EsiSource, kind: Kind, entity_id: int, stored: Stored) -> Fresh:
-    """Request exactly the resources of the entity whose Expires has passed."""
-    now = dt.datetime.now(dt.UTC)
+async def ask_entity(esi: EsiSource, kind: Kind, entity_id: int, etag: str | None) -> Answer[Entity]:
+    """GET a corporation or character (an alliance: its detail), conditional when `etag` is given."""
     if kind == "alliance":
-        return await _alliance(esi, entity_id, stored, now)
-    if stored.fresh:
-        return Fresh(now)
-    detail: Fetched[Entity] | NotModified = await (
-        esi.corporation(entity_id) if kind == "corporation" else esi.character(entity_id))
-    return Fresh(now, detail=_fetched(detail))
+        return await esi.alliance(entity_id, etag)
+    if kind == "corporation":
+        return await esi.corporation(entity_id, etag)
+    return await esi.character(entity_id, etag)
 
 
-async def _alliance(esi: EsiSource, alliance_id: int, stored: Stored, now: dt.datetime) -> Fresh:
-    # Both resources are independent, so they are requested together to halve the job's latency.
-    detail, members = await asyncio.gather(
-        _unless(stored.fresh, esi.alliance, alliance_id),
-        _unless(stored.members_fresh, esi.alliance_corporations, alliance_id),
-    )
-    return Fresh(now, detail=detail, members=members)
+async def fetch_alliance(esi: EsiSource, alliance_id: int, wanted: Sequence[Request], *, first_sighting: bool,
+                         save_detail: Save[Alliance], save_members: Save[list[int]]) -> AllianceAnswers:
+    """Request the stale resources of an alliance, saving each answer as it arrives; then raise any error."""
+    etags = {r.resource: r.etag for r in wanted}
+
+    async def detail() -> Answer[Alliance] | None:
+        if "detail" not in etags:
+            return None
+        return await _saved(esi.alliance(alliance_id, etags["detail"]), save_detail)
+
+    async def members() -> Answer[list[int]] | None:
+        if "members" not in etags:
+            return None
+        return await _saved(esi.alliance_corporations(alliance_id, etags["members"]), save_members)
+
+    if first_sighting:
+        # The member list's cache facts live on the alliance row, which a first sighting has not
+        # got yet: asked one after the other, a failed detail leaves no member list unstorable.
+        got_detail = await detail()
+        return AllianceAnswers(got_detail, await members())
+    # Independent resources, asked together; every answer is saved before any error surfaces.
+    both = await asyncio.gather(detail(), members(), return_exceptions=True)
+    if isinstance(both[0], BaseException):
+        raise both[0]
+    if isinstance(both[1], BaseException):
+        raise both[1]
+    return AllianceAnswers(both[0], both[1])
 
 
-async def _unless(
-    fresh: bool, get: Callable[[int], Awaitable[Fetched[T] | NotModified]], entity_id: int
-) -> Fetched[T] | None:
-    """`get(entity_id)`, unless the stored copy is still fresh."""
-    return None if fresh else _fetched(await get(entity_id))
-
-
-def _fetched(got: Fetched[T] | NotModified) -> Fetched[T]:
-    # No ETag is sent yet, so a 304 cannot answer these requests.
-    if isinstance(got, NotModified):
-        raise TransientError("304 to an unconditional request", status=304)
-    return got
+async def _saved(call: Awaitable[Answer[T]], save: Save[T]) -> Answer[T]:
+    answer = await call
+    await save(answer, now())
+    return answer

@@ -1,18 +1,62 @@
-"""What each stored entity leads to: the pure rules of the cascade alliances → corporations → characters.
+"""The pure rules of a job: what to request, what an answer changed, what an entity leads to.
 
-The rules read an entity as just fetched (a validated model) or, when it was still fresh and not
-fetched again, the references the store read from its row: both are typed, and both name the
-referenced ids by the pinned schema's field names.
+- Requests: exactly the resources whose Expires has passed, each with the stored ETag (if any) to
+  send as If-None-Match, so an unchanged resource costs a 304 and no body.
+- Changes: a new answer compared column by column with the stored copy (`killreport.changes`);
+  a first sighting is compared with nothing and changes nothing.
+- The cascade alliances → corporations → characters reads an entity as just fetched (a validated
+  model) or, when it was still fresh or answered 304, the references the store read from its row:
+  both are typed, and both name the referenced ids by the pinned schema's field names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
+from killreport.changes import Change, diff, members_change
 from killreport.esi.models import Alliance, Corporation, Entity
 from killreport.ids import Kind, is_special, is_valid_id
+from killreport.store.entities import Stored
 from killreport.store.references import AllianceReferences, CorporationReferences, References
+from killreport.store.rows import row_of
+
+# An entity's own answer, or an alliance's member list.
+Resource = Literal["detail", "members"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One resource to request, with the stored copy's ETag to send as If-None-Match (None: none)."""
+
+    resource: Resource
+    etag: str | None = None
+
+
+def requests_for(kind: Kind, stored: Stored) -> tuple[Request, ...]:
+    """The entity's resources whose Expires has passed; nothing for a tombstoned character."""
+    if stored.tombstoned:
+        return ()
+    wanted = [] if stored.fresh else [Request("detail", stored.etag)]
+    if kind == "alliance" and not stored.members_fresh:
+        wanted.append(Request("members", stored.members_etag))
+    return tuple(wanted)
+
+
+def detail_changes(kind: Kind, entity_id: int, stored: Stored, entity: Entity) -> list[Change]:
+    """The columns of a new answer that differ from the stored copy (none on a first sighting)."""
+    return diff(kind, entity_id, stored.row, row_of(entity))
+
+
+def member_changes(alliance_id: int, stored: Stored, members: Iterable[int]) -> list[Change]:
+    """An alliance's new member list against the stored one (none when none was stored)."""
+    return members_change(alliance_id, stored.members, members)
+
+
+def deletion_changes(character_id: int, stored: Stored) -> list[Change]:
+    """A stored character now answers "deleted": one change; nothing when it was never stored."""
+    return [] if stored.row is None else [Change("character", character_id, "deleted", False, True)]
 
 
 @dataclass(frozen=True, slots=True)

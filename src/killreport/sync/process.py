@@ -1,7 +1,10 @@
 """One job, start to finish: claim, fetch what is stale, store and queue what it references, ack.
 
-The ack comes last, after the commit and after the children's messages are confirmed, so a crash
-anywhere means redelivery, never loss. ESI failures are sorted here:
+Only expired resources are requested, with the stored ETag: a 304 moves the copy's Expires and
+checked time and nothing else; a 200 replaces the copy and appends what changed to `changes`, in
+the same statement. Every answer is stored the moment it arrives (sync/fetch.py says why). The ack
+comes last, after the commit and after the children's messages are confirmed, so a crash anywhere
+means redelivery, never loss. ESI failures are sorted here:
 
 - permanent (404): recorded, or tombstoned for deleted characters; never retried;
 - transient (5xx, timeouts, malformed bodies): back through a retry tier with attempt + 1, and
@@ -11,18 +14,32 @@ anywhere means redelivery, never loss. ESI failures are sorted here:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from killreport.changes import Change
 from killreport.esi.errors import Deleted, PermanentError, TransientError
+from killreport.esi.models import Alliance, Entity
+from killreport.esi.types import Fetched, NotModified
 from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES, DeadLetter, Delivery, JobQueue
 from killreport.queue.messages import Job, MessageError, decode, encode
 from killreport.store import entities, pending
-from killreport.sync.fetch import EsiSource, Fresh, fetch_stale
-from killreport.sync.plan import Children, children_of
+from killreport.store.facts import CacheFacts, Revalidated
+from killreport.store.tables import MEMBERS_PREFIX
+from killreport.sync.fetch import Answer, EsiSource, ask_entity, fetch_alliance, now
+from killreport.sync.plan import (
+    Children,
+    Request,
+    children_of,
+    deletion_changes,
+    detail_changes,
+    member_changes,
+    requests_for,
+)
 
 log = structlog.get_logger("killreport.sync")
 
@@ -65,8 +82,8 @@ class JobProcessor:
         try:
             await self._sync(job, stored)
         except Deleted as exc:
-            reason = str(exc)
-            await self._in_tx(lambda c: self._tombstone(c, job, reason))
+            reason, noted = str(exc), deletion_changes(job.id, stored)
+            await self._in_tx(lambda c: self._tombstone(c, job, reason, noted))
         except PermanentError as exc:
             status, reason = exc.status, str(exc)
             await self._in_tx(lambda c: self._fail(c, job, status, reason, permanent=True))
@@ -74,13 +91,43 @@ class JobProcessor:
             await self._retry_or_dead(job, exc)
 
     async def _sync(self, job: Job, stored: entities.Stored) -> None:
-        fresh = await fetch_stale(self._esi, job.kind, job.id, stored)
-        # An alliance's member list is replaced by delete + insert, which must not be seen half done.
-        engine = self._engine if job.kind == "alliance" else self._auto
-        async with engine.begin() as conn:
-            to_publish = await _save(conn, job.kind, job.id, stored, fresh)
+        wanted = requests_for(job.kind, stored)
+        if job.kind == "alliance":
+            to_publish = await self._alliance(job.id, stored, wanted)
+        else:
+            to_publish = await self._entity(job.kind, job.id, stored, wanted)
         for kind, ids in to_publish.items():
             await self._broker.publish(QUEUE_NAMES[kind], [encode(Job(kind=kind, id=i)) for i in ids])
+
+    async def _entity(self, kind: Kind, entity_id: int, stored: entities.Stored,
+                      wanted: tuple[Request, ...]) -> dict[Kind, list[int]]:
+        """A corporation or character: at most one request, then one statement (the hot path)."""
+        answer = await ask_entity(self._esi, kind, entity_id, wanted[0].etag) if wanted else None
+        arrived = now()
+        async with self._auto.connect() as conn:
+            if answer is None:
+                return await _finish(conn, kind, entity_id, children_of(stored.references), requested=False)
+            return await _store_entity(conn, kind, entity_id, stored, answer, arrived)
+
+    async def _alliance(self, alliance_id: int, stored: entities.Stored,
+                        wanted: tuple[Request, ...]) -> dict[Kind, list[int]]:
+        """An alliance: each stale resource requested and stored as it arrives, then the cascade."""
+        async def save_detail(answer: Answer[Alliance], arrived: dt.datetime) -> None:
+            async with self._auto.connect() as conn:
+                await _store_alliance(conn, alliance_id, stored, answer, arrived)
+
+        async def save_members(answer: Answer[list[int]], arrived: dt.datetime) -> None:
+            async with self._auto.connect() as conn:
+                await _store_members(conn, alliance_id, stored, answer, arrived)
+
+        got = await fetch_alliance(self._esi, alliance_id, wanted, first_sighting=stored.row is None,
+                                   save_detail=save_detail, save_members=save_members)
+        # What was just fetched wins; what is still fresh, or answered 304, is the stored copy.
+        entity = got.detail.data if isinstance(got.detail, Fetched) else stored.references
+        members = got.members.data if isinstance(got.members, Fetched) else (stored.members or ())
+        async with self._auto.connect() as conn:
+            return await _finish(conn, "alliance", alliance_id, children_of(entity, members),
+                                 requested=got.requested)
 
     async def _retry_or_dead(self, job: Job, exc: TransientError) -> None:
         attempts = job.attempt + 1
@@ -132,8 +179,8 @@ class JobProcessor:
             await step(conn)
 
     @staticmethod
-    async def _tombstone(conn: AsyncConnection, job: Job, reason: str) -> None:
-        await entities.tombstone(conn, job.id, reason)
+    async def _tombstone(conn: AsyncConnection, job: Job, reason: str, noted: list[Change]) -> None:
+        await entities.tombstone(conn, job.id, reason, noted)
         await pending.finish(conn, job.kind, job.id)
 
     @staticmethod
@@ -158,37 +205,61 @@ class JobProcessor:
         await pending.finish(conn, job.kind, job.id)
 
 
-async def _save(
-    conn: AsyncConnection, kind: Kind, entity_id: int, stored: entities.Stored, fresh: Fresh
-) -> dict[Kind, list[int]]:
-    """Store what was fetched, add what it references to the pending set, finish the entity.
+async def _store_entity(conn: AsyncConnection, kind: Kind, entity_id: int, stored: entities.Stored,
+                        answer: Answer[Entity], arrived: dt.datetime) -> dict[Kind, list[int]]:
+    """Store a corporation's or character's answer, queue its children, finish it: one statement.
+
+    Returns the children this job added, to publish after the commit.
+    """
+    if isinstance(answer, NotModified):
+        children = children_of(stored.references).by_kind()
+        first = children[0] if children else None
+        added = await entities.revalidate_and_finish(conn, kind, entity_id, Revalidated.of(answer, arrived),
+                                                     first)
+    else:
+        children = children_of(answer.data).by_kind()
+        first = children[0] if children else None
+        noted = detail_changes(kind, entity_id, stored, answer.data)
+        added = await entities.store_and_finish(conn, entity_id, answer.data, CacheFacts.of(answer, arrived),
+                                                first, noted)
+    return {first[0]: added} if first and added else {}
+
+
+async def _store_alliance(conn: AsyncConnection, alliance_id: int, stored: entities.Stored,
+                          answer: Answer[Alliance], arrived: dt.datetime) -> None:
+    """Store an alliance's own answer (a 304: its Expires and checked time) with what changed."""
+    if isinstance(answer, NotModified):
+        await entities.revalidate(conn, "alliance", alliance_id, Revalidated.of(answer, arrived))
+        return
+    noted = detail_changes("alliance", alliance_id, stored, answer.data)
+    await entities.store(conn, alliance_id, answer.data, CacheFacts.of(answer, arrived), noted)
+
+
+async def _store_members(conn: AsyncConnection, alliance_id: int, stored: entities.Stored,
+                         answer: Answer[list[int]], arrived: dt.datetime) -> None:
+    """Store an alliance's member list (a 304: its Expires and checked time) with what changed."""
+    if isinstance(answer, NotModified):
+        await entities.revalidate(conn, "alliance", alliance_id, Revalidated.of(answer, arrived),
+                                  MEMBERS_PREFIX)
+        return
+    noted = member_changes(alliance_id, stored, answer.data)
+    await entities.replace_members(conn, alliance_id, answer.data, CacheFacts.of(answer, arrived), noted)
+
+
+async def _finish(conn: AsyncConnection, kind: Kind, entity_id: int, children: Children, *,
+                  requested: bool) -> dict[Kind, list[int]]:
+    """Add what the entity references to the pending set, finish the entity.
 
     Returns the children to publish after the commit: those this job added, and, when nothing was
-    fetched (a redelivery after a crash between commit and publish looks exactly like that), every
+    requested (a redelivery after a crash between commit and publish looks exactly like that), every
     child still pending, so none is left without a message. Duplicates are harmless; loss is not.
+    Each statement commits on its own: all of them are safe to repeat.
     """
-    children = _children(fresh, stored).by_kind()
-    if fresh.detail is not None:
-        facts = fresh.facts(fresh.detail)
-        if fresh.members is None and len(children) <= 1:
-            first = children[0] if children else None
-            added = await entities.store_and_finish(conn, entity_id, fresh.detail.data, facts, first)
-            return {first[0]: added} if first and added else {}
-        await entities.upsert(conn, entity_id, fresh.detail.data, facts)
-    if fresh.members is not None:
-        await entities.replace_members(conn, entity_id, fresh.members.data, fresh.facts(fresh.members))
     to_publish: dict[Kind, list[int]] = {}
-    for child_kind, ids in children:
+    for child_kind, ids in children.by_kind():
         added = await pending.add(conn, child_kind, ids, skip_fresh=True, published=True)
-        chosen = added if fresh.requested else await pending.among(conn, child_kind, ids)
+        chosen = added if requested else await pending.among(conn, child_kind, ids)
         if chosen:
             to_publish[child_kind] = chosen
-    await pending.finish(conn, kind, entity_id, stored=fresh.requested)
+    await pending.finish(conn, kind, entity_id, stored=requested)
     return to_publish
-
-
-def _children(fresh: Fresh, stored: entities.Stored) -> Children:
-    # What was just fetched wins; what is still fresh is known from the stored copy.
-    entity = fresh.detail.data if fresh.detail is not None else stored.references
-    members = fresh.members.data if fresh.members is not None else (stored.members or ())
-    return children_of(entity, members)
