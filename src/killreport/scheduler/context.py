@@ -1,0 +1,43 @@
+"""What the active scheduler works with, passed in: the database, the queues, ESI and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from killreport.config import Settings
+from killreport.esi.types import Fetched, NotModified
+from killreport.ids import Kind
+from killreport.queue.broker import JobQueue
+from killreport.scheduler.rules import AffiliationAnswer
+
+T = TypeVar("T")
+
+
+class SchedulerEsi(Protocol):
+    """The two ESI calls the scheduler makes (EsiClient has both)."""
+
+    async def get(self, path: str, model: TypeAdapter[T] | type[T],
+                  etag: str | None = None) -> Fetched[T] | NotModified: ...
+
+    async def affiliations(self, character_ids: Sequence[int]) -> Fetched[Sequence[AffiliationAnswer]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduling:
+    """The active scheduler's collaborators."""
+
+    engine: AsyncEngine
+    broker: JobQueue
+    esi: SchedulerEsi
+    settings: Settings
+
+    def min_age_s(self, kind: Kind) -> float:
+        """REFRESH_MIN_AGE_<KIND>: the kind's refresh period."""
+        s = self.settings
+        return {"alliance": s.refresh_min_age_alliance, "corporation": s.refresh_min_age_corporation,
+                "character": s.refresh_min_age_character}[kind]

@@ -1,0 +1,109 @@
+"""Electing the one active scheduler: a PostgreSQL session advisory lock on a dedicated connection.
+
+The lock belongs to the session, so it goes when the connection goes: a clean stop, a crash or a
+SIGKILL (the kernel closes the socket, the server ends the session at once). Standbys try to take
+it every SCHEDULER_POLL_S, so one of them leads within about that long.
+
+The leader renews its lease row through the same connection every SCHEDULER_HEARTBEAT_S. That
+proves the session, and so the lock, is still there; when a renewal fails or hangs, the leader
+stops acting at once, before the server has necessarily noticed, so two never act together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+
+import structlog
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from killreport.config import Settings, sqlalchemy_url
+from killreport.store import schedule
+
+log = structlog.get_logger("killreport.scheduler")
+_FAILURES = (DBAPIError, OSError, TimeoutError)
+
+
+def holder_name() -> str:
+    """`host:pid`: who leads and where, for `status`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Leadership:
+    """The held lock: renew the lease while it lasts, give it back on the way out."""
+
+    def __init__(self, engine: AsyncEngine, conn: AsyncConnection, holder: str, settings: Settings) -> None:
+        self._engine, self._conn, self.holder = engine, conn, holder
+        self._every = settings.scheduler_heartbeat_s
+        # A renewal slower than this counts as failed: the leader must step down before a standby
+        # could have taken over, and a hung connection gives no error of its own.
+        self._timeout = max(1.0, 2 * self._every)
+
+    async def keep(self) -> None:
+        """Renew the lease every heartbeat; return as soon as a renewal fails (the lock may be gone)."""
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                await asyncio.wait_for(self._renew(), self._timeout)
+            except _FAILURES as exc:
+                log.warning("scheduler lost its database session; stepping down",
+                            error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                return
+
+    async def _renew(self) -> None:
+        if not await schedule.heartbeat(self._conn, self.holder):
+            # Somebody rewrote the row (by hand?): the lock is still ours, so say so again.
+            await schedule.claim_lease(self._conn, self.holder)
+
+    async def release(self) -> None:
+        """Drop the lease and the lock, and close the session (which drops the lock in any case)."""
+        with contextlib.suppress(*_FAILURES):
+            await asyncio.wait_for(self._clear(), self._timeout)
+        with contextlib.suppress(*_FAILURES):
+            await asyncio.wait_for(self._conn.close(), self._timeout)
+        await self._engine.dispose()
+
+    async def _clear(self) -> None:
+        await schedule.drop_lease(self._conn, self.holder)
+        await schedule.unlock(self._conn)
+
+
+async def acquire(settings: Settings, stop: asyncio.Event) -> Leadership | None:
+    """Wait until this process holds the lock (then it leads), or until `stop` (None)."""
+    holder = holder_name()
+    # NullPool: closing the connection really ends the session, so the lock never lingers in a pool.
+    engine = create_async_engine(sqlalchemy_url(settings.database_url), poolclass=NullPool)
+    conn: AsyncConnection | None = None
+    while not stop.is_set():
+        try:
+            conn = conn or await _connect(engine)
+            if await asyncio.wait_for(schedule.try_lock(conn), 10):
+                await schedule.claim_lease(conn, holder)
+                log.info("scheduler is active", holder=holder)
+                return Leadership(engine, conn, holder, settings)
+        except _FAILURES as exc:
+            log.warning("scheduler cannot reach PostgreSQL; retrying", error=str(exc).splitlines()[0])
+            await _discard(conn)
+            conn = None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.scheduler_poll_s)
+    await _discard(conn)
+    await engine.dispose()
+    return None
+
+
+async def _connect(engine: AsyncEngine) -> AsyncConnection:
+    conn = await asyncio.wait_for(engine.connect(), 10)
+    # Autocommit: the session lives for hours and must never sit idle inside a transaction.
+    await conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
+
+async def _discard(conn: AsyncConnection | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(*_FAILURES):
+            await asyncio.wait_for(conn.close(), 5)

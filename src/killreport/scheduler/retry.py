@@ -1,0 +1,25 @@
+"""Retrying one ESI call the scheduler makes itself (jobs retry through the queues instead)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from killreport.esi.errors import TransientError
+
+T = TypeVar("T")
+
+
+async def retrying(call: Callable[[], Awaitable[T]], *, attempts: int = 4, first_delay_s: float = 1.0) -> T:
+    """`call()`, again after 1, 2, 4... s on a transient ESI error; the last error propagates.
+
+    A transient error is an answer with no data (5xx, a timeout, a malformed body), so asking again
+    repeats nothing ESI has answered; every try still goes through the shared budget.
+    """
+    for attempt in range(attempts - 1):
+        try:
+            return await call()
+        except TransientError:
+            await asyncio.sleep(first_delay_s * 2**attempt)
+    return await call()

@@ -1,0 +1,69 @@
+"""The affiliation sweep: who changed corporation or alliance, for every stored character, an hour at a time.
+
+A character's own GET is cached for a day, but POST /characters/affiliation answers 1,000 of
+them at once and is cached for an hour. A sweep asks for every stored, not deleted character,
+1,000 ids a call, one call at a time (steady, never a burst), updates `corporation_id` and
+`alliance_id` of those that moved (their GET still waits for its own Expires), records the
+changes, and queues the corporations and alliances they moved to that are not stored.
+
+Its rhythm lives in `scheduler_marks`: when the last sweep started, and the latest Expires of its
+answers. A sweep starts only a period after the last one and after that Expires, so no id is
+asked again early, whichever scheduler leads. The start is marked before the first call: a
+leader that dies mid-sweep costs the rest of that sweep (characters still refresh daily), never
+an early repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+
+from killreport.esi.errors import TransientError
+from killreport.scheduler.context import Scheduling
+from killreport.scheduler.retry import retrying
+from killreport.scheduler.rules import chunks, move_changes, moves, pointed_to, sweep_due
+from killreport.store import changes, schedule
+from killreport.sync.enqueue import enqueue
+
+log = structlog.get_logger("killreport.scheduler")
+
+
+async def sweep_if_due(ctx: Scheduling) -> int | None:
+    """Run a whole sweep if one is due; returns how many characters moved, None if none was due."""
+    async with ctx.engine.begin() as conn:
+        marks = await schedule.sweep_marks(conn)
+        period_s = ctx.settings.refresh_min_age_affiliation
+        if not sweep_due(marks.now, marks.started, marks.not_before, period_s):
+            return None
+        await schedule.mark_sweep_started(conn)
+        ids = await schedule.sweep_ids(conn)
+    moved = 0
+    for chunk in chunks(ids):
+        try:
+            moved += await _sweep_chunk(ctx, chunk)
+        except TransientError as exc:
+            # The rest waits for the next sweep rather than spend more of the error budget now.
+            log.warning("affiliation sweep abandoned", error=str(exc), characters=len(ids))
+            break
+    log.info("affiliation sweep done", characters=len(ids), calls=len(chunks(ids)), moved=moved)
+    return moved
+
+
+async def _sweep_chunk(ctx: Scheduling, ids: Sequence[int]) -> int:
+    """One call: apply the moves it shows, record them, queue what they point to that is not stored."""
+    # Only the call is retried: once answered, these ids are not asked again before its Expires.
+    got = await retrying(lambda: ctx.esi.affiliations(ids))
+    async with ctx.engine.begin() as conn:
+        if got.expires_at is not None:
+            await schedule.hold_sweep_until(conn, got.expires_at)
+        found = moves(await schedule.affiliations(conn, ids), got.data)
+        applied = await schedule.apply_moves(conn, found)
+        done = [m for m in found if m.character_id in applied]
+        await changes.record(conn, move_changes(done))
+        corporations, alliances = pointed_to(done)
+        new_corporations = await schedule.missing(conn, "corporation", corporations)
+        new_alliances = await schedule.missing(conn, "alliance", alliances)
+    await enqueue(ctx.engine, ctx.broker, "alliance", new_alliances, skip_fresh=True)
+    await enqueue(ctx.engine, ctx.broker, "corporation", new_corporations, skip_fresh=True)
+    return len(done)
