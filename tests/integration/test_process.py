@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from killreport.esi import models
 from killreport.esi.errors import Deleted, NotFound, ServerError
 from killreport.esi.types import Fetched, NotModified
+from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import Job, encode
 from killreport.queue.stub import StubBroker
@@ -47,6 +48,7 @@ class FakeEsi:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.conditional: Counter[str] = Counter()
+        self.deleted = {"/characters/90000666"}
         self.expires_in_s = 3600.0
         self.failing: dict[str, Exception] = {}
         self.data: dict[str, Any] = {
@@ -66,7 +68,7 @@ class FakeEsi:
         self.conditional[path] += etag is not None
         if path in self.failing:
             raise self.failing[path]
-        if path == "/characters/90000666":
+        if path in self.deleted:
             raise Deleted("Character has been deleted!", status=404, path=path)
         if path not in self.data:
             raise NotFound("not found", status=404, path=path)
@@ -193,3 +195,111 @@ async def test_a_claimed_entity_is_deferred_not_fetched_twice(engine: AsyncEngin
         await processor.handle(await anext(feed))
     assert esi.calls["/characters/90000001"] == 0
     assert broker.retrying(QUEUE_NAMES["character"]) == [encode(Job(kind="character", id=90000001))]
+
+
+async def expire_everything(engine: AsyncEngine) -> None:
+    """Make every stored copy stale, as if its Expires had passed."""
+    async with engine.begin() as conn:
+        for table in ("alliances", "corporations", "characters"):
+            await conn.execute(text(f"UPDATE {table} SET expires_at = now() - interval '1 second'"))
+        await conn.execute(text("UPDATE alliances SET members_expires_at = now() - interval '1 second'"))
+
+
+async def rows_of(engine: AsyncEngine, table: str) -> dict[int, dict[str, Any]]:
+    async with engine.connect() as conn:
+        return {r["id"]: dict(r) for r in (await conn.execute(text(f"SELECT * FROM {table}"))).mappings()}
+
+
+async def logged(engine: AsyncEngine) -> list[tuple[str, int, str, Any, Any]]:
+    async with engine.connect() as conn:
+        return [tuple(r) for r in (await conn.execute(text(
+            "SELECT kind, entity_id, field, old_value, new_value FROM changes ORDER BY id"))).all()]
+
+
+async def test_a_refresh_after_expires_is_conditional_and_a_304_moves_only_expires_and_checked(
+        engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    await expire_everything(engine)
+    before = {table: await rows_of(engine, table) for table in ("alliances", "corporations", "characters")}
+    esi.calls.clear()
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    assert esi.conditional == esi.calls and sum(esi.calls.values()) == 6, esi.calls
+    for table, old in before.items():
+        new = await rows_of(engine, table)
+        assert set(new) == set(old)
+        for entity_id, row in new.items():
+            moved = {column for column in row if row[column] != old[entity_id][column]}
+            expected = {"expires_at", "checked_at"} | (
+                {"members_expires_at", "members_checked_at"} if table == "alliances" else set())
+            assert moved == expected, (table, entity_id, moved)
+    assert await logged(engine) == [] and await scalar(engine, "SELECT count(*) FROM sync_pending") == 0
+
+
+async def test_changed_answers_are_stored_and_logged_field_by_field(engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    assert await logged(engine) == [], "a first sighting is no change"
+    esi.data["/alliances/99000001"] = {**ALLIANCE, "executor_corporation_id": 98000002}
+    esi.data["/alliances/99000001/corporations"] = [98000002]
+    esi.data["/corporations/98000002"] = {**corp(90000002, 90000666), "state": "closed", "ceo_id": 1}
+    esi.data["/characters/90000001"] = char(98000002)
+    del esi.data["/characters/90000002"]
+    esi.deleted.add("/characters/90000002")
+    await expire_everything(engine)
+    refreshed: list[tuple[Kind, list[int]]] = [
+        ("alliance", [99000001]), ("corporation", [98000001, 98000002]), ("character", [90000001, 90000002])]
+    for kind, ids in refreshed:
+        await enqueue(engine, broker, kind, ids, skip_fresh=False)
+    await run_until_idle(broker, processor)
+    assert sorted(await logged(engine)) == sorted([
+        ("alliance", 99000001, "executor_corporation_id", None, 98000002),
+        ("alliance", 99000001, "corporations", [98000001, 98000002], [98000002]),
+        ("corporation", 98000002, "ceo_id", 90000002, 1),
+        ("corporation", 98000002, "state", "active", "closed"),
+        ("character", 90000001, "corporation_id", 98000001, 98000002),
+        ("character", 90000002, "deleted", False, True)])
+    characters = await rows_of(engine, "characters")
+    assert set(characters) == {90000001, 90000002}, "a deleted character's row is kept"
+    assert characters[90000001]["corporation_id"] == 98000002
+    assert await scalar(engine, "SELECT count(*) FROM character_tombstones WHERE id = 90000002") == 1
+
+
+async def test_an_alliance_answer_that_arrived_is_kept_when_the_other_fails(engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    await expire_everything(engine)
+    esi.calls.clear()
+    esi.data["/alliances/99000001"] = {**ALLIANCE, "ticker": "NEW"}
+    esi.failing["/alliances/99000001/corporations"] = ServerError("Bad gateway", status=502)
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
+        await processor.handle(await anext(feed))
+    assert await scalar(engine, "SELECT ticker FROM alliances") == "NEW", "the detail that arrived is stored"
+    assert broker.retrying(QUEUE_NAMES["alliance"]), "the failure still sends the job to a retry tier"
+    del esi.failing["/alliances/99000001/corporations"]
+    await run_until_idle(broker, processor)
+    assert esi.calls["/alliances/99000001"] == 1, "the retry asked for the stored detail again"
+    assert esi.calls["/alliances/99000001/corporations"] == 2
+    assert await scalar(engine, "SELECT count(*) FROM sync_pending") == 0
+
+
+async def test_a_new_alliance_asks_for_its_members_only_once_its_row_is_stored(engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    esi.failing["/alliances/99000001"] = ServerError("Bad gateway", status=502)
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
+        await processor.handle(await anext(feed))
+    assert esi.calls["/alliances/99000001/corporations"] == 0, "a member list with no row to hold its Expires"
+    del esi.failing["/alliances/99000001"]
+    await run_until_idle(broker, processor)
+    assert esi.calls["/alliances/99000001/corporations"] == 1
+    assert await scalar(engine, "SELECT count(*) FROM alliance_corporations") == 2
