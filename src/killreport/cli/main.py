@@ -11,7 +11,7 @@ from cyclopts import App, CycloptsError
 from pydantic_settings import SettingsError
 
 from killreport import __version__
-from killreport.cli import admin_cmds, changes_cmd, sim_cmd, sync_cmds, worker_cmd
+from killreport.cli import admin_cmds, changes_cmd, scheduler_cmd, sim_cmd, sync_cmds, worker_cmd
 from killreport.cli.errors import EXPECTED, FAILURE, USAGE, UsageError, one_line
 from killreport.config import ConfigError, Settings
 from killreport.logs import configure_logging
@@ -23,6 +23,8 @@ def build_app() -> App:
               help="Keep a PostgreSQL copy of EVE Online's public data from ESI.")
     app.command(admin_cmds.migrate_cmd, name="migrate")
     app.command(worker_cmd.worker, name="worker")
+    app.command(scheduler_cmd.scheduler, name="scheduler")
+    app.command(scheduler_cmd.run, name="run")
     app.command(sync_cmds.sync_alliances, name="sync-alliances")
     app.command(sync_cmds.sync_corporations, name="sync-corporations")
     app.command(sync_cmds.sync_characters, name="sync-characters")

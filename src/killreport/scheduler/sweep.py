@@ -36,8 +36,10 @@ async def sweep_if_due(ctx: Scheduling) -> int | None:
         period_s = ctx.settings.refresh_min_age_affiliation
         if not sweep_due(marks.now, marks.started, marks.not_before, period_s):
             return None
-        await schedule.mark_sweep_started(conn)
         ids = await schedule.sweep_ids(conn)
+        if not ids:  # nothing stored yet: the first characters get their sweep as soon as they are
+            return None
+        await schedule.mark_sweep_started(conn)
     moved = 0
     for chunk in chunks(ids):
         try:

@@ -1,0 +1,39 @@
+"""`killreport scheduler` and `killreport run`: argument parsing only; the life is in killreport.scheduler."""
+
+from __future__ import annotations
+
+from killreport.cli.errors import UsageError
+from killreport.scheduler import main as scheduler_main
+from killreport.scheduler.process import until_signalled
+from killreport.scheduler.standalone import run_all
+from killreport.wiring import load_settings
+
+# A scheduler stops within a tick; this only bounds one still waiting for its services.
+_SCHEDULER_GRACE_S = 10.0
+
+
+async def scheduler() -> int:
+    """Keep the copy fresh: re-queue what expired, follow the alliance list, sweep affiliations.
+
+    Run any number on any machines: one leads (a PostgreSQL advisory lock), the others take over
+    within seconds if it dies. SIGTERM/SIGINT: stop cleanly, exit 0.
+    """
+    settings = load_settings()
+    settings.require_contact()
+    return await until_signalled(lambda stop: scheduler_main.run(settings, stop), _SCHEDULER_GRACE_S)
+
+
+async def run(*, concurrency: int | None = None, shutdown_timeout: float | None = None) -> int:
+    """Everything in one process: migrate, then a scheduler and a worker for every kind until SIGTERM.
+
+    On SIGTERM/SIGINT the worker drains for up to --shutdown-timeout seconds, then it exits 0.
+    """
+    if concurrency is not None and concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if shutdown_timeout is not None and shutdown_timeout <= 0:
+        raise UsageError("--shutdown-timeout must be more than 0")
+    settings = load_settings()
+    overrides = {"worker_concurrency": concurrency, "shutdown_timeout_s": shutdown_timeout}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    grace_s = settings.shutdown_timeout_s + _SCHEDULER_GRACE_S
+    return await until_signalled(lambda stop: run_all(settings, stop), grace_s)

@@ -1,0 +1,96 @@
+"""A scheduler process's life: connect (waiting for services), stand by, lead while the lock is ours, stop.
+
+While it leads, three loops run side by side: the lease heartbeat (whose failure ends the rest),
+the tick (alliance list, then each kind's share of due refreshes) and the affiliation sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from killreport.config import Settings
+from killreport.esi.errors import EsiError
+from killreport.scheduler.alliances import refresh_list_if_due
+from killreport.scheduler.context import Scheduling
+from killreport.scheduler.lock import Leadership, acquire
+from killreport.scheduler.refresh import release_due
+from killreport.scheduler.sweep import sweep_if_due
+from killreport.services import database
+from killreport.wiring import broker, esi_client
+from killreport.worker.runner import Backoff
+from killreport.worker.stats import flush_forever
+
+log = structlog.get_logger("killreport.scheduler")
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """Connect (waiting for PostgreSQL and RabbitMQ), then stand by or lead until `stop`."""
+    wait_s = settings.reconnect_max_delay_s
+    async with database(settings, wait=True, max_delay_s=wait_s, pool_size=4) as engine, \
+            broker(settings, wait=True, max_delay_s=wait_s) as mq, esi_client(settings) as esi:
+        ctx = Scheduling(engine, mq, esi.client, settings)
+        counting = asyncio.create_task(flush_forever(engine, esi.counter, settings.stats_flush_s))
+        try:
+            while not stop.is_set():
+                held = await acquire(settings, stop)
+                if held is None:
+                    break
+                try:
+                    await _lead(ctx, held, stop)
+                finally:
+                    await held.release()
+        finally:
+            counting.cancel()
+            await asyncio.gather(counting, return_exceptions=True)
+    log.info("scheduler stopped")
+
+
+async def _lead(ctx: Scheduling, held: Leadership, stop: asyncio.Event) -> None:
+    """Act until `stop`, or until the lease cannot be renewed (then another scheduler may lead)."""
+    keeping = asyncio.create_task(held.keep())
+    work = [asyncio.create_task(_every(ctx, "tick", _tick_once(ctx))),
+            asyncio.create_task(_every(ctx, "sweep", lambda _elapsed: sweep_if_due(ctx)))]
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([keeping, stopping, *work], return_when=asyncio.FIRST_COMPLETED)
+    for task in (keeping, stopping, *work):
+        task.cancel()
+    await asyncio.gather(keeping, stopping, *work, return_exceptions=True)
+    if not stop.is_set():
+        log.warning("scheduler standing by", holder=held.holder)
+
+
+def _tick_once(ctx: Scheduling) -> Callable[[float], Awaitable[object]]:
+    """One tick: the alliance list if due (with its own backoff on ESI errors), then due refreshes."""
+    backoff, not_before = Backoff(first_s=1.0, max_s=300.0), [0.0]
+    loop = asyncio.get_running_loop()
+
+    async def tick(elapsed_s: float) -> None:
+        if loop.time() >= not_before[0]:
+            try:
+                await refresh_list_if_due(ctx)
+                backoff.reset()
+            except EsiError as exc:
+                delay = backoff.next_delay()
+                not_before[0] = loop.time() + delay
+                log.warning("alliance list not fetched", error=str(exc), retry_in_s=delay)
+        await release_due(ctx, elapsed_s)
+
+    return tick
+
+
+async def _every(ctx: Scheduling, name: str, step: Callable[[float], Awaitable[object]]) -> None:
+    """`step(seconds since the last one)` every SCHEDULER_TICK_S; a failing step is logged, never fatal."""
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while True:
+        await asyncio.sleep(ctx.settings.scheduler_tick_s)
+        now = loop.time()
+        try:
+            await step(now - last)
+        except Exception as exc:
+            # The database or the broker blinked: the next tick tries again; cancellation passes.
+            log.warning(f"scheduler {name} failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        last = now
