@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -47,25 +47,58 @@ def _diff_row(kind: str, entity_id: str, body: Mapping[str, Any], row: Mapping[A
 
 
 async def diff_against_truth(engine: AsyncEngine, truth: Mapping[str, Any]) -> list[str]:
-    """Every difference between the database and the truth (empty when they are equal)."""
-    problems: list[str] = []
+    """Every difference between the database and the truth (empty when they are equal).
+
+    With `ever` (`sim.control.truth(ever=True)`), the copy may also hold what the game retired since
+    it was stored: every stored entity is compared with its current body there. A tombstoned
+    character's kept row is not compared; the tombstones must cover the truth's deleted characters
+    and name only characters ever deleted. Without `ever` the truth is all there ever was.
+    """
+    ever = truth.get("ever", truth)
     async with engine.connect() as conn:
-        for kind, table in (("alliances", t.alliances), ("corporations", t.corporations),
-                            ("characters", t.characters)):
-            rows = {str(r["id"]): r for r in (await conn.execute(select(table))).mappings()}
-            want = truth[kind]
-            problems += [f"{kind} {i}: missing" for i in sorted(set(want) - set(rows))]
-            problems += [f"{kind} {i}: not in truth" for i in sorted(set(rows) - set(want))]
-            for i in sorted(set(want) & set(rows)):
-                problems += _diff_row(kind, i, want[i], rows[i])
+        stored = {kind: {str(r["id"]): r for r in (await conn.execute(select(table))).mappings()}
+                  for kind, table in _TABLES.items()}
         members = (await conn.execute(select(t.alliance_corporations))).all()
-        tombs = (await conn.execute(select(t.character_tombstones.c.id))).scalars().all()
-    stored_members: dict[str, list[int]] = {}
-    for alliance_id, corporation_id in members:
-        stored_members.setdefault(str(alliance_id), []).append(corporation_id)
-    for alliance_id, want_members in truth["alliance_corporations"].items():
-        if sorted(stored_members.get(alliance_id, [])) != sorted(want_members):
-            problems.append(f"alliance {alliance_id}: members differ")
-    if sorted(tombs) != sorted(truth["deleted_characters"]):
-        problems.append(f"tombstones differ: stored {len(tombs)}, truth {len(truth['deleted_characters'])}")
+        tombs = set((await conn.execute(select(t.character_tombstones.c.id))).scalars())
+    problems: list[str] = []
+    for kind, rows in stored.items():
+        kept = {i for i in rows if kind != "characters" or int(i) not in tombs}
+        problems += [f"{kind} {i}: missing" for i in sorted(set(truth[kind]) - set(rows))]
+        problems += [_unknown(kind, i, ever) for i in sorted(kept - set(ever[kind]))]
+        for i in sorted(kept & set(ever[kind])):
+            problems += _diff_row(kind, i, ever[kind][i], rows[i])
+    problems += _diff_members(members, set(stored["alliances"]), truth, ever)
+    problems += _diff_tombstones(tombs, truth, ever)
     return problems
+
+
+_TABLES = {"alliances": t.alliances, "corporations": t.corporations, "characters": t.characters}
+
+
+def _unknown(kind: str, entity_id: str, ever: Mapping[str, Any]) -> str:
+    if kind == "characters" and int(entity_id) in ever["deleted_characters"]:
+        return f"{kind} {entity_id}: deleted in ESI, stored without a tombstone"
+    return f"{kind} {entity_id}: not in truth"
+
+
+def _diff_members(members: Sequence[Any], alliances: set[str], truth: Mapping[str, Any],
+                  ever: Mapping[str, Any]) -> list[str]:
+    """Member lists of the truth's alliances and of every stored one, as ESI serves them now."""
+    stored: dict[str, list[int]] = {}
+    for alliance_id, corporation_id in members:
+        stored.setdefault(str(alliance_id), []).append(corporation_id)
+    now = ever["alliance_corporations"]
+    wanted = {**{a: now[a] for a in alliances if a in now}, **truth["alliance_corporations"]}
+    problems = [f"alliance {a}: members differ" for a, want in sorted(wanted.items())
+                if sorted(stored.get(a, [])) != sorted(want)]
+    return problems + [f"alliance {a}: members stored, alliance not in truth"
+                       for a in sorted(set(stored) - set(wanted))]
+
+
+def _diff_tombstones(tombs: set[int], truth: Mapping[str, Any], ever: Mapping[str, Any]) -> list[str]:
+    """Every deleted character the truth names is tombstoned, and only characters ever deleted are."""
+    wanted, allowed = set(truth["deleted_characters"]), set(ever["deleted_characters"])
+    if wanted <= tombs <= allowed:
+        return []
+    return [f"tombstones differ: stored {len(tombs)}, truth {len(wanted)}; missing "
+            f"{sorted(wanted - tombs)[:5]}, not deleted {sorted(tombs - allowed)[:5]}"]

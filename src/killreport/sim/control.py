@@ -53,10 +53,15 @@ async def reset_stats(request: web.Request) -> web.Response:
 
 
 async def get_truth(request: web.Request) -> web.Response:
-    """GET /_sim/truth."""
+    """GET /_sim/truth; `?ever=1` adds `ever`: the current body of every entity any truth listed."""
     sim = _sim(request)
-    return web.json_response(truth(sim.universe, sim.resources.tax_percent),
-                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
+    flag = request.query.get("ever", "0")
+    if flag not in ("0", "1", "true", "false"):
+        raise _bad("ever must be 1 or 0")
+    document = truth(sim.universe, sim.resources.tax_percent)
+    if flag in ("1", "true"):
+        document["ever"] = sim.ever()
+    return web.json_response(document, dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
 async def get_faults(request: web.Request) -> web.Response:
@@ -109,7 +114,7 @@ async def mutate(request: web.Request) -> web.Response:
                               or not all(isinstance(k, str) for k in kinds)):
         raise _bad(f"kinds must be a non-empty list of change kinds: {list(KINDS)}")
     try:
-        changes = _sim(request).mutator.mutate(count, kinds)
+        changes = _sim(request).mutate(count, kinds)
     except ValueError as exc:
         raise _bad(str(exc)) from exc
     return web.json_response(changes)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
+from killreport.sim import schemas
 from killreport.sim.downtime import Downtime
 from killreport.sim.faults import FaultSettings, Overrides
 from killreport.sim.limits import Clock, ErrorLimiter, RateCounter, TokenBuckets
@@ -16,7 +17,8 @@ from killreport.sim.options import BucketSpec, SimOptions
 from killreport.sim.resources import Resources
 from killreport.sim.routes import route_for_template
 from killreport.sim.stats import Stats
-from killreport.sim.universe import generate
+from killreport.sim.truth import referenced_characters
+from killreport.sim.universe import generate, referenced_corporations
 
 
 class Sim:
@@ -41,6 +43,47 @@ class Sim:
         self.handed_out: dict[tuple[str, str], int] = {}
         # The same for each character id an affiliation answer covered (ESI's cache key is unknown).
         self.affiliation_handed_out: dict[tuple[str, int], int] = {}
+        # Every id any truth so far listed, by section; None until the first mutation (until then the
+        # truth is all there ever was). A copy keeps what the game retired since: see `ever`.
+        self.ever_listed: dict[str, set[int]] | None = None
+
+    def mutate(self, count: int, kinds: list[str] | None = None) -> dict[str, Any]:
+        """Apply changes (Mutator.mutate), remembering every entity the truth listed before and after."""
+        if self.ever_listed is None:
+            self.ever_listed = self.listed()
+        changes = self.mutator.mutate(count, kinds)
+        for section, ids in self.listed().items():
+            self.ever_listed[section] |= ids
+        return changes
+
+    def listed(self) -> dict[str, set[int]]:
+        """The ids the truth lists now: active alliances, referenced corporations and characters."""
+        uni = self.universe
+        characters = {c for c in referenced_characters(uni)
+                      if c in uni.characters and not uni.characters[c].npc}
+        return {"alliances": set(uni.active_alliance_ids()), "corporations": referenced_corporations(uni),
+                "characters": characters}
+
+    def ever(self) -> dict[str, Any]:
+        """The current body of every entity any truth so far listed, retired ones included.
+
+        Closed alliances (no executor, no members), corporations that left every alliance or closed,
+        and characters; deleted characters are listed apart in `deleted_characters`, as ESI serves them
+        no body. Shaped like the truth's own sections.
+        """
+        uni, tax_percent = self.universe, self.resources.tax_percent
+        listed = self.ever_listed if self.ever_listed is not None else self.listed()
+        alliances = sorted(listed["alliances"])
+        characters = [uni.characters[c] for c in sorted(listed["characters"])]
+        return {
+            "alliances": {str(a): schemas.alliance(uni.alliances[a]) for a in alliances},
+            "alliance_corporations": {str(a): sorted(uni.alliances[a].members) for a in alliances},
+            "corporations": {str(c): schemas.corporation(uni.corporations[c], 2, tax_percent)
+                             for c in sorted(listed["corporations"])},
+            "characters": {str(c.id): schemas.character(c, uni.alliance_of_character(c), 2)
+                           for c in characters if not c.deleted},
+            "deleted_characters": [c.id for c in characters if c.deleted],
+        }
 
     def is_cache_violation(self, ip: str, path: str) -> bool:
         """Whether this IP asks for `path` before the Expires it was given for it."""

@@ -36,9 +36,9 @@ class SimControl:
         """POST /_sim/stats/reset."""
         return dict(await self._call("POST", "/stats/reset"))
 
-    async def truth(self) -> dict[str, Any]:
-        """GET /_sim/truth."""
-        return dict(await self._call("GET", "/truth"))
+    async def truth(self, *, ever: bool = False) -> dict[str, Any]:
+        """GET /_sim/truth; with `ever`, also every entity any truth listed, retired ones included."""
+        return dict(await self._call("GET", "/truth?ever=1" if ever else "/truth"))
 
     async def faults(self) -> dict[str, Any]:
         """GET /_sim/faults."""
