@@ -10,7 +10,9 @@ import pytest
 
 from killreport.sim.testing import RunningSim, running_sim
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+# CCP's published schema subset (compatibility date 2026-08-18), kept in the repository so a clone
+# anywhere is whole; refresh it from CCP's spec when the pinned date moves.
+OPENAPI_SPEC = Path(__file__).resolve().parents[1] / "data" / "esi-openapi-subset.json"
 CURRENT = {"X-Compatibility-Date": "2026-08-18", "User-Agent": "killreport-tests/0.1 (tests@example.com)"}
 
 

@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 
 from killreport.sim.testing import RunningSim
-from tests.sim.conftest import CURRENT, SHARED
+from tests.sim.conftest import CURRENT, OPENAPI_SPEC
 
-SPEC_PATH = SHARED / "esi-openapi-subset.json"
+SPEC_PATH = OPENAPI_SPEC
 
 
 def _validator(spec: dict[str, Any], path: str, method: str) -> jsonschema.protocols.Validator:
@@ -25,7 +25,7 @@ def _validator(spec: dict[str, Any], path: str, method: str) -> jsonschema.proto
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
     if not SPEC_PATH.exists():
-        pytest.fail(f"missing {SPEC_PATH}: the shared/ folder must sit beside the repository")
+        pytest.fail(f"missing {SPEC_PATH}")
     return dict(json.loads(SPEC_PATH.read_text()))
 
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from killreport.sim.testing import RunningSim
-from tests.sim.conftest import CURRENT, SHARED
+from tests.sim.conftest import CURRENT, OPENAPI_SPEC
 
 
 def _player_corp(sim: RunningSim) -> int:
@@ -83,7 +83,7 @@ async def test_schema_by_compatibility_date(sim: RunningSim, http: aiohttp.Clien
 async def test_old_schema_does_not_validate_against_current_spec(
     sim: RunningSim, http: aiohttp.ClientSession
 ) -> None:
-    spec = json.loads((SHARED / "esi-openapi-subset.json").read_text())
+    spec = json.loads(OPENAPI_SPEC.read_text())
     schema = {"components": spec["components"], "$ref": "#/components/schemas/CorporationsDetail"}
     async with http.get(f"{sim.base_url}/corporations/{_player_corp(sim)}") as resp:
         body = await resp.json()
