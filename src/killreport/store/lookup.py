@@ -1,0 +1,208 @@
+"""Read-only queries behind `killreport web`: records, the entities they name, lists, search, changes.
+
+Everything a user types reaches SQL as a bound value, never as text (SQLAlchemy Core or constant
+SQL). Every list has a total order (an id breaks each tie), so consecutive pages never overlap or
+skip while nothing changes. Rows come back as plain dicts of column name → value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Table,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from killreport.ids import Kind
+from killreport.store import tables as t
+
+Row = dict[str, Any]
+_KIND_ORDER: Final[Mapping[Kind, int]] = {"alliance": 0, "corporation": 1, "character": 2}
+# Requests over the previous whole minute and the current one, with the time they span: a rate
+# that moves every poll, not once a minute (esi_request_log keeps whole minutes).
+_RATE = text(
+    "SELECT status, coalesce(sum(count), 0) AS n,"
+    " extract(epoch FROM now() - (date_trunc('minute', now()) - interval '1 minute')) AS span_s"
+    " FROM esi_request_log WHERE minute >= date_trunc('minute', now()) - interval '1 minute'"
+    " GROUP BY status")
+_SPAN = text("SELECT extract(epoch FROM now() - (date_trunc('minute', now()) - interval '1 minute'))")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list: its rows, whether another page follows, and the list's length if counted."""
+
+    items: list[Row]
+    more: bool
+    total: int | None = None
+
+
+async def _one(conn: AsyncConnection, query: Select[Any]) -> Row | None:
+    row = (await conn.execute(query)).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def _page(conn: AsyncConnection, query: Select[Any], offset: int, limit: int) -> tuple[list[Row], bool]:
+    # One row past the page tells whether another page follows, without a second query.
+    rows = [dict(r) for r in (await conn.execute(query.offset(offset).limit(limit + 1))).mappings()]
+    return rows[:limit], len(rows) > limit
+
+
+async def alliance(conn: AsyncConnection, alliance_id: int) -> Row | None:
+    """An alliance's row with its member count and their pilots, or None."""
+    ac, c = t.alliance_corporations.c, t.corporations.c
+    members = select(func.count()).where(ac.alliance_id == alliance_id).scalar_subquery()
+    # sum(bigint) is numeric in PostgreSQL; no alliance has 2^63 pilots.
+    pilots = (select(cast(func.coalesce(func.sum(c.member_count), 0), BigInteger))
+              .select_from(t.alliance_corporations.join(t.corporations, c.id == ac.corporation_id))
+              .where(ac.alliance_id == alliance_id).scalar_subquery())
+    return await _one(conn, select(t.alliances, members.label("member_corporations"),
+                                   pilots.label("member_pilots")).where(t.alliances.c.id == alliance_id))
+
+
+async def corporation(conn: AsyncConnection, corporation_id: int) -> Row | None:
+    """A corporation's row with the number of its characters in the copy, or None."""
+    ch = t.characters.c
+    known = select(func.count()).where(ch.corporation_id == corporation_id).scalar_subquery()
+    return await _one(conn, select(t.corporations, known.label("characters_known"))
+                      .where(t.corporations.c.id == corporation_id))
+
+
+async def character(conn: AsyncConnection, character_id: int) -> Row | None:
+    """A character's row with when it was seen deleted (None while it lives), or None."""
+    d = t.character_tombstones.c
+    seen = select(d.deleted_seen_at).where(d.id == character_id).scalar_subquery()
+    return await _one(conn, select(t.characters, seen.label("deleted_seen_at"))
+                      .where(t.characters.c.id == character_id))
+
+
+def _names_of(table: Table, kind: Kind, ids: list[int]) -> Select[Any]:
+    ticker = table.c.ticker if "ticker" in table.c else literal(None).label("ticker")
+    return select(literal(kind).label("kind"), table.c.id, table.c.name, ticker.label("ticker")).where(
+        table.c.id.in_(ids))
+
+
+async def names(conn: AsyncConnection, wanted: Iterable[tuple[Kind, int]]) -> dict[tuple[Kind, int], Row]:
+    """Name (and ticker) of each (kind, id) the copy holds, in one query; absent ones are left out."""
+    by_kind: dict[Kind, list[int]] = {}
+    for kind, entity_id in wanted:
+        by_kind.setdefault(kind, []).append(entity_id)
+    parts = [_names_of(t.ENTITY_TABLES[kind], kind, sorted(set(ids))) for kind, ids in by_kind.items()]
+    if not parts:
+        return {}
+    rows = (await conn.execute(union_all(*parts))).mappings()
+    return {(r["kind"], r["id"]): dict(r) for r in rows}
+
+
+async def alliance_members(conn: AsyncConnection, alliance_id: int, *, offset: int, limit: int,
+                           by_size: bool = False) -> Page:
+    """Member corporations (those not yet in the copy too): by id, or biggest first when `by_size`."""
+    ac, c = t.alliance_corporations.c, t.corporations.c
+    order = (c.member_count.desc().nulls_last(), ac.corporation_id) if by_size else (ac.corporation_id,)
+    query = (select(ac.corporation_id.label("id"), c.name, c.ticker, c.member_count)
+             .select_from(t.alliance_corporations.outerjoin(t.corporations, c.id == ac.corporation_id))
+             .where(ac.alliance_id == alliance_id).order_by(*order))
+    items, more = await _page(conn, query, offset, limit)
+    total = (await conn.execute(select(func.count()).where(ac.alliance_id == alliance_id))).scalar_one()
+    return Page(items, more, int(total))
+
+
+async def corporation_characters(conn: AsyncConnection, corporation_id: int, *, offset: int,
+                                 limit: int) -> Page:
+    """The characters the copy places in a corporation, by id, each with whether it was deleted."""
+    ch, d = t.characters.c, t.character_tombstones.c
+    deleted = exists().where(d.id == ch.id).label("deleted")
+    query = (select(ch.id, ch.name, ch.corporation_title, deleted)
+             .where(ch.corporation_id == corporation_id).order_by(ch.id))
+    items, more = await _page(conn, query, offset, limit)
+    total = (await conn.execute(select(func.count()).where(ch.corporation_id == corporation_id))).scalar_one()
+    return Page(items, more, int(total))
+
+
+def like_pattern(text_: str) -> str:
+    """`text_` as a LIKE pattern that matches it anywhere, its own `%`, `_` and `\\` taken literally."""
+    escaped = text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search_part(table: Table, kind: Kind, needle: ColumnElement[str],
+                 pattern: ColumnElement[str]) -> Select[Any]:
+    name = func.lower(table.c.name)
+    has_ticker = "ticker" in table.c
+    ticker = func.lower(table.c.ticker) if has_ticker else None
+    starts = func.strpos(name, needle) == 1
+    rank = case(*([(ticker == needle, 0)] if ticker is not None else []), (name == needle, 1),
+                (starts, 2), else_=3)
+    match = [name.like(pattern, escape="\\")]
+    if ticker is not None:
+        match.append(ticker.like(pattern, escape="\\"))
+    return select(rank.label("rank"), literal(_KIND_ORDER[kind]).label("kind_order"),
+                  literal(kind).label("kind"), table.c.id, table.c.name,
+                  (table.c.ticker if has_ticker else literal(None)).label("ticker")).where(or_(*match))
+
+
+async def search(conn: AsyncConnection, query_text: str, *, offset: int, limit: int) -> Page:
+    """Alliances, corporations and characters whose name or ticker contains the text, any case.
+
+    Order: exact ticker, exact name, name starting with it, the rest; then alliances before
+    corporations before characters, then by name and id.
+    """
+    # PostgreSQL folds the case of both sides, so the text and the names fold by the same rules.
+    needle = func.lower(literal(query_text))
+    pattern = func.lower(literal(like_pattern(query_text)))
+    parts = [_search_part(table, kind, needle, pattern) for kind, table in t.ENTITY_TABLES.items()]
+    found = union_all(*parts).subquery("found")
+    ordered = select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank).order_by(
+        found.c.rank, found.c.kind_order, func.lower(found.c.name), found.c.id)
+    items, more = await _page(conn, ordered, offset, limit)
+    return Page(items, more)
+
+
+def _changes_query(since: dt.datetime | None, kind: Kind | None, entity_id: int | None) -> Select[Any]:
+    c = t.changes.c
+    where = [cond for cond in (
+        None if since is None else c.observed_at >= since,
+        None if kind is None else c.kind == kind,
+        None if entity_id is None else c.entity_id == entity_id) if cond is not None]
+    return select(c.id, c.kind, c.entity_id, c.field, c.old_value, c.new_value, c.observed_at).where(*where)
+
+
+async def changes_page(conn: AsyncConnection, *, since: dt.datetime | None = None, kind: Kind | None = None,
+                       entity_id: int | None = None, offset: int, limit: int) -> Page:
+    """Recorded changes matching time, kind and entity, in the order they were recorded."""
+    query = _changes_query(since, kind, entity_id).order_by(t.changes.c.id)
+    items, more = await _page(conn, query, offset, limit)
+    return Page(items, more)
+
+
+async def latest_changes(conn: AsyncConnection, *, kind: Kind | None = None, entity_id: int | None = None,
+                         limit: int) -> list[Row]:
+    """The newest `limit` recorded changes (of one entity, if given), newest first."""
+    query = _changes_query(None, kind, entity_id).order_by(t.changes.c.id.desc()).limit(limit)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def request_rate(conn: AsyncConnection) -> Row:
+    """ESI requests over the previous and the current minute: by status, in all, and per second."""
+    rows = (await conn.execute(_RATE)).all()
+    span = float(rows[0].span_s) if rows else float((await conn.execute(_SPAN)).scalar_one())
+    by_status = {int(r.status): int(r.n) for r in rows}
+    total = sum(by_status.values())
+    return {"window_s": round(span, 1), "requests": total, "per_s": round(total / span, 1) if span else 0.0,
+            "by_status": by_status}
