@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_ESI_HOST: Final = "esi.evetech.net"
@@ -109,6 +109,10 @@ class Settings(BaseSettings):
         3.0, "how often the active scheduler renews its lease; it steps down when it cannot", gt=0)
     scheduler_poll_s: float = _option(
         1.0, "how often a standby scheduler tries to take over from the active one", gt=0)
+    # SecretStr: repr(), str() and validation errors show it as **********.
+    web_token: SecretStr = _option(
+        "", "a secret every `killreport web` request must carry (`Authorization: Bearer TOKEN`, or as the "
+        "basic-auth password); required to listen on anything but a loopback address", validate_default=True)
 
     @property
     def lease_ttl_s(self) -> float:
