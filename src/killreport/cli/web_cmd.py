@@ -1,0 +1,47 @@
+"""`killreport web`: the read-only site and JSON API, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from killreport.cli.errors import UsageError
+from killreport.config import Settings
+from killreport.queue.broker import Broker
+from killreport.queue.rabbit import RabbitBroker
+from killreport.services import database
+from killreport.web import BrokerLink, build_app, check_bind, serve
+from killreport.wiring import load_settings
+
+# A few pages at a time need a connection each; the workers need the rest of PostgreSQL's.
+POOL_SIZE = 5
+
+
+async def _connect_broker(settings: Settings) -> Broker:
+    # declare=False: the web only reads; queues it finds missing are reported, never created.
+    return await RabbitBroker.connect(settings.rabbitmq_url, settings.retry_delays_s, declare=False,
+                                      connect_attempts=1, connect_timeout_s=3.0)
+
+
+def _ready(url: str) -> None:
+    print(f"killreport web: serving on {url}", flush=True)
+
+
+async def web(*, host: str = "127.0.0.1", port: int = 8080) -> int:
+    """Serve read-only pages and a JSON API over the copy and the system (loopback only without WEB_TOKEN)."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be from 0 to 65535, got {port}")
+    settings = load_settings()
+    token = settings.web_token.get_secret_value()
+    check_bind(host, token)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with database(settings, wait=False, pool_size=POOL_SIZE) as engine:
+        link = BrokerLink(lambda: _connect_broker(settings))
+        try:
+            await serve(build_app(engine, link, token=token or None), host, port, stop, _ready)
+        finally:
+            await link.close()
+    return 0

@@ -1,0 +1,39 @@
+"""The aiohttp application: routes, templates, static files, and the middlewares every request passes."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from killreport.web import api, pages, render
+from killreport.web.broker_link import BrokerLink
+from killreport.web.errors import error_response, errors
+from killreport.web.keys import BROKER, ENGINE
+from killreport.web.security import add_security_headers, auth_middleware
+
+_PAGES = [("/", pages.status_page), ("/alliances/{id}", pages.alliance_page),
+          ("/corporations/{id}", pages.corporation_page), ("/characters/{id}", pages.character_page),
+          ("/search", pages.search_page)]
+_API = [("/api", api.index), ("/api/status", api.status_json), ("/api/alliances/{id}", api.alliance),
+        ("/api/alliances/{id}/corporations", api.alliance_corporations),
+        ("/api/corporations/{id}", api.corporation),
+        ("/api/corporations/{id}/characters", api.corporation_characters),
+        ("/api/characters/{id}", api.character), ("/api/search", api.search), ("/api/changes", api.changes)]
+
+
+def build_app(engine: AsyncEngine, broker: BrokerLink, *, token: str | None = None) -> web.Application:
+    """The read-only site over `engine` and `broker`; with a token, every request must carry it."""
+    # The token check comes first: nothing, not even an error page, is served without it.
+    middlewares = [auth_middleware(token, error_response)] if token else []
+    app = web.Application(middlewares=[*middlewares, errors])
+    app[ENGINE] = engine
+    app[BROKER] = broker
+    render.setup(app)
+    for path, handler in _PAGES + _API:
+        app.router.add_get(path, handler)
+    static = resources.files("killreport.web") / "static"
+    app.router.add_static("/static", str(static), append_version=False)
+    app.on_response_prepare.append(add_security_headers)
+    return app

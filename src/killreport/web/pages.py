@@ -1,0 +1,76 @@
+"""The HTML pages: status, one page per alliance, corporation and character, and search."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from killreport.ids import Kind
+from killreport.store import lookup
+from killreport.web import render, status, views
+from killreport.web.keys import BROKER, ENGINE
+from killreport.web.params import Problem, parse_id, parse_paging, parse_search
+
+# A page lists this many members or characters unless asked otherwise: every member of almost any
+# alliance on one page, which is what people look for.
+PAGE_ROWS = 1000
+
+
+def not_found(kind: Kind, entity_id: int) -> Problem:
+    """The 404 of an id the copy does not hold."""
+    return Problem(404, f"no {kind} {entity_id} in the copy (yet)")
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """The live status page (static/status.js refreshes it from /api/status)."""
+    data = await status.gather(request.app[ENGINE], request.app[BROKER])
+    return render.page("status.html", request, {"title": "Status", "s": data})
+
+
+async def alliance_page(request: web.Request) -> web.Response:
+    """An alliance with its links, members (biggest first) and changes."""
+    alliance_id = parse_id(request.match_info["id"])
+    paging = parse_paging(request.query, PAGE_ROWS)
+    async with request.app[ENGINE].connect() as conn:
+        view = await views.alliance(conn, alliance_id)
+        if view is None:
+            raise not_found("alliance", alliance_id)
+        members = await lookup.alliance_members(conn, alliance_id, offset=paging.offset,
+                                                limit=paging.per_page, by_size=True)
+    body = views.page_body(request, "corporation", members, paging)
+    return render.page("alliance.html", request, {**view, "title": view["alliance"]["name"], "members": body})
+
+
+async def corporation_page(request: web.Request) -> web.Response:
+    """A corporation with its links, the characters the copy places in it, and changes."""
+    corporation_id = parse_id(request.match_info["id"])
+    paging = parse_paging(request.query, PAGE_ROWS)
+    async with request.app[ENGINE].connect() as conn:
+        view = await views.corporation(conn, corporation_id)
+        if view is None:
+            raise not_found("corporation", corporation_id)
+        known = await lookup.corporation_characters(conn, corporation_id, offset=paging.offset,
+                                                    limit=paging.per_page)
+    body = views.page_body(request, "character", known, paging)
+    return render.page("corporation.html", request,
+                       {**view, "title": view["corporation"]["name"], "characters": body})
+
+
+async def character_page(request: web.Request) -> web.Response:
+    """A character with its corporation, alliance and changes."""
+    character_id = parse_id(request.match_info["id"])
+    async with request.app[ENGINE].connect() as conn:
+        view = await views.character(conn, character_id)
+    if view is None:
+        raise not_found("character", character_id)
+    return render.page("character.html", request, {**view, "title": view["character"]["name"]})
+
+
+async def search_page(request: web.Request) -> web.Response:
+    """Search by name or ticker; an empty query shows the form only."""
+    text = parse_search(request.query)
+    paging = parse_paging(request.query, 50)
+    found = None
+    if text is not None:
+        async with request.app[ENGINE].connect() as conn:
+            found = await views.search(conn, request, text, paging)
+    return render.page("search.html", request, {"title": "Search", "q": text or "", "found": found})

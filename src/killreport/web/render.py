@@ -1,0 +1,73 @@
+"""Templates (Jinja2, autoescaped: every ESI string is hostile) and the filters they show values with."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from killreport.web.links import json_time
+
+
+def cell(value: Any) -> str:
+    """A value as the status page writes it, the same way as static/status.js does after each poll."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.1f}"
+    if isinstance(value, dt.datetime):
+        return json_time(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(cell(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return str(value)
+
+
+def as_rows(value: Any) -> list[Any]:
+    """Table rows from a list (as is) or a mapping (sorted by key, each with its `key`), as status.js does."""
+    if isinstance(value, list):
+        return value
+    return [{"key": k, **v} if isinstance(v, dict) else {"key": k, "value": v}
+            for k, v in sorted(value.items(), key=lambda item: str(item[0]))]
+
+
+def web_url(value: str | None) -> str | None:
+    """A corporation's URL if it is a plain http(s) address worth a link, else None (shown as text)."""
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed IPv6 bracket, a bad port
+        return None
+    return value.strip() if usable else None
+
+
+def when(value: dt.datetime | None) -> str:
+    """A time for people: UTC, to the second."""
+    return "-" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def setup(app: web.Application) -> None:
+    """Load the package's templates with autoescaping on and undefined names an error."""
+    env = aiohttp_jinja2.setup(
+        app, loader=jinja2.PackageLoader("killreport.web", "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined, auto_reload=False, trim_blocks=True, lstrip_blocks=True,
+        default_helpers=False)
+    filters: dict[str, Callable[..., Any]] = {"cell": cell, "when": when, "as_rows": as_rows,
+                                              "web_url": web_url}
+    env.filters.update(filters)
+
+
+def page(template: str, request: web.Request, context: dict[str, Any], status: int = 200) -> web.Response:
+    """A rendered HTML page."""
+    return aiohttp_jinja2.render_template(template, request, context, status=status)
