@@ -1,0 +1,95 @@
+"""Fixtures of the web's tests: one filled database, one broker vhost and one browser per session.
+
+The web only reads, so every test shares one database filled once through the store. Everything
+async here runs on the session's event loop (one engine, one browser for all tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from killreport.config import sqlalchemy_url
+from killreport.queue.rabbit import RabbitBroker
+from killreport.store import migrate
+from killreport.web import BrokerLink, build_app
+from tests import services
+from tests.web import fill
+
+HERE = Path(__file__).parent
+CLOSED_PORT_AMQP = "amqp://guest:guest@127.0.0.1:1/"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every async test of this folder on the session's loop, where the shared fixtures live."""
+    session_loop = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if HERE in Path(str(item.path)).parents and pytest_asyncio.is_async_test(item):
+            item.add_marker(session_loop, append=False)
+
+
+@dataclass
+class Filled:
+    """The shared database: its URL, an engine on it, and where the hostile strings are shown."""
+
+    url: str
+    engine: AsyncEngine
+    hostile: fill.Hostile
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def filled() -> AsyncIterator[Filled]:
+    """A migrated database holding fill.scenario and fill.hostile."""
+    name = services.unique_name("kr_web")
+    url = await services.create_database(name)
+    try:
+        await asyncio.to_thread(migrate.upgrade, url)
+        engine = create_async_engine(sqlalchemy_url(url))
+        async with engine.begin() as conn:
+            await fill.scenario(conn)
+            hostile = await fill.hostile(conn)
+        yield Filled(url, engine, hostile)
+        await engine.dispose()
+    finally:
+        await services.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def declared_vhost(rabbit_url: str) -> str:
+    """The session's vhost with killreport's queues declared."""
+
+    async def declare() -> None:
+        broker = await RabbitBroker.connect(rabbit_url)
+        await broker.close()
+
+    asyncio.run(declare())
+    return rabbit_url
+
+
+def link_to(url: str) -> BrokerLink:
+    """A BrokerLink as `killreport web` makes one."""
+    return BrokerLink(lambda: RabbitBroker.connect(url, declare=False, connect_attempts=1,
+                                                   connect_timeout_s=3.0))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(filled: Filled, declared_vhost: str) -> AsyncIterator[TestClient[Any, Any]]:
+    """A test client of the app over the shared database and a reachable broker."""
+    link = link_to(declared_vhost)
+    async with TestClient(TestServer(build_app(filled.engine, link), host="127.0.0.1")) as test_client:
+        yield test_client
+    await link.close()
+
+
+@pytest.fixture
+def unreachable_link() -> Iterator[BrokerLink]:
+    """A BrokerLink to a port nothing listens on."""
+    yield link_to(CLOSED_PORT_AMQP)
