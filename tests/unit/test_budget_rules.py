@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from killreport.budget.rules import Grant, Limits, State, Wait, apply_settle, decide
+from killreport.budget.rules import Grant, Limits, Rules, State, Wait, apply_settle, decide, token_cost
 from killreport.esi.classify import NO_ANSWER, Observation, TokenReport
 
 ROUTES = ["/a/{id}", "/b/{id}", "/status"]
@@ -129,3 +130,29 @@ def test_crashed_leases_expire() -> None:
     assert isinstance(first, Grant)
     assert isinstance(decide(state, 4.0, "/x", limits)[1], Wait)
     assert isinstance(decide(state, 5.5, "/x", limits)[1], Grant)
+
+
+def test_the_numbers_are_the_rules_fields() -> None:
+    """Another Rules changes every decision that uses it: no number is written into the rules."""
+    rules = Rules(worst_cost=3, cost_2xx=1, cost_3xx=0, cost_5xx=2, poll_s=0.5, min_wait_s=0.2,
+                  same_window_s=0.0, pause_420_s=7.0, pause_429_s=3.0, bucket_window_s=30.0, spend_log=2,
+                  waiters_recent_s=0.5)
+    assert [token_cost(s, rules) for s in (200, 304, 404, 503, None)] == [1, 0, 3, 2, 3]
+    state, _ = apply_settle(State(), 10.0, 0, "/x", Observation(status=420, is_error=True), rules)
+    assert state.paused_until == 17.0
+    state, _ = apply_settle(State(), 10.0, 0, "/x", Observation(status=429, is_error=True), rules)
+    assert state.paused_until == 13.0
+    grouped = Observation(status=200, is_error=False, tokens=TokenReport("g"))
+    for now in (1.0, 2.0, 3.0):
+        state, _ = apply_settle(state, now, 0, "/g", grouped, rules)
+    assert state.buckets["g"].spends == (2.0, 3.0) and state.buckets["g"].window_s == 30.0
+    state = replace(State(), error_remain=20, window_end=100.0)
+    _, verdict = decide(state, 99.95, "/x", Limits(max_inflight=32, error_floor=19), rules)
+    assert verdict == Wait(0.2)  # the window ends in 0.05 s (no same-window margin); never under 0.2
+    _, verdict = decide(state, 100.0, "/x", Limits(), rules)
+    assert isinstance(verdict, Grant) and verdict.lease.probe
+
+
+def test_a_spend_log_must_hold_at_least_the_spend_being_recorded() -> None:
+    with pytest.raises(ValueError, match="spend_log"):
+        Rules(spend_log=0)

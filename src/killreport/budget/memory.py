@@ -8,7 +8,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from killreport.budget.rules import Grant, Limits, State, apply_settle, decide
+from killreport.budget.rules import RULES, Grant, Limits, Rules, State, apply_settle, decide
 from killreport.budget.types import BucketState, BudgetSnapshot, Lease
 from killreport.esi.classify import Observation
 
@@ -23,8 +23,10 @@ def _at(seconds: float) -> dt.datetime | None:
 class MemoryBudget:
     """The pure rules held in memory; `clock` must be epoch seconds (time.time) for snapshots."""
 
-    def __init__(self, limits: Limits, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, limits: Limits, *, clock: Callable[[], float] = time.time,
+                 rules: Rules = RULES) -> None:
         self._limits = limits
+        self._rules = rules
         self._clock = clock
         self._state = State()
         self._wake = asyncio.Event()
@@ -37,17 +39,18 @@ class MemoryBudget:
     async def reserve(self, route: str) -> Lease:
         """Wait until a request on `route` fits every limit, then hold its lease."""
         while True:
-            self._state, verdict = decide(self._state, self._clock(), route, self._limits)
+            self._state, verdict = decide(self._state, self._clock(), route, self._limits, self._rules)
             if isinstance(verdict, Grant):
                 rec = verdict.lease
                 return Lease(id=rec.id, route=route, group=rec.group, probe=rec.probe)
             wake = self._wake
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=min(verdict.seconds, 1.0))
+                await asyncio.wait_for(wake.wait(), timeout=min(verdict.seconds, self._rules.poll_s))
 
     async def settle(self, lease: Lease, observation: Observation) -> None:
         """Return the lease and fold in the response's report."""
-        self._state, wake = apply_settle(self._state, self._clock(), lease.id, lease.route, observation)
+        self._state, wake = apply_settle(self._state, self._clock(), lease.id, lease.route, observation,
+                                         self._rules)
         if wake:
             self._wake.set()
             self._wake = asyncio.Event()

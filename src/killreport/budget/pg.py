@@ -1,7 +1,10 @@
 """PgBudget: the budget in PostgreSQL, shared by every worker process on every machine.
 
-The rules are killreport.budget.rules; migration 0002 mirrors them in two PL/pgSQL functions so
-reserve and settle are one round trip each. Trade-offs, decided here:
+The rules are killreport.budget.rules; store/sql/esi_reserve.sql and esi_settle.sql mirror them
+in PL/pgSQL so reserve and settle are one round trip each. Every constant is an argument taken from
+rules.Limits and rules.Rules, so each number lives in Python only, and
+tests/integration/test_budget_agreement.py drives both with random steps and checks they agree.
+Trade-offs, decided here:
 
 - One row per lease, not a counter: a crashed worker's reservations expire on their own
   (`expires_at` = request timeout + margin, reaped by the next reserve) instead of leaking, and
@@ -10,34 +13,36 @@ reserve and settle are one round trip each. Trade-offs, decided here:
   in flight until a response reports fresh numbers. Another program on the same IP may have spent
   the window; only ESI's answer tells, and one error is the most a probe can cost.
 - Clock skew: every time is the database's clock_timestamp(); worker clocks are never read, so
-  skewed machines cannot stretch a pause or shorten a window.
+  skewed machines cannot stretch a pause or shorten a window. (The functions take an optional time
+  for tests; this module always passes NULL.)
 - Serialisation: both functions lock the single budget row, so decisions are atomic across the
   cluster. That lock is the throughput ceiling (measured ~2,000 reserve+settle pairs/s on a 2-core
-  box, `python -m killreport.budget.bench URL`). The pool's sessions run with synchronous_commit
+  box, `.venv/bin/python bench/budget.py URL`). The pool's sessions run with synchronous_commit
   off: a database crash then loses at most the last few hundred milliseconds of budget state
   (leases that would expire anyway, a report the next response repeats), while waiting for an
   fsync on every call halved throughput here and costs far more on slower disks.
-- Waking: waiters sleep min(wait, 1 s) or until NOTIFY esi_budget, which settle sends only when
-  someone waited in the last 2 s or a pause started, so the hot path costs no notifications. One
-  listener connection per process sets an asyncio.Event; waiters never hold a connection.
+- Waking: waiters sleep min(wait, Rules.poll_s) or until NOTIFY esi_budget, which settle sends only
+  when someone waited recently (Rules.waiters_recent_s) or a pause started, so the hot path costs no
+  notifications. One listener connection per process sets an asyncio.Event; waiters never hold a
+  connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from typing import Any, Final
 
 import asyncpg
 
-from killreport.budget.rules import POLL_S, Limits
-from killreport.budget.types import BucketState, BudgetSnapshot, Lease
+from killreport.budget.rules import RULES, Limits, Rules
+from killreport.budget.types import BudgetSnapshot, Lease
 from killreport.esi.classify import NO_ANSWER, Observation
+from killreport.store.budget import RESERVE, SETTLE, read_snapshot, reserve_args, settle_args
+
+__all__ = ["CHANNEL", "PgBudget", "asyncpg_dsn", "read_snapshot"]
 
 CHANNEL: Final = "esi_budget"
-_RESERVE_SQL: Final = "SELECT o_lease, o_group, o_probe, o_wait FROM esi_reserve($1, $2, $3, $4)"
-_SETTLE_SQL: Final = "SELECT esi_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -45,29 +50,21 @@ def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-def settle_args(lease: Lease, obs: Observation) -> tuple[Any, ...]:
-    """The esi_settle arguments for one observation."""
-    tokens = obs.tokens
-    return (lease.id, lease.route, obs.status, obs.is_error, obs.error_remain,
-            float(obs.error_reset_s) if obs.error_reset_s is not None else None,
-            tokens.group if tokens else None, tokens.limit if tokens else None,
-            float(tokens.window_s) if tokens and tokens.window_s else None,
-            tokens.remaining if tokens else None, obs.retry_after_s)
-
-
 class PgBudget:
     """The cluster-wide budget; build with `await PgBudget.open(url, ...)`, `await close()` when done."""
 
-    def __init__(self, pool: asyncpg.Pool, listener: asyncpg.Connection, limits: Limits) -> None:
+    def __init__(self, pool: asyncpg.Pool, listener: asyncpg.Connection, limits: Limits,
+                 rules: Rules = RULES) -> None:
         self._pool = pool
         self._listener = listener
         self._limits = limits
+        self._rules = rules
         self._wake = asyncio.Event()
         self._background: set[asyncio.Future[Any]] = set()
 
     @classmethod
     async def open(cls, database_url: str, *, max_inflight: int, error_floor: int,
-                   lease_ttl_s: float, pool_size: int = 4) -> PgBudget:
+                   lease_ttl_s: float, pool_size: int = 4, rules: Rules = RULES) -> PgBudget:
         """Connect a small pool and the one NOTIFY listener of this process."""
         dsn = asyncpg_dsn(database_url)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size, reset=_keep_session,
@@ -77,7 +74,7 @@ class PgBudget:
         except BaseException:
             await pool.close()
             raise
-        budget = cls(pool, listener, Limits(max_inflight, error_floor, lease_ttl_s))
+        budget = cls(pool, listener, Limits(max_inflight, error_floor, lease_ttl_s), rules)
         await listener.add_listener(CHANNEL, budget._notified)
         return budget
 
@@ -88,11 +85,10 @@ class PgBudget:
 
     async def reserve(self, route: str) -> Lease:
         """Wait until a request on `route` fits every limit, then hold its lease."""
-        limits = self._limits
+        args = reserve_args(route, self._limits, self._rules)
         while True:
             wake = self._wake
-            call = asyncio.ensure_future(self._pool.fetchrow(
-                _RESERVE_SQL, route, limits.max_inflight, limits.error_floor, limits.lease_ttl_s))
+            call = asyncio.ensure_future(self._pool.fetchrow(RESERVE, *args))
             try:
                 row = await asyncio.shield(call)
             except asyncio.CancelledError:
@@ -103,7 +99,7 @@ class PgBudget:
             if row["o_lease"] is not None:
                 return Lease(id=row["o_lease"], route=route, group=row["o_group"], probe=row["o_probe"])
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=min(row["o_wait"], POLL_S))
+                await asyncio.wait_for(wake.wait(), timeout=min(row["o_wait"], self._rules.poll_s))
 
     def _give_back(self, call: asyncio.Future[Any], route: str) -> None:
         if call.cancelled() or call.exception() is not None or call.result()["o_lease"] is None:
@@ -116,7 +112,7 @@ class PgBudget:
 
     async def settle(self, lease: Lease, observation: Observation = NO_ANSWER) -> None:
         """Return the lease and record what ESI reported (one round trip)."""
-        await self._pool.fetchval(_SETTLE_SQL, *settle_args(lease, observation))
+        await self._pool.fetchval(SETTLE, *settle_args(lease.id, lease.route, observation, self._rules))
 
     async def snapshot(self) -> BudgetSnapshot:
         """The budget as last reported, for `status`."""
@@ -132,12 +128,6 @@ class PgBudget:
         await self._pool.close()
 
 
-def _at(seconds: float | None) -> dt.datetime | None:
-    if seconds is None or seconds <= 0:
-        return None
-    return dt.datetime.fromtimestamp(seconds, dt.UTC)
-
-
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Skip asyncpg's per-release reset query (RESET ALL, UNLISTEN *, ...).
 
@@ -146,20 +136,3 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     asyncpg still rolls back a transaction left open before calling this.
     """
     del conn
-
-
-async def read_snapshot(conn: asyncpg.Connection) -> BudgetSnapshot:
-    """Read the budget tables (in-flight counts only unexpired leases)."""
-    b = await conn.fetchrow(
-        "SELECT *, (SELECT count(*) FROM esi_leases WHERE expires_at >= "
-        "extract(epoch FROM clock_timestamp())) AS in_flight FROM esi_budget WHERE id = 1")
-    assert b is not None
-    buckets = [BucketState(group=r["grp"], limit=r["token_limit"], window_s=int(r["window_s"]),
-                           remaining=r["remaining"], reported_at=_at(r["reported_at"]),
-                           paused_until=_at(r["paused_until"]))
-               for r in await conn.fetch("SELECT * FROM esi_buckets ORDER BY grp")]
-    groups = {r["route"]: r["grp"] for r in await conn.fetch("SELECT * FROM esi_route_groups")}
-    return BudgetSnapshot(error_limit_remaining=b["error_remain"],
-                          error_limit_reset_at=_at(b["error_window_end"]),
-                          paused_until=_at(b["paused_until"]), pause_reason=b["pause_reason"],
-                          in_flight=b["in_flight"], buckets=buckets, route_groups=groups)

@@ -1,0 +1,71 @@
+"""The budget's SQL: the esi_reserve/esi_settle calls with their arguments, and the status read.
+
+The functions themselves are store/sql/esi_reserve.sql and esi_settle.sql. Every constant the
+rules use is passed from rules.Limits and rules.Rules; `now` is for tests only (None: the database
+clock, the only clock production uses).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+import asyncpg
+
+from killreport.budget.rules import Limits, Rules, token_cost
+from killreport.budget.types import BucketState, BudgetSnapshot
+from killreport.esi.classify import Observation
+
+# Named notation: the argument lists are long, and a name cannot be passed to the wrong slot.
+RESERVE: Final = (
+    "SELECT o_lease, o_group, o_probe, o_wait FROM esi_reserve(p_route => $1, p_max => $2,"
+    " p_floor => $3, p_ttl => $4, p_worst => $5, p_poll => $6, p_min_wait => $7,"
+    " p_same_window => $8, p_now => $9)")
+SETTLE: Final = (
+    "SELECT esi_settle(p_lease => $1, p_route => $2, p_status => $3, p_is_error => $4,"
+    " p_remain => $5, p_reset => $6, p_group => $7, p_limit => $8, p_window => $9, p_bremain => $10,"
+    " p_retry => $11, p_cost => $12, p_same_window => $13, p_pause_420 => $14, p_pause_429 => $15,"
+    " p_bucket_window => $16, p_spend_log => $17, p_waiters_recent => $18, p_now => $19)")
+
+
+def reserve_args(route: str, limits: Limits, rules: Rules, now: float | None = None) -> tuple[Any, ...]:
+    """The RESERVE arguments for one request on `route`."""
+    return (route, limits.max_inflight, limits.error_floor, limits.lease_ttl_s, rules.worst_cost,
+            rules.poll_s, rules.min_wait_s, rules.same_window_s, now)
+
+
+def settle_args(lease_id: int, route: str, obs: Observation, rules: Rules,
+                now: float | None = None) -> tuple[Any, ...]:
+    """The SETTLE arguments for one observation (the token cost computed here, by the rules)."""
+    tokens = obs.tokens
+    return (lease_id, route, obs.status, obs.is_error, obs.error_remain,
+            float(obs.error_reset_s) if obs.error_reset_s is not None else None,
+            tokens.group if tokens else None, tokens.limit if tokens else None,
+            float(tokens.window_s) if tokens and tokens.window_s else None,
+            tokens.remaining if tokens else None, obs.retry_after_s,
+            token_cost(obs.status, rules), rules.same_window_s, rules.pause_420_s, rules.pause_429_s,
+            rules.bucket_window_s, rules.spend_log, rules.waiters_recent_s, now)
+
+
+def _at(seconds: float | None) -> dt.datetime | None:
+    """An epoch-seconds instant as a datetime; None for 'never set'."""
+    if seconds is None or seconds <= 0:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+async def read_snapshot(conn: asyncpg.Connection) -> BudgetSnapshot:
+    """Read the budget tables (in-flight counts only unexpired leases)."""
+    b = await conn.fetchrow(
+        "SELECT *, (SELECT count(*) FROM esi_leases WHERE expires_at >= "
+        "extract(epoch FROM clock_timestamp())) AS in_flight FROM esi_budget WHERE id = 1")
+    assert b is not None
+    buckets = [BucketState(group=r["grp"], limit=r["token_limit"], window_s=int(r["window_s"]),
+                           remaining=r["remaining"], reported_at=_at(r["reported_at"]),
+                           paused_until=_at(r["paused_until"]))
+               for r in await conn.fetch("SELECT * FROM esi_buckets ORDER BY grp")]
+    groups = {r["route"]: r["grp"] for r in await conn.fetch("SELECT * FROM esi_route_groups")}
+    return BudgetSnapshot(error_limit_remaining=b["error_remain"],
+                          error_limit_reset_at=_at(b["error_window_end"]),
+                          paused_until=_at(b["paused_until"]), pause_reason=b["pause_reason"],
+                          in_flight=b["in_flight"], buckets=buckets, route_groups=groups)
