@@ -1,4 +1,5 @@
-"""The shared budget in PostgreSQL: floor, probe, in-flight cap, expiry, pauses seen across connections.
+"""The shared budget in PostgreSQL: floor, probe, in-flight cap, expiry, pauses seen across connections,
+and the NOTIFY listener coming back after its connection is lost.
 
 That the SQL decides exactly as the pure rules do is tests/integration/test_budget_agreement.py.
 """
@@ -10,10 +11,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 
 from killreport.budget.memory import MemoryBudget
 from killreport.budget.pg import PgBudget
+from killreport.budget.rules import Rules
 from killreport.esi.classify import NO_ANSWER, Observation, observe
 from killreport.store import migrate
 
@@ -112,3 +115,80 @@ async def test_no_answer_counts_as_an_error_and_returns_the_lease(open_budget: O
     await budget.settle(await budget.reserve("/x"), NO_ANSWER)
     assert await granted_within(budget, 1.0)
     assert (await budget.snapshot()).error_limit_remaining == 49
+
+
+LISTENERS = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+             " AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+
+
+async def listener_pids(admin: asyncpg.Connection) -> set[int]:
+    return {row["pid"] for row in await admin.fetch(LISTENERS)}
+
+
+async def new_listener(admin: asyncpg.Connection, old: set[int], within: float) -> set[int]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        pids = await listener_pids(admin)
+        if pids and not pids & old:
+            return pids
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no new listener within {within} s")
+
+
+async def woken_within(budget: PgBudget, seconds: float) -> float:
+    """Hold the only slot, start a waiter, settle: how long the waiter took to get its lease."""
+    held = await budget.reserve("/x")
+    waiter = asyncio.create_task(budget.reserve("/x"))
+    await asyncio.sleep(0.3)
+    assert not waiter.done()
+    t0 = time.monotonic()
+    await budget.settle(held, report(remain=100, reset=60))
+    await budget.settle(await asyncio.wait_for(waiter, seconds), report(remain=100, reset=60))
+    return time.monotonic() - t0
+
+
+async def test_the_listener_comes_back_after_its_backend_is_terminated(
+        open_budget: Opener, fresh_pg_url: str) -> None:
+    # Waiters would poll only every 10 s: being woken sooner proves the NOTIFY got through.
+    budget = await open_budget(max_inflight=1, rules=Rules(poll_s=10.0))
+    await budget.settle(await budget.reserve("/x"), report(remain=100, reset=60))
+    assert await woken_within(budget, 2.0) < 1.0
+    admin = await asyncpg.connect(fresh_pg_url)
+    try:
+        old = await listener_pids(admin)
+        assert len(old) == 1
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1",
+                            next(iter(old)))
+        # Reserve and settle go through the pool and never notice the listener is gone.
+        await budget.settle(await budget.reserve("/x"), report(remain=100, reset=60))
+        await new_listener(admin, old, within=5.0)
+    finally:
+        await admin.close()
+    assert await woken_within(budget, 2.0) < 1.0, "the waiter slept to the poll: no NOTIFY reached it"
+
+
+async def test_the_listener_keeps_trying_while_the_database_refuses(
+        open_budget: Opener, fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    budget = await open_budget(max_inflight=1, rules=Rules(poll_s=10.0))
+    await budget.settle(await budget.reserve("/x"), report(remain=100, reset=60))
+    real_connect = asyncpg.connect
+    refusals = 3
+
+    async def flaky_connect(*args: Any, **kw: Any) -> asyncpg.Connection:
+        nonlocal refusals
+        if refusals:
+            refusals -= 1
+            raise ConnectionRefusedError("the database is restarting")
+        return await real_connect(*args, **kw)
+
+    admin = await asyncpg.connect(fresh_pg_url)
+    monkeypatch.setattr(asyncpg, "connect", flaky_connect)  # the package attribute the listener calls
+    try:
+        old = await listener_pids(admin)
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1",
+                            next(iter(old)))
+        await new_listener(admin, old, within=5.0)
+    finally:
+        await admin.close()
+    assert refusals == 0
+    assert await woken_within(budget, 2.0) < 1.0

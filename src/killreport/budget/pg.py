@@ -24,16 +24,20 @@ Trade-offs, decided here:
 - Waking: waiters sleep min(wait, Rules.poll_s) or until NOTIFY esi_budget, which settle sends only
   when someone waited recently (Rules.waiters_recent_s) or a pause started, so the hot path costs no
   notifications. One listener connection per process sets an asyncio.Event; waiters never hold a
-  connection.
+  connection. When that connection is lost (a PostgreSQL restart, a terminated backend) it
+  reconnects with backoff and wakes every waiter, since notifications sent meanwhile are gone;
+  until then waiters fall back to the poll, and reserve and settle, which use the pool, carry on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any, Final
 
 import asyncpg
+import structlog
 
 from killreport.budget.rules import RULES, Limits, Rules
 from killreport.budget.types import BudgetSnapshot, Lease
@@ -42,7 +46,12 @@ from killreport.store.budget import RESERVE, SETTLE, read_snapshot, reserve_args
 
 __all__ = ["CHANNEL", "PgBudget", "asyncpg_dsn", "read_snapshot"]
 
+log = structlog.get_logger("killreport.budget")
+
 CHANNEL: Final = "esi_budget"
+RECONNECT_FIRST_S: Final = 0.1  # a terminated backend: the server is up, the next try works
+RECONNECT_MAX_S: Final = 5.0  # a restarting server: try every few seconds, not in a tight loop
+_CONNECT_TIMEOUT_S: Final = 10.0
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -50,13 +59,71 @@ def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+class _Listener:
+    """The process's one LISTEN connection, reconnected with backoff whenever it is lost."""
+
+    def __init__(self, dsn: str, on_notify: Callable[[], None]) -> None:
+        self._dsn = dsn
+        self._on_notify = on_notify
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def connect(self) -> None:
+        """Connect and LISTEN; raises when it cannot."""
+        conn = await asyncpg.connect(self._dsn, timeout=_CONNECT_TIMEOUT_S)
+        # Registered before LISTEN so a loss at any later moment is seen; _lost ignores this
+        # connection until it is the current one.
+        conn.add_termination_listener(self._lost)
+        try:
+            await conn.add_listener(CHANNEL, self._notified)
+        except BaseException:
+            conn.terminate()
+            raise
+        self._conn = conn
+
+    def _notified(self, *_: Any) -> None:
+        self._on_notify()
+
+    def _lost(self, conn: asyncpg.Connection) -> None:
+        """asyncpg's termination callback: start reconnecting, unless we closed it ourselves."""
+        if self._closed or conn is not self._conn:
+            return
+        self._conn = None
+        log.warning("budget listener lost; reconnecting")
+        self._task = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        """Try until connected (or closed), doubling the pause between tries up to a cap."""
+        delay = RECONNECT_FIRST_S
+        while not self._closed:
+            try:
+                await self.connect()
+            except Exception as exc:  # any failure means: try again later, never crash a worker
+                log.warning("budget listener reconnect failed", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_S)
+                continue
+            log.info("budget listener reconnected")
+            self._on_notify()  # notifications sent while it was down are lost: every waiter re-asks
+            return
+
+    async def close(self) -> None:
+        """Stop reconnecting and close the connection."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task])  # unlike awaiting it, never mistakes its cancel for ours
+        if self._conn is not None:
+            await self._conn.close()
+
+
 class PgBudget:
     """The cluster-wide budget; build with `await PgBudget.open(url, ...)`, `await close()` when done."""
 
-    def __init__(self, pool: asyncpg.Pool, listener: asyncpg.Connection, limits: Limits,
-                 rules: Rules = RULES) -> None:
+    def __init__(self, pool: asyncpg.Pool, dsn: str, limits: Limits, rules: Rules = RULES) -> None:
         self._pool = pool
-        self._listener = listener
+        self._listener = _Listener(dsn, self._notified)
         self._limits = limits
         self._rules = rules
         self._wake = asyncio.Event()
@@ -69,13 +136,12 @@ class PgBudget:
         dsn = asyncpg_dsn(database_url)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size, reset=_keep_session,
                                          server_settings={"synchronous_commit": "off"})
+        budget = cls(pool, dsn, Limits(max_inflight, error_floor, lease_ttl_s), rules)
         try:
-            listener = await asyncpg.connect(dsn)
+            await budget._listener.connect()
         except BaseException:
             await pool.close()
             raise
-        budget = cls(pool, listener, Limits(max_inflight, error_floor, lease_ttl_s), rules)
-        await listener.add_listener(CHANNEL, budget._notified)
         return budget
 
     def _notified(self, *_: Any) -> None:
