@@ -15,7 +15,7 @@ from typing import Final
 
 import structlog
 
-from killreport.queue.broker import Broker, DeadLetter, QueueStats
+from killreport.queue.broker import Broker, BrokerUnavailable, DeadLetter, QueueStats
 
 log = structlog.get_logger("killreport.web")
 
@@ -60,13 +60,15 @@ class BrokerLink:
             return self._broker
 
     async def stats(self) -> tuple[list[QueueStats], str | None]:
-        """Every queue's ready messages and consumers, or no queues and why not."""
+        """Every queue's ready messages and consumers, or no queues and what went wrong."""
         try:
             broker = await self._get()
             async with asyncio.timeout(self._timeout_s):
                 return await broker.stats(), None
-        except Exception as exc:  # any broker trouble only blanks the queues, never the page
-            return [], _reason(exc)
+        except (ConnectionError, BrokerUnavailable, TimeoutError) as exc:
+            return [], f"unreachable: {_reason(exc)}"
+        except Exception as exc:  # any other broker trouble only blanks the queues, never the page
+            return [], f"queues unavailable: {_reason(exc)}"
 
     async def dead_letters(self, limit: int, waiting: int) -> list[DeadLetter]:
         """Up to `limit` dead letters, peeked again only after a while or when `waiting` changed."""

@@ -46,8 +46,12 @@ def next_url(request: web.Request, page: Page, current: int) -> str | None:
 
 
 def json_time(value: dt.datetime) -> str:
-    """A time as JSON and the status page show it: ISO 8601 in UTC, `Z` suffix."""
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    """A time as JSON and the status page show it: ISO 8601 in UTC to the second, `Z` suffix.
+
+    Seconds are enough (ESI's own times have no more), and a `since` taken from a shown time then
+    repeats changes of that second rather than missing any.
+    """
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def listed(kind: Kind, rows: list[Row]) -> list[Row]:

@@ -75,6 +75,6 @@ async def gather(engine: AsyncEngine, link: BrokerLink) -> Row:
         rates = await lookup.request_rate(conn)
         changes = await views.recent_changes(conn, await lookup.latest_changes(conn, limit=CHANGES_SHOWN))
     broker = {"reachable": broker_error is None, "dead_letters_waiting": waiting,
-              "state": "connected" if broker_error is None else f"unreachable: {broker_error}"}
+              "state": broker_error or "connected"}
     return {**data, "broker": broker, "rates": rates, "dead_letters": [letter_row(d) for d in letters],
             "recent_changes": changes, "generated_at": dt.datetime.now(dt.UTC)}

@@ -35,6 +35,18 @@
     }));
   }
 
+  // The request rate between two polls, from the cluster-wide totals: livelier than the minutes
+  // the database counts by.
+  let last = null;
+  function rateNow(data) {
+    const total = Object.values(data.requests || {}).reduce((sum, n) => sum + n, 0);
+    const now = performance.now();
+    if (last !== null && now > last.at) {
+      document.getElementById("rate-now").textContent = ((total - last.total) * 1000 / (now - last.at)).toFixed(1);
+    }
+    last = { total, at: now };
+  }
+
   async function poll() {
     const live = document.getElementById("live");
     try {
@@ -43,6 +55,7 @@
       if (!answer.ok) throw new Error(data.error || answer.statusText);
       document.querySelectorAll("[data-k]").forEach((el) => { el.textContent = fmt(at(data, el.dataset.k)); });
       document.querySelectorAll("tbody[data-rows]").forEach((tbody) => fill(tbody, data));
+      rateNow(data);
       live.textContent = "live: updated every 2 s";
     } catch (err) {
       live.textContent = "updates paused: " + err.message;
