@@ -7,7 +7,7 @@ async here runs on the session's event loop (one engine, one browser for all tes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,17 +15,22 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Browser
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.config import sqlalchemy_url
 from killreport.queue.rabbit import RabbitBroker
+from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S
 from killreport.store import migrate
 from killreport.web import BrokerLink, build_app
 from tests import services
 from tests.web import fill
+from tests.web.browser import chromium, served
 
 HERE = Path(__file__).parent
 CLOSED_PORT_AMQP = "amqp://guest:guest@127.0.0.1:1/"
+# tests.cluster.env_for's RETRY_DELAYS_S: what the workers of end-to-end tests declare.
+CLUSTER_RETRY_DELAYS_S = (1, 2, 3)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -74,9 +79,9 @@ def declared_vhost(rabbit_url: str) -> str:
     return rabbit_url
 
 
-def link_to(url: str) -> BrokerLink:
-    """A BrokerLink as `killreport web` makes one."""
-    return BrokerLink(lambda: RabbitBroker.connect(url, declare=False, connect_attempts=1,
+def link_to(url: str, retry_delays_s: Sequence[float] = DEFAULT_RETRY_DELAYS_S) -> BrokerLink:
+    """A BrokerLink as `killreport web` makes one (the retry tiers name queues: say the workers')."""
+    return BrokerLink(lambda: RabbitBroker.connect(url, retry_delays_s, declare=False, connect_attempts=1,
                                                    connect_timeout_s=3.0))
 
 
@@ -93,3 +98,19 @@ async def client(filled: Filled, declared_vhost: str) -> AsyncIterator[TestClien
 def unreachable_link() -> Iterator[BrokerLink]:
     """A BrokerLink to a port nothing listens on."""
     yield link_to(CLOSED_PORT_AMQP)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for every browser test of the session."""
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def site(filled: Filled, declared_vhost: str) -> AsyncIterator[str]:
+    """The app over the shared database, listening on 127.0.0.1; its base URL."""
+    link = link_to(declared_vhost)
+    async with served(build_app(filled.engine, link)) as base:
+        yield base
+    await link.close()
