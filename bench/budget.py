@@ -1,13 +1,17 @@
-"""Measure PgBudget reserve+settle pairs a second: `python -m killreport.budget.bench DATABASE_URL`.
+"""PgBudget reserve+settle pairs a second, from several processes and tasks against one database.
 
-The database must be migrated (`killreport.store.migrate.upgrade`). Its budget state is disturbed:
-use a scratch database, never a live cluster's.
+Run: .venv/bin/python bench/budget.py DATABASE_URL [--seconds 5] [--processes 1] [--tasks 8] [--pool-size 4]
+Prints one JSON object: pairs, seconds, pairs_per_s, and the setup.
+
+The database must be migrated (`killreport migrate`). Its budget state is disturbed: use a scratch
+database, never a live cluster's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import time
 from typing import Any
@@ -42,7 +46,7 @@ def _child(database_url: str, seconds: float, tasks: int, pool_size: int, out: A
 
 
 def main() -> None:
-    """Print pairs a second for the given process and task counts."""
+    """Print pairs a second for the given process and task counts, as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("database_url")
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -60,8 +64,9 @@ def main() -> None:
     total = sum(out.get() for _ in procs)
     for proc in procs:
         proc.join()
-    print(f"{total / args.seconds:.0f} reserve+settle pairs/s "
-          f"({args.processes} processes x {args.tasks} tasks, pool {args.pool_size})")
+    print(json.dumps({"pairs": total, "seconds": args.seconds,
+                      "pairs_per_s": round(total / args.seconds, 1), "processes": args.processes,
+                      "tasks": args.tasks, "pool_size": args.pool_size}))
 
 
 if __name__ == "__main__":
