@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.esi import models
@@ -303,3 +304,25 @@ async def test_a_new_alliance_asks_for_its_members_only_once_its_row_is_stored(e
     await run_until_idle(broker, processor)
     assert esi.calls["/alliances/99000001/corporations"] == 1
     assert await scalar(engine, "SELECT count(*) FROM alliance_corporations") == 2
+
+
+async def test_an_answer_in_hand_waits_for_the_database_instead_of_asking_esi_again(
+        engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    real = entities.store_and_finish
+    failures = {"left": 2}
+
+    async def flaky(*args: Any, **kwargs: Any) -> list[int]:
+        added = await real(*args, **kwargs)  # committed, but the answer is lost on the way back
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("SELECT ...", {}, ConnectionResetError("connection lost"))
+        return added
+
+    monkeypatch.setattr(entities, "store_and_finish", flaky)
+    await enqueue(engine, broker, "corporation", [98000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    assert esi.calls["/corporations/98000001"] == 1, "the answer in hand was thrown away"
+    assert esi.calls["/characters/90000001"] == 1, "the child queued by the unseen commit got no message"
+    assert await scalar(engine, "SELECT count(*) FROM sync_pending") == 0

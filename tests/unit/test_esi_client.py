@@ -298,3 +298,21 @@ async def test_the_real_transport_sends_the_post_body_and_its_content_type() -> 
         await runner.cleanup()
     assert got.data[0].corporation_id == 98000001
     assert seen == {"body": b"[90000001]", "ctype": "application/json"}
+
+
+class UnreachableBudget(RecordingBudget):
+    """Grants reservations, but its database is gone by the time a request is settled."""
+
+    async def settle(self, lease: Lease, observation: Observation) -> None:
+        raise ConnectionRefusedError("budget database unreachable")
+
+
+async def test_an_answer_worth_keeping_survives_a_failed_settle() -> None:
+    transport, _ = answers((200, CHARACTER, {"etag": '"e"'}), (304, b"", {}),
+                           (502, {"error": "Bad gateway"}, {}))
+    esi = client(transport, UnreachableBudget())
+    got = await esi.character(90000001)
+    assert isinstance(got, Fetched) and got.etag == '"e"'
+    assert isinstance(await esi.character(90000001, etag='"e"'), NotModified)
+    with pytest.raises(ConnectionRefusedError):  # nothing to keep: the budget's trouble shows
+        await esi.character(90000001)

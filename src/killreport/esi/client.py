@@ -11,10 +11,11 @@ import re
 from collections.abc import Sequence
 from typing import Final, TypeVar
 
+import structlog
 from pydantic import TypeAdapter
 
 from killreport import __version__
-from killreport.budget.types import Budget
+from killreport.budget.types import Budget, Lease
 from killreport.esi import models
 from killreport.esi.classify import NO_ANSWER, Observation, classify, etag_of, observe, parse_http_date
 from killreport.esi.errors import MalformedResponse, PermanentError, TransientError, TransportError
@@ -25,6 +26,7 @@ T = TypeVar("T")
 PROJECT_URL: Final = "https://github.com/killreport/killreport"
 _NUMBER_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
 AFFILIATION_PATH: Final = "/characters/affiliation"
+log = structlog.get_logger("killreport.esi")
 # ESI's limit on ids per POST batch (affiliation, names).
 MAX_BATCH: Final = 1000
 
@@ -140,11 +142,26 @@ class EsiClient:
         except BaseException:
             await self._budget.settle(lease, NO_ANSWER)  # cancelled mid-request: assume the worst
             raise
-        await self._budget.settle(lease, observe(response.status, response.headers))
+        await self._settle_answered(lease, response, path)
         if len(response.body) > self._max_body:
             raise MalformedResponse(f"body larger than {self._max_body} bytes", status=response.status,
                                     path=path)
         return response
+
+    async def _settle_answered(self, lease: Lease, response: EsiResponse, path: str) -> None:
+        """Settle a request that got an answer; an answer worth keeping survives a failed settle.
+
+        A 200 or 304 carries an Expires: dropping it because the budget's database was unreachable
+        would make the retry ask again before it. An unsettled lease expires on its own, as a killed
+        worker's does, so the budget stays safe; only this response's report is lost.
+        """
+        try:
+            await self._budget.settle(lease, observe(response.status, response.headers))
+        except Exception as exc:
+            if not (200 <= response.status < 300 or response.status == 304):
+                raise
+            log.warning("settle failed; the lease expires on its own", path=path,
+                        error=f"{type(exc).__name__}: {str(exc)[:200]}")
 
     @staticmethod
     def _refuse_special(kind: Kind, entity_id: int) -> None:

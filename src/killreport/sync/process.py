@@ -14,10 +14,14 @@ means redelivery, never loss. ESI failures are sorted here:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
 
 import structlog
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from killreport.changes import Change
@@ -42,6 +46,11 @@ from killreport.sync.plan import (
 )
 
 log = structlog.get_logger("killreport.sync")
+R = TypeVar("R")
+# How long an answer in hand waits for the database at least (the claim's TTL, if longer).
+_STORE_PATIENCE_S: Final = 30.0
+# Errors of the statement itself, which trying again cannot mend.
+_STATEMENT_ERRORS: Final = (DataError, IntegrityError, ProgrammingError)
 
 _Step = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -102,23 +111,22 @@ class JobProcessor:
     async def _entity(self, kind: Kind, entity_id: int, stored: entities.Stored,
                       wanted: tuple[Request, ...]) -> dict[Kind, list[int]]:
         """A corporation or character: at most one request, then one statement (the hot path)."""
-        answer = await ask_entity(self._esi, kind, entity_id, wanted[0].etag) if wanted else None
-        arrived = now()
-        async with self._auto.connect() as conn:
-            if answer is None:
+        if not wanted:
+            async with self._auto.connect() as conn:
                 return await _finish(conn, kind, entity_id, children_of(stored.references), requested=False)
-            return await _store_entity(conn, kind, entity_id, stored, answer, arrived)
+        answer = await ask_entity(self._esi, kind, entity_id, wanted[0].etag)
+        arrived = now()
+        return await self._keep(lambda conn, again: _store_entity(conn, kind, entity_id, stored, answer,
+                                                                  arrived, again=again))
 
     async def _alliance(self, alliance_id: int, stored: entities.Stored,
                         wanted: tuple[Request, ...]) -> dict[Kind, list[int]]:
         """An alliance: each stale resource requested and stored as it arrives, then the cascade."""
         async def save_detail(answer: Answer[Alliance], arrived: dt.datetime) -> None:
-            async with self._auto.connect() as conn:
-                await _store_alliance(conn, alliance_id, stored, answer, arrived)
+            await self._keep(lambda conn, _: _store_alliance(conn, alliance_id, stored, answer, arrived))
 
         async def save_members(answer: Answer[list[int]], arrived: dt.datetime) -> None:
-            async with self._auto.connect() as conn:
-                await _store_members(conn, alliance_id, stored, answer, arrived)
+            await self._keep(lambda conn, _: _store_members(conn, alliance_id, stored, answer, arrived))
 
         got = await fetch_alliance(self._esi, alliance_id, wanted, first_sighting=stored.row is None,
                                    save_detail=save_detail, save_members=save_members)
@@ -128,6 +136,27 @@ class JobProcessor:
         async with self._auto.connect() as conn:
             return await _finish(conn, "alliance", alliance_id, children_of(entity, members),
                                  requested=got.requested)
+
+    async def _keep(self, store: Callable[[AsyncConnection, bool], Awaitable[R]]) -> R:
+        """Store an answer in hand; while the database is unreachable, keep it and try again.
+
+        Giving up would send the job back to ask ESI again before the Expires it just received.
+        `store` learns whether this is a repeat (`again`): an earlier try may have committed unseen.
+        The message stays unacked meanwhile, so nobody else gets the job unless this worker dies.
+        """
+        deadline = time.monotonic() + max(self._claim_ttl_s, _STORE_PATIENCE_S)
+        again, delay = False, 0.2
+        while True:
+            try:
+                async with self._auto.connect() as conn:
+                    return await store(conn, again)
+            except (DBAPIError, OSError) as exc:
+                if isinstance(exc, _STATEMENT_ERRORS) or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("storing an answer failed; keeping it and trying again",
+                            error=f"{type(exc).__name__}: {str(exc)[:200]}", retry_in_s=delay)
+                await asyncio.sleep(delay)
+                again, delay = True, min(2 * delay, 2.0)
 
     async def _retry_or_dead(self, job: Job, exc: TransientError) -> None:
         attempts = job.attempt + 1
@@ -205,11 +234,14 @@ class JobProcessor:
         await pending.finish(conn, job.kind, job.id)
 
 
-async def _store_entity(conn: AsyncConnection, kind: Kind, entity_id: int, stored: entities.Stored,
-                        answer: Answer[Entity], arrived: dt.datetime) -> dict[Kind, list[int]]:
+async def _store_entity(
+    conn: AsyncConnection, kind: Kind, entity_id: int, stored: entities.Stored, answer: Answer[Entity],
+    arrived: dt.datetime, *, again: bool,
+) -> dict[Kind, list[int]]:
     """Store a corporation's or character's answer, queue its children, finish it: one statement.
 
-    Returns the children this job added, to publish after the commit.
+    Returns the children to publish after the commit: those this statement added, or, when it runs
+    `again` (an earlier try may have added them unseen), every child still pending.
     """
     if isinstance(answer, NotModified):
         children = children_of(stored.references).by_kind()
@@ -222,6 +254,8 @@ async def _store_entity(conn: AsyncConnection, kind: Kind, entity_id: int, store
         noted = detail_changes(kind, entity_id, stored, answer.data)
         added = await entities.store_and_finish(conn, entity_id, answer.data, CacheFacts.of(answer, arrived),
                                                 first, noted)
+    if again and first:
+        added = await pending.among(conn, *first)
     return {first[0]: added} if first and added else {}
 
 
