@@ -60,10 +60,13 @@ async def alliance_corporations(request: web.Request) -> web.Response:
     alliance_id = parse_id(request.match_info["id"])
     paging = parse_paging(request.query)
     async with request.app[ENGINE].connect() as conn:
-        if await lookup.alliance(conn, alliance_id) is None:
+        alliance_row = await lookup.alliance(conn, alliance_id)
+        if alliance_row is None:
             raise not_found("alliance", alliance_id)
-        page = await lookup.alliance_members(conn, alliance_id, offset=paging.offset, limit=paging.per_page)
-    return reply(views.page_body(request, "corporation", page, paging))
+        page = await lookup.alliance_members(conn, alliance_id, offset=paging.offset, limit=paging.per_page,
+                                             count=False)
+    body = views.page_body(request, "corporation", page, paging)
+    return reply({**body, "total": alliance_row["member_corporations"]})
 
 
 async def corporation(request: web.Request) -> web.Response:

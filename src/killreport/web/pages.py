@@ -35,7 +35,7 @@ async def alliance_page(request: web.Request) -> web.Response:
         if view is None:
             raise not_found("alliance", alliance_id)
         members = await lookup.alliance_members(conn, alliance_id, offset=paging.offset,
-                                                limit=paging.per_page, by_size=True)
+                                                limit=paging.per_page, by_size=True, count=False)
     body = views.page_body(request, "corporation", members, paging)
     return render.page("alliance.html", request, {**view, "title": view["alliance"]["name"], "members": body})
 
