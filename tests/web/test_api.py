@@ -38,7 +38,8 @@ async def test_an_alliance_record_names_its_links_and_changes(client: Client) ->
         "url": "/corporations/98000001", "api": "/api/corporations/98000001"}
     assert body["links"]["creator"]["name"] == "The Mittani"
     assert body["members"] == "/api/alliances/99000001/corporations"
-    assert [c["field"] for c in body["changes"]] == ["executor_corporation_id"]
+    assert [(c["field"], c["entity"]) for c in body["changes"]] == [
+        ("executor_corporation_id", "Goonswarm Federation")]
 
 
 async def test_member_pages_cover_every_member_once_in_id_order(client: Client) -> None:
@@ -69,7 +70,7 @@ async def test_a_character_record(client: Client) -> None:
 async def test_search_finds_by_ticker_first(client: Client) -> None:
     body = await get_json(client, "/api/search?q=test")
     assert [(r["kind"], r["id"], r["match"]) for r in body["items"][:2]] == [
-        ("alliance", 99000002, "exact ticker"), ("corporation", 98000011, "exact name")]
+        ("alliance", 99000002, "exact_ticker"), ("corporation", 98000011, "exact_name")]
     paged = await walk(client, "/api/search?q=member+corp&per_page=40")
     assert len(paged) == len(BIG_MEMBERS) == len({r["id"] for r in paged})
 

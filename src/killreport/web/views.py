@@ -15,12 +15,12 @@ from killreport.web.params import Paging
 
 CHANGES_SHOWN: Final = 50
 # What made a search result match, by lookup.search's rank.
-MATCHES: Final = ("exact ticker", "exact name", "name starts so", "contains")
+MATCHES: Final = ("exact_ticker", "exact_name", "prefix", "substring")
 
 
-async def _changes(conn: AsyncConnection, kind: Kind, entity_id: int) -> list[Row]:
+async def _changes(conn: AsyncConnection, kind: Kind, entity_id: int, record: Row) -> list[Row]:
     rows = await lookup.latest_changes(conn, kind=kind, entity_id=entity_id, limit=CHANGES_SHOWN)
-    return [change_row(r, {}) for r in rows]
+    return [change_row(r, {(kind, entity_id): record}) for r in rows]
 
 
 async def _links(conn: AsyncConnection, wanted: dict[str, tuple[Kind, int | None]]) -> dict[str, Row | None]:
@@ -36,7 +36,7 @@ async def alliance(conn: AsyncConnection, alliance_id: int) -> Row | None:
     links = await _links(conn, {"executor_corporation": ("corporation", row["executor_corporation_id"]),
                                 "creator_corporation": ("corporation", row["creator_corporation_id"]),
                                 "creator": ("character", row["creator_id"])})
-    return {"alliance": row, "links": links, "changes": await _changes(conn, "alliance", alliance_id)}
+    return {"alliance": row, "links": links, "changes": await _changes(conn, "alliance", alliance_id, row)}
 
 
 async def corporation(conn: AsyncConnection, corporation_id: int) -> Row | None:
@@ -47,7 +47,7 @@ async def corporation(conn: AsyncConnection, corporation_id: int) -> Row | None:
     links = await _links(conn, {"alliance": ("alliance", row["alliance_id"]),
                                 "ceo": ("character", row["ceo_id"]),
                                 "creator": ("character", row["creator_id"])})
-    changes = await _changes(conn, "corporation", corporation_id)
+    changes = await _changes(conn, "corporation", corporation_id, row)
     return {"corporation": row, "links": links, "changes": changes}
 
 
@@ -58,7 +58,7 @@ async def character(conn: AsyncConnection, character_id: int) -> Row | None:
         return None
     links = await _links(conn, {"corporation": ("corporation", row["corporation_id"]),
                                 "alliance": ("alliance", row["alliance_id"])})
-    return {"character": row, "links": links, "changes": await _changes(conn, "character", character_id)}
+    return {"character": row, "links": links, "changes": await _changes(conn, "character", character_id, row)}
 
 
 def page_body(request: web.Request, kind: Kind, page: Page, paging: Paging) -> Row:
