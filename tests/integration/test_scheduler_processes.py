@@ -197,10 +197,10 @@ async def test_an_affiliation_sweep_over_the_simulator(
         stored = {r.id: (r.corporation_id, r.alliance_id) for r in await conn.execute(
             select(t.characters.c.id, t.characters.c.corporation_id, t.characters.c.alliance_id))}
         recorded = {o.change.entity_id for o in await changes.recent(conn, kind="character")}
-    for cid, (corporation_id, alliance_id) in stored.items():
-        body = truth["characters"].get(str(cid))
-        if body is not None:
-            assert (corporation_id, alliance_id) == (body["corporation_id"], body.get("alliance_id")), cid
+    for character_id, place in stored.items():
+        want = truth["characters"].get(str(character_id))
+        if want is not None:
+            assert place == (want["corporation_id"], want.get("alliance_id")), character_id
     moved = {f["id"] for c in moves["changes"] for f in c["fields"]
              if f["entity"] == "character" and f["field"] in ("corporation_id", "alliance_id")}
     assert (moved & set(stored)) | {cid} <= recorded

@@ -27,7 +27,7 @@ from killreport.queue.stub import StubBroker
 from killreport.scheduler import lock
 from killreport.scheduler.alliances import refresh_list_if_due
 from killreport.scheduler.context import Scheduling
-from killreport.scheduler.refresh import release_due
+from killreport.scheduler.refresh import Releaser
 from killreport.scheduler.rules import ListDelta
 from killreport.scheduler.sweep import sweep_if_due
 from killreport.store import changes, pending, schedule
@@ -103,6 +103,11 @@ class FakeEsi:
         return Fetched(rows, _at(self.expires_in_s), None, None)
 
 
+async def counts(conn: AsyncConnection, kind: Kind, min_age_s: float) -> tuple[int, int]:
+    """Tracked and due."""
+    return await schedule.tracked(conn, kind), await schedule.due_count(conn, kind, min_age_s)
+
+
 def queued(broker: StubBroker, kind: Kind) -> list[int]:
     return sorted(decode(body).id for body in broker.queues[QUEUE_NAMES[kind]])
 
@@ -130,11 +135,11 @@ async def test_due_means_past_expires_older_than_the_min_age_not_pending_not_clo
         assert await schedule.due_ids(conn, "corporation", HOUR, 10) == [1, 4], "oldest Expires first"
         assert await schedule.due_ids(conn, "corporation", HOUR, 1) == [1]
         assert await schedule.due_ids(conn, "corporation", 3 * HOUR, 10) == [], "a longer min age waits"
-        assert await schedule.backlog(conn, "corporation", HOUR) == schedule.Backlog(tracked=5, due=2)
+        assert await counts(conn, "corporation", HOUR) == (5, 2)
         assert await schedule.due_ids(conn, "character", 86400, 10) == [90000001]
-        assert await schedule.backlog(conn, "character", 86400) == schedule.Backlog(tracked=1, due=1)
+        assert await counts(conn, "character", 86400) == (1, 1)
         assert await schedule.due_ids(conn, "alliance", HOUR, 10) == [13, 11]
-        assert await schedule.backlog(conn, "alliance", HOUR) == schedule.Backlog(tracked=2, due=2)
+        assert await counts(conn, "alliance", HOUR) == (2, 2), "closed ones: untracked, one final fetch"
 
 
 async def test_release_queues_a_spread_share_once(engine: AsyncEngine) -> None:
@@ -142,13 +147,13 @@ async def test_release_queues_a_spread_share_once(engine: AsyncEngine) -> None:
         for i in range(1, 101):
             await put(conn, "corporation", 98000000 + i, expires_in=-i, fetched_ago=HOUR + i)
     broker = StubBroker()
-    ctx = Scheduling(engine, broker, FakeEsi(), settings(refresh_spread=0.25))
+    releaser = Releaser(Scheduling(engine, broker, FakeEsi(), settings(refresh_spread=0.25)))
     # 100 tracked over an hour, a quarter of it to drain: 1 a tick of 1 s, 10 after a 90 s pause.
-    assert await release_due(ctx, 1.0) == {"corporation": 1}
+    assert await releaser.tick(1.0) == {"corporation": 1}
     assert queued(broker, "corporation") == [98000100], "the oldest Expires first"
-    assert await release_due(ctx, 90.0) == {"corporation": 10}
-    assert await release_due(ctx, 10_000.0) == {"corporation": 89}
-    assert await release_due(ctx, 10_000.0) == {}, "pending ones are not queued again"
+    assert await releaser.tick(90.0) == {"corporation": 10}
+    assert await releaser.tick(10_000.0) == {"corporation": 89}
+    assert await releaser.tick(10_000.0) == {}, "pending ones are not queued again"
     assert len(queued(broker, "corporation")) == 100
 
 

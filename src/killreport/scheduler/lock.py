@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from killreport.config import Settings, sqlalchemy_url
 from killreport.store import schedule
+from killreport.worker.runner import Backoff
 
 log = structlog.get_logger("killreport.scheduler")
 _FAILURES = (DBAPIError, OSError, TimeoutError)
@@ -78,19 +79,24 @@ async def acquire(settings: Settings, stop: asyncio.Event) -> Leadership | None:
     # NullPool: closing the connection really ends the session, so the lock never lingers in a pool.
     engine = create_async_engine(sqlalchemy_url(settings.database_url), poolclass=NullPool)
     conn: AsyncConnection | None = None
+    backoff = Backoff(first_s=settings.scheduler_poll_s, max_s=settings.reconnect_max_delay_s)
     while not stop.is_set():
+        wait_s = settings.scheduler_poll_s
         try:
             conn = conn or await _connect(engine)
             if await asyncio.wait_for(schedule.try_lock(conn), 10):
                 await schedule.claim_lease(conn, holder)
                 log.info("scheduler is active", holder=holder)
                 return Leadership(engine, conn, holder, settings)
+            backoff.reset()
         except _FAILURES as exc:
-            log.warning("scheduler cannot reach PostgreSQL; retrying", error=str(exc).splitlines()[0])
+            wait_s = backoff.next_delay()
+            log.warning("scheduler cannot reach PostgreSQL; retrying", retry_in_s=wait_s,
+                        error=(str(exc).splitlines() or [type(exc).__name__])[0])
             await _discard(conn)
             conn = None
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), settings.scheduler_poll_s)
+            await asyncio.wait_for(stop.wait(), wait_s)
     await _discard(conn)
     await engine.dispose()
     return None

@@ -16,7 +16,7 @@ from killreport.esi.errors import EsiError
 from killreport.scheduler.alliances import refresh_list_if_due
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.lock import Leadership, acquire
-from killreport.scheduler.refresh import release_due
+from killreport.scheduler.refresh import Releaser
 from killreport.scheduler.sweep import sweep_if_due
 from killreport.services import database
 from killreport.wiring import broker, esi_client
@@ -64,7 +64,7 @@ async def _lead(ctx: Scheduling, held: Leadership, stop: asyncio.Event) -> None:
 
 def _tick_once(ctx: Scheduling) -> Callable[[float], Awaitable[object]]:
     """One tick: the alliance list if due (with its own backoff on ESI errors), then due refreshes."""
-    backoff, not_before = Backoff(first_s=1.0, max_s=300.0), [0.0]
+    backoff, not_before, releaser = Backoff(first_s=1.0, max_s=300.0), [0.0], Releaser(ctx)
     loop = asyncio.get_running_loop()
 
     async def tick(elapsed_s: float) -> None:
@@ -76,7 +76,7 @@ def _tick_once(ctx: Scheduling) -> Callable[[float], Awaitable[object]]:
                 delay = backoff.next_delay()
                 not_before[0] = loop.time() + delay
                 log.warning("alliance list not fetched", error=str(exc), retry_in_s=delay)
-        await release_due(ctx, elapsed_s)
+        await releaser.tick(elapsed_s)
 
     return tick
 

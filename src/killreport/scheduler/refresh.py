@@ -6,7 +6,10 @@ The job path never requests a resource before its Expires; this never queues one
 
 from __future__ import annotations
 
+import time
+
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.ids import KINDS, Kind
 from killreport.scheduler.context import Scheduling
@@ -17,25 +20,44 @@ from killreport.sync.enqueue import enqueue
 log = structlog.get_logger("killreport.scheduler")
 
 
-async def release_due(ctx: Scheduling, elapsed_s: float) -> dict[Kind, int]:
-    """Queue each kind's share of its due entities for `elapsed_s` seconds; returns how many were queued."""
-    queued: dict[Kind, int] = {}
-    for kind in KINDS:
-        count = await _release_kind(ctx, kind, elapsed_s)
-        if count:
-            queued[kind] = count
-    if queued:
-        log.debug("released due refreshes", **queued)
-    return queued
+# The tracked count only scales the release rate, so one a little old is as good, and counting a
+# whole table every tick is the costliest query the scheduler would make.
+TRACKED_TTL_S = 30.0
 
 
-async def _release_kind(ctx: Scheduling, kind: Kind, elapsed_s: float) -> int:
-    min_age = ctx.min_age_s(kind)
-    async with ctx.engine.connect() as conn:
-        left = await schedule.backlog(conn, kind, min_age)
-        share = release_count(left.due, left.tracked, min_age, elapsed_s, ctx.settings.refresh_spread)
-        ids = await schedule.due_ids(conn, kind, min_age, share)
-    if not ids:
-        return 0
-    # skip_fresh: a copy stored since the read above is not queued; the pending set dedups the rest.
-    return await enqueue(ctx.engine, ctx.broker, kind, ids, skip_fresh=True)
+class Releaser:
+    """Each tick, queues every kind's share of its due entities (rules.release_count)."""
+
+    def __init__(self, ctx: Scheduling) -> None:
+        self._ctx = ctx
+        self._tracked: dict[Kind, tuple[float, int]] = {}
+
+    async def tick(self, elapsed_s: float) -> dict[Kind, int]:
+        """Queue each kind's share for `elapsed_s` seconds; returns how many were queued per kind."""
+        queued: dict[Kind, int] = {}
+        for kind in KINDS:
+            count = await self._release(kind, elapsed_s)
+            if count:
+                queued[kind] = count
+        if queued:
+            log.debug("released due refreshes", **queued)
+        return queued
+
+    async def _release(self, kind: Kind, elapsed_s: float) -> int:
+        ctx, min_age = self._ctx, self._ctx.min_age_s(kind)
+        async with ctx.engine.connect() as conn:
+            due = await schedule.due_count(conn, kind, min_age)
+            if not due:
+                return 0
+            share = release_count(due, await self._tracked_count(conn, kind), min_age, elapsed_s,
+                                  ctx.settings.refresh_spread)
+            ids = await schedule.due_ids(conn, kind, min_age, share)
+        # skip_fresh: a copy stored since the read above is not queued; the pending set dedups the rest.
+        return await enqueue(ctx.engine, ctx.broker, kind, ids, skip_fresh=True)
+
+    async def _tracked_count(self, conn: AsyncConnection, kind: Kind) -> int:
+        now = time.monotonic()
+        counted = self._tracked.get(kind)
+        if counted is None or now - counted[0] > TRACKED_TTL_S:
+            counted = self._tracked[kind] = (now, await schedule.tracked(conn, kind))
+        return counted[1]
