@@ -8,7 +8,7 @@ from killreport.scheduler.process import until_signalled
 from killreport.scheduler.standalone import run_all
 from killreport.wiring import load_settings
 
-# A scheduler stops within a tick; this only bounds one still waiting for its services.
+# A connected scheduler stops within a tick (a sweep call at most); this bounds anything slower.
 _SCHEDULER_GRACE_S = 10.0
 
 
@@ -20,7 +20,8 @@ async def scheduler() -> int:
     """
     settings = load_settings()
     settings.require_contact()
-    return await until_signalled(lambda stop: scheduler_main.run(settings, stop), _SCHEDULER_GRACE_S)
+    return await until_signalled(lambda stop, ready: scheduler_main.run(settings, stop, ready),
+                                _SCHEDULER_GRACE_S)
 
 
 async def run(*, concurrency: int | None = None, shutdown_timeout: float | None = None) -> int:
@@ -36,4 +37,4 @@ async def run(*, concurrency: int | None = None, shutdown_timeout: float | None 
     overrides = {"worker_concurrency": concurrency, "shutdown_timeout_s": shutdown_timeout}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     grace_s = settings.shutdown_timeout_s + _SCHEDULER_GRACE_S
-    return await until_signalled(lambda stop: run_all(settings, stop), grace_s)
+    return await until_signalled(lambda stop, ready: run_all(settings, stop, ready), grace_s)

@@ -26,12 +26,14 @@ from killreport.worker.stats import flush_forever
 log = structlog.get_logger("killreport.scheduler")
 
 
-async def run(settings: Settings, stop: asyncio.Event) -> None:
-    """Connect (waiting for PostgreSQL and RabbitMQ), then stand by or lead until `stop`."""
+async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+    """Connect (waiting for PostgreSQL and RabbitMQ; then `ready` is set), stand by or lead until `stop`."""
     wait_s = settings.reconnect_max_delay_s
     async with database(settings, wait=True, max_delay_s=wait_s, pool_size=4) as engine, \
             broker(settings, wait=True, max_delay_s=wait_s) as mq, esi_client(settings) as esi:
         ctx = Scheduling(engine, mq, esi.client, settings)
+        if ready is not None:
+            ready.set()
         counting = asyncio.create_task(flush_forever(engine, esi.counter, settings.stats_flush_s))
         try:
             while not stop.is_set():

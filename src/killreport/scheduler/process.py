@@ -8,21 +8,24 @@ import signal
 from collections.abc import Awaitable, Callable
 
 
-async def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]], grace_s: float) -> int:
-    """Run `main(stop)`; SIGTERM/SIGINT set `stop`; cancel it if it has not returned `grace_s` later.
+async def until_signalled(main: Callable[[asyncio.Event, asyncio.Event], Awaitable[None]],
+                          grace_s: float) -> int:
+    """Run `main(stop, ready)`; SIGTERM/SIGINT set `stop`; returns 0 once it has returned.
 
-    The grace covers a process still waiting for its services when told to stop (it holds nothing
-    then, so cancelling is safe); `main`'s own errors propagate for the CLI to print.
+    Until `main` sets `ready` it is only waiting for its services and holds nothing, so a signal
+    cancels it at once; after that it gets `grace_s` to stop by itself before it is cancelled.
+    `main`'s own errors propagate for the CLI to print.
     """
-    stop = asyncio.Event()
+    stop, ready = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    running = asyncio.ensure_future(main(stop))
+    running = asyncio.ensure_future(main(stop, ready))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
     if not running.done():
-        await asyncio.wait([running], timeout=grace_s)
+        if ready.is_set():
+            await asyncio.wait([running], timeout=grace_s)
         running.cancel()
     stopping.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -16,19 +16,32 @@ from killreport.store import migrate
 from killreport.worker import main as worker
 
 
-async def run_all(settings: Settings, stop: asyncio.Event) -> None:
-    """Migrate, then schedule and work every kind until `stop`; if either part fails, stop the other."""
+async def run_all(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+    """Migrate, then schedule and work every kind until `stop`; if either part fails, stop the other.
+
+    `ready` is set once both parts are connected (before that, nothing is held).
+    """
     settings.require_contact()  # before anything starts, so a missing contact is one line, exit 1
     async with database(settings, wait=True, need_schema=False, max_delay_s=settings.reconnect_max_delay_s):
         pass
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
-    parts = [asyncio.create_task(scheduler.run(settings, stop)),
-             asyncio.create_task(worker.run(settings, KINDS, stop))]
+    scheduling, consuming = asyncio.Event(), asyncio.Event()
+    parts = [asyncio.create_task(scheduler.run(settings, stop, scheduling)),
+             asyncio.create_task(worker.run(settings, KINDS, stop, consuming))]
+    both = asyncio.create_task(_both(scheduling, consuming, ready))
     try:
         await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)
     finally:
+        both.cancel()
         stop.set()  # one part failed (or this was cancelled): the other stops cleanly too
         done = await asyncio.gather(*parts, return_exceptions=True)
     failures = [r for r in done if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)]
     if failures:
         raise failures[0]
+
+
+async def _both(first: asyncio.Event, second: asyncio.Event, then: asyncio.Event | None) -> None:
+    await first.wait()
+    await second.wait()
+    if then is not None:
+        then.set()
