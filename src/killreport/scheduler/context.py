@@ -22,9 +22,11 @@ class SchedulerEsi(Protocol):
     """The two ESI calls the scheduler makes (EsiClient has both)."""
 
     async def get(self, path: str, model: TypeAdapter[T] | type[T],
-                  etag: str | None = None) -> Fetched[T] | NotModified: ...
+                  etag: str | None = None) -> Fetched[T] | NotModified:
+        """GET `path`, conditionally with `etag` (the alliance list)."""
 
-    async def affiliations(self, character_ids: Sequence[int]) -> Fetched[Sequence[AffiliationAnswer]]: ...
+    async def affiliations(self, character_ids: Sequence[int]) -> Fetched[Sequence[AffiliationAnswer]]:
+        """POST /characters/affiliation for 1..1000 ids."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,7 @@ def _tick_once(ctx: Scheduling) -> Callable[[float], Awaitable[object]]:
     loop = asyncio.get_running_loop()
 
     async def tick(elapsed_s: float) -> None:
+        """The list, unless backing off after an ESI error; then the due refreshes."""
         if loop.time() >= not_before[0]:
             try:
                 await refresh_list_if_due(ctx)

@@ -58,11 +58,14 @@ class AffiliationAnswer(Protocol):
     """One row of POST /characters/affiliation (esi.models.Affiliation has these fields)."""
 
     @property
-    def character_id(self) -> int: ...
+    def character_id(self) -> int:
+        """The character asked about."""
     @property
-    def corporation_id(self) -> int: ...
+    def corporation_id(self) -> int:
+        """Its corporation now."""
     @property
-    def alliance_id(self) -> int | None: ...
+    def alliance_id(self) -> int | None:
+        """That corporation's alliance, if any."""
 
 
 @dataclass(frozen=True, slots=True)
