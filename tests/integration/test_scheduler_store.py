@@ -30,7 +30,7 @@ from killreport.scheduler.context import Scheduling
 from killreport.scheduler.refresh import Releaser
 from killreport.scheduler.rules import ListDelta
 from killreport.scheduler.sweep import sweep_if_due
-from killreport.store import changes, pending, schedule
+from killreport.store import changes, entities, pending, schedule
 from killreport.store import tables as t
 
 T = TypeVar("T")
@@ -121,6 +121,14 @@ async def test_due_means_past_expires_older_than_the_min_age_not_pending_not_clo
         await put(conn, "corporation", 4, expires_in=-30, fetched_ago=2 * HOUR)        # due, expired later
         await put(conn, "corporation", 5, expires_in=-90, fetched_ago=2 * HOUR)        # due but pending
         await pending.add(conn, "corporation", [5], skip_fresh=False)
+        await put(conn, "corporation", 6, expires_in=-90, fetched_ago=2 * HOUR)        # its job just failed
+        await entities.record_failure(conn, "corporation", 6, status=404, reason="gone", attempts=1,
+                                      permanent=True)
+        await put(conn, "corporation", 7, expires_in=-5, fetched_ago=2 * HOUR)         # failed long ago
+        await entities.record_failure(conn, "corporation", 7, status=None, reason="dead", attempts=5,
+                                      permanent=False)
+        await conn.execute(update(t.sync_failures).where(t.sync_failures.c.id == 7)
+                           .values(failed_at=_at(-HOUR - 1)))
         await put(conn, "character", 90000001, expires_in=-1, fetched_ago=86400 + 1)   # due
         await put(conn, "character", 90000002, expires_in=-1, fetched_ago=86400 + 1)   # deleted
         await conn.execute(insert(t.character_tombstones).values(
@@ -132,10 +140,10 @@ async def test_due_means_past_expires_older_than_the_min_age_not_pending_not_clo
         await put(conn, "alliance", 14, expires_in=-5, fetched_ago=2 * HOUR, checked_ago=30,
                   members_checked_at=_at(-30), closed_at=_at(-60))                      # final fetch done
     async with engine.connect() as conn:
-        assert await schedule.due_ids(conn, "corporation", HOUR, 10) == [1, 4], "oldest Expires first"
+        assert await schedule.due_ids(conn, "corporation", HOUR, 10) == [1, 4, 7], "oldest Expires first"
         assert await schedule.due_ids(conn, "corporation", HOUR, 1) == [1]
         assert await schedule.due_ids(conn, "corporation", 3 * HOUR, 10) == [], "a longer min age waits"
-        assert await counts(conn, "corporation", HOUR) == (5, 2)
+        assert await counts(conn, "corporation", HOUR) == (7, 3)
         assert await schedule.due_ids(conn, "character", 86400, 10) == [90000001]
         assert await counts(conn, "character", 86400) == (1, 1)
         assert await schedule.due_ids(conn, "alliance", HOUR, 10) == [13, 11]

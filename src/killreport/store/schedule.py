@@ -139,15 +139,27 @@ def _tracked(kind: Kind) -> ColumnElement[bool]:
     return true()
 
 
+def _not_waiting(kind: Kind) -> ColumnElement[bool]:
+    """Not pending, and no job failed on it within the min age.
+
+    A failed job (a 404, a dead letter) leaves the row as it was, past its Expires; without the
+    second rule the entity would be due again at the next tick, every tick, each try spending a
+    unit of the error limit.
+    """
+    table, p, f = t.ENTITY_TABLES[kind], t.sync_pending, t.sync_failures
+    recent = func.now() - literal_column("interval '1 second'") * _MIN_AGE
+    return and_(~exists().where(p.c.kind == kind, p.c.id == table.c.id),
+                ~exists().where(f.c.kind == kind, f.c.id == table.c.id, f.c.failed_at > recent))
+
+
 def _due(kind: Kind) -> ColumnElement[bool]:
     table = t.ENTITY_TABLES[kind]
-    not_pending = ~exists().where(t.sync_pending.c.kind == kind, t.sync_pending.c.id == table.c.id)
     if kind != "alliance":
-        return and_(_tracked(kind), _due_resource(table, ""), not_pending)
+        return and_(_tracked(kind), _due_resource(table, ""), _not_waiting(kind))
     members = t.MEMBERS_PREFIX
     open_due = and_(_tracked(kind), or_(_due_resource(table, ""), _due_resource(table, members)))
     final = and_(table.c.closed_at.isnot(None), or_(_final_fetch(""), _final_fetch(members)))
-    return and_(or_(open_due, final), not_pending)
+    return and_(or_(open_due, final), _not_waiting(kind))
 
 
 @functools.cache
