@@ -40,11 +40,13 @@ FOUNDED = "2012-01-02T03:04:05Z"
 
 
 def facts() -> CacheFacts:
+    """Cache facts of an answer received now, current for an hour."""
     now = dt.datetime.now(dt.UTC)
     return CacheFacts(fetched_at=now, expires_at=now + dt.timedelta(hours=1), etag='"b"', last_modified=now)
 
 
 def corporation(n: int, alliance_id: int | None) -> models.Corporation:
+    """The n-th corporation, with a description of up to 300 characters."""
     return models.Corporation(
         name=f"Bench Corporation {n:06d}", ticker=f"B{n:04d}"[-5:], member_count=1 + n % 250,
         description="Fly safe o7 <br>" * (n % 20), friendly_fire="legal", home_station_id=60003760,
@@ -54,6 +56,7 @@ def corporation(n: int, alliance_id: int | None) -> models.Corporation:
 
 
 def character(n: int) -> models.Character:
+    """The n-th character: the CEO and creator of the n-th corporation."""
     return models.Character(name=f"Bench Pilot {n:06d}", birthday="2010-01-01T00:00:00Z", bloodline_id=1,
                             race_id=1, corporation_id=FIRST_CORPORATION + n, gender="male",
                             achievement_score=0)
@@ -79,6 +82,7 @@ async def fill(url: str, members: int, universe: int) -> None:
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50, p95, p99, max and mean of the samples, rounded."""
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
     return {"p50": round(cuts[49], 2), "p95": round(cuts[94], 2), "p99": round(cuts[98], 2),
             "max": round(max(samples), 2), "mean": round(statistics.fmean(samples), 2)}
@@ -101,6 +105,7 @@ async def timed(session: aiohttp.ClientSession, url: str, count: int,
 
 
 async def serve(url: str) -> tuple[asyncio.subprocess.Process, str]:
+    """`killreport web --port 0` over the database; the process and its base URL."""
     env = {**os.environ, "DATABASE_URL": url, "WEB_TOKEN": "", "LOG_LEVEL": "WARNING",
            "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/"}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "killreport", "web", "--port", "0",
@@ -111,6 +116,7 @@ async def serve(url: str) -> tuple[asyncio.subprocess.Process, str]:
 
 
 async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Time each page and API request against the real command."""
     proc, base = await serve(url)
     out: dict[str, Any] = {}
     try:
@@ -132,6 +138,7 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def main() -> None:
+    """Make the database, fill it, measure, drop it, print the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=600)
     parser.add_argument("--requests", type=int, default=500)

@@ -72,6 +72,7 @@ def declared_vhost(rabbit_url: str) -> str:
     """The session's vhost with killreport's queues declared."""
 
     async def declare() -> None:
+        """Connect once, declaring every queue."""
         broker = await RabbitBroker.connect(rabbit_url)
         await broker.close()
 

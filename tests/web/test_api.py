@@ -12,6 +12,7 @@ Client = TestClient[Any, Any]
 
 
 async def get_json(client: Client, path: str, status: int = 200) -> Any:
+    """The JSON answer to a GET, checked for its status and content type."""
     resp = await client.get(path)
     assert resp.status == status, await resp.text()
     assert resp.content_type == "application/json"

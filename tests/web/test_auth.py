@@ -29,6 +29,7 @@ NO_DATABASE = "postgresql://root@127.0.0.1:1/killreport"
 
 
 def basic(user: str, password: str) -> str:
+    """A basic-auth Authorization header."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 

@@ -43,6 +43,7 @@ async def test_every_hostile_string_is_shown_as_text_and_nothing_runs(
     dialogs: list[str] = []
 
     async def dismiss(dialog: Dialog) -> None:
+        """Note the dialog and close it (an open one would block the page)."""
         dialogs.append(dialog.message)
         await dialog.dismiss()
 

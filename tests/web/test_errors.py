@@ -20,6 +20,7 @@ BAD_IDS = ["abc", "0", "-1", "1.5", "1e3", "0x10", "9223372036854775808", "99999
 
 
 async def error_of(client: Client, path: str, status: int) -> str:
+    """The error of a GET: one JSON line under /api/, else the HTML page; never a traceback."""
     resp = await client.get(path)
     text = await resp.text()
     assert resp.status == status, (path, text[:300])

@@ -12,6 +12,7 @@ Client = TestClient[Any, Any]
 
 
 async def page(client: Client, path: str, status: int = 200) -> str:
+    """The HTML answer to a GET, checked for its status and content type."""
     resp = await client.get(path)
     body = await resp.text()
     assert resp.status == status, body[:500]

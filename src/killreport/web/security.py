@@ -85,6 +85,7 @@ def auth_middleware(token: str, refuse: Refuse) -> Middleware:
 
     @web.middleware
     async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The handler's answer with the token, else 401."""
         if token_matches(request.headers.get("Authorization", ""), token):
             return await handler(request)
         response = refuse(request, 401, "this server needs its token: `Authorization: Bearer TOKEN`, "
