@@ -3,6 +3,10 @@
 One entity per malformed mode answers in that mode for the whole sync; real workers, PostgreSQL,
 RabbitMQ and the simulator over HTTP. The expected database is the truth minus the dead entities
 and exactly what only they lead to, computed from the truth by the documented cascade.
+
+A malformed answer still came with an Expires, and nothing may ask again before it (issue 9): the
+simulator's caches are made seconds long so that MAX_ATTEMPTS tries fit in a test, and no request
+may come before an Expires the simulator handed out.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +34,8 @@ from tests.truth import diff_against_truth
 pytestmark = pytest.mark.timeout(180)
 
 MAX_ATTEMPTS: Final = 3
+# Alliances and corporations cache for 0.36 s, characters for 8.64 s (Expires rounds up to a second).
+CACHE_SCALE: Final = 0.0001
 # The simulator counts per path only through an override's remaining `times`: a count no run can
 # use up behaves like "forever" and still tells how often each path was served.
 FOREVER: Final = 1_000_000
@@ -103,16 +110,20 @@ def requested(truth: Mapping[str, Any], dead: Dead) -> dict[Kind, set[int]]:
             "character": players("character", characters)}
 
 
-def expected_truth(truth: Mapping[str, Any], dead: Dead) -> dict[str, Any]:
-    """The truth restricted to what a sync stores when `dead` never arrive."""
+def expected_truth(truth: Mapping[str, Any], dead: Dead, detail_only: Iterable[int] = ()) -> dict[str, Any]:
+    """The truth restricted to what a sync stores when `dead` never arrive.
+
+    `detail_only`: dead alliances whose own answer arrived (only their member list is broken): each
+    answer is stored as it arrives, so their row is there, without members.
+    """
     asked = requested(truth, dead)
     kept = {kind: asked[kind] - dead[kind] for kind in KINDS}
 
-    def only(section: str, kind: Kind) -> dict[str, Any]:
-        """The entries of a truth section whose id is kept."""
-        return {k: v for k, v in truth[section].items() if int(k) in kept[kind]}
+    def only(section: str, kind: Kind, more: Iterable[int] = ()) -> dict[str, Any]:
+        """The entries of a truth section whose id is kept (or in `more`)."""
+        return {k: v for k, v in truth[section].items() if int(k) in kept[kind] | set(more)}
 
-    return {**truth, "alliances": only("alliances", "alliance"),
+    return {**truth, "alliances": only("alliances", "alliance", detail_only),
             "alliance_corporations": only("alliance_corporations", "alliance"),
             "corporations": only("corporations", "corporation"),
             "characters": only("characters", "character"),
@@ -171,7 +182,12 @@ def choose_faults(truth: Mapping[str, Any]) -> list[Fault]:
 
 
 def expected_requests(truth: Mapping[str, Any], faults: list[Fault]) -> dict[str, dict[str, int]]:
-    """Requests by route and status: one per entity reached, MAX_ATTEMPTS per faulty job's path."""
+    """Requests by route and status: one per entity reached, MAX_ATTEMPTS per faulty path.
+
+    Each answer is stored as it arrives and never asked again while fresh: a job whose member list
+    is broken asks for its alliance once. A new alliance's member list is asked only once its own
+    answer is stored, so a broken alliance answer means its member list is never asked.
+    """
     asked = requested(truth, dead_of(faults))
     by_entity = {(f.kind, f.entity_id): f for f in faults}
     counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -183,8 +199,10 @@ def expected_requests(truth: Mapping[str, Any], faults: list[Fault]) -> dict[str
             found = kind != "character" or str(entity_id) in truth["characters"]
             for index, path in enumerate(paths_of(kind, entity_id)):
                 route = ROUTE_KEYS["members" if index else kind]
-                status = fault.status if fault and fault.path == path else "200" if found else "404"
-                counts[route][status] += MAX_ATTEMPTS if fault else 1
+                if fault and fault.path == path:
+                    counts[route][fault.status] += MAX_ATTEMPTS
+                elif not (fault and index):  # a broken detail leaves the member list unasked
+                    counts[route]["200" if found else "404"] += 1
     return {route: dict(c) for route, c in sorted(counts.items())}
 
 
@@ -205,6 +223,12 @@ async def dead_letters(env: Mapping[str, str]) -> list[dict[str, Any]]:
     listed = await cli(env, "dlq", "list", "--json")
     assert listed.code == 0, listed.err
     return list(json.loads(listed.out)["dead_letters"])
+
+
+def unconditional(by_route: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """Requests by route and status without the 304s: a cache seconds long expires during the sync,
+    so an entity a later job references again is asked again, conditionally, and is unchanged."""
+    return {route: {s: n for s, n in counts.items() if s != "304"} for route, counts in by_route.items()}
 
 
 async def served(sim: RunningSim, faults: list[Fault]) -> dict[str, int]:
@@ -239,15 +263,21 @@ def check_letters(letters: list[dict[str, Any]], faults: list[Fault]) -> None:
         assert re.search(NAMED_BY[fault.mode], error, re.DOTALL), (fault, error)
 
 
+def detail_only(faults: Iterable[Fault]) -> set[int]:
+    """Alliances whose own answer is fine and whose member list is broken."""
+    return {f.entity_id for f in faults if f.members}
+
+
 async def check_nothing_malformed_stored(engine: AsyncEngine, truth: Mapping[str, Any],
                                          faults: list[Fault]) -> None:
-    """No row for a faulty entity; everything else equals the truth minus what only they lead to."""
+    """No row for a faulty answer; everything else equals the truth minus what only they lead to."""
     dead = dead_of(faults)
     stored = await stored_ids(engine)
-    assert not stored["alliance"] & dead["alliance"] and not stored["members"] & dead["alliance"]
+    assert stored["alliance"] & dead["alliance"] == detail_only(faults), "only answers that arrived"
+    assert not stored["members"] & dead["alliance"]
     assert not stored["corporation"] & dead["corporation"]
     assert not (stored["character"] | stored["tombstone"]) & dead["character"]
-    expected = expected_truth(truth, dead)
+    expected = expected_truth(truth, dead, detail_only(faults))
     assert await diff_against_truth(engine, expected) == []
     # diff_against_truth only compares the member lists the expectation names: none may be extra.
     assert stored["members"] == {int(a) for a, m in expected["alliance_corporations"].items() if m}
@@ -280,7 +310,7 @@ async def check_clean_exit(procs: list[Worker], dead_lettered: int) -> None:
 async def test_every_malformed_mode_is_retried_dead_lettered_never_stored_then_replayed(
         engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
     """Each malformed mode: MAX_ATTEMPTS tries, a dead letter, no row, live workers; replay completes."""
-    async with running_sim(alliances=10) as sim:
+    async with running_sim(alliances=10, cache_scale=CACHE_SCALE) as sim:
         truth = await sim.control.truth()
         faults = choose_faults(truth)
         check_cascade_is_visible(truth, faults)
@@ -293,15 +323,21 @@ async def test_every_malformed_mode_is_retried_dead_lettered_never_stored_then_r
             assert done.code == 0, done.err[-2000:]
             check_letters(await dead_letters(env), faults)
             assert await served(sim, faults) == {f.path: MAX_ATTEMPTS for f in faults}
-            assert (await sim.control.stats())["by_route"] == expected_requests(truth, faults)
+            stats = await sim.control.stats()
+            assert stats["cache_violations"] == {"total": 0, "by_route": {}}
+            assert unconditional(stats["by_route"]) == expected_requests(truth, faults)
             await check_nothing_malformed_stored(engine, truth, faults)
             assert [p.returncode for p in procs] == [None, None], "a worker died"
 
             await sim.control.clear_overrides()
+            # A dead letter does not keep the Expires of the last broken answer (see the report of
+            # issue 9): an operator replaying before it would ask too early, so this one waits.
+            await asyncio.sleep(max(sim.sim.handed_out.values()) - time.time())
             replayed = await cli(env, "dlq", "replay")
             assert replayed.code == 0, replayed.err
             assert f"{len(faults)} dead letter(s) replayed" in replayed.out
             assert await until_equal(engine, truth, within_s=30) == []
+            assert (await sim.control.stats())["cache_violations"] == {"total": 0, "by_route": {}}
             assert await dead_letters(env) == []
             assert [p.returncode for p in procs] == [None, None], "a worker died"
         await check_clean_exit(procs, dead_lettered=len(faults))
@@ -322,3 +358,4 @@ async def test_esi_max_body_bytes_raises_the_cap_for_a_big_valid_body(
         assert done.code == 0, done.err[-2000:]
         assert await dead_letters(env) == []
         assert await diff_against_truth(engine, truth) == []
+        assert (await sim.control.stats())["cache_violations"]["total"] == 0

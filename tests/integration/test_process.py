@@ -15,8 +15,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.esi import models
-from killreport.esi.errors import Deleted, NotFound, ServerError
-from killreport.esi.types import Fetched, NotModified
+from killreport.esi.errors import Deleted, MalformedResponse, NotFound, ServerError
+from killreport.esi.types import Fetched, NotModified, give_expires
 from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import Job, encode
@@ -326,3 +326,39 @@ async def test_an_answer_in_hand_waits_for_the_database_instead_of_asking_esi_ag
     assert esi.calls["/corporations/98000001"] == 1, "the answer in hand was thrown away"
     assert esi.calls["/characters/90000001"] == 1, "the child queued by the unseen commit got no message"
     assert await scalar(engine, "SELECT count(*) FROM sync_pending") == 0
+
+
+async def test_an_unusable_refresh_keeps_the_copy_and_its_expires_and_asks_nothing_before_it(
+        engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(engine, broker, "corporation", [98000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    await expire_everything(engine)
+    before = (await rows_of(engine, "corporations"))[98000001]
+    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
+    esi.failing["/corporations/98000001"] = give_expires(
+        MalformedResponse("Invalid JSON", status=200, path="/corporations/98000001"), later)
+    await enqueue(engine, broker, "corporation", [98000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    after = (await rows_of(engine, "corporations"))[98000001]
+    assert esi.calls["/corporations/98000001"] == 2, "asked again before the Expires it was given"
+    assert {c for c in after if after[c] != before[c]} == {"expires_at"} and after["expires_at"] == later
+    assert not broker.dead and await scalar(engine, "SELECT count(*) FROM sync_pending") == 0
+
+
+async def test_a_first_sighting_with_an_unusable_answer_is_held_until_its_expires(
+        engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    esi.failing["/characters/90000001"] = give_expires(
+        ServerError("Bad gateway", status=502, path="/characters/90000001"), soon)
+    await enqueue(engine, broker, "character", [90000001], skip_fresh=False)
+    async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
+        await processor.handle(await anext(feed))
+    assert await scalar(engine, "SELECT claimed_until FROM sync_pending") == soon
+    del esi.failing["/characters/90000001"]
+    await run_until_idle(broker, processor)  # the retry bounces off the held claim until then
+    assert esi.calls["/characters/90000001"] == 2 and dt.datetime.now(dt.UTC) >= soon
+    assert await scalar(engine, "SELECT count(*) FROM characters") == 1

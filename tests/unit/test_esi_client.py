@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -26,7 +27,7 @@ from killreport.esi.errors import (
     TransportError,
 )
 from killreport.esi.transport import aiohttp_transport
-from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport
+from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport, expires_given
 
 CHARACTER = {"name": "Ann 'O\" <b>", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1,
              "race_id": 1, "corporation_id": 98000001, "gender": "female", "achievement_score": 7}
@@ -316,3 +317,48 @@ async def test_an_answer_worth_keeping_survives_a_failed_settle() -> None:
     assert isinstance(await esi.character(90000001, etag='"e"'), NotModified)
     with pytest.raises(ConnectionRefusedError):  # nothing to keep: the budget's trouble shows
         await esi.character(90000001)
+
+
+EXPIRES = {"expires": "Sat, 28 Nov 2026 16:00:00 GMT"}
+
+
+@pytest.mark.parametrize("response", [
+    (200, b"<html>oops</html>", EXPIRES), (200, {"name": 1}, EXPIRES), (200, b"x" * 2_000, EXPIRES),
+    (502, b"<html>502 Bad Gateway</html>", EXPIRES), (304, b"", EXPIRES)])
+async def test_an_unusable_answer_tells_the_expires_it_came_with(response: Any) -> None:
+    transport, _ = answers(response)
+    with pytest.raises(TransientError) as caught:
+        await client(transport, RecordingBudget()).character(90000001)
+    assert expires_given(caught.value) == dt.datetime(2026, 11, 28, 16, tzinfo=dt.UTC)
+
+
+async def test_no_answer_or_no_expires_tells_none() -> None:
+    transport, _ = answers(TransportError("timed out"), (500, {"error": "x"}, {}))
+    esi = client(transport, RecordingBudget())
+    for _ in range(2):
+        with pytest.raises(TransientError) as caught:
+            await esi.character(90000001)
+        assert expires_given(caught.value) is None
+
+
+async def test_the_real_transport_tells_the_expires_of_a_body_over_the_cap() -> None:
+    async def huge(request: web.Request) -> web.Response:
+        return web.Response(body=b"[" + b"1," * 50_000 + b"1]", headers={"Expires": EXPIRES["expires"]})
+
+    app = web.Application()
+    app.router.add_get("/characters/90000001", huge)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp_transport(4, 10_000) as transport:
+            esi = EsiClient(transport, RecordingBudget(), base_url=f"http://127.0.0.1:{port}",
+                            user_agent=user_agent("a@b.c"), compatibility_date="2026-08-18",
+                            timeout_s=5, max_body_bytes=10_000)
+            with pytest.raises(MalformedResponse) as caught:
+                await esi.character(90000001)
+    finally:
+        await runner.cleanup()
+    assert expires_given(caught.value) == dt.datetime(2026, 11, 28, 16, tzinfo=dt.UTC)

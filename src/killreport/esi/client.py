@@ -18,8 +18,8 @@ from killreport import __version__
 from killreport.budget.types import Budget, Lease
 from killreport.esi import models
 from killreport.esi.classify import NO_ANSWER, Observation, classify, etag_of, observe, parse_http_date
-from killreport.esi.errors import MalformedResponse, PermanentError, TransientError, TransportError
-from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport
+from killreport.esi.errors import EsiError, MalformedResponse, PermanentError, TransientError, TransportError
+from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport, give_expires
 from killreport.ids import MAX_ID, Kind, is_special, is_valid_id
 
 T = TypeVar("T")
@@ -126,7 +126,7 @@ class EsiClient:
                 continue
             assert outcome.error is not None
             outcome.error.path = path
-            raise outcome.error
+            raise _given(outcome.error, response)
 
     async def _attempt(self, request: EsiRequest, route: str, path: str) -> EsiResponse:
         lease = await self._budget.reserve(route)
@@ -144,8 +144,8 @@ class EsiClient:
             raise
         await self._settle_answered(lease, response, path)
         if len(response.body) > self._max_body:
-            raise MalformedResponse(f"body larger than {self._max_body} bytes", status=response.status,
-                                    path=path)
+            raise _given(MalformedResponse(f"body larger than {self._max_body} bytes",
+                                           status=response.status, path=path), response)
         return response
 
     async def _settle_answered(self, lease: Lease, response: EsiResponse, path: str) -> None:
@@ -169,12 +169,19 @@ class EsiClient:
             raise PermanentError(f"{entity_id} is a system/NPC/faction id; not requested", path=kind)
 
 
+def _given(exc: EsiError, response: EsiResponse) -> EsiError:
+    return give_expires(exc, parse_http_date(response.headers.get("expires")))
+
+
 def _read(response: EsiResponse, model: TypeAdapter[T] | type[T], path: str) -> Fetched[T]:
     """A 200's validated body and cache facts; a 304 here answered a request that named no ETag."""
     if response.status == 304:
-        raise TransientError("304 to an unconditional request", status=304, path=path)
-    return Fetched(data=models.validate(model, response.body, path),
-                   expires_at=parse_http_date(response.headers.get("expires")),
+        raise _given(TransientError("304 to an unconditional request", status=304, path=path), response)
+    try:
+        data = models.validate(model, response.body, path)
+    except MalformedResponse as exc:
+        raise _given(exc, response) from None
+    return Fetched(data=data, expires_at=parse_http_date(response.headers.get("expires")),
                    etag=etag_of(response.headers),
                    last_modified=parse_http_date(response.headers.get("last-modified")))
 

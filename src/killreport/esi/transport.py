@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
+from killreport.esi.classify import parse_http_date
 from killreport.esi.errors import MalformedResponse, TransportError
-from killreport.esi.types import EsiRequest, EsiResponse
+from killreport.esi.types import EsiRequest, EsiResponse, give_expires
 
 
 class AiohttpTransport:
@@ -37,8 +38,10 @@ class AiohttpTransport:
             async for chunk in response.content.iter_chunked(64 * 1024):
                 size += len(chunk)
                 if size > self._max_body:
-                    raise MalformedResponse(f"body larger than {self._max_body} bytes",
-                                            status=response.status, path=request.url)
+                    # An answer came, with its Expires: the caller must not ask again before it.
+                    raise give_expires(MalformedResponse(f"body larger than {self._max_body} bytes",
+                                                         status=response.status, path=request.url),
+                                       parse_http_date(response.headers.get("Expires")))
                 chunks.append(chunk)
             body = b"".join(chunks)
             headers = {k.lower(): v for k, v in response.headers.items()}

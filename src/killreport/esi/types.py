@@ -52,3 +52,23 @@ class NotModified:
     """A 304: the stored copy is still current until `expires_at`."""
 
     expires_at: dt.datetime | None
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def give_expires(exc: E, expires: dt.datetime | None) -> E:
+    """Mark an error raised for an answer that came with an Expires (see `expires_given`)."""
+    # The error classes (esi/errors.py) have no field for it; vars() keeps this typed meanwhile.
+    vars(exc)["expires_at"] = expires
+    return exc
+
+
+def expires_given(exc: BaseException) -> dt.datetime | None:
+    """The Expires ESI sent with the unusable answer that raised `exc` (None: none, or no answer).
+
+    Asking again before it is asking before Expires, however broken the answer was: ESI's cache
+    serves the same body until then, and may treat the request as circumventing it.
+    """
+    value = getattr(exc, "expires_at", None)
+    return value if isinstance(value, dt.datetime) else None

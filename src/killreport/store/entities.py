@@ -135,6 +135,16 @@ async def revalidate_and_finish(
     return [r.id for r in await conn.execute(statement, params)]
 
 
+async def defer(conn: AsyncConnection, kind: Kind, entity_id: int, until: dt.datetime,
+                prefix: str = "") -> None:
+    """Not before `until`: the Expires of an answer that could not be stored. The copy is untouched."""
+    table = TABLES[kind]
+    column = table.c[f"{prefix}expires_at"]
+    # GREATEST skips NULL: a copy that never had an Expires gets this one.
+    await conn.execute(table.update().where(table.c.id == entity_id).values(
+        {column.name: func.greatest(column, bindparam("until", until, type_=DateTime(timezone=True)))}))
+
+
 async def replace_members(
     conn: AsyncConnection, alliance_id: int, members: Iterable[int], facts: CacheFacts,
     noted: Sequence[Change] = (),

@@ -8,6 +8,7 @@ rows that never got there are re-published by the janitor.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
 
@@ -71,14 +72,19 @@ def claim_statement() -> ReturningInsert[tuple[int]]:
     ).returning(p.c.attempts)
 
 
-async def release(conn: AsyncConnection, kind: Kind, entity_id: int, attempts: int) -> None:
-    """Give the entity back (it waits in a retry queue), remembering how often it was tried."""
+async def release(conn: AsyncConnection, kind: Kind, entity_id: int, attempts: int,
+                  hold_until: dt.datetime | None = None) -> None:
+    """Give the entity back (it waits in a retry queue), remembering how often it was tried.
+
+    `hold_until` keeps it claimed until then: a first sighting whose answer was unusable has no row
+    to keep that answer's Expires in, and no job may ask for it again before that.
+    """
     await conn.execute(
         text(
-            "UPDATE sync_pending SET claimed_until = NULL, attempts = :attempts"
+            "UPDATE sync_pending SET claimed_until = :hold, attempts = :attempts"
             " WHERE kind = :kind AND id = :id"
         ),
-        {"kind": kind, "id": entity_id, "attempts": attempts},
+        {"kind": kind, "id": entity_id, "attempts": attempts, "hold": hold_until},
     )
 
 

@@ -2,8 +2,9 @@
 
 An alliance job asks for two resources. Each answer is saved as soon as it arrives, whatever
 happens to the other: a retry must find every answer already received stored with its Expires,
-or it would ask again too early (CCP may treat that as circumventing the cache). Only then does a
-failure propagate.
+or it would ask again too early (CCP may treat that as circumventing the cache). An answer that
+cannot be used still gave an Expires: that much is kept too (`defer`). Only then does a failure
+propagate.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
+from killreport.esi.errors import EsiError
 from killreport.esi.models import Alliance, Character, Corporation, Entity
-from killreport.esi.types import Fetched, NotModified
+from killreport.esi.types import Fetched, NotModified, expires_given
 from killreport.ids import Kind
 from killreport.sync.plan import Request
 
@@ -24,6 +26,8 @@ T = TypeVar("T")
 Answer = Fetched[T] | NotModified
 # Stores one answer with the moment it arrived; called before anything else happens to the job.
 Save = Callable[[Answer[T], dt.datetime], Awaitable[None]]
+# Keeps the Expires of an answer that could not be used: nothing may ask for the resource before it.
+Defer = Callable[[dt.datetime], Awaitable[None]]
 
 
 class EsiSource(Protocol):
@@ -67,20 +71,28 @@ async def ask_entity(esi: EsiSource, kind: Kind, entity_id: int, etag: str | Non
     return await esi.character(entity_id, etag)
 
 
+@dataclass(frozen=True, slots=True)
+class Keep(Generic[T]):
+    """What to do with what one request brought: store an answer, or keep an unusable one's Expires."""
+
+    save: Save[T]
+    defer: Defer
+
+
 async def fetch_alliance(esi: EsiSource, alliance_id: int, wanted: Sequence[Request], *, first_sighting: bool,
-                         save_detail: Save[Alliance], save_members: Save[list[int]]) -> AllianceAnswers:
-    """Request the stale resources of an alliance, saving each answer as it arrives; then raise any error."""
+                         detail_to: Keep[Alliance], members_to: Keep[list[int]]) -> AllianceAnswers:
+    """Request the stale resources of an alliance, keeping each answer as it arrives; then raise any error."""
     etags = {r.resource: r.etag for r in wanted}
 
     async def detail() -> Answer[Alliance] | None:
         if "detail" not in etags:
             return None
-        return await _saved(esi.alliance(alliance_id, etags["detail"]), save_detail)
+        return await kept(esi.alliance(alliance_id, etags["detail"]), detail_to)
 
     async def members() -> Answer[list[int]] | None:
         if "members" not in etags:
             return None
-        return await _saved(esi.alliance_corporations(alliance_id, etags["members"]), save_members)
+        return await kept(esi.alliance_corporations(alliance_id, etags["members"]), members_to)
 
     if first_sighting:
         # The member list's cache facts live on the alliance row, which a first sighting has not
@@ -96,7 +108,14 @@ async def fetch_alliance(esi: EsiSource, alliance_id: int, wanted: Sequence[Requ
     return AllianceAnswers(both[0], both[1])
 
 
-async def _saved(call: Awaitable[Answer[T]], save: Save[T]) -> Answer[T]:
-    answer = await call
-    await save(answer, now())
+async def kept(call: Awaitable[Answer[T]], keep: Keep[T]) -> Answer[T]:
+    """`call`'s answer, saved; or its error, raised once the Expires it came with is kept."""
+    try:
+        answer = await call
+    except EsiError as exc:
+        until = expires_given(exc)
+        if until is not None and until > now():
+            await keep.defer(until)
+        raise
+    await keep.save(answer, now())
     return answer

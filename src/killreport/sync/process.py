@@ -27,22 +27,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from killreport.changes import Change
 from killreport.esi.errors import Deleted, PermanentError, TransientError
 from killreport.esi.models import Alliance, Entity
-from killreport.esi.types import Fetched, NotModified
+from killreport.esi.types import Fetched, NotModified, expires_given
 from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES, DeadLetter, Delivery, JobQueue
 from killreport.queue.messages import Job, MessageError, decode, encode
 from killreport.store import entities, pending
 from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.tables import MEMBERS_PREFIX
-from killreport.sync.fetch import Answer, EsiSource, ask_entity, fetch_alliance, now
+from killreport.sync.fetch import Answer, Defer, EsiSource, Keep, ask_entity, fetch_alliance, kept, now
 from killreport.sync.plan import (
     Children,
     Request,
     children_of,
     deletion_changes,
     detail_changes,
+    hold_until,
     member_changes,
     requests_for,
+    resource_of,
 )
 
 log = structlog.get_logger("killreport.sync")
@@ -97,7 +99,8 @@ class JobProcessor:
             status, reason = exc.status, str(exc)
             await self._in_tx(lambda c: self._fail(c, job, status, reason, permanent=True))
         except TransientError as exc:
-            await self._retry_or_dead(job, exc)
+            resource = resource_of(job.kind, exc.path)
+            await self._retry_or_dead(job, exc, hold_until(stored, resource, expires_given(exc), now()))
 
     async def _sync(self, job: Job, stored: entities.Stored) -> None:
         wanted = requests_for(job.kind, stored)
@@ -114,10 +117,15 @@ class JobProcessor:
         if not wanted:
             async with self._auto.connect() as conn:
                 return await _finish(conn, kind, entity_id, children_of(stored.references), requested=False)
-        answer = await ask_entity(self._esi, kind, entity_id, wanted[0].etag)
-        arrived = now()
-        return await self._keep(lambda conn, again: _store_entity(conn, kind, entity_id, stored, answer,
-                                                                  arrived, again=again))
+        to_publish: dict[Kind, list[int]] = {}
+
+        async def save(answer: Answer[Entity], arrived: dt.datetime) -> None:
+            to_publish.update(await self._keep(lambda conn, again: _store_entity(
+                conn, kind, entity_id, stored, answer, arrived, again=again)))
+
+        keep = Keep(save, self._deferral(kind, entity_id, has_row=stored.row is not None))
+        await kept(ask_entity(self._esi, kind, entity_id, wanted[0].etag), keep)
+        return to_publish
 
     async def _alliance(self, alliance_id: int, stored: entities.Stored,
                         wanted: tuple[Request, ...]) -> dict[Kind, list[int]]:
@@ -128,14 +136,26 @@ class JobProcessor:
         async def save_members(answer: Answer[list[int]], arrived: dt.datetime) -> None:
             await self._keep(lambda conn, _: _store_members(conn, alliance_id, stored, answer, arrived))
 
+        detail_to = Keep(save_detail, self._deferral("alliance", alliance_id, has_row=stored.row is not None))
+        # A member list is only ever asked once the alliance's row exists (sync/fetch.py).
+        members_to = Keep(save_members, self._deferral("alliance", alliance_id, has_row=True,
+                                                       prefix=MEMBERS_PREFIX))
         got = await fetch_alliance(self._esi, alliance_id, wanted, first_sighting=stored.row is None,
-                                   save_detail=save_detail, save_members=save_members)
+                                   detail_to=detail_to, members_to=members_to)
         # What was just fetched wins; what is still fresh, or answered 304, is the stored copy.
         entity = got.detail.data if isinstance(got.detail, Fetched) else stored.references
         members = got.members.data if isinstance(got.members, Fetched) else (stored.members or ())
         async with self._auto.connect() as conn:
             return await _finish(conn, "alliance", alliance_id, children_of(entity, members),
                                  requested=got.requested)
+
+    def _deferral(self, kind: Kind, entity_id: int, *, has_row: bool, prefix: str = "") -> Defer:
+        """How to keep an unusable answer's Expires: in the stored row (a first sighting has none:
+        its job keeps its claim instead, see `hold_until`)."""
+        async def defer(until: dt.datetime) -> None:
+            if has_row:
+                await self._keep(lambda conn, _: entities.defer(conn, kind, entity_id, until, prefix))
+        return defer
 
     async def _keep(self, store: Callable[[AsyncConnection, bool], Awaitable[R]]) -> R:
         """Store an answer in hand; while the database is unreachable, keep it and try again.
@@ -158,7 +178,7 @@ class JobProcessor:
                 await asyncio.sleep(delay)
                 again, delay = True, min(2 * delay, 2.0)
 
-    async def _retry_or_dead(self, job: Job, exc: TransientError) -> None:
+    async def _retry_or_dead(self, job: Job, exc: TransientError, hold: dt.datetime | None) -> None:
         attempts = job.attempt + 1
         if attempts >= self._max_attempts:
             await self._dead(
@@ -173,7 +193,7 @@ class JobProcessor:
         await self._broker.publish_retry(
             QUEUE_NAMES[job.kind], encode(Job(kind=job.kind, id=job.id, attempt=attempts)), attempts
         )
-        await self._in_tx(lambda c: pending.release(c, job.kind, job.id, attempts))
+        await self._in_tx(lambda c: pending.release(c, job.kind, job.id, attempts, hold))
 
     async def _dead(
         self, body: bytes, job: Job | None, *, reason: str, attempts: int, last_error: str
