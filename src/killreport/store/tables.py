@@ -23,6 +23,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -123,6 +124,7 @@ characters = Table(
     Column("character_title_id", Text),
     *_cache_columns(),
     Index("characters_expires_at", "expires_at"),
+    Index("characters_corporation_id", "corporation_id"),
 )
 
 # Biomassed characters answer 404 forever; remembering them saves an error-limit unit each.
@@ -215,6 +217,17 @@ scheduler_marks = Table(
     _ts("at", nullable=False),
 )
 
+
+def _searchable(table: Table, *columns: str) -> None:
+    """Trigram indexes on the lower case of `columns`: search matches any part of a name or ticker."""
+    for name in columns:
+        Index(f"{table.name}_{name}_trgm", func.lower(table.c[name]), postgresql_using="gin",
+              postgresql_ops={"lower": "gin_trgm_ops"})
+
+
+_searchable(alliances, "name", "ticker")
+_searchable(corporations, "name", "ticker")
+_searchable(characters, "name")
 
 # The row table of each entity kind.
 ENTITY_TABLES: Mapping[Kind, Table] = {
