@@ -31,6 +31,7 @@ async def env(fresh_pg_url: str, fresh_rabbit_url: str) -> dict[str, str]:
     ["worker", "all", "--shutdown-timeout", "0"],
     ["dlq", "list", "--limit", "0"],
     ["changes", "--since", "yesterday"],
+    ["changes", "--since", "99999999999d"],
     ["changes", "--limit", "0"],
     ["changes", "--kind", "ship"],
     ["status", "--watch", "--json"],

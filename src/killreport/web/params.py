@@ -9,9 +9,8 @@ from typing import Final
 
 from multidict import MultiMapping
 
-from killreport.cli.changes_cmd import parse_since
-from killreport.cli.errors import UsageError
 from killreport.ids import KINDS, MAX_ID, Kind
+from killreport.since import parse_since
 
 MAX_PER_PAGE: Final = 1000
 # Deep offsets make PostgreSQL walk every skipped row; no list here is that long.
@@ -100,7 +99,7 @@ def parse_since_param(query: MultiMapping[str], now: dt.datetime) -> dt.datetime
     try:
         # The same reading as `killreport changes --since`.
         return parse_since(text, now)
-    except (UsageError, OverflowError):
+    except ValueError:
         raise Problem(400, f"since must be a time like 2026-11-30T10:00 or an age like 2h, "
                            f"got {_shown(text)}") from None
 
