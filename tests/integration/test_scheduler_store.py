@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from killreport.config import Settings
 from killreport.esi import models
-from killreport.esi.types import Fetched, NotModified
+from killreport.esi.errors import MalformedResponse
+from killreport.esi.types import Fetched, NotModified, give_expires
 from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import decode
@@ -85,11 +87,17 @@ class FakeEsi:
     expires_in_s: float = HOUR
     gets: list[str | None] = field(default_factory=list)
     batches: list[list[int]] = field(default_factory=list)
+    broken: set[int] = field(default_factory=set)   # calls (0: the list, n: the nth batch) answered badly
+
+    def _maybe_broken(self, call: int) -> None:
+        if call in self.broken:
+            raise give_expires(MalformedResponse("unreadable body", status=200), _at(self.expires_in_s))
 
     async def get(self, path: str, model: TypeAdapter[T] | type[T],
                   etag: str | None = None) -> Fetched[T] | NotModified:
         assert path == "/alliances"
         self.gets.append(etag)
+        self._maybe_broken(0)
         if etag == self.list_etag:
             return NotModified(expires_at=_at(self.expires_in_s))
         data = models.validate(model, str(self.listed).encode(), path)
@@ -98,6 +106,7 @@ class FakeEsi:
     async def affiliations(self, character_ids: Sequence[int]) -> Fetched[Sequence[models.Affiliation]]:
         assert 1 <= len(character_ids) <= 1000
         self.batches.append(list(character_ids))
+        self._maybe_broken(len(self.batches))
         rows = [models.Affiliation(character_id=i, corporation_id=self.where[i][0],
                                    alliance_id=self.where[i][1]) for i in character_ids if i in self.where]
         return Fetched(rows, _at(self.expires_in_s), None, None)
@@ -275,3 +284,27 @@ async def test_one_scheduler_holds_the_lock_and_the_next_takes_over_when_it_lets
     await second.release()
     async with engine.connect() as conn:
         assert await schedule.leader(conn) is None, "a clean stop leaves no lease behind"
+
+
+async def test_an_unusable_answer_with_an_expires_is_not_asked_again_before_it(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        for i in range(90000001, 90002001):
+            await put(conn, "character", i, expires_in=HOUR, fetched_ago=60)
+    esi, broker = FakeEsi(listed=[99000001], where={90001500: (98000002, None)}, expires_in_s=2.0,
+                          broken={1}), StubBroker()
+    ctx = Scheduling(engine, broker, esi, settings(refresh_min_age_affiliation=0.1,
+                                                   refresh_min_age_alliance=0.1))
+    assert await sweep_if_due(ctx) == 1, "the broken first batch is skipped, the second still asked"
+    assert [len(b) for b in esi.batches] == [1000, 1000], "the broken one is not retried before Expires"
+    await asyncio.sleep(0.3)
+    assert await sweep_if_due(ctx) is None, "nor swept again before it"
+
+    assert await refresh_list_if_due(ctx) is not None
+    async with engine.begin() as conn:
+        await _expire_list(conn)
+    esi.broken = {0}
+    with pytest.raises(MalformedResponse):
+        await refresh_list_if_due(ctx)
+    await asyncio.sleep(0.3)
+    assert await refresh_list_if_due(ctx) is None, "the list's Expires moved to the broken answer's"
+    assert esi.gets == [None, '"v1"']

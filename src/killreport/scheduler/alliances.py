@@ -12,8 +12,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.esi import models
-from killreport.esi.errors import TransientError
-from killreport.esi.types import NotModified
+from killreport.esi.errors import EsiError, TransientError
+from killreport.esi.types import NotModified, expires_given
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.rules import ListDelta, closing_changes, list_delta
 from killreport.store import changes, http_cache, schedule
@@ -29,7 +29,16 @@ async def refresh_list_if_due(ctx: Scheduling) -> ListDelta | None:
         cached = await schedule.alliance_list(conn, ctx.settings.refresh_min_age_alliance)
     if cached is not None and not cached.due:
         return None
-    got = await ctx.esi.get(schedule.ALLIANCE_LIST, models.IdList, cached.etag if cached else None)
+    try:
+        got = await ctx.esi.get(schedule.ALLIANCE_LIST, models.IdList, cached.etag if cached else None)
+    except EsiError as exc:
+        expires = expires_given(exc)
+        if cached is not None and expires is not None:
+            # An unusable answer still came with an Expires: the copy is not asked for again before
+            # it, whichever scheduler leads by then (the ids stay as they were).
+            async with ctx.engine.begin() as conn:
+                await schedule.hold_list(conn, expires)
+        raise
     now = dt.datetime.now(dt.UTC)
     async with ctx.engine.begin() as conn:
         if isinstance(got, NotModified):

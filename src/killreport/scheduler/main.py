@@ -7,12 +7,14 @@ the tick (alliance list, then each kind's share of due refreshes) and the affili
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import structlog
 
 from killreport.config import Settings
 from killreport.esi.errors import EsiError
+from killreport.esi.types import expires_given
 from killreport.scheduler.alliances import refresh_list_if_due
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.lock import Leadership, acquire
@@ -76,7 +78,10 @@ def _tick_once(ctx: Scheduling) -> Callable[[float], Awaitable[object]]:
                 await refresh_list_if_due(ctx)
                 backoff.reset()
             except EsiError as exc:
-                delay = backoff.next_delay()
+                # Never sooner than an Expires the failed answer came with.
+                given = expires_given(exc)
+                until_expires = 0.0 if given is None else (given - dt.datetime.now(dt.UTC)).total_seconds()
+                delay = max(backoff.next_delay(), until_expires)
                 not_before[0] = loop.time() + delay
                 log.warning("alliance list not fetched", error=str(exc), retry_in_s=delay)
         await releaser.tick(elapsed_s)

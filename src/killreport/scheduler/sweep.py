@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import structlog
 
 from killreport.esi.errors import TransientError
+from killreport.esi.types import expires_given
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.retry import retrying
 from killreport.scheduler.rules import chunks, move_changes, moves, pointed_to, sweep_due
@@ -45,11 +46,24 @@ async def sweep_if_due(ctx: Scheduling) -> int | None:
         try:
             moved += await _sweep_chunk(ctx, chunk)
         except TransientError as exc:
-            # The rest waits for the next sweep rather than spend more of the error budget now.
-            log.warning("affiliation sweep abandoned", error=str(exc), characters=len(ids))
-            break
+            if not await _unusable(ctx, exc):
+                # No answer after retries: the rest waits for the next sweep rather than spend
+                # more of the error budget now.
+                log.warning("affiliation sweep abandoned", error=str(exc), characters=len(ids))
+                break
+            log.warning("affiliation answer unusable; its ids wait for the next sweep", error=str(exc))
     log.info("affiliation sweep done", characters=len(ids), calls=len(chunks(ids)), moved=moved)
     return moved
+
+
+async def _unusable(ctx: Scheduling, exc: TransientError) -> bool:
+    """Whether the error was an answer with an Expires; if so, no sweep starts before it."""
+    expires = expires_given(exc)
+    if expires is None:
+        return False
+    async with ctx.engine.begin() as conn:
+        await schedule.hold_sweep_until(conn, expires)
+    return True
 
 
 async def _sweep_chunk(ctx: Scheduling, ids: Sequence[int]) -> int:

@@ -211,6 +211,7 @@ _LIST = text(
     " FROM http_cache WHERE path = :path")
 _TOUCH_LIST = text("UPDATE http_cache SET expires_at = :expires_at, checked_at = :checked_at"
                    " WHERE path = :path")
+_HOLD_LIST = text("UPDATE http_cache SET expires_at = greatest(expires_at, :expires_at) WHERE path = :path")
 _ALLIANCES = text("SELECT id, closed_at IS NOT NULL AS closed, date_founded FROM alliances")
 _CLOSE = text("UPDATE alliances SET closed_at = now()"
               " WHERE id = ANY(CAST(:ids AS bigint[])) AND closed_at IS NULL RETURNING id")
@@ -246,6 +247,11 @@ async def touch_list(conn: AsyncConnection, expires_at: dt.datetime | None, chec
     """A 304 for the list: it is current until `expires_at`; nothing else moves."""
     await conn.execute(_TOUCH_LIST, {"path": ALLIANCE_LIST, "expires_at": expires_at,
                                      "checked_at": checked_at})
+
+
+async def hold_list(conn: AsyncConnection, expires_at: dt.datetime) -> None:
+    """An unusable answer for the list came with this Expires: not asked for again before it."""
+    await conn.execute(_HOLD_LIST, {"path": ALLIANCE_LIST, "expires_at": expires_at})
 
 
 async def stored_alliances(conn: AsyncConnection) -> dict[int, StoredAlliance]:
