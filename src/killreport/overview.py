@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.budget.pg import read_snapshot
 from killreport.queue.broker import QueueAdmin
-from killreport.store import entities, freshness, pending, request_counts
+from killreport.store import entities, freshness, pending, request_counts, schedule
 from killreport.store.request_counts import RouteStatus
 
 HOUR_S: Final = 3600.0
@@ -46,11 +46,20 @@ async def freshness_data(engine: AsyncEngine) -> dict[str, Any]:
     return {kind: {**dataclasses.asdict(f), **last_hour(recent, kind)} for kind, f in sorted(kinds.items())}
 
 
+def scheduler_data(leader: schedule.Leader | None) -> dict[str, Any] | None:
+    """Who leads the scheduling and since when; `active` only while it holds the lock."""
+    if leader is None:
+        return None
+    return {"holder": leader.holder, "since": leader.started_at.isoformat(), "active": leader.locked,
+            "heartbeat_age_s": round(leader.heartbeat_age_s, 1)}
+
+
 async def status_data(engine: AsyncEngine, admin: QueueAdmin) -> dict[str, Any]:
-    """Queues, pending work, the shared ESI budget, what is stored, requests, freshness."""
+    """Queues, pending work, the shared ESI budget, what is stored, requests, freshness, the scheduler."""
     async with engine.connect() as conn:
         work = await pending.counts(conn)
         stored = await entities.entity_counts(conn)
+        leader = await schedule.leader(conn)
         raw = await conn.get_raw_connection()
         snapshot = await read_snapshot(raw.driver_connection)
     return {
@@ -60,4 +69,5 @@ async def status_data(engine: AsyncEngine, admin: QueueAdmin) -> dict[str, Any]:
         "budget": dataclasses.asdict(snapshot),
         "requests": await request_counts.totals(engine),
         "freshness": await freshness_data(engine),
+        "scheduler": scheduler_data(leader),
     }

@@ -69,5 +69,13 @@ async def test_status_shows_freshness_per_kind(fresh_pg_url: str, fresh_rabbit_u
     assert (corporations["tracked"], corporations["past_expires"]) == (2, 1)
     assert 590 <= corporations["oldest_past_s"] <= 700
     assert (corporations["requests_last_hour"], corporations["share_304"]) == (4, 0.75)
+    assert json.loads(status.out)["scheduler"] is None
     table = await cli(env, "status")
     assert "Freshness" in table.out and "75.0 %" in table.out, table.out
+    assert "killreport scheduler" in table.out  # no scheduler ever led: status says how to start one
+    eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
+    async with eng.begin() as conn:  # a scheduler led, then died: its row stays, its lock went with it
+        await conn.execute(text("INSERT INTO scheduler_lease VALUES (1, 'box:42', now(), now())"))
+    await eng.dispose()
+    scheduler = json.loads((await cli(env, "status", "--json")).out)["scheduler"]
+    assert (scheduler["holder"], scheduler["active"]) == ("box:42", False)

@@ -40,7 +40,21 @@ def status_tables(status: Mapping[str, Any]) -> list[Table]:
     requests = Table("ESI status", "responses", title="Requests so far (all workers)")
     for code, count in sorted(status["requests"].items()):
         requests.add_row(str(code) if code else "no answer", str(count))
-    return [queues, work, budget, stored, requests, freshness_table(status["freshness"])]
+    return [queues, work, budget, stored, requests, freshness_table(status["freshness"]),
+            scheduler_table(status["scheduler"])]
+
+
+def scheduler_table(scheduler: Mapping[str, Any] | None) -> Table:
+    """Whether a scheduler keeps the copy fresh, which one, and how recently it said so."""
+    table = Table("scheduler", "value", title="Scheduler")
+    if scheduler is None:
+        table.add_row("active", "no (start `killreport scheduler` or `killreport run`)")
+        return table
+    table.add_row("active", "yes" if scheduler["active"] else "no (the last one stopped or died)")
+    table.add_row("holder", plain(scheduler["holder"]))
+    table.add_row("since", scheduler["since"][:19])
+    table.add_row("heartbeat", f"{scheduler['heartbeat_age_s']} s ago")
+    return table
 
 
 def freshness_table(freshness: Mapping[str, Mapping[str, Any]]) -> Table:
