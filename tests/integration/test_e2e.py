@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.sim.testing import RunningSim, running_sim
@@ -43,6 +44,8 @@ async def test_sync_all_stores_exactly_the_truth_and_a_second_run_requests_nothi
             await sync_all(env)
             again = await sim.control.stats()
             assert requests_of(again) == requests_of(first), "a fresh entity was requested again"
+            async with engine.connect() as conn:
+                assert (await conn.execute(text("SELECT count(*) FROM changes"))).scalar_one() == 0
 
 
 async def test_many_workers_small_error_budget_high_error_rate_never_get_a_420(
@@ -55,6 +58,7 @@ async def test_many_workers_small_error_budget_high_error_rate_never_get_a_420(
             await sync_all(env)
         stats = await sim.control.stats()
         assert stats["limit_violations"]["420"] == 0
+        assert stats["cache_violations"]["total"] == 0, stats["cache_violations"]
         by_status: dict[str, int] = {}
         for route in stats["by_route"].values():
             for code, n in route.items():
