@@ -8,7 +8,9 @@ means redelivery, never loss. ESI failures are sorted here:
 
 - permanent (404): recorded, or tombstoned for deleted characters; never retried;
 - transient (5xx, timeouts, malformed bodies): back through a retry tier with attempt + 1, and
-  dead-lettered with the reason once `max_attempts` is reached;
+  dead-lettered with the reason once `max_attempts` is reached. An unusable answer that came with
+  an Expires is not asked again before it: a stored copy keeps it as its `expires_at` (so the retry
+  finds the copy fresh), a first sighting's job keeps its claim until then;
 - anything else (database or broker trouble) propagates: the worker returns the message and backs off.
 """
 
