@@ -13,19 +13,14 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from typing import Any
 
-import aiohttp
-import asyncpg
 import psutil
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
-AMQP = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
-KR = [sys.executable, "-m", "killreport"]
+from common import KR, service_cpu_s, setup, sim_get, start_sim, teardown
 
 
 class Sampler(threading.Thread):
@@ -50,52 +45,6 @@ class Sampler(threading.Thread):
                     self.cpu[name] = times.user + times.system
                 except psutil.NoSuchProcess:
                     continue
-
-
-async def setup(name: str) -> tuple[str, str]:
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-                   check=True)
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, AMQP.rstrip("/") + "/" + name
-
-
-async def teardown(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
-
-
-def service_cpu_s() -> dict[str, float]:
-    """CPU seconds used so far by PostgreSQL and RabbitMQ (all their processes)."""
-    out = {"postgres": 0.0, "rabbitmq": 0.0}
-    for proc in psutil.process_iter(["name", "cpu_times"]):
-        name = proc.info["name"] or ""
-        key = "postgres" if name.startswith("postgres") else "rabbitmq" if "beam" in name else None
-        if key and proc.info["cpu_times"]:
-            out[key] += proc.info["cpu_times"].user + proc.info["cpu_times"].system
-    return out
-
-
-def start_sim(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
-    cmd = [*KR, "sim", "--port", "0", "--alliances", str(args.alliances), "--latency-ms",
-           str(args.latency_ms), "--jitter-ms", str(args.jitter_ms)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    url = next((w for w in line.split() if w.startswith("http://")), None)
-    if url is None:
-        proc.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return proc, url.rstrip("/")
-
-
-async def sim_get(url: str, path: str) -> Any:
-    async with aiohttp.ClientSession() as s, s.get(url + path) as r:
-        return await r.json()
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
