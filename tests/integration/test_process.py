@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.esi import models
+from killreport.esi.client import NotSent
 from killreport.esi.errors import Deleted, MalformedResponse, NotFound, ServerError
 from killreport.esi.types import Fetched, NotModified, give_expires
 from killreport.ids import Kind
@@ -362,3 +363,16 @@ async def test_a_first_sighting_with_an_unusable_answer_is_held_until_its_expire
     await run_until_idle(broker, processor)  # the retry bounces off the held claim until then
     assert esi.calls["/characters/90000001"] == 2 and dt.datetime.now(dt.UTC) >= soon
     assert await scalar(engine, "SELECT count(*) FROM characters") == 1
+
+
+async def test_a_job_whose_claim_ran_out_before_sending_is_looked_at_again_without_an_attempt(
+        engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    esi.failing["/characters/90000001"] = NotSent("not sent", path="/characters/90000001")
+    await enqueue(engine, broker, "character", [90000001], skip_fresh=False)
+    async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
+        await processor.handle(await anext(feed))
+    assert broker.retrying(QUEUE_NAMES["character"]) == [encode(Job(kind="character", id=90000001))]
+    assert await scalar(engine, "SELECT attempts FROM sync_pending") == 0
+    assert not broker.dead

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -16,7 +17,7 @@ from killreport.budget.rules import Limits
 from killreport.budget.types import BudgetSnapshot, Lease
 from killreport.esi import models
 from killreport.esi.classify import Observation
-from killreport.esi.client import EsiClient, route_of, user_agent
+from killreport.esi.client import NOT_SENT, EsiClient, NotSent, route_of, sending_until, user_agent
 from killreport.esi.errors import (
     Deleted,
     MalformedResponse,
@@ -362,3 +363,23 @@ async def test_the_real_transport_tells_the_expires_of_a_body_over_the_cap() -> 
     finally:
         await runner.cleanup()
     assert expires_given(caught.value) == dt.datetime(2026, 11, 28, 16, tzinfo=dt.UTC)
+
+
+class SlowBudget(RecordingBudget):
+    """Grants a reservation only after a while, as a budget waiting out a pause does."""
+
+    async def reserve(self, route: str) -> Lease:
+        await asyncio.sleep(0.05)
+        return await super().reserve(route)
+
+
+async def test_nothing_is_sent_once_the_deadline_passed_while_waiting_for_the_budget() -> None:
+    transport, seen = answers((200, CHARACTER, {}))
+    budget = SlowBudget()
+    esi = client(transport, budget)
+    with sending_until(time.monotonic() + 0.01), pytest.raises(NotSent):
+        await esi.character(90000001)
+    assert seen == [] and budget.settled == [NOT_SENT] and not NOT_SENT.is_error
+    with sending_until(time.monotonic() + 5):
+        assert isinstance(await esi.character(90000001), Fetched)
+    assert len(seen) == 1

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Final, TypeVar
 
 import structlog
@@ -29,6 +32,31 @@ AFFILIATION_PATH: Final = "/characters/affiliation"
 log = structlog.get_logger("killreport.esi")
 # ESI's limit on ids per POST batch (affiliation, names).
 MAX_BATCH: Final = 1000
+
+
+# Until when (time.monotonic()) requests made in this context may still be sent: see `sending_until`.
+_SEND_BY: ContextVar[float | None] = ContextVar("killreport_esi_send_by", default=None)
+# How a lease that was never used is returned: no answer, and no error either.
+NOT_SENT: Final = Observation(status=None, is_error=False)
+
+
+class NotSent(TransientError):
+    """A request was not sent: the deadline of `sending_until` passed while it waited for the budget."""
+
+
+@contextmanager
+def sending_until(deadline: float) -> Iterator[None]:
+    """Requests made inside (tasks started inside too) are not sent after `deadline` (monotonic).
+
+    A job may only ask for an entity while its claim on it lasts: once the claim runs out, another
+    worker may claim the entity and ask too, and the second request would come before the Expires
+    the first one got. A wait on the budget (a 420 pause, leases of killed workers) can outlast it.
+    """
+    token = _SEND_BY.set(deadline)
+    try:
+        yield
+    finally:
+        _SEND_BY.reset(token)
 
 
 def user_agent(contact: str) -> str:
@@ -130,6 +158,10 @@ class EsiClient:
 
     async def _attempt(self, request: EsiRequest, route: str, path: str) -> EsiResponse:
         lease = await self._budget.reserve(route)
+        send_by = _SEND_BY.get()
+        if send_by is not None and time.monotonic() > send_by:
+            await self._budget.settle(lease, NOT_SENT)
+            raise NotSent("not sent: the job's claim ran out while it waited for the budget", path=path)
         try:
             response = await self._transport(request)
         except TransportError:

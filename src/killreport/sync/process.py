@@ -27,6 +27,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from killreport.changes import Change
+from killreport.esi.client import NotSent, sending_until
 from killreport.esi.errors import Deleted, PermanentError, TransientError
 from killreport.esi.models import Alliance, Entity
 from killreport.esi.types import Fetched, NotModified, expires_given
@@ -86,6 +87,7 @@ class JobProcessor:
         await delivery.ack()
 
     async def _run(self, job: Job, body: bytes) -> None:
+        claimed = time.monotonic()
         async with self._auto.connect() as conn:
             stored = await entities.claim_and_read(conn, job.kind, job.id, self._claim_ttl_s)
         if stored is None:
@@ -93,7 +95,12 @@ class JobProcessor:
             await self._broker.publish_retry(QUEUE_NAMES[job.kind], body, 1)
             return
         try:
-            await self._sync(job, stored)
+            # Send only in the first half of the claim: the rest is for the answer and its storing.
+            with sending_until(claimed + self._claim_ttl_s / 2):
+                await self._sync(job, stored)
+        except NotSent:
+            # The claim ran out while waiting for the budget; whoever claims it next does the job.
+            await self._broker.publish_retry(QUEUE_NAMES[job.kind], body, 1)
         except Deleted as exc:
             reason, noted = str(exc), deletion_changes(job.id, stored)
             await self._in_tx(lambda c: self._tombstone(c, job, reason, noted))
