@@ -9,9 +9,9 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.budget.pg import read_snapshot
+from killreport.esi.counting import RouteStatus
 from killreport.queue.broker import QueueAdmin
 from killreport.store import entities, freshness, pending, request_counts, schedule
-from killreport.store.request_counts import RouteStatus
 
 HOUR_S: Final = 3600.0
 # The route templates each kind's refreshes use (killreport.esi.client.route_of names them so).

@@ -11,11 +11,11 @@ import asyncpg
 from killreport.budget.pg import PgBudget
 from killreport.config import Settings, mask_url
 from killreport.esi.client import EsiClient, user_agent
+from killreport.esi.counting import CountingTransport
 from killreport.esi.transport import aiohttp_transport
 from killreport.queue.broker import BrokerUnavailable
 from killreport.queue.rabbit import RabbitBroker
 from killreport.services import ServiceUnavailable, patiently
-from killreport.worker.stats import CountingTransport
 
 
 def load_settings() -> Settings:

@@ -6,10 +6,11 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from killreport.esi.counting import CountingTransport
 from killreport.esi.errors import TransportError
 from killreport.esi.types import EsiRequest, EsiResponse
 from killreport.store import request_counts
-from killreport.worker.stats import CountingTransport, flush_once
+from killreport.worker.stats import flush_once
 
 
 class Answers:

@@ -1,1 +1,17 @@
-"""The ESI budget every worker shares: reserve before sending, settle with what ESI reported."""
+"""The ESI budget every worker shares: reserve before sending, settle with what ESI reported.
+
+    rules     the pure decisions (decide, apply_settle) on an immutable State; every number in Rules
+    pg        PgBudget: the same rules in PL/pgSQL (store/sql), one round trip per reserve and settle
+    memory    MemoryBudget: the rules held in one process
+    types     the Budget protocol the ESI client talks to, Lease, BudgetSnapshot
+"""
+
+from killreport.budget.memory import MemoryBudget
+from killreport.budget.pg import PgBudget
+from killreport.budget.rules import RULES, Limits, Rules, apply_settle, decide
+from killreport.budget.types import BucketState, Budget, BudgetSnapshot, Lease
+
+__all__ = [
+    "RULES", "BucketState", "Budget", "BudgetSnapshot", "Lease", "Limits", "MemoryBudget", "PgBudget",
+    "Rules", "apply_settle", "decide",
+]

@@ -1,1 +1,5 @@
-"""killreport.cli."""
+"""The `killreport` command: argument parsing and rendering only; the work lives in the packages."""
+
+from killreport.cli.main import build_app, main, run
+
+__all__ = ["build_app", "main", "run"]

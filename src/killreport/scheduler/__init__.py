@@ -3,3 +3,8 @@
 It re-queues entities whose Expires has passed, spread out (rules.release_count), refreshes the
 alliance list and marks alliances that left it closed, and sweeps characters' affiliations.
 """
+
+from killreport.scheduler.main import run
+from killreport.scheduler.standalone import run_all
+
+__all__ = ["run", "run_all"]

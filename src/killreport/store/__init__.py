@@ -1,1 +1,15 @@
-"""killreport.store."""
+"""Every SQL statement of killreport, one module per concern, on SQLAlchemy Core (asyncpg).
+
+    tables       the schema as Core tables (migrations/ builds it; a test holds the two equal)
+    entities     claim-and-read, store, members, tombstones, failures: the job's hot path
+    pending      the pending set (dedup, claims, unpublished rows)
+    rows, facts, references, http_cache   answers to rows, cache facts, what rows name, list caches
+    changes, freshness, schedule, lookup  the changes table, how fresh, the scheduler's, the web's
+    request_counts, budget, sql/          requests by route and status, the budget's SQL
+    migrate                               Alembic upgrade with the packaged migrations
+"""
+
+__all__ = [
+    "budget", "changes", "entities", "facts", "freshness", "http_cache", "lookup", "migrate", "pending",
+    "references", "request_counts", "rows", "schedule", "tables",
+]
