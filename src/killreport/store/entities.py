@@ -92,6 +92,9 @@ def _upsert_statement(kind: Kind, columns: tuple[str, ...]) -> Insert:
 async def store(conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts,
                 noted: Sequence[Change] = ()) -> None:
     """`upsert` and append the changes it makes to the stored copy: one statement, so both or none."""
+    if not noted:
+        await upsert(conn, entity_id, entity, facts)
+        return
     columns = {**rows.row_of(entity), **facts.columns()}
     write = _Write("upsert", columns=tuple(sorted(columns)))
     params = {**columns, "row_id": entity_id, **_changes_params(noted)}
