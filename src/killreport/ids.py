@@ -10,7 +10,6 @@ KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
 MAX_ID: Final = 2**63 - 1
 
 EVE_SYSTEM: Final = 1
-DOOMHEIM: Final = 1_000_001
 _NPC_CORPORATIONS: Final = range(1_000_000, 2_000_000)
 _NPC_CHARACTERS: Final = range(3_000_000, 4_000_000)
 _FACTIONS: Final = range(500_000, 600_000)
