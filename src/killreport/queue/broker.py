@@ -68,14 +68,22 @@ class Delivery(Protocol):
     """One message handed to a consumer; it must be acked or returned exactly once."""
 
     @property
-    def body(self) -> bytes: ...
+    def body(self) -> bytes:
+        """The message body (an encoded Job)."""
+        ...
 
     @property
-    def queue(self) -> str: ...
+    def queue(self) -> str:
+        """The queue it came from."""
+        ...
 
-    async def ack(self) -> None: ...
+    async def ack(self) -> None:
+        """Done: the broker forgets it."""
+        ...
 
-    async def requeue(self) -> None: ...
+    async def requeue(self) -> None:
+        """Not done: the broker delivers it again (to this or another consumer)."""
+        ...
 
 
 class JobQueue(Protocol):

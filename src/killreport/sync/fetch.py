@@ -33,15 +33,27 @@ Defer = Callable[[dt.datetime], Awaitable[None]]
 class EsiSource(Protocol):
     """The part of the ESI client the sync layer uses."""
 
-    async def alliance_ids(self) -> Fetched[list[int]]: ...
-    async def alliance(
-        self, alliance_id: int, etag: str | None = None) -> Fetched[Alliance] | NotModified: ...
+    async def alliance_ids(self) -> Fetched[list[int]]:
+        """GET /alliances."""
+        ...
+
+    async def alliance(self, alliance_id: int, etag: str | None = None) -> Fetched[Alliance] | NotModified:
+        """GET /alliances/{id}, conditional when `etag` is given."""
+        ...
+
     async def alliance_corporations(
-        self, alliance_id: int, etag: str | None = None) -> Fetched[list[int]] | NotModified: ...
+            self, alliance_id: int, etag: str | None = None) -> Fetched[list[int]] | NotModified:
+        """GET /alliances/{id}/corporations, conditional when `etag` is given."""
+        ...
+
     async def corporation(
-        self, corporation_id: int, etag: str | None = None) -> Fetched[Corporation] | NotModified: ...
-    async def character(
-        self, character_id: int, etag: str | None = None) -> Fetched[Character] | NotModified: ...
+            self, corporation_id: int, etag: str | None = None) -> Fetched[Corporation] | NotModified:
+        """GET /corporations/{id}, conditional when `etag` is given."""
+        ...
+
+    async def character(self, character_id: int, etag: str | None = None) -> Fetched[Character] | NotModified:
+        """GET /characters/{id}, conditional when `etag` is given."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
