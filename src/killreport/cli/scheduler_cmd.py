@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from killreport.cli.errors import UsageError
+from killreport.cli.worker_cmd import worker_settings
 from killreport.scheduler import main as scheduler_main
-from killreport.scheduler.process import until_signalled
 from killreport.scheduler.standalone import run_all
+from killreport.signals import until_signalled
 from killreport.wiring import load_settings
 
 # A connected scheduler stops within a tick (a sweep call at most); this bounds anything slower.
@@ -29,12 +29,6 @@ async def run(*, concurrency: int | None = None, shutdown_timeout: float | None 
 
     On SIGTERM/SIGINT the worker drains for up to --shutdown-timeout seconds, then it exits 0.
     """
-    if concurrency is not None and concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
-    if shutdown_timeout is not None and shutdown_timeout <= 0:
-        raise UsageError("--shutdown-timeout must be more than 0")
-    settings = load_settings()
-    overrides = {"worker_concurrency": concurrency, "shutdown_timeout_s": shutdown_timeout}
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    settings = worker_settings(concurrency, shutdown_timeout)
     grace_s = settings.shutdown_timeout_s + _SCHEDULER_GRACE_S
     return await until_signalled(lambda stop, ready: run_all(settings, stop, ready), grace_s)
