@@ -10,11 +10,13 @@ from pathlib import Path
 
 from cyclopts import Parameter
 
-from killreport.sim.options import DEFAULT_ALLIANCES, MALFORMED_MODES, SimOptions, parse_bucket
+from killreport.sim.options import SimOptions, parse_bucket
 from killreport.sim.server import serve_until_signal
 from killreport.sim.state import bucket_map
 from killreport.sim.truth import truth
 from killreport.sim.universe import generate
+
+_SIM = SimOptions()
 
 
 # name="*" flattens the fields into top-level flags, so the command line is what it was when they were
@@ -49,22 +51,23 @@ class SimArgs:
 
     host: str = "127.0.0.1"
     port: int = 8090
-    seed: int = 1
-    alliances: int = DEFAULT_ALLIANCES
-    deleted_characters: int | None = None
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    error_rate: float = 0.0
-    hang_rate: float = 0.0
-    hang_s: float = 30.0
-    malformed_rate: float = 0.0
-    malformed_modes: str = ",".join(MALFORMED_MODES)
-    error_window_s: float = 60.0
-    error_budget: int = 100
+    # Every default below is SimOptions' own: the simulator's defaults live there once.
+    seed: int = _SIM.seed
+    alliances: int = _SIM.alliances
+    deleted_characters: int | None = _SIM.deleted_characters
+    latency_ms: float = _SIM.latency_ms
+    jitter_ms: float = _SIM.jitter_ms
+    error_rate: float = _SIM.error_rate
+    hang_rate: float = _SIM.hang_rate
+    hang_s: float = _SIM.hang_s
+    malformed_rate: float = _SIM.malformed_rate
+    malformed_modes: str = ",".join(_SIM.malformed_modes)
+    error_window_s: float = _SIM.error_window_s
+    error_budget: int = _SIM.error_budget
     bucket: list[str] | None = None
-    cache_scale: float = 1.0
-    tax_rates_as: str = "percent"
-    corphistory_per_min: int = 300
+    cache_scale: float = _SIM.cache_scale
+    tax_rates_as: str = _SIM.tax_rates_as
+    corphistory_per_min: int = _SIM.corphistory_per_min
     export_truth: Path | None = None
 
     def options(self) -> SimOptions:

@@ -31,17 +31,21 @@ def message(status: int) -> str:
     return MESSAGES.get(status, "Unhandled internal error encountered!")
 
 
+_SIM = SimOptions()
+
+
 @dataclass(slots=True)
 class FaultSettings:
     """Faults in force now; changed at runtime through `/_sim/faults`."""
 
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    error_rate: float = 0.0
-    hang_rate: float = 0.0
-    hang_s: float = 30.0
-    malformed_rate: float = 0.0
-    malformed_modes: tuple[str, ...] = MALFORMED_MODES
+    # SimOptions' defaults: a fault setting starts as the command line's default.
+    latency_ms: float = _SIM.latency_ms
+    jitter_ms: float = _SIM.jitter_ms
+    error_rate: float = _SIM.error_rate
+    hang_rate: float = _SIM.hang_rate
+    hang_s: float = _SIM.hang_s
+    malformed_rate: float = _SIM.malformed_rate
+    malformed_modes: tuple[str, ...] = _SIM.malformed_modes
 
     @classmethod
     def from_options(cls, options: SimOptions) -> FaultSettings:
