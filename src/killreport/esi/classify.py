@@ -22,6 +22,12 @@ _WINDOW_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LIMIT_RE: Final = re.compile(r"^\s*(\d{1,9})\s*/\s*(\d{1,6})\s*([smhd])\s*$")
 _INT_RE: Final = re.compile(r"^\s*-?\d{1,12}\s*$")
 _MAX_WAIT_S: Final = 3600.0
+# ESI's own words for "the game server cannot be reached" (the datasource is named, e.g. tranquility).
+_UNAVAILABLE_RE: Final = re.compile(
+    r"(?:the datasource \w+ is temporarily unavailable|timeout contacting \w+)\.?", re.IGNORECASE)
+_UNAVAILABLE_STATUSES: Final = frozenset({502, 503, 504})
+# Error and /status bodies are about 100 bytes: anything larger is some other answer, not parsed here.
+_SMALL_BODY_MAX: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,9 @@ class Observation:
     error_reset_s: int | None = None
     tokens: TokenReport | None = None
     retry_after_s: float | None = None
+    unavailable: bool = False  # ESI says it cannot reach the game server: a downtime has begun
+    up_since: float | None = None  # a /status showing the cluster open to all (vip false): its start_time
+    fresh_s: float | None = None  # how long ESI caches this /status answer (Expires - Date)
 
 
 # A request that got no HTTP answer: ESI may still have counted it as an error.
@@ -104,11 +113,12 @@ def _tokens(headers: Mapping[str, str]) -> TokenReport | None:
     )
 
 
-def observe(status: int, headers: Mapping[str, str]) -> Observation:
-    """Extract the error-limit and token-bucket reports of a response (headers lower-case)."""
+def observe(status: int, headers: Mapping[str, str], body: bytes = b"") -> Observation:
+    """Extract what a response reports to the budget (headers lower-case): limits, and ESI's state."""
     remain = _int(headers.get("x-esi-error-limit-remain"))
     reset = _int(headers.get("x-esi-error-limit-reset"))
     retry = _seconds(headers.get("retry-after"))
+    status_body = _status_body(status, body)
     return Observation(
         status=status,
         is_error=status >= 400,
@@ -116,18 +126,80 @@ def observe(status: int, headers: Mapping[str, str]) -> Observation:
         error_reset_s=min(max(reset, 0), int(_MAX_WAIT_S)) if reset is not None else None,
         tokens=_tokens(headers),
         retry_after_s=retry,
+        unavailable=says_unavailable(status, body),
+        up_since=up_since(status_body) if status_body is not None else None,
+        fresh_s=_fresh_s(headers) if status_body is not None else None,
     )
+
+
+def _json(body: bytes) -> object:
+    """The parsed body, or None when it is not JSON."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _error_field(body: bytes) -> str | None:
+    """The `error` field of an ESI error body; None when the body is not one."""
+    parsed = _json(body)
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+        return str(parsed["error"])
+    return None
 
 
 def error_text(body: bytes) -> str:
     """The `error` field of an ESI error body, or a short excerpt when the body is not one."""
+    found = _error_field(body)
+    return found[:200] if found is not None else body[:80].decode("utf-8", "replace")
+
+
+def says_unavailable(status: int, body: bytes) -> bool:
+    """Whether an answer says ESI cannot reach the game server, as it does throughout a downtime.
+
+    Only a 502, 503 or 504 whose JSON `error` is exactly one of ESI's two sentences for it (any
+    datasource name, any case, a final period or not): "The datasource tranquility is temporarily
+    unavailable", "Timeout contacting tranquility". A bare "Bad gateway", an HTML page or a 500 says
+    nothing about the game server, and one route's own failure must not stop the whole fleet.
+    """
+    if status not in _UNAVAILABLE_STATUSES or len(body) > _SMALL_BODY_MAX:
+        return False
+    text = _error_field(body)
+    return text is not None and _UNAVAILABLE_RE.fullmatch(text.strip()) is not None
+
+
+def _status_body(status: int, body: bytes) -> dict[str, object] | None:
+    """The parsed body of a 200 that looks like GET /status's; None for anything else (cheaply)."""
+    if status != 200 or len(body) > _SMALL_BODY_MAX or b'"start_time"' not in body:
+        return None
+    parsed = _json(body)
+    return parsed if isinstance(parsed, dict) else None
+
+
+def up_since(status_body: Mapping[str, object]) -> float | None:
+    """The cluster's start_time (epoch seconds) when a /status body shows it open to all, else None.
+
+    `vip` true means only CCP's staff may log in: not back yet. `vip` is optional and absent means
+    false; anything but true, false or absent, or an unreadable start_time, proves nothing.
+    """
+    vip = status_body.get("vip")
+    start = status_body.get("start_time")
+    if (vip is not None and vip is not False) or not isinstance(start, str) or len(start) > 40:
+        return None
     try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-        return str(parsed["error"])[:200]
-    return body[:80].decode("utf-8", "replace")
+        when = dt.datetime.fromisoformat(start)
+    except ValueError:
+        return None
+    return (when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _fresh_s(headers: Mapping[str, str]) -> float | None:
+    """How long ESI caches an answer, on ESI's own clock (Expires - Date); None without both."""
+    expires = parse_http_date(headers.get("expires"))
+    date = parse_http_date(headers.get("date"))
+    if expires is None or date is None:
+        return None
+    return min(max((expires - date).total_seconds(), 0.0), _MAX_WAIT_S)
 
 
 def classify(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
