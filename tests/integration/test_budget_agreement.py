@@ -11,14 +11,23 @@ Header values are drawn broadly, and also near the edges the current state has: 
 at the floor, a reset that lands in the current window give or take a second, a token count at a
 bucket's worst case. That is what real ESI answers look like (counts fall, resets count down) and
 it is where a wrong constant or comparison shows.
+
+Downtime too: 502/503/504 answers whose body says ESI cannot reach the game server (or does not),
+/status bodies whose start_time lies just before or after the daily downtime's start or the moment
+ESI went down, open to all or not, with an Expires a few seconds after their Date; and clock jumps to
+just before, at and after the daily downtime's lead, start and longest (the daily period is drawn
+short as well as a day, so runs cross it often).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import math
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from email.utils import format_datetime
 from typing import Any, ClassVar, TypeVar
 
 import asyncpg
@@ -33,7 +42,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from killreport.budget.rules import RULES, Grant, Limits, Rules, State, apply_settle, decide
+from killreport.budget.rules import RULES, Grant, Limits, Rules, State, apply_settle, daily_start, decide
 from killreport.esi.classify import NO_ANSWER, Observation, observe
 from killreport.store import migrate
 from killreport.store.budget import RESERVE, SETTLE, reserve_args, settle_args
@@ -46,10 +55,12 @@ UNKNOWN_LEASE = -1  # never a lease id on either side
 RESET = """
 TRUNCATE esi_leases, esi_buckets, esi_route_groups RESTART IDENTITY;
 UPDATE esi_budget SET error_remain = NULL, error_window_end = 0, paused_until = 0,
-    pause_reason = NULL, last_wait_at = 0 WHERE id = 1;
+    pause_reason = NULL, last_wait_at = 0, unavailable_at = NULL, up_since = 0, status_next = 0,
+    status_up = false WHERE id = 1;
 """
 SNAPSHOT = """
 SELECT b.error_remain, b.error_window_end, b.paused_until, b.pause_reason, b.last_wait_at,
+    b.unavailable_at, b.up_since, b.status_next, b.status_up,
     ARRAY(SELECT l FROM esi_leases l ORDER BY l.id) AS leases,
     ARRAY(SELECT k FROM esi_buckets k ORDER BY k.grp) AS buckets,
     ARRAY(SELECT r FROM esi_route_groups r ORDER BY r.route) AS routes
@@ -64,14 +75,19 @@ class Edges:
     remain: list[int]
     reset: list[int]
     tokens: list[int]
+    starts: list[float]  # /status start_times (whole seconds, as ESI writes them)
 
 
 MALFORMED = st.sampled_from(["", "abc", "1.5", " -", "12x", "9" * 20, "\u0663"])
 LIMIT_HEADERS = st.sampled_from(["150/15m", "600/1m", "20/1s", "0/1m", "10/0s"])
 RETRY_AFTER = st.sampled_from(["0", "1.5", "2", "30", "-1", "abc", "inf", "1e9"])
 GROUPS = st.sampled_from(["status", "status", "alliance", "alliance", "", "  ", "g" * 101])
-# Mostly answers that keep requests flowing; pauses (420, 429) often enough to matter.
-STATUSES = st.sampled_from([200, 200, 200, 200, 304, 404, 420, 429, 500, 503, None])
+# Mostly answers that keep requests flowing; pauses (420, 429) and downtime often enough to matter.
+STATUSES = st.sampled_from([200, 200, 200, 200, 304, 404, 420, 429, 500, 502, 503, 504, None])
+ERROR_BODIES = st.sampled_from([
+    b'{"error": "The datasource tranquility is temporarily unavailable", "status": 503}',
+    b'{"error": "Timeout contacting tranquility"}', b'{"error": "Bad gateway"}', b"", b"<html>"])
+DATE = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
 
 def _number(edges: list[int], low: int, high: int, *, small: bool = True) -> st.SearchStrategy[str]:
@@ -85,10 +101,24 @@ def _maybe(good: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
     return st.one_of(st.none(), good, good, MALFORMED)
 
 
+# The answers of a downtime: mostly ESI's "cannot reach the game server", sometimes a bare gateway error.
+DOWN_STATUSES = st.sampled_from([503, 503, 504, 502])
+UNAVAILABLE_BODIES = st.sampled_from([
+    b'{"error": "The datasource tranquility is temporarily unavailable", "status": 503}',
+    b'{"error": "Timeout contacting tranquility"}', b'{"error": "Bad gateway"}'])
+# What /status answers: itself (open to all or not, its start_time near an edge), or an error.
+STATUS_STATUSES = st.sampled_from([200, 200, 200, 502, 503, 429, None])
+
+
 @st.composite
-def observations(draw: st.DrawFn, edges: Edges) -> Observation:
-    """What a response (or its absence) tells the budget, through the real header parser."""
-    status = draw(STATUSES)
+def observations(draw: st.DrawFn, edges: Edges, statuses: st.SearchStrategy[int | None] = STATUSES,
+                 bodies: st.SearchStrategy[bytes] = ERROR_BODIES, status_body: bool = False) -> Observation:
+    """What a response (or its absence) tells the budget, through the real header parser.
+
+    `statuses` and `bodies` (of 5xx answers) are the downtime rules' to narrow; `status_body` makes
+    every 200 a /status body (otherwise half of them are, which other routes' settles ignore).
+    """
+    status = draw(statuses)
     if status is None:
         return NO_ANSWER
     # Windows as long as ESI's (60 s), so that a window gets used before it ends.
@@ -103,7 +133,28 @@ def observations(draw: st.DrawFn, edges: Edges) -> Observation:
         headers |= {"x-ratelimit-group": draw(GROUPS), "x-ratelimit-limit": draw(_maybe(LIMIT_HEADERS)),
                     "x-ratelimit-remaining": draw(_maybe(_number(edges.tokens, -1, 200)))}
     headers["retry-after"] = draw(st.none() | RETRY_AFTER)
-    return observe(status, {k: v for k, v in headers.items() if v is not None})
+    body = b""
+    if status >= 500:
+        body = draw(bodies)
+    elif status == 200 and (status_body or draw(st.booleans())):
+        body, cache = draw(status_bodies(edges))
+        headers |= cache
+    return observe(status, {k: v for k, v in headers.items() if v is not None}, body)
+
+
+@st.composite
+def status_bodies(draw: st.DrawFn, edges: Edges) -> tuple[bytes, dict[str, str | None]]:
+    """A /status body (start_time near an edge, vip or not) and, mostly, its Date and Expires."""
+    start = draw(st.sampled_from(edges.starts) if edges.starts else st.floats(0, 2e9))
+    vip = draw(st.sampled_from([False, False, True, None]))
+    fields = {"players": 1, "server_version": "1",
+              "start_time": dt.datetime.fromtimestamp(int(start), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    body = json.dumps(fields | ({} if vip is None else {"vip": vip})).encode()
+    fresh = draw(st.sampled_from([None, 0, 1, 2, 5, 30, -3]))
+    if fresh is None:
+        return body, {}
+    return body, {"date": format_datetime(DATE, usegmt=True),
+                  "expires": format_datetime(DATE + dt.timedelta(seconds=fresh), usegmt=True)}
 
 
 LIMITS = st.builds(Limits, max_inflight=st.integers(1, 8), error_floor=st.integers(0, 8),
@@ -114,7 +165,12 @@ RULES_DRAWN = st.one_of(st.just(RULES), st.builds(
     min_wait_s=st.sampled_from([0.01, 0.2]), same_window_s=st.sampled_from([0.0, 1.0, 2.5]),
     pause_420_s=st.sampled_from([7.0, 60.0]), pause_429_s=st.sampled_from([3.0, 10.0]),
     bucket_window_s=st.sampled_from([30.0, 900.0]), spend_log=st.integers(1, 5),
-    waiters_recent_s=st.sampled_from([0.5, 2.0, 5.0])))
+    waiters_recent_s=st.sampled_from([0.5, 2.0, 5.0]),
+    status_route=st.sampled_from(["/status", "/status", "/x"]),
+    downtime_at_s=st.sampled_from([39600.0, 0.0, 1234.5]),
+    downtime_every_s=st.sampled_from([86400.0, 3600.0]),
+    downtime_lead_s=st.sampled_from([30.0, 0.0, 7.5]), downtime_max_s=st.sampled_from([1800.0, 120.0]),
+    status_poll_s=st.sampled_from([3.0, 0.0, 1.5]), downtime_probe_s=st.sampled_from([1.0, 0.0, 4.0])))
 SMALL_STEPS = st.sampled_from([0.0, 0.001, 0.01, 0.25, 0.5, 1.0, 1.5, 2.0]) | st.floats(0.0, 3.0)
 LARGE_STEPS = st.sampled_from([5.0, 10.0, 20.0, 30.0, 61.0, 120.0, 901.0, 3600.0]) | st.floats(3.0, 4000.0)
 # One step in four is a leap: leaps end windows and pauses, small steps let a window be used.
@@ -191,7 +247,13 @@ class BudgetAgreement(RuleBasedStateMachine):
         # A bucket takes one more request while remaining - worst * held >= worst.
         tokens = [self.tuning.worst_cost * k + d for k in (1, 2, 3) for d in (-1, 0, 1)]
         tokens += [b.remaining for b in s.buckets.values() if b.remaining is not None]
-        return Edges(remain, reset, tokens)
+        # A start_time after the daily start brings ESI back; one at or before it does not.
+        day = daily_start(self.now, self.tuning)
+        starts: list[float] = [f(at) + d for at in (day, self.now, s.up_since)
+                               for f in (math.floor, math.ceil) for d in (-1, 0, 1)]
+        if s.unavailable_at is not None:
+            starts += [math.floor(s.unavailable_at) + d for d in (-1, 0, 1)]
+        return Edges(remain, reset, tokens, starts)
 
     def _settle(self, lease_id: int, route: str, obs: Observation) -> None:
         """Settle on both sides: the same wake, then the same state."""
@@ -211,10 +273,26 @@ class BudgetAgreement(RuleBasedStateMachine):
     @rule(data=st.data(), route=st.sampled_from(ROUTES))
     def request(self, data: st.DataObject, route: str) -> None:
         """A whole request: reserve, and if granted, settle at once with what came back."""
+        self._whole(route, lambda: observations(self._edges()), data)
+
+    @rule(data=st.data(), route=st.sampled_from(ROUTES))
+    def downtime_request(self, data: st.DataObject, route: str) -> None:
+        """A whole request answered as in a downtime (mostly "unavailable")."""
+        self._whole(route, lambda: observations(self._edges(), DOWN_STATUSES, UNAVAILABLE_BODIES), data)
+
+    @rule(data=st.data())
+    def ask_status(self, data: st.DataObject) -> None:
+        """A whole /status request, as the downtime watcher sends: ESI back or not, or an error."""
+        self._whole(self.tuning.status_route, lambda: observations(
+            self._edges(), STATUS_STATUSES, UNAVAILABLE_BODIES, status_body=True), data)
+
+    def _whole(self, route: str, answers: Callable[[], st.SearchStrategy[Observation]],
+               data: st.DataObject) -> None:
+        """Reserve, and if granted, settle at once with an answer drawn (near the edges) after it."""
         before = set(self.outstanding)
         self._reserve(route)
         for lease_id in set(self.outstanding) - before:
-            self._settle(lease_id, self.outstanding.pop(lease_id), data.draw(observations(self._edges())))
+            self._settle(lease_id, self.outstanding.pop(lease_id), data.draw(answers()))
 
     @rule(data=st.data(), route=st.sampled_from(ROUTES), rare=st.integers(0, 3))
     def settle_unknown(self, data: st.DataObject, route: str, rare: int) -> None:
@@ -233,10 +311,24 @@ class BudgetAgreement(RuleBasedStateMachine):
         if ahead:
             self.now = data.draw(st.sampled_from(sorted(ahead))) + offset
 
+    @rule(data=st.data(), offset=NEAR)
+    def across_the_daily_downtime(self, data: st.DataObject, offset: float) -> None:
+        """To just before, at or after the daily downtime's lead, start or longest, this one or the next."""
+        r = self.tuning
+        day = daily_start(self.now, r)
+        edges = [at + k for at in (day, day + r.downtime_every_s)
+                 for k in (-r.downtime_lead_s, 0.0, r.downtime_max_s)]
+        ahead = [t for t in edges if t + offset > self.now]
+        if ahead:
+            self.now = data.draw(st.sampled_from(sorted(ahead))) + offset
+
     def _deadlines(self) -> list[float]:
         s, r = self.state, self.tuning
         found = [s.window_end, s.window_end + r.same_window_s, s.paused_until,
-                 s.last_wait_at + r.waiters_recent_s, *(lease.expires_at for lease in s.leases)]
+                 s.last_wait_at + r.waiters_recent_s, *(lease.expires_at for lease in s.leases),
+                 s.status_next]
+        if s.unavailable_at is not None:
+            found.append(s.unavailable_at + r.downtime_probe_s)
         for b in s.buckets.values():
             found += [b.paused_until, *(spend + b.window_s for spend in b.spends)]
         return found
@@ -249,8 +341,11 @@ class BudgetAgreement(RuleBasedStateMachine):
         assert (row["error_remain"], row["error_window_end"], row["paused_until"], row["pause_reason"],
                 _never(row["last_wait_at"])) == (s.error_remain, s.window_end, s.paused_until,
                                                  s.pause_reason, _never(s.last_wait_at))
-        assert [(x["id"], x["route"], x["grp"], x["probe"], x["expires_at"]) for x in row["leases"]] == [
-            (self.ids[x.id], x.route, x.group, x.probe, x.expires_at) for x in s.leases]
+        assert (row["unavailable_at"], row["up_since"], row["status_next"], row["status_up"]) == (
+            s.unavailable_at, s.up_since, s.status_next, s.status_up)
+        assert [(x["id"], x["route"], x["grp"], x["probe"], x["expires_at"], x["down_probe"])
+                for x in row["leases"]] == [
+            (self.ids[x.id], x.route, x.group, x.probe, x.expires_at, x.down_probe) for x in s.leases]
         assert [(k["grp"], k["token_limit"], k["window_s"], k["remaining"], k["paused_until"],
                  tuple(k["spends"])) for k in row["buckets"]] == [
             (b.group, b.limit, b.window_s, b.remaining, b.paused_until, b.spends)

@@ -8,8 +8,8 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from killreport.budget.rules import RULES, Grant, Limits, Rules, State, apply_settle, decide
-from killreport.budget.types import BucketState, BudgetSnapshot, Lease
+from killreport.budget.rules import RULES, Grant, Limits, Rules, State, apply_settle, decide, esi_down
+from killreport.budget.types import DOWNTIME, BucketState, BudgetSnapshot, Lease
 from killreport.esi.classify import Observation
 
 
@@ -59,6 +59,7 @@ class MemoryBudget:
         """The state in the shape `killreport status` shows."""
         s = self._state
         now = self._clock()
+        down = esi_down(s.unavailable_at, s.up_since, now, self._rules)
         buckets = [
             BucketState(group=b.group, limit=b.limit, window_s=int(b.window_s), remaining=b.remaining,
                         reported_at=None, paused_until=_at(b.paused_until))
@@ -68,8 +69,9 @@ class MemoryBudget:
             error_limit_remaining=s.error_remain,
             error_limit_reset_at=_at(s.window_end),
             paused_until=_at(s.paused_until),
-            pause_reason=s.pause_reason,
+            pause_reason=DOWNTIME if down else s.pause_reason,
             in_flight=sum(1 for lease in s.leases if lease.expires_at >= now),
             buckets=buckets,
             route_groups=dict(s.routes),
+            downtime=down,
         )

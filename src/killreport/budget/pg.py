@@ -21,6 +21,11 @@ Trade-offs, decided here:
   off: a database crash then loses at most the last few hundred milliseconds of budget state
   (leases that would expire anyway, a report the next response repeats), while waiting for an
   fsync on every call halved throughput here and costs far more on slower disks.
+- Downtime: the row also holds when ESI last said it cannot reach the game server, the start_time
+  of the last /status that showed it open to all, and when /status may next be asked; the daily
+  downtime is computed from the clock, so no process has to be awake at 10:59:30 to start it. While
+  ESI is down only /status is granted (src/killreport/downtime.py sends it from every process), and
+  the settle that shows ESI back wakes every waiter.
 - Waking: waiters sleep min(wait, Rules.poll_s) or until NOTIFY esi_budget, which settle sends only
   when someone waited recently (Rules.waiters_recent_s) or a pause started, so the hot path costs no
   notifications. One listener connection per process sets an asyncio.Event; waiters never hold a
@@ -183,7 +188,7 @@ class PgBudget:
     async def snapshot(self) -> BudgetSnapshot:
         """The budget as last reported, for `status`."""
         async with self._pool.acquire() as conn:
-            return await read_snapshot(conn)
+            return await read_snapshot(conn, self._rules)
 
     async def close(self) -> None:
         """Close the listener and the pool."""

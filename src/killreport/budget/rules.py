@@ -1,13 +1,17 @@
 """The budget's decisions as pure functions; MemoryBudget runs them, store/sql/esi_*.sql mirror them.
 
 `decide` answers "may a request on this route go now?" and `apply_settle` folds a response's
-report into the state. Times are float seconds on one clock (the database's, for PgBudget).
+report into the state. Downtime is part of both: from `Rules.downtime_lead_s` before the daily
+downtime, and from an answer saying ESI cannot reach the game server, only /status goes out until
+a /status answer shows ESI back (src/killreport/downtime.py asks it). Times are float seconds on
+one clock (the database's, for PgBudget).
 Every number the rules use is a field of `Rules` (or `Limits`); the PL/pgSQL mirror takes them all
 as arguments, and tests/integration/test_budget_agreement.py checks the two agree step by step.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
@@ -38,11 +42,28 @@ class Rules:
     bucket_window_s: float = 900.0  # a token bucket's window until its group reports one
     spend_log: int = 16  # our own spends remembered per bucket, to know when tokens come back
     waiters_recent_s: float = 2.0  # settle notifies only if someone waited this recently
+    # Downtime (docs: esi-reference.md "Daily downtime"). While ESI is down only /status goes out.
+    status_route: str = "/status"  # the one route that tells whether ESI is back
+    downtime_at_s: float = 39600.0  # the daily downtime starts 11:00 UTC (seconds into the day)...
+    downtime_every_s: float = 86400.0  # ...every day
+    downtime_lead_s: float = 30.0  # stop this long before it: an answer sent at 10:59:59 would be a 503
+    # A daily downtime with no /status showing a new start_time ends this long after 11:00 anyway:
+    # a fresh budget knows no start_time, and a skipped downtime would otherwise pause for a day.
+    # Should ESI still be down then, the first answer says so and marks it down again.
+    downtime_max_s: float = 1800.0
+    status_poll_s: float = 3.0  # /status at most this often, fleet-wide (and never before its Expires)
+    # While down but /status may not be asked yet (its last answer is still cached, so asking would
+    # circumvent the cache), one request of any route probes instead, at most this often after the
+    # last "unavailable" answer: a blip then costs a second, a real downtime one error per probe.
+    downtime_probe_s: float = 1.0
+    watch_s: float = 2.0  # each process reads the shared state this often to see whether ESI is down
 
     def __post_init__(self) -> None:
         """Refuse a spend log that could not even hold the spend being recorded."""
         if self.spend_log < 1:
             raise ValueError("spend_log must be at least 1")
+        if self.downtime_every_s <= 0:
+            raise ValueError("downtime_every_s must be positive")
 
 
 RULES: Final = Rules()
@@ -66,6 +87,7 @@ class LeaseRec:
     group: str | None
     probe: bool
     expires_at: float
+    down_probe: bool = False  # granted while ESI was down, to learn whether it is back
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +115,10 @@ class State:
     buckets: Mapping[str, Bucket] = field(default_factory=dict)
     routes: Mapping[str, str] = field(default_factory=dict)
     next_id: int = 1
+    unavailable_at: float | None = None  # when ESI last said it cannot reach the game server, until back
+    up_since: float = 0.0  # the latest start_time of a /status showing the cluster open to all
+    status_next: float = 0.0  # no /status before this: the last one's Expires, the fleet's spacing
+    status_up: bool = False  # the last /status answer showed the cluster open to all
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,24 +177,78 @@ def _error_verdict(state: State, now: float, limits: Limits, rules: Rules) -> tu
     return False, None
 
 
+def daily_start(now: float, rules: Rules = RULES) -> float:
+    """The start of the daily downtime `now` is in or leads up to: the latest one at most the lead ahead."""
+    days = math.floor((now + rules.downtime_lead_s - rules.downtime_at_s) / rules.downtime_every_s)
+    return days * rules.downtime_every_s + rules.downtime_at_s
+
+
+def daily_down(up_since: float, now: float, rules: Rules = RULES) -> bool:
+    """Whether the daily downtime holds: from its lead until /status shows a start_time after it."""
+    start = daily_start(now, rules)
+    return now < start + rules.downtime_max_s and up_since <= start
+
+
+def esi_down(unavailable_at: float | None, up_since: float, now: float, rules: Rules = RULES) -> bool:
+    """Whether ESI counts as down: it said so and was not seen back since, or the daily downtime holds."""
+    return unavailable_at is not None or daily_down(up_since, now, rules)
+
+
+def _status_verdict(state: State, now: float, rules: Rules) -> Wait | None:
+    """/status, down or not: never before the last answer's Expires (or the spacing), one at a time."""
+    if now < state.status_next:
+        return Wait(state.status_next - now)
+    if any(lease.route == rules.status_route for lease in state.leases):
+        return Wait(rules.poll_s)
+    return None
+
+
+def _down_verdict(state: State, now: float, rules: Rules) -> tuple[bool, Wait | None]:
+    """(down probe?, wait?) for any other route: while ESI is down only /status may tell it is back.
+
+    Unless the last /status said ESI is up and may not be asked again yet (ESI would answer from its
+    cache, and asking would circumvent it): then one probe at a time, spaced after the last error.
+    """
+    if daily_down(state.up_since, now, rules):
+        return False, Wait(rules.poll_s)
+    if state.unavailable_at is None:
+        return False, None
+    cached_up = state.status_up and now < state.status_next
+    if not cached_up or any(lease.down_probe for lease in state.leases):
+        return False, Wait(rules.poll_s)
+    due = state.unavailable_at + rules.downtime_probe_s
+    return (True, None) if now >= due else (False, Wait(due - now))
+
+
+def _gate(state: State, now: float, route: str, limits: Limits,
+          rules: Rules) -> tuple[State, bool, Wait | None]:
+    """(state, down probe?, wait?) before the error limit: pauses, in-flight cap, downtime, bucket."""
+    group = state.routes.get(route)
+    if now < state.paused_until:
+        return state, False, Wait(state.paused_until - now)
+    if len(state.leases) >= limits.max_inflight:
+        return state, False, Wait(rules.poll_s)
+    if route == rules.status_route:
+        down_probe, verdict = False, _status_verdict(state, now, rules)
+    else:
+        down_probe, verdict = _down_verdict(state, now, rules)
+    if verdict is None and group is not None:
+        state, verdict = _bucket_verdict(state, now, group, rules)
+    return state, down_probe, verdict
+
+
 def decide(state: State, now: float, route: str, limits: Limits,
            rules: Rules = RULES) -> tuple[State, Grant | Wait]:
     """Grant a lease for one request on `route`, or say how long to wait."""
     state = replace(state, leases=tuple(lease for lease in state.leases if lease.expires_at >= now))
-    verdict: Wait | None = None
+    state, down_probe, verdict = _gate(state, now, route, limits, rules)
     probe = False
-    group = state.routes.get(route)
-    if now < state.paused_until:
-        verdict = Wait(state.paused_until - now)
-    elif len(state.leases) >= limits.max_inflight:
-        verdict = Wait(rules.poll_s)
-    elif group is not None:
-        state, verdict = _bucket_verdict(state, now, group, rules)
     if verdict is None:
         probe, verdict = _error_verdict(state, now, limits, rules)
     if verdict is not None:
         return replace(state, last_wait_at=now), Wait(max(verdict.seconds, rules.min_wait_s))
-    lease = LeaseRec(state.next_id, route, group, probe, now + limits.lease_ttl_s)
+    lease = LeaseRec(state.next_id, route, state.routes.get(route), probe, now + limits.lease_ttl_s,
+                     down_probe)
     return replace(state, leases=(*state.leases, lease), next_id=state.next_id + 1), Grant(lease)
 
 
@@ -213,13 +293,38 @@ def _pause(state: State, until: float, reason: str) -> State:
     return replace(state, paused_until=max(state.paused_until, until), pause_reason=reason)
 
 
+def _fold_downtime(state: State, now: float, route: str, obs: Observation, mine: LeaseRec | None,
+                   rules: Rules) -> tuple[State, bool]:
+    """An "unavailable" answer marks ESI down; /status showing it open to all, or a probe's answer, clears it.
+
+    True when that brought ESI back: waiters are woken, and since what ESI will report next is unknown
+    (its error window has moved on, and a /status answer may have come from its cache) the first
+    request is a lone probe again, as on a fresh budget.
+    """
+    was_down = esi_down(state.unavailable_at, state.up_since, now, rules)
+    if obs.unavailable:
+        state = replace(state, unavailable_at=now)
+    if route == rules.status_route and obs.status is not None:
+        fresh = obs.fresh_s if obs.fresh_s is not None else 0.0
+        state = replace(state, status_next=now + max(rules.status_poll_s, fresh),
+                        status_up=obs.up_since is not None)
+        if obs.up_since is not None:
+            state = replace(state, unavailable_at=None, up_since=max(state.up_since, obs.up_since))
+    elif mine is not None and mine.down_probe and obs.status is not None and not obs.is_error:
+        state = replace(state, unavailable_at=None)
+    if was_down and not esi_down(state.unavailable_at, state.up_since, now, rules):
+        return replace(state, error_remain=None), True
+    return state, False
+
+
 def apply_settle(state: State, now: float, lease_id: int, route: str, obs: Observation,
                  rules: Rules = RULES) -> tuple[State, bool]:
     """Return the lease and fold in what the response reported; True when waiters should be woken."""
     mine = [lease for lease in state.leases if lease.id == lease_id]
     state = replace(state, leases=tuple(lease for lease in state.leases if lease.id != lease_id))
+    state, back = _fold_downtime(state, now, route, obs, mine[0] if mine else None, rules)
     state = _fold_error_report(state, now, obs, rules)
-    wake = now - state.last_wait_at < rules.waiters_recent_s
+    wake = back or now - state.last_wait_at < rules.waiters_recent_s
     if obs.status == 420:
         reset = float(obs.error_reset_s) if obs.error_reset_s is not None else rules.pause_420_s
         state = replace(state, error_remain=0, window_end=now + reset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 from killreport.esi.classify import Observation
 
@@ -31,6 +31,10 @@ class BucketState:
     paused_until: dt.datetime | None
 
 
+# The pause reason a snapshot shows while ESI is down (daily or unscheduled): only /status goes out.
+DOWNTIME: Final = "downtime"
+
+
 @dataclass(frozen=True, slots=True)
 class BudgetSnapshot:
     """The shared budget as `killreport status` shows it."""
@@ -42,6 +46,7 @@ class BudgetSnapshot:
     in_flight: int
     buckets: list[BucketState] = field(default_factory=list)
     route_groups: dict[str, str] = field(default_factory=dict)
+    downtime: bool = False  # ESI is down: only /status goes out until it shows ESI back
 
 
 class Budget(Protocol):

@@ -12,26 +12,35 @@ from typing import Any, Final
 
 import asyncpg
 
-from killreport.budget.rules import Limits, Rules, token_cost
-from killreport.budget.types import BucketState, BudgetSnapshot
+from killreport.budget.rules import RULES, Limits, Rules, esi_down, token_cost
+from killreport.budget.types import DOWNTIME, BucketState, BudgetSnapshot
 from killreport.esi.classify import Observation
 
 # Named notation: the argument lists are long, and a name cannot be passed to the wrong slot.
 RESERVE: Final = (
     "SELECT o_lease, o_group, o_probe, o_wait FROM esi_reserve(p_route => $1, p_max => $2,"
     " p_floor => $3, p_ttl => $4, p_worst => $5, p_poll => $6, p_min_wait => $7,"
-    " p_same_window => $8, p_now => $9)")
+    " p_same_window => $8, p_status_route => $9, p_daily_at => $10, p_daily_every => $11,"
+    " p_daily_lead => $12, p_daily_max => $13, p_probe_every => $14, p_now => $15)")
 SETTLE: Final = (
     "SELECT esi_settle(p_lease => $1, p_route => $2, p_status => $3, p_is_error => $4,"
     " p_remain => $5, p_reset => $6, p_group => $7, p_limit => $8, p_window => $9, p_bremain => $10,"
     " p_retry => $11, p_cost => $12, p_same_window => $13, p_pause_420 => $14, p_pause_429 => $15,"
-    " p_bucket_window => $16, p_spend_log => $17, p_waiters_recent => $18, p_now => $19)")
+    " p_bucket_window => $16, p_spend_log => $17, p_waiters_recent => $18, p_unavailable => $19,"
+    " p_up_since => $20, p_fresh => $21, p_status_route => $22, p_status_poll => $23,"
+    " p_daily_at => $24, p_daily_every => $25, p_daily_lead => $26, p_daily_max => $27, p_now => $28)")
+
+
+def _daily(rules: Rules) -> tuple[float, float, float, float]:
+    """The daily downtime's arguments, in the order both functions take them."""
+    return rules.downtime_at_s, rules.downtime_every_s, rules.downtime_lead_s, rules.downtime_max_s
 
 
 def reserve_args(route: str, limits: Limits, rules: Rules, now: float | None = None) -> tuple[Any, ...]:
     """The RESERVE arguments for one request on `route`."""
     return (route, limits.max_inflight, limits.error_floor, limits.lease_ttl_s, rules.worst_cost,
-            rules.poll_s, rules.min_wait_s, rules.same_window_s, now)
+            rules.poll_s, rules.min_wait_s, rules.same_window_s, rules.status_route, *_daily(rules),
+            rules.downtime_probe_s, now)
 
 
 def settle_args(lease_id: int, route: str, obs: Observation, rules: Rules,
@@ -44,7 +53,8 @@ def settle_args(lease_id: int, route: str, obs: Observation, rules: Rules,
             float(tokens.window_s) if tokens and tokens.window_s else None,
             tokens.remaining if tokens else None, obs.retry_after_s,
             token_cost(obs.status, rules), rules.same_window_s, rules.pause_420_s, rules.pause_429_s,
-            rules.bucket_window_s, rules.spend_log, rules.waiters_recent_s, now)
+            rules.bucket_window_s, rules.spend_log, rules.waiters_recent_s, obs.unavailable, obs.up_since,
+            obs.fresh_s, rules.status_route, rules.status_poll_s, *_daily(rules), now)
 
 
 def _at(seconds: float | None) -> dt.datetime | None:
@@ -54,12 +64,14 @@ def _at(seconds: float | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-async def read_snapshot(conn: asyncpg.Connection) -> BudgetSnapshot:
-    """Read the budget tables (in-flight counts only unexpired leases)."""
+async def read_snapshot(conn: asyncpg.Connection, rules: Rules = RULES) -> BudgetSnapshot:
+    """Read the budget tables (in-flight counts only unexpired leases; down by the database's clock)."""
     b = await conn.fetchrow(
-        "SELECT *, (SELECT count(*) FROM esi_leases WHERE expires_at >= "
-        "extract(epoch FROM clock_timestamp())) AS in_flight FROM esi_budget WHERE id = 1")
+        "SELECT *, (SELECT count(*) FROM esi_leases WHERE expires_at >= n.now) AS in_flight"
+        " FROM esi_budget, (SELECT extract(epoch FROM clock_timestamp())::double precision AS now) n"
+        " WHERE id = 1")
     assert b is not None
+    down = esi_down(b["unavailable_at"], b["up_since"], b["now"], rules)
     buckets = [BucketState(group=r["grp"], limit=r["token_limit"], window_s=int(r["window_s"]),
                            remaining=r["remaining"], reported_at=_at(r["reported_at"]),
                            paused_until=_at(r["paused_until"]))
@@ -67,5 +79,6 @@ async def read_snapshot(conn: asyncpg.Connection) -> BudgetSnapshot:
     groups = {r["route"]: r["grp"] for r in await conn.fetch("SELECT * FROM esi_route_groups")}
     return BudgetSnapshot(error_limit_remaining=b["error_remain"],
                           error_limit_reset_at=_at(b["error_window_end"]),
-                          paused_until=_at(b["paused_until"]), pause_reason=b["pause_reason"],
-                          in_flight=b["in_flight"], buckets=buckets, route_groups=groups)
+                          paused_until=_at(b["paused_until"]),
+                          pause_reason=DOWNTIME if down else b["pause_reason"],
+                          in_flight=b["in_flight"], buckets=buckets, route_groups=groups, downtime=down)

@@ -3,10 +3,17 @@
 -- own. p_now drives the clock in tests; production passes NULL, so the database clock is the only
 -- clock. Returns a lease, or how long to wait (the waiter also wakes on NOTIFY esi_budget).
 -- Locking the single budget row first serialises every caller in the cluster.
+-- Downtime: from p_daily_lead before the daily downtime until /status shows a start_time after it
+-- (or p_daily_max after it), and while ESI last said it was unavailable, only p_status_route goes,
+-- one at a time and not before the last answer's Expires; when that rule holds back a /status whose
+-- last answer said ESI is up, a lone request of another route probes instead, p_probe_every after
+-- the last "unavailable".
 CREATE OR REPLACE FUNCTION esi_reserve(
     p_route text, p_max integer, p_floor integer, p_ttl double precision,
     p_worst integer, p_poll double precision, p_min_wait double precision,
-    p_same_window double precision, p_now double precision DEFAULT NULL
+    p_same_window double precision, p_status_route text, p_daily_at double precision,
+    p_daily_every double precision, p_daily_lead double precision, p_daily_max double precision,
+    p_probe_every double precision, p_now double precision DEFAULT NULL
 ) RETURNS TABLE (o_lease bigint, o_group text, o_probe boolean, o_wait double precision)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -21,15 +28,36 @@ DECLARE
     until double precision;
     w double precision;
     lid bigint;
+    day_start double precision;
+    down_probe boolean := false;
 BEGIN
     SELECT * INTO b FROM esi_budget WHERE id = 1 FOR UPDATE;
     DELETE FROM esi_leases WHERE expires_at < t;
     SELECT count(*), coalesce(bool_or(l.probe), false) INTO n, probing FROM esi_leases l;
     SELECT r.grp INTO g FROM esi_route_groups r WHERE r.route = p_route;
+    day_start := floor((t + p_daily_lead - p_daily_at) / p_daily_every) * p_daily_every + p_daily_at;
     <<decide>>
     BEGIN
         IF t < b.paused_until THEN w := b.paused_until - t; EXIT decide; END IF;
         IF n >= p_max THEN w := p_poll; EXIT decide; END IF;
+        IF p_route = p_status_route THEN
+            IF t < b.status_next THEN w := b.status_next - t; EXIT decide; END IF;
+            IF EXISTS (SELECT FROM esi_leases l WHERE l.route = p_status_route) THEN
+                w := p_poll; EXIT decide;
+            END IF;
+        ELSIF t < day_start + p_daily_max AND b.up_since <= day_start THEN
+            w := p_poll; EXIT decide;
+        ELSIF b.unavailable_at IS NOT NULL THEN
+            -- Only /status tells, unless its cached answer says up: then one probe at a time, spaced.
+            IF NOT (b.status_up AND t < b.status_next)
+                    OR EXISTS (SELECT FROM esi_leases l WHERE l.down_probe) THEN
+                w := p_poll; EXIT decide;
+            END IF;
+            IF t < b.unavailable_at + p_probe_every THEN
+                w := b.unavailable_at + p_probe_every - t; EXIT decide;
+            END IF;
+            down_probe := true;
+        END IF;
         IF g IS NOT NULL THEN
             SELECT * INTO k FROM esi_buckets x WHERE x.grp = g;
             SELECT count(*) INTO held FROM esi_leases l WHERE l.grp = g;
@@ -63,7 +91,8 @@ BEGIN
         RETURN QUERY SELECT NULL::bigint, g, false, greatest(w, p_min_wait);
         RETURN;
     END IF;
-    INSERT INTO esi_leases (route, grp, probe, expires_at) VALUES (p_route, g, is_probe, t + p_ttl)
+    INSERT INTO esi_leases (route, grp, probe, expires_at, down_probe)
+    VALUES (p_route, g, is_probe, t + p_ttl, down_probe)
     RETURNING id INTO lid;
     RETURN QUERY SELECT lid, g, is_probe, 0::double precision;
 END

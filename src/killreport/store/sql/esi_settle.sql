@@ -2,12 +2,18 @@
 -- Every number comes in as an argument (rules.Rules); p_cost is rules.token_cost(status), computed
 -- in Python so the cost table exists only there. p_now drives the clock in tests; production
 -- passes NULL, so the database clock is the only clock. Returns whether it notified waiters.
+-- Downtime: p_unavailable (ESI said it cannot reach the game server) marks ESI down; a /status
+-- answer with p_up_since (open to all: its start_time), or a probe's non-error answer, clears it.
+-- Back up, the error window is unknown again: the first request is a lone probe.
 CREATE OR REPLACE FUNCTION esi_settle(
     p_lease bigint, p_route text, p_status integer, p_is_error boolean, p_remain integer,
     p_reset double precision, p_group text, p_limit integer, p_window double precision,
     p_bremain integer, p_retry double precision, p_cost integer,
     p_same_window double precision, p_pause_420 double precision, p_pause_429 double precision,
     p_bucket_window double precision, p_spend_log integer, p_waiters_recent double precision,
+    p_unavailable boolean, p_up_since double precision, p_fresh double precision,
+    p_status_route text, p_status_poll double precision, p_daily_at double precision,
+    p_daily_every double precision, p_daily_lead double precision, p_daily_max double precision,
     p_now double precision DEFAULT NULL
 ) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
@@ -19,13 +25,32 @@ DECLARE
     new_end double precision;
     pause double precision;
     wake boolean;
+    was_probe boolean;
+    day_start double precision;
+    was_down boolean;
+    back boolean;
 BEGIN
     SELECT * INTO b FROM esi_budget WHERE id = 1 FOR UPDATE;
-    DELETE FROM esi_leases WHERE id = p_lease RETURNING grp INTO g;
+    DELETE FROM esi_leases WHERE id = p_lease RETURNING grp, down_probe INTO g, was_probe;
     IF p_group IS NOT NULL OR NOT FOUND THEN
         SELECT r.grp INTO mapped FROM esi_route_groups r WHERE r.route = p_route;
         IF p_group IS NULL THEN g := mapped; END IF;
     END IF;
+    day_start := floor((t + p_daily_lead - p_daily_at) / p_daily_every) * p_daily_every + p_daily_at;
+    was_down := b.unavailable_at IS NOT NULL OR (t < day_start + p_daily_max AND b.up_since <= day_start);
+    IF p_unavailable THEN b.unavailable_at := t; END IF;
+    IF p_route = p_status_route AND p_status IS NOT NULL THEN
+        b.status_next := t + greatest(p_status_poll, coalesce(p_fresh, 0));
+        b.status_up := p_up_since IS NOT NULL;
+        IF p_up_since IS NOT NULL THEN
+            b.unavailable_at := NULL; b.up_since := greatest(b.up_since, p_up_since);
+        END IF;
+    ELSIF was_probe AND p_status IS NOT NULL AND NOT p_is_error THEN
+        b.unavailable_at := NULL;
+    END IF;
+    back := was_down AND b.unavailable_at IS NULL
+        AND NOT (t < day_start + p_daily_max AND b.up_since <= day_start);
+    IF back THEN b.error_remain := NULL; END IF;
     IF p_remain IS NOT NULL AND p_reset IS NOT NULL THEN
         new_end := t + p_reset;
         IF b.error_remain IS NULL OR new_end > b.error_window_end + p_same_window THEN
@@ -36,7 +61,7 @@ BEGIN
     ELSIF p_is_error AND b.error_remain IS NOT NULL AND t < b.error_window_end THEN
         b.error_remain := greatest(b.error_remain - 1, 0);
     END IF;
-    wake := t - b.last_wait_at < p_waiters_recent OR p_status IS NOT DISTINCT FROM 429;
+    wake := back OR t - b.last_wait_at < p_waiters_recent OR p_status IS NOT DISTINCT FROM 429;
     IF p_status = 420 THEN
         pause := coalesce(p_reset, p_pause_420);
         b.error_remain := 0; b.error_window_end := t + pause;
@@ -79,7 +104,8 @@ BEGIN
         b.pause_reason := '429 without a group';
     END IF;
     UPDATE esi_budget SET error_remain = b.error_remain, error_window_end = b.error_window_end,
-        paused_until = b.paused_until, pause_reason = b.pause_reason
+        paused_until = b.paused_until, pause_reason = b.pause_reason, unavailable_at = b.unavailable_at,
+        up_since = b.up_since, status_next = b.status_next, status_up = b.status_up
     WHERE id = 1;
     IF wake THEN PERFORM pg_notify('esi_budget', ''); END IF;
     RETURN wake;
