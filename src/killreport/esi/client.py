@@ -188,7 +188,7 @@ class EsiClient:
         worker's does, so the budget stays safe; only this response's report is lost.
         """
         try:
-            await self._budget.settle(lease, observe(response.status, response.headers))
+            await self._budget.settle(lease, observe(response.status, response.headers, response.body))
         except Exception as exc:
             if not (200 <= response.status < 300 or response.status == 304):
                 raise

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from killreport.config import Settings
+from killreport.downtime import watch as watch_downtime
 from killreport.esi.errors import EsiError
 from killreport.esi.types import expires_given
 from killreport.scheduler.alliances import refresh_list_if_due
@@ -37,6 +38,8 @@ async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | No
         if ready is not None:
             ready.set()
         counting = asyncio.create_task(flush_forever(engine, esi.counter, settings.stats_flush_s))
+        # Leading or standing by: a downtime must end even where no worker runs.
+        watching = asyncio.create_task(watch_downtime(esi.budget, esi.client))
         try:
             while not stop.is_set():
                 held = await acquire(settings, stop)
@@ -48,7 +51,8 @@ async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | No
                     await held.release()
         finally:
             counting.cancel()
-            await asyncio.gather(counting, return_exceptions=True)
+            watching.cancel()
+            await asyncio.gather(counting, watching, return_exceptions=True)
     log.info("scheduler stopped")
 
 

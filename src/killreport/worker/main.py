@@ -8,6 +8,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.config import Settings
+from killreport.downtime import watch as watch_downtime
 from killreport.ids import Kind
 from killreport.queue.broker import JobQueue
 from killreport.services import database
@@ -33,6 +34,8 @@ async def run(settings: Settings, kinds: tuple[Kind, ...], stop: asyncio.Event,
         background = [
             asyncio.create_task(flush_forever(engine, esi.counter, settings.stats_flush_s)),
             asyncio.create_task(_janitor(engine, mq, settings)),
+            # Every process that sends asks /status while ESI is down: no fleet waits on a scheduler.
+            asyncio.create_task(watch_downtime(esi.budget, esi.client)),
         ]
         try:
             if consuming is not None:
