@@ -383,3 +383,47 @@ async def test_nothing_is_sent_once_the_deadline_passed_while_waiting_for_the_bu
     with sending_until(time.monotonic() + 5):
         assert isinstance(await esi.character(90000001), Fetched)
     assert len(seen) == 1
+
+
+async def test_an_answer_in_flight_outlives_a_cancellation_which_stops_the_next_request() -> None:
+    seen: list[EsiRequest] = []
+
+    async def slow(request: EsiRequest) -> EsiResponse:
+        seen.append(request)
+        await asyncio.sleep(0.1)
+        return EsiResponse(status=200, headers={"etag": '"e"'}, body=json.dumps(CHARACTER).encode())
+
+    budget = RecordingBudget()
+    esi = client(slow, budget)
+
+    async def job() -> tuple[object, BaseException | None]:
+        got = await esi.character(90000001)
+        try:
+            await esi.character(90000002)
+        except asyncio.CancelledError as exc:
+            return got, exc
+        return got, None
+
+    running = asyncio.create_task(job())
+    await asyncio.sleep(0.02)
+    running.cancel()
+    got, refused = await running
+    assert isinstance(got, Fetched) and got.etag == '"e"', "the answer in flight was dropped"
+    assert isinstance(refused, asyncio.CancelledError) and len(seen) == 1
+    assert [o.status for o in budget.settled] == [200]
+
+
+async def test_a_second_cancellation_gives_the_answer_up() -> None:
+    async def slow(request: EsiRequest) -> EsiResponse:
+        await asyncio.sleep(1)
+        raise AssertionError("not reached")
+
+    budget = RecordingBudget()
+    running = asyncio.create_task(client(slow, budget).character(90000001))
+    await asyncio.sleep(0.02)
+    running.cancel()
+    await asyncio.sleep(0.02)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert budget.settled[0].is_error and budget.settled[0].status is None

@@ -6,10 +6,11 @@ next reserve waits it out, so no attempt is used up.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Final, TypeVar
@@ -157,13 +158,14 @@ class EsiClient:
             raise _given(outcome.error, response)
 
     async def _attempt(self, request: EsiRequest, route: str, path: str) -> EsiResponse:
+        _refuse_when_cancelling()
         lease = await self._budget.reserve(route)
         send_by = _SEND_BY.get()
         if send_by is not None and time.monotonic() > send_by:
             await self._budget.settle(lease, NOT_SENT)
             raise NotSent("not sent: the job's claim ran out while it waited for the budget", path=path)
         try:
-            response = await self._transport(request)
+            response = await _outliving(self._transport(request))
         except TransportError:
             await self._budget.settle(lease, NO_ANSWER)
             raise
@@ -203,6 +205,33 @@ class EsiClient:
 
 def _given(exc: EsiError, response: EsiResponse) -> EsiError:
     return give_expires(exc, parse_http_date(response.headers.get("expires")))
+
+
+async def _outliving(call: Awaitable[T]) -> T:
+    """`call`'s result, even if this task is cancelled meanwhile (a draining worker's late job).
+
+    A request that is out has an answer on its way, with an Expires nobody may ask before: dropped,
+    the job's next try would ask too early. The cancellation takes effect before the next request
+    (`_refuse_when_cancelling`); a second one gives the answer up.
+    """
+    sending = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(sending)
+    except asyncio.CancelledError:
+        if sending.cancelled():
+            raise
+    try:
+        return await sending
+    except asyncio.CancelledError:
+        sending.cancel()
+        raise
+
+
+def _refuse_when_cancelling() -> None:
+    # A cancellation `_outliving` held back: this task must send nothing more.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _read(response: EsiResponse, model: TypeAdapter[T] | type[T], path: str) -> Fetched[T]:

@@ -180,7 +180,9 @@ class JobProcessor:
                 async with self._auto.connect() as conn:
                     return await store(conn, again)
             except (DBAPIError, OSError) as exc:
-                if isinstance(exc, _STATEMENT_ERRORS) or time.monotonic() + delay > deadline:
+                task = asyncio.current_task()
+                stopping = task is not None and task.cancelling() > 0  # a draining worker: no waiting
+                if isinstance(exc, _STATEMENT_ERRORS) or stopping or time.monotonic() + delay > deadline:
                     raise
                 log.warning("storing an answer failed; keeping it and trying again",
                             error=f"{type(exc).__name__}: {str(exc)[:200]}", retry_in_s=delay)
