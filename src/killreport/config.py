@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     web_token: SecretStr = _option(
         "", "a secret every `killreport web` request must carry (`Authorization: Bearer TOKEN`, or as the "
         "basic-auth password); required to listen on anything but a loopback address", validate_default=True)
+    metrics_port: int = _option(
+        0, "worker, scheduler and run serve /metrics, /healthz and /readyz on this port; 0: off",
+        ge=0, le=65535)
+    metrics_host: str = _option("127.0.0.1", "the address the metrics server listens on")
+    metrics_refresh_s: float = _option(
+        5.0, "how often the budget and per-kind freshness gauges are read from the database", gt=0)
 
     @property
     def lease_ttl_s(self) -> float:
