@@ -51,3 +51,6 @@ _.windows_spent
 
 # Migrations (not scanned: they are history) load the budget's SQL files through this.
 _.load
+
+# prometheus_client calls a registered collector's collect() at every scrape (metrics/names.py).
+_.collect

@@ -11,7 +11,7 @@ import asyncpg
 from killreport.budget.pg import PgBudget
 from killreport.config import Settings, mask_url
 from killreport.esi.client import EsiClient, user_agent
-from killreport.esi.counting import CountingTransport
+from killreport.esi.counting import CountingTransport, Observer
 from killreport.esi.transport import aiohttp_transport
 from killreport.queue.broker import BrokerUnavailable
 from killreport.queue.rabbit import RabbitBroker
@@ -53,13 +53,16 @@ class Esi:
 
 
 @asynccontextmanager
-async def esi_client(settings: Settings) -> AsyncIterator[Esi]:
-    """An ESI client on the shared PostgreSQL budget (refuses the real ESI without a contact)."""
+async def esi_client(settings: Settings, observe: Observer | None = None) -> AsyncIterator[Esi]:
+    """An ESI client on the shared PostgreSQL budget (refuses the real ESI without a contact).
+
+    `observe` is told of every request (route template, status, seconds): the metrics, when on.
+    """
     settings.require_contact()
     budget = await patiently(lambda: _budget(settings), wait=False, max_delay_s=1)
     try:
         async with aiohttp_transport(settings.esi_max_inflight, settings.esi_max_body_bytes) as raw:
-            counter = CountingTransport(raw)
+            counter = CountingTransport(raw, observe)
             client = EsiClient(counter, budget, base_url=settings.esi_base_url,
                                user_agent=user_agent(settings.esi_contact),
                                compatibility_date=settings.esi_compatibility_date,

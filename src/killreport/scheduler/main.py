@@ -16,6 +16,7 @@ from killreport.config import Settings
 from killreport.downtime import watch as watch_downtime
 from killreport.esi.errors import EsiError
 from killreport.esi.types import expires_given
+from killreport.metrics.expose import Exposition, exposing
 from killreport.scheduler.alliances import refresh_list_if_due
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.lock import Leadership, acquire
@@ -29,12 +30,20 @@ from killreport.worker.stats import flush_forever
 log = structlog.get_logger("killreport.scheduler")
 
 
-async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
-    """Connect (waiting for PostgreSQL and RabbitMQ; then `ready` is set), stand by or lead until `stop`."""
+async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None,
+              exposed: Exposition | None = None) -> None:
+    """Connect (waiting for PostgreSQL and RabbitMQ; then `ready` is set), stand by or lead until `stop`.
+
+    With METRICS_PORT set it serves its metrics, unless `exposed` (`run`'s shared one) is given.
+    """
     wait_s = settings.reconnect_max_delay_s
-    async with database(settings, wait=True, max_delay_s=wait_s, pool_size=4) as engine, \
-            broker(settings, wait=True, max_delay_s=wait_s) as mq, esi_client(settings) as esi:
+    async with exposing(settings, exposed) as ex, \
+            database(settings, wait=True, max_delay_s=wait_s, pool_size=4) as engine, \
+            broker(settings, wait=True, max_delay_s=wait_s) as mq, \
+            esi_client(settings, ex.metrics.observe_request if ex else None) as esi:
         ctx = Scheduling(engine, mq, esi.client, settings)
+        if ex is not None:
+            ex.attach(engine, mq, esi.budget)
         if ready is not None:
             ready.set()
         counting = asyncio.create_task(flush_forever(engine, esi.counter, settings.stats_flush_s))

@@ -10,6 +10,7 @@ import asyncio
 
 from killreport.config import Settings
 from killreport.ids import KINDS
+from killreport.metrics.expose import Exposition, exposing
 from killreport.scheduler import main as scheduler
 from killreport.services import database
 from killreport.store import migrate
@@ -25,9 +26,16 @@ async def run_all(settings: Settings, stop: asyncio.Event, ready: asyncio.Event 
     async with database(settings, wait=True, need_schema=False, max_delay_s=settings.reconnect_max_delay_s):
         pass
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    async with exposing(settings) as exposed:  # one metrics server for both parts
+        await _run_parts(settings, stop, ready, exposed)
+
+
+async def _run_parts(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None,
+                     exposed: Exposition | None) -> None:
+    """The scheduler and a worker of every kind side by side; if either fails, stop the other."""
     scheduling, consuming = asyncio.Event(), asyncio.Event()
-    parts = [asyncio.create_task(scheduler.run(settings, stop, scheduling)),
-             asyncio.create_task(worker.run(settings, KINDS, stop, consuming))]
+    parts = [asyncio.create_task(scheduler.run(settings, stop, scheduling, exposed)),
+             asyncio.create_task(worker.run(settings, KINDS, stop, consuming, exposed))]
     both = asyncio.create_task(_both(scheduling, consuming, ready))
     try:
         await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)

@@ -58,14 +58,18 @@ _STORE_PATIENCE_S: Final = 30.0
 _STATEMENT_ERRORS: Final = (DataError, IntegrityError, ProgrammingError)
 
 _Step = Callable[[AsyncConnection], Awaitable[None]]
+# Told how each job ended (kind, outcome): stored, not_modified, fresh, deleted, failed, retried,
+# dead_lettered, busy (claimed elsewhere), not_sent (the claim ran out waiting for the budget).
+JobObserver = Callable[[str, str], None]
 
 
 class JobProcessor:
     """Handles deliveries; everything it needs is passed in."""
 
     def __init__(self, engine: AsyncEngine, broker: JobQueue, esi: EsiSource, *, max_attempts: int,
-                 claim_ttl_s: float) -> None:
+                 claim_ttl_s: float, observe: JobObserver | None = None) -> None:
         self._engine = engine
+        self._observe = observe
         # Each statement of the hot path commits on its own: every step is safe to repeat after a
         # crash (the message is acked last), so BEGIN/COMMIT round trips would buy nothing.
         self._auto = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -93,51 +97,66 @@ class JobProcessor:
         if stored is None:
             # Another worker holds it (a duplicate message): look again after the first retry delay.
             await self._broker.publish_retry(QUEUE_NAMES[job.kind], body, 1)
+            self._note(job.kind, "busy")
             return
         try:
             # Send only in the first half of the claim: the rest is for the answer and its storing.
             with sending_until(claimed + self._claim_ttl_s / 2):
-                await self._sync(job, stored)
+                outcome = await self._sync(job, stored)
         except NotSent:
             # The claim ran out while waiting for the budget; whoever claims it next does the job.
             await self._broker.publish_retry(QUEUE_NAMES[job.kind], body, 1)
+            outcome = "not_sent"
         except Deleted as exc:
             reason, noted = str(exc), deletion_changes(job.id, stored)
             await self._in_tx(lambda c: self._tombstone(c, job, reason, noted))
+            outcome = "deleted"
         except PermanentError as exc:
             status, reason = exc.status, str(exc)
             await self._in_tx(lambda c: self._fail(c, job, status, reason, permanent=True))
+            outcome = "failed"
         except TransientError as exc:
             resource = resource_of(job.kind, exc.path)
             await self._retry_or_dead(job, exc, hold_until(stored, resource, expires_given(exc), now()))
+            return  # noted there: retried or dead-lettered
+        self._note(job.kind, outcome)
 
-    async def _sync(self, job: Job, stored: entities.Stored) -> None:
+    def _note(self, kind: str, outcome: str) -> None:
+        if self._observe is not None:
+            self._observe(kind, outcome)
+
+    async def _sync(self, job: Job, stored: entities.Stored) -> str:
+        """Fetch and store what is stale; returns the outcome (stored, not_modified or fresh)."""
         wanted = requests_for(job.kind, stored)
         if job.kind == "alliance":
-            to_publish = await self._alliance(job.id, stored, wanted)
+            to_publish, outcome = await self._alliance(job.id, stored, wanted)
         else:
-            to_publish = await self._entity(job.kind, job.id, stored, wanted)
+            to_publish, outcome = await self._entity(job.kind, job.id, stored, wanted)
         for kind, ids in to_publish.items():
             await self._broker.publish(QUEUE_NAMES[kind], [encode(Job(kind=kind, id=i)) for i in ids])
+        return outcome
 
     async def _entity(self, kind: Kind, entity_id: int, stored: entities.Stored,
-                      wanted: tuple[Request, ...]) -> dict[Kind, list[int]]:
+                      wanted: tuple[Request, ...]) -> tuple[dict[Kind, list[int]], str]:
         """A corporation or character: at most one request, then one statement (the hot path)."""
         if not wanted:
             async with self._auto.connect() as conn:
-                return await _finish(conn, kind, entity_id, children_of(stored.references), requested=False)
+                return await _finish(conn, kind, entity_id, children_of(stored.references),
+                                     requested=False), "fresh"
         to_publish: dict[Kind, list[int]] = {}
+        outcome = ["stored"]
 
         async def save(answer: Answer[Entity], arrived: dt.datetime) -> None:
+            outcome[0] = "not_modified" if isinstance(answer, NotModified) else "stored"
             to_publish.update(await self._keep(lambda conn, again: _store_entity(
                 conn, kind, entity_id, stored, answer, arrived, again=again)))
 
         keep = Keep(save, self._deferral(kind, entity_id, has_row=stored.row is not None))
         await kept(ask_entity(self._esi, kind, entity_id, wanted[0].etag), keep)
-        return to_publish
+        return to_publish, outcome[0]
 
     async def _alliance(self, alliance_id: int, stored: entities.Stored,
-                        wanted: tuple[Request, ...]) -> dict[Kind, list[int]]:
+                        wanted: tuple[Request, ...]) -> tuple[dict[Kind, list[int]], str]:
         """An alliance: each stale resource requested and stored as it arrives, then the cascade."""
         async def save_detail(answer: Answer[Alliance], arrived: dt.datetime) -> None:
             await self._keep(lambda conn, _: _store_alliance(conn, alliance_id, stored, answer, arrived))
@@ -154,9 +173,11 @@ class JobProcessor:
         # What was just fetched wins; what is still fresh, or answered 304, is the stored copy.
         entity = got.detail.data if isinstance(got.detail, Fetched) else stored.references
         members = got.members.data if isinstance(got.members, Fetched) else (stored.members or ())
+        fetched = isinstance(got.detail, Fetched) or isinstance(got.members, Fetched)
+        outcome = "stored" if fetched else "not_modified" if got.requested else "fresh"
         async with self._auto.connect() as conn:
             return await _finish(conn, "alliance", alliance_id, children_of(entity, members),
-                                 requested=got.requested)
+                                 requested=got.requested), outcome
 
     def _deferral(self, kind: Kind, entity_id: int, *, has_row: bool, prefix: str = "") -> Defer:
         """How to keep an unusable answer's Expires: in the stored row (a first sighting has none:
@@ -200,6 +221,7 @@ class JobProcessor:
                 last_error=str(exc),
             )
             return
+        self._note(job.kind, "retried")
         log.info("retrying", kind=job.kind, id=job.id, attempt=attempts, error=str(exc))
         await self._broker.publish_retry(
             QUEUE_NAMES[job.kind], encode(Job(kind=job.kind, id=job.id, attempt=attempts)), attempts
@@ -209,6 +231,7 @@ class JobProcessor:
     async def _dead(
         self, body: bytes, job: Job | None, *, reason: str, attempts: int, last_error: str
     ) -> None:
+        self._note(job.kind if job else "unknown", "dead_lettered")
         log.warning(
             "dead-lettered",
             reason=reason,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from killreport.config import Settings
 from killreport.downtime import watch as watch_downtime
 from killreport.ids import Kind
+from killreport.metrics.expose import Exposition, exposing
 from killreport.queue.broker import JobQueue
 from killreport.services import database
 from killreport.sync.enqueue import republish_stale
@@ -22,15 +23,21 @@ log = structlog.get_logger("killreport.worker")
 
 
 async def run(settings: Settings, kinds: tuple[Kind, ...], stop: asyncio.Event,
-              consuming: asyncio.Event | None = None) -> None:
-    """Connect (waiting for services), then consume jobs of `kinds` until `stop`."""
+              consuming: asyncio.Event | None = None, exposed: Exposition | None = None) -> None:
+    """Connect (waiting for services), then consume jobs of `kinds` until `stop`.
+
+    With METRICS_PORT set it serves its metrics, unless `exposed` (`run`'s shared one) is given.
+    """
     wait_s = settings.reconnect_max_delay_s
-    async with database(settings, wait=True, max_delay_s=wait_s,
-                        pool_size=max(5, settings.worker_concurrency)) as engine, \
+    async with exposing(settings, exposed) as ex, \
+            database(settings, wait=True, max_delay_s=wait_s,
+                     pool_size=max(5, settings.worker_concurrency)) as engine, \
             broker(settings, wait=True, max_delay_s=wait_s) as mq, \
-            esi_client(settings) as esi:
+            esi_client(settings, ex.metrics.observe_request if ex else None) as esi:
         processor = JobProcessor(engine, mq, esi.client, max_attempts=settings.max_attempts,
-                                 claim_ttl_s=settings.claim_ttl_s)
+                                 claim_ttl_s=settings.claim_ttl_s, observe=ex.metrics.jobs if ex else None)
+        if ex is not None:
+            ex.attach(engine, mq, esi.budget)
         background = [
             asyncio.create_task(flush_forever(engine, esi.counter, settings.stats_flush_s)),
             asyncio.create_task(_janitor(engine, mq, settings)),

@@ -1,0 +1,60 @@
+"""A process's exposition: its metrics, its readiness checks and the server, made by the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from killreport.budget.types import Budget
+from killreport.config import Settings
+from killreport.metrics.gauges import refresh_forever
+from killreport.metrics.names import Metrics, make_metrics
+from killreport.metrics.server import Check, metrics_app, serving
+from killreport.queue.broker import QueueAdmin
+from killreport.store.ping import ping
+
+
+@dataclass
+class Exposition:
+    """The metrics of one process and what /readyz checks; `run` shares one between its parts."""
+
+    metrics: Metrics
+    every_s: float
+    checks: list[Check] = field(default_factory=list)
+    refreshing: asyncio.Task[None] | None = None
+
+    def attach(self, engine: AsyncEngine, mq: QueueAdmin, budget: Budget) -> None:
+        """Check these services in /readyz and refresh the gauges from them (the first part's, once)."""
+        known = {name for name, _ in self.checks}
+        for name, check in (("database", lambda: ping(engine)), ("broker", mq.stats),
+                            ("budget", budget.snapshot)):
+            if name not in known:
+                self.checks.append((name, check))
+        if self.refreshing is None:
+            self.refreshing = asyncio.create_task(refresh_forever(self.metrics, engine, budget, self.every_s))
+
+    async def close(self) -> None:
+        """Stop refreshing the gauges."""
+        if self.refreshing is not None:
+            self.refreshing.cancel()
+            await asyncio.gather(self.refreshing, return_exceptions=True)
+
+
+@asynccontextmanager
+async def exposing(settings: Settings, given: Exposition | None = None) -> AsyncIterator[Exposition | None]:
+    """`given`, else a new exposition served on METRICS_HOST:METRICS_PORT, else (port 0) None."""
+    if given is not None or not settings.metrics_port:
+        yield given
+        return
+    registry = CollectorRegistry()
+    made = Exposition(make_metrics(registry), settings.metrics_refresh_s)
+    async with serving(metrics_app(registry, made.checks), settings.metrics_host, settings.metrics_port):
+        try:
+            yield made
+        finally:
+            await made.close()
