@@ -1,9 +1,10 @@
 """End-to-end benchmark: simulator + N worker processes + `sync-all --wait`, on private DB and vhost.
 
 Run: .venv/bin/python bench/sync_all.py [--alliances 3550] [--workers 2] [--latency-ms 50]
-     [--jitter-ms 20] [--concurrency 16] [--max-inflight 32]
+     [--jitter-ms 20] [--concurrency 16] [--max-inflight 32] [--metrics]
 Prints one JSON object: wall time, requests by status, requests/s, entities/s, the bound
 ESI_MAX_INFLIGHT / mean latency and the achieved fraction of it, 420s, peak RSS and CPU per process.
+--metrics: each worker serves METRICS_PORT (its own free port) and is scraped every second.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from typing import Any
 
@@ -47,6 +50,30 @@ class Sampler(threading.Thread):
                     continue
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Scraper(threading.Thread):
+    """Scrapes every worker's /metrics once a second, as a busy Prometheus would."""
+
+    def __init__(self, ports: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.ports, self.scrapes, self.stop = ports, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            for port in self.ports:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                        r.read()
+                    self.scrapes += 1
+                except OSError:
+                    continue
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     name = f"kr_bench_{uuid.uuid4().hex[:8]}"
     pg_url, amqp_url = await setup(name)
@@ -56,14 +83,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
            "WORKER_CONCURRENCY": str(args.concurrency), "LOG_LEVEL": "WARNING"}
     sampler = Sampler()
     workers: list[subprocess.Popen[bytes]] = []
+    ports = [free_port() for _ in range(args.workers)] if args.metrics else []
+    scraper = Scraper(ports)
     try:
         subprocess.run([*KR, "migrate"], env=env, check=True, capture_output=True)
         sampler.watch("sim", sim.pid)
         for i in range(args.workers):
-            w = subprocess.Popen([*KR, "worker", "all"], env=env)
+            port = str(ports[i]) if args.metrics else "0"  # never an inherited METRICS_PORT
+            w = subprocess.Popen([*KR, "worker", "all"], env={**env, "METRICS_PORT": port})
             workers.append(w)
             sampler.watch(f"worker{i + 1}", w.pid)
         sampler.start()
+        scraper.start()
         await asyncio.sleep(2)
         started = time.monotonic()
         services_before = service_cpu_s()
@@ -82,6 +113,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for w in workers:
             w.wait(60)
         sampler.stop.set()
+        scraper.stop.set()
         sim.terminate()
         sim.wait(30)
         await teardown(name)
@@ -110,6 +142,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mb": {k: round(v / 2**20, 1) for k, v in sampler.peak.items()},
         "cpu_s": {**{k: round(v, 1) for k, v in sampler.cpu.items()}, **services},
         "machine_cpu_percent": machine_cpu,
+        "metrics_scrapes": scraper.scrapes,
     }
 
 
@@ -121,6 +154,7 @@ def main() -> None:
     parser.add_argument("--jitter-ms", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-inflight", type=int, default=32)
+    parser.add_argument("--metrics", action="store_true", help="serve and scrape each worker's metrics")
     print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
 
 
