@@ -65,8 +65,6 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[i
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        yield int(sockets[0].getsockname()[1]) if sockets else port
+        yield int(runner.addresses[0][1])
     finally:
         await runner.cleanup()
