@@ -24,6 +24,7 @@ from killreport.metrics.server import metrics_app, serving
 from killreport.sim.testing import running_sim
 from killreport.wiring import broker, esi_client
 from tests.cluster import cli, env_for, workers
+from tests.integration.test_scheduler_processes import killreport
 
 pytestmark = pytest.mark.timeout(240)
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,3 +185,23 @@ async def _scrape_when_up(url: str) -> dict[str, list[tuple[dict[str, str], floa
 
 def _total(series: dict[str, list[tuple[dict[str, str], float]]], name: str) -> float:
     return sum(value for _, value in series.get(name, []))
+
+
+async def test_killreport_run_serves_one_set_for_its_scheduler_and_worker(
+        engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with running_sim(alliances=3, latency_ms=1) as sim:
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, METRICS_REFRESH_S="0.5")
+        async with killreport(env, "run", "--metrics-port", str(port)):
+            await _scrape_when_up(f"{base}/metrics")
+            for _ in range(300):  # the scheduler asks for the alliance list; the worker follows
+                scraped = _series((await _get(f"{base}/metrics"))[1])
+                stored = _total(scraped, "killreport_entities_stored")
+                if _total(scraped, "killreport_jobs_total") and stored:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("run's metrics never showed a job and a stored entity")
+            assert (await _get(f"{base}/readyz")) == (200, "ready\n")
+    assert _total(scraped, "killreport_esi_requests_total") > 0
