@@ -170,7 +170,8 @@ RULES_DRAWN = st.one_of(st.just(RULES), st.builds(
     downtime_at_s=st.sampled_from([39600.0, 0.0, 1234.5]),
     downtime_every_s=st.sampled_from([86400.0, 3600.0]),
     downtime_lead_s=st.sampled_from([30.0, 0.0, 7.5]), downtime_max_s=st.sampled_from([1800.0, 120.0]),
-    status_poll_s=st.sampled_from([3.0, 0.0, 1.5]), downtime_probe_s=st.sampled_from([1.0, 0.0, 4.0])))
+    status_poll_s=st.sampled_from([3.0, 0.0, 1.5]), downtime_probe_s=st.sampled_from([1.0, 0.0, 4.0]),
+    downtime_unwatched_s=st.sampled_from([10.0, 0.0, 2.5])))
 SMALL_STEPS = st.sampled_from([0.0, 0.001, 0.01, 0.25, 0.5, 1.0, 1.5, 2.0]) | st.floats(0.0, 3.0)
 LARGE_STEPS = st.sampled_from([5.0, 10.0, 20.0, 30.0, 61.0, 120.0, 901.0, 3600.0]) | st.floats(3.0, 4000.0)
 # One step in four is a leap: leaps end windows and pauses, small steps let a window be used.
@@ -286,6 +287,15 @@ class BudgetAgreement(RuleBasedStateMachine):
         self._whole(self.tuning.status_route, lambda: observations(
             self._edges(), STATUS_STATUSES, UNAVAILABLE_BODIES, status_body=True), data)
 
+    @rule(data=st.data(), route=st.sampled_from(ROUTES), pause=SMALL_STEPS)
+    def blip(self, data: st.DataObject, route: str, pause: float) -> None:
+        """/status said "up" a moment ago, then an answer says "unavailable": the probe's case."""
+        self._whole(self.tuning.status_route, lambda: observations(
+            self._edges(), st.just(200), UNAVAILABLE_BODIES, status_body=True), data)
+        self._whole(route, lambda: observations(self._edges(), DOWN_STATUSES, UNAVAILABLE_BODIES), data)
+        self.now += pause
+        self._whole(route, lambda: observations(self._edges()), data)
+
     def _whole(self, route: str, answers: Callable[[], st.SearchStrategy[Observation]],
                data: st.DataObject) -> None:
         """Reserve, and if granted, settle at once with an answer drawn (near the edges) after it."""
@@ -328,7 +338,8 @@ class BudgetAgreement(RuleBasedStateMachine):
                  s.last_wait_at + r.waiters_recent_s, *(lease.expires_at for lease in s.leases),
                  s.status_next]
         if s.unavailable_at is not None:
-            found.append(s.unavailable_at + r.downtime_probe_s)
+            found += [s.unavailable_at + r.downtime_probe_s,
+                      max(s.unavailable_at, s.status_next) + r.downtime_unwatched_s]
         for b in s.buckets.values():
             found += [b.paused_until, *(spend + b.window_s for spend in b.spends)]
         return found

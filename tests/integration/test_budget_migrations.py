@@ -18,7 +18,7 @@ FUNCTIONS = ("SELECT p.oid::regprocedure::text AS signature, p.prosrc FROM pg_pr
 NEW = {
     "esi_reserve(text,integer,integer,double precision,integer,double precision,double precision,"
     "double precision,text,double precision,double precision,double precision,double precision,"
-    "double precision,double precision)",
+    "double precision,double precision,double precision)",
     "esi_settle(bigint,text,integer,boolean,integer,double precision,text,integer,double precision,"
     "integer,double precision,integer,double precision,double precision,double precision,"
     "double precision,integer,double precision,boolean,double precision,double precision,text,"

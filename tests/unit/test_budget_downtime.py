@@ -169,7 +169,7 @@ def test_one_unavailable_answer_stops_everything_but_status_at_once() -> None:
     state, b = grant(state, now)
     state, _ = apply_settle(state, now + 0.1, a.lease.id, "/x", observe(503, {}, UNAVAILABLE))
     assert state.unavailable_at == now + 0.1
-    assert waits(state, now + 0.2) == RULES.poll_s and waits(state, now + 60) == RULES.poll_s
+    assert waits(state, now + 0.2) == pytest.approx(RULES.downtime_unwatched_s - 0.1)  # unless unwatched
     state, _ = apply_settle(state, now + 0.3, b.lease.id, "/x", observe(503, {}, UNAVAILABLE))
     state, probe = grant(state, now + 0.4, "/status")
     assert waits(state, now + 0.4, "/status") == RULES.poll_s, "two /status at once"
@@ -218,30 +218,54 @@ def test_an_ordinary_answer_after_the_mark_does_not_end_a_downtime() -> None:
     assert not wake and state.unavailable_at == now + 0.1
 
 
-# Answers after a downtime begins: every route 503 "unavailable", /status 502 (as the simulator does).
-LATER = st.lists(st.tuples(st.sampled_from(["reserve", "settle", "tick"]), st.sampled_from(["/x", "/status"]),
-                           st.integers(0, 20), st.floats(0, 5)), max_size=60)
+# Steps after a downtime begins: every route answers 503 "unavailable", /status 502 (as the simulator
+# does), and a watcher asks /status whenever the budget lets it (src/killreport/downtime.py).
+LATER = st.lists(st.tuples(st.sampled_from(["reserve", "settle", "tick"]), st.integers(0, 20),
+                           st.floats(0, 5)), max_size=60)
+BAD_GATEWAY = b'{"error": "Bad gateway"}'
+
+
+def watched(state: State, now: float, limits: Limits) -> State:
+    """The watcher: /status if granted, answered at once with a 502."""
+    state, verdict = decide(state, now, "/status", limits)
+    if isinstance(verdict, Grant):
+        state, _ = apply_settle(state, now, verdict.lease.id, "/status", observe(502, {}, BAD_GATEWAY))
+    return state
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 8), st.integers(0, 8), LATER)
-def test_a_downtime_costs_at_most_the_requests_in_flight_when_it_began(
+def test_while_status_is_asked_a_downtime_costs_only_the_requests_in_flight_when_it_began(
         inflight: int, in_flight_at_start: int, steps: list[Any]) -> None:
     limits = Limits(max_inflight=inflight, error_floor=0, lease_ttl_s=20.0)
     now, state = ELEVEN + 5 * 3600, KNOWN
     for _ in range(min(in_flight_at_start, inflight)):
         state, _ = decide(state, now, "/x", limits)
     sent_after, down = 0, False
-    for op, route, pick, step in steps:
+    for op, pick, step in steps:
         if op == "tick":
             now += step
-        elif op == "settle" and state.leases:
-            lease = state.leases[pick % len(state.leases)]
-            answer = (observe(502, {}, b'{"error": "Bad gateway"}') if lease.route == "/status"
-                      else observe(503, {}, UNAVAILABLE))
-            state, _ = apply_settle(state, now, lease.id, lease.route, answer)
-            down = down or lease.route != "/status"
+        elif op == "settle" and (held := [lease for lease in state.leases if lease.route == "/x"]):
+            lease = held[pick % len(held)]
+            state, _ = apply_settle(state, now, lease.id, "/x", observe(503, {}, UNAVAILABLE))
+            down = True
         elif op == "reserve":
-            state, verdict = decide(state, now, route, limits)
-            sent_after += int(isinstance(verdict, Grant) and down and route != "/status")
+            state, verdict = decide(state, now, "/x", limits)
+            sent_after += int(isinstance(verdict, Grant) and down)
+        state = watched(state, now, limits) if down else state
     assert sent_after == 0, "a request other than /status went out after ESI said it was down"
+
+
+def test_without_a_watcher_a_lone_probe_every_so_often_keeps_a_downtime_from_deadlocking() -> None:
+    now = ELEVEN + 5 * 3600
+    state, a = grant(KNOWN, now)
+    state, _ = apply_settle(state, now, a.lease.id, "/x", observe(503, {}, UNAVAILABLE))
+    assert waits(state, now + 9.9) == pytest.approx(RULES.downtime_unwatched_s - 9.9)
+    state, probe = grant(state, now + RULES.downtime_unwatched_s)
+    assert probe.lease.down_probe and waits(state, now + 11) == RULES.poll_s, "one probe at a time"
+    later = now + RULES.downtime_unwatched_s + 0.5
+    state, _ = apply_settle(state, later, probe.lease.id, "/x", observe(503, {}, UNAVAILABLE))
+    assert waits(state, later + 1) == pytest.approx(RULES.downtime_unwatched_s - 1), "spaced after it"
+    state, probe = grant(state, later + RULES.downtime_unwatched_s)
+    state, wake = apply_settle(state, later + 10.6, probe.lease.id, "/x", observe(304, {}, b""))
+    assert wake and state.unavailable_at is None

@@ -56,6 +56,9 @@ class Rules:
     # circumvent the cache), one request of any route probes instead, at most this often after the
     # last "unavailable" answer: a blip then costs a second, a real downtime one error per probe.
     downtime_probe_s: float = 1.0
+    # Nobody asked /status for this long after ESI went down (no watcher runs: a CLI command, an
+    # embedded client): a lone probe every so often instead, so a downtime never deadlocks it.
+    downtime_unwatched_s: float = 10.0
     watch_s: float = 2.0  # each process reads the shared state this often to see whether ESI is down
 
     def __post_init__(self) -> None:
@@ -206,17 +209,20 @@ def _status_verdict(state: State, now: float, rules: Rules) -> Wait | None:
 def _down_verdict(state: State, now: float, rules: Rules) -> tuple[bool, Wait | None]:
     """(down probe?, wait?) for any other route: while ESI is down only /status may tell it is back.
 
-    Unless the last /status said ESI is up and may not be asked again yet (ESI would answer from its
-    cache, and asking would circumvent it): then one probe at a time, spaced after the last error.
+    Unless /status cannot tell: its last answer said "up" and may not be asked again yet (ESI would
+    answer from its cache, and asking would circumvent it), or nobody has asked it for a while (no
+    watcher runs). Then one probe of this route at a time, spaced after the last "unavailable".
     """
     if daily_down(state.up_since, now, rules):
         return False, Wait(rules.poll_s)
     if state.unavailable_at is None:
         return False, None
-    cached_up = state.status_up and now < state.status_next
-    if not cached_up or any(lease.down_probe for lease in state.leases):
+    if any(lease.down_probe for lease in state.leases):
         return False, Wait(rules.poll_s)
-    due = state.unavailable_at + rules.downtime_probe_s
+    if state.status_up and now < state.status_next:
+        due = state.unavailable_at + rules.downtime_probe_s
+    else:
+        due = max(state.unavailable_at, state.status_next) + rules.downtime_unwatched_s
     return (True, None) if now >= due else (False, Wait(due - now))
 
 

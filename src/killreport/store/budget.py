@@ -21,7 +21,7 @@ RESERVE: Final = (
     "SELECT o_lease, o_group, o_probe, o_wait FROM esi_reserve(p_route => $1, p_max => $2,"
     " p_floor => $3, p_ttl => $4, p_worst => $5, p_poll => $6, p_min_wait => $7,"
     " p_same_window => $8, p_status_route => $9, p_daily_at => $10, p_daily_every => $11,"
-    " p_daily_lead => $12, p_daily_max => $13, p_probe_every => $14, p_now => $15)")
+    " p_daily_lead => $12, p_daily_max => $13, p_probe_every => $14, p_unwatched => $15, p_now => $16)")
 SETTLE: Final = (
     "SELECT esi_settle(p_lease => $1, p_route => $2, p_status => $3, p_is_error => $4,"
     " p_remain => $5, p_reset => $6, p_group => $7, p_limit => $8, p_window => $9, p_bremain => $10,"
@@ -40,7 +40,7 @@ def reserve_args(route: str, limits: Limits, rules: Rules, now: float | None = N
     """The RESERVE arguments for one request on `route`."""
     return (route, limits.max_inflight, limits.error_floor, limits.lease_ttl_s, rules.worst_cost,
             rules.poll_s, rules.min_wait_s, rules.same_window_s, rules.status_route, *_daily(rules),
-            rules.downtime_probe_s, now)
+            rules.downtime_probe_s, rules.downtime_unwatched_s, now)
 
 
 def settle_args(lease_id: int, route: str, obs: Observation, rules: Rules,

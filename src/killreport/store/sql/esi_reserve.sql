@@ -5,15 +5,14 @@
 -- Locking the single budget row first serialises every caller in the cluster.
 -- Downtime: from p_daily_lead before the daily downtime until /status shows a start_time after it
 -- (or p_daily_max after it), and while ESI last said it was unavailable, only p_status_route goes,
--- one at a time and not before the last answer's Expires; when that rule holds back a /status whose
--- last answer said ESI is up, a lone request of another route probes instead, p_probe_every after
--- the last "unavailable".
+-- one at a time and not before the last answer's Expires. When /status cannot tell (its cached
+-- answer says "up", or nobody asked it for p_unwatched), a lone request of another route probes.
 CREATE OR REPLACE FUNCTION esi_reserve(
     p_route text, p_max integer, p_floor integer, p_ttl double precision,
     p_worst integer, p_poll double precision, p_min_wait double precision,
     p_same_window double precision, p_status_route text, p_daily_at double precision,
     p_daily_every double precision, p_daily_lead double precision, p_daily_max double precision,
-    p_probe_every double precision, p_now double precision DEFAULT NULL
+    p_probe_every double precision, p_unwatched double precision, p_now double precision DEFAULT NULL
 ) RETURNS TABLE (o_lease bigint, o_group text, o_probe boolean, o_wait double precision)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -29,6 +28,7 @@ DECLARE
     w double precision;
     lid bigint;
     day_start double precision;
+    due double precision;
     down_probe boolean := false;
 BEGIN
     SELECT * INTO b FROM esi_budget WHERE id = 1 FOR UPDATE;
@@ -48,14 +48,13 @@ BEGIN
         ELSIF t < day_start + p_daily_max AND b.up_since <= day_start THEN
             w := p_poll; EXIT decide;
         ELSIF b.unavailable_at IS NOT NULL THEN
-            -- Only /status tells, unless its cached answer says up: then one probe at a time, spaced.
-            IF NOT (b.status_up AND t < b.status_next)
-                    OR EXISTS (SELECT FROM esi_leases l WHERE l.down_probe) THEN
-                w := p_poll; EXIT decide;
+            IF EXISTS (SELECT FROM esi_leases l WHERE l.down_probe) THEN w := p_poll; EXIT decide; END IF;
+            IF b.status_up AND t < b.status_next THEN
+                due := b.unavailable_at + p_probe_every;
+            ELSE
+                due := greatest(b.unavailable_at, b.status_next) + p_unwatched;
             END IF;
-            IF t < b.unavailable_at + p_probe_every THEN
-                w := b.unavailable_at + p_probe_every - t; EXIT decide;
-            END IF;
+            IF t < due THEN w := due - t; EXIT decide; END IF;
             down_probe := true;
         END IF;
         IF g IS NOT NULL THEN

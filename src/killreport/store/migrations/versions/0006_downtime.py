@@ -27,7 +27,7 @@ _0003 = [
 _0006 = [
     "DROP FUNCTION esi_reserve(text, integer, integer, double precision, integer, double precision,"
     " double precision, double precision, text, double precision, double precision, double precision,"
-    " double precision, double precision, double precision)",
+    " double precision, double precision, double precision, double precision)",
     "DROP FUNCTION esi_settle(bigint, text, integer, boolean, integer, double precision, text, integer,"
     " double precision, integer, double precision, integer, double precision, double precision,"
     " double precision, double precision, integer, double precision, boolean, double precision,"
