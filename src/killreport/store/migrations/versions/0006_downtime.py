@@ -55,8 +55,8 @@ def downgrade() -> None:
     """Revert to 0005: its columns and its functions."""
     for statement in _0006:
         op.execute(statement)
-    op.execute("ALTER TABLE esi_leases DROP COLUMN down_probe")
+    op.drop_column("esi_leases", "down_probe")
     for column in ("unavailable_at", "up_since", "status_next", "status_up"):
-        op.execute(f"ALTER TABLE esi_budget DROP COLUMN {column}")
+        op.drop_column("esi_budget", column)
     load("esi_reserve_0003.sql")
     load("esi_settle_0003.sql")
