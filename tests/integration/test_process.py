@@ -329,7 +329,7 @@ async def test_an_answer_in_hand_waits_for_the_database_instead_of_asking_esi_ag
     assert await scalar(engine, "SELECT count(*) FROM sync_pending") == 0
 
 
-async def test_an_unusable_refresh_keeps_the_copy_and_its_expires_and_asks_nothing_before_it(
+async def test_an_unusable_refresh_keeps_the_copy_and_its_expires_and_asks_again_only_after_it(
         engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
     processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
@@ -337,14 +337,18 @@ async def test_an_unusable_refresh_keeps_the_copy_and_its_expires_and_asks_nothi
     await run_until_idle(broker, processor)
     await expire_everything(engine)
     before = (await rows_of(engine, "corporations"))[98000001]
-    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     esi.failing["/corporations/98000001"] = give_expires(
-        MalformedResponse("Invalid JSON", status=200, path="/corporations/98000001"), later)
+        MalformedResponse("Invalid JSON", status=200, path="/corporations/98000001"), soon)
     await enqueue(engine, broker, "corporation", [98000001], skip_fresh=False)
-    await run_until_idle(broker, processor)
-    after = (await rows_of(engine, "corporations"))[98000001]
-    assert esi.calls["/corporations/98000001"] == 2, "asked again before the Expires it was given"
-    assert {c for c in after if after[c] != before[c]} == {"expires_at"} and after["expires_at"] == later
+    async with broker.consume([QUEUE_NAMES["corporation"]], prefetch=1) as feed:
+        await processor.handle(await anext(feed))
+    kept = (await rows_of(engine, "corporations"))[98000001]
+    assert {c for c in kept if kept[c] != before[c]} == {"expires_at"} and kept["expires_at"] == soon
+    del esi.failing["/corporations/98000001"]
+    await run_until_idle(broker, processor)  # the retry bounces off the held claim until then
+    assert esi.calls["/corporations/98000001"] == 3 and dt.datetime.now(dt.UTC) >= soon
+    assert esi.conditional["/corporations/98000001"] == 2, "the unchanged copy is asked with its ETag"
     assert not broker.dead and await scalar(engine, "SELECT count(*) FROM sync_pending") == 0
 
 
@@ -376,3 +380,39 @@ async def test_a_job_whose_claim_ran_out_before_sending_is_looked_at_again_witho
     assert broker.retrying(QUEUE_NAMES["character"]) == [encode(Job(kind="character", id=90000001))]
     assert await scalar(engine, "SELECT attempts FROM sync_pending") == 0
     assert not broker.dead
+
+
+async def test_a_new_alliances_unusable_member_list_is_asked_again_only_after_its_expires(
+        engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    path = "/alliances/99000001/corporations"
+    esi.failing[path] = give_expires(MalformedResponse("EOF while parsing", status=200, path=path), soon)
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
+        await processor.handle(await anext(feed))
+    assert await scalar(engine, "SELECT members_expires_at FROM alliances") == soon
+    del esi.failing[path]
+    await run_until_idle(broker, processor)
+    assert esi.calls[path] == 2 and esi.calls["/alliances/99000001"] == 1 and dt.datetime.now(dt.UTC) >= soon
+    assert await scalar(engine, "SELECT count(*) FROM alliance_corporations") == 2
+
+
+async def test_when_both_alliance_answers_are_unusable_the_retry_waits_for_the_later_expires(
+        engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    await expire_everything(engine)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    sooner, later = now + dt.timedelta(minutes=1), now + dt.timedelta(minutes=2)
+    for path, until in (("/alliances/99000001", sooner), ("/alliances/99000001/corporations", later)):
+        esi.failing[path] = give_expires(MalformedResponse("Invalid JSON", status=200, path=path), until)
+    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
+        await processor.handle(await anext(feed))
+    assert await scalar(engine, "SELECT claimed_until FROM sync_pending") == later
+    assert await scalar(engine, "SELECT expires_at FROM alliances") == sooner
+    assert await scalar(engine, "SELECT members_expires_at FROM alliances") == later

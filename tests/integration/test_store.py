@@ -309,3 +309,14 @@ async def test_a_tombstone_records_the_deletion_it_is_given(engine: AsyncEngine)
         await entities.tombstone(conn, 90000002, "Character has been deleted!", deleted)
         logged = [o.change for o in await change_log.recent(conn)]
     assert logged == deleted
+
+
+async def test_a_deferred_member_list_is_fresh_until_then_though_none_was_stored(engine: AsyncEngine) -> None:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    async with engine.begin() as conn:
+        await entities.upsert(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60))
+        await entities.defer(conn, "alliance", 99000001, later, t.MEMBERS_PREFIX)
+        got = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+    assert got is not None and got.members_fresh and got.members is None and got.fresh
+    row = await _row(engine, "alliance", 99000001)
+    assert row["members_expires_at"] == later and row["members_fetched_at"] is None

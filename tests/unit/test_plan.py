@@ -3,6 +3,7 @@ and from the stored references."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -20,6 +21,7 @@ from killreport.sync.plan import (
     children_of,
     deletion_changes,
     detail_changes,
+    hold_until,
     member_changes,
     requests_for,
 )
@@ -115,3 +117,10 @@ def test_member_lists_and_deletions_change_only_against_a_stored_copy() -> None:
     assert deletion_changes(90000001, Stored(fresh=False)) == []
     assert deletion_changes(90000001, Stored(fresh=False, row={"name": "x"})) == [
         Change("character", 90000001, "deleted", False, True)]
+
+
+def test_a_failed_job_holds_its_claim_until_a_future_expires_only() -> None:
+    now = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
+    assert hold_until(None, now) is None
+    assert hold_until(now - dt.timedelta(seconds=1), now) is None
+    assert hold_until(now + dt.timedelta(seconds=1), now) == now + dt.timedelta(seconds=1)

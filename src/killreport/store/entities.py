@@ -266,14 +266,17 @@ async def _as_stored(conn: AsyncConnection, kind: Kind, entity_id: int, row: Map
         return Stored(fresh=False)
     stored = Stored(fresh=_fresh(row["expires_at"], row["db_now"]), references=references.from_row(kind, row),
                     row={s.column: row[s.column] for s in rows.sources(kind)}, etag=row["etag"])
-    if kind != "alliance" or row[_MEMBERS_FETCHED_AT] is None:
+    if kind != "alliance":
+        return stored
+    # Fresh by its Expires alone: an unusable member list leaves one (`defer`) and no list.
+    stored = dataclasses.replace(stored, members_fresh=_fresh(row[_MEMBERS_EXPIRES_AT], row["db_now"]))
+    if row[_MEMBERS_FETCHED_AT] is None:
         return stored
     members = (await conn.execute(
         select(t.alliance_corporations.c.corporation_id)
         .where(t.alliance_corporations.c.alliance_id == entity_id)
     )).scalars().all()
-    return dataclasses.replace(stored, members=tuple(sorted(members)), members_etag=row[_MEMBERS_ETAG],
-                               members_fresh=_fresh(row[_MEMBERS_EXPIRES_AT], row["db_now"]))
+    return dataclasses.replace(stored, members=tuple(sorted(members)), members_etag=row[_MEMBERS_ETAG])
 
 
 @functools.cache

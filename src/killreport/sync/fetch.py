@@ -17,7 +17,7 @@ from typing import Generic, Protocol, TypeVar
 
 from killreport.esi.errors import EsiError
 from killreport.esi.models import Alliance, Character, Corporation, Entity
-from killreport.esi.types import Fetched, NotModified, expires_given
+from killreport.esi.types import Fetched, NotModified, expires_given, give_expires
 from killreport.ids import Kind
 from killreport.sync.plan import Request
 
@@ -114,10 +114,18 @@ async def fetch_alliance(esi: EsiSource, alliance_id: int, wanted: Sequence[Requ
     # Independent resources, asked together; every answer is saved before any error surfaces.
     both = await asyncio.gather(detail(), members(), return_exceptions=True)
     if isinstance(both[0], BaseException):
-        raise both[0]
+        raise _latest_expires(both[0], both[1])
     if isinstance(both[1], BaseException):
         raise both[1]
     return AllianceAnswers(both[0], both[1])
+
+
+def _latest_expires(raised: BaseException, other: object) -> BaseException:
+    # Both failed: the job's retry must wait for the later of their Expires, or it would find the
+    # other resource still fresh and finish without it.
+    times = [t for t in (expires_given(raised), expires_given(other) if isinstance(other, BaseException)
+                         else None) if t is not None]
+    return give_expires(raised, max(times)) if times else raised
 
 
 async def kept(call: Awaitable[Answer[T]], keep: Keep[T]) -> Answer[T]:

@@ -45,19 +45,10 @@ def requests_for(kind: Kind, stored: Stored) -> tuple[Request, ...]:
     return tuple(wanted)
 
 
-def resource_of(kind: Kind, path: str) -> Resource:
-    """Which resource of an entity of `kind` an ESI path names."""
-    is_members = kind == "alliance" and path.split("?", 1)[0].rstrip("/").endswith("/corporations")
-    return "members" if is_members else "detail"
-
-
-def hold_until(stored: Stored, resource: Resource, expires: dt.datetime | None,
-               now: dt.datetime) -> dt.datetime | None:
-    """How long a failed job must keep its claim: a first sighting's unusable answer gave an Expires
-    that no row can keep (a stored copy keeps it as its `expires_at`; a member list's row exists)."""
-    if stored.row is not None or resource != "detail" or expires is None or expires <= now:
-        return None
-    return expires
+def hold_until(expires: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    """How long a failed job keeps its claim: until the Expires its unusable answer came with, so
+    that its retry asks again only then (None: no such Expires, or it passed)."""
+    return expires if expires is not None and expires > now else None
 
 
 def detail_changes(kind: Kind, entity_id: int, stored: Stored, entity: Entity) -> list[Change]:

@@ -9,8 +9,8 @@ means redelivery, never loss. ESI failures are sorted here:
 - permanent (404): recorded, or tombstoned for deleted characters; never retried;
 - transient (5xx, timeouts, malformed bodies): back through a retry tier with attempt + 1, and
   dead-lettered with the reason once `max_attempts` is reached. An unusable answer that came with
-  an Expires is not asked again before it: a stored copy keeps it as its `expires_at` (so the retry
-  finds the copy fresh), a first sighting's job keeps its claim until then;
+  an Expires is not asked again before it: the job keeps its claim until then, so its retry asks
+  only after it, and a stored copy keeps it as its `expires_at`, so nothing else asks before either;
 - anything else (database or broker trouble) propagates: the worker returns the message and backs off.
 """
 
@@ -47,7 +47,6 @@ from killreport.sync.plan import (
     hold_until,
     member_changes,
     requests_for,
-    resource_of,
 )
 
 log = structlog.get_logger("killreport.sync")
@@ -116,8 +115,7 @@ class JobProcessor:
             await self._in_tx(lambda c: self._fail(c, job, status, reason, permanent=True))
             outcome = "failed"
         except TransientError as exc:
-            resource = resource_of(job.kind, exc.path)
-            await self._retry_or_dead(job, exc, hold_until(stored, resource, expires_given(exc), now()))
+            await self._retry_or_dead(job, exc, hold_until(expires_given(exc), now()))
             return  # noted there: retried or dead-lettered
         self._note(job.kind, outcome)
 
@@ -180,8 +178,8 @@ class JobProcessor:
                                  requested=got.requested), outcome
 
     def _deferral(self, kind: Kind, entity_id: int, *, has_row: bool, prefix: str = "") -> Defer:
-        """How to keep an unusable answer's Expires: in the stored row (a first sighting has none:
-        its job keeps its claim instead, see `hold_until`)."""
+        """How to keep an unusable answer's Expires in the stored row, where there is one (the job
+        also keeps its claim until then: `hold_until`)."""
         async def defer(until: dt.datetime) -> None:
             if has_row:
                 await self._keep(lambda conn, _: entities.defer(conn, kind, entity_id, until, prefix))
