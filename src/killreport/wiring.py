@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from killreport.budget.pg import PgBudget
+from killreport.budget.rules import RULES, Rules
 from killreport.config import Settings, mask_url
 from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.counting import CountingTransport, Observer
@@ -73,11 +75,18 @@ async def esi_client(settings: Settings, observe: Observer | None = None) -> Asy
         await budget.close()
 
 
+def budget_rules(settings: Settings) -> Rules:
+    """The budget's rules; without the daily downtime window when ESI_DAILY_DOWNTIME is off."""
+    if settings.esi_daily_downtime:
+        return RULES
+    return dataclasses.replace(RULES, downtime_lead_s=0.0, downtime_max_s=0.0)
+
+
 async def _budget(settings: Settings) -> PgBudget:
     try:
         return await PgBudget.open(settings.database_url, max_inflight=settings.esi_max_inflight,
                                    error_floor=settings.esi_error_floor,
-                                   lease_ttl_s=settings.lease_ttl_s)
+                                   lease_ttl_s=settings.lease_ttl_s, rules=budget_rules(settings))
     except (OSError, asyncpg.PostgresError) as exc:
         where = mask_url(settings.database_url)
         raise ServiceUnavailable(f"PostgreSQL unreachable at {where}: {exc}") from exc
