@@ -20,13 +20,18 @@ import json
 import math
 import os
 import subprocess
-import time
 import uuid
 from typing import Any
+
+import asyncpg
 
 from common import KR, setup, sim_get, sim_post, start_sim, teardown
 
 CHARACTER_ROUTE = "GET /characters/{character_id}"
+_STORED = ("SELECT (SELECT count(*) FROM alliances) + (SELECT count(*) FROM corporations)"
+           " + (SELECT count(*) FROM characters c WHERE NOT EXISTS"
+           "    (SELECT 1 FROM character_tombstones d WHERE d.id = c.id))"
+           " + (SELECT count(*) FROM character_tombstones)")
 DAY_S, HOUR_S = 86400, 3600
 
 
@@ -38,16 +43,29 @@ def env_for(args: argparse.Namespace, pg_url: str, amqp_url: str, sim_url: str) 
             **{f"REFRESH_MIN_AGE_{k}": str(v * args.cache_scale) for k, v in scaled.items()}}
 
 
-async def synced(sim_url: str, settle_s: float = 5.0) -> dict[str, Any]:
-    """Wait until the simulator has been quiet (nothing new requested) for `settle_s`."""
-    last, quiet_since = -1, time.monotonic()
-    while True:
-        stats = await sim_get(sim_url, "/_sim/stats")
-        if stats["requests"] != last:
-            last, quiet_since = stats["requests"], time.monotonic()
-        elif time.monotonic() - quiet_since > settle_s and last > 0:
-            return dict(stats)
-        await asyncio.sleep(1)
+async def synced(sim_url: str, pg_url: str) -> dict[str, Any]:
+    """Wait until the copy holds every entity of the truth; the simulator's counters then.
+
+    (Waiting for the simulator to go quiet does not work: refreshes start one cache period after
+    the first answers, which at a small scale is before a large first sync ends.)
+    """
+    truth = await sim_get(sim_url, "/_sim/truth")
+    wanted = sum(len(truth[k]) for k in ("alliances", "corporations", "characters", "deleted_characters"))
+    conn = await asyncpg.connect(pg_url)
+    try:
+        while await _stored(conn) < wanted:
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+    return dict(await sim_get(sim_url, "/_sim/stats"))
+
+
+async def _stored(conn: asyncpg.Connection) -> int:
+    """Entities the copy holds; 0 until `killreport run` has migrated the database."""
+    try:
+        return int(await conn.fetchval(_STORED))
+    except asyncpg.UndefinedTableError:
+        return 0
 
 
 def per_hour(by_route: dict[str, dict[str, int]], window_s: float, scale: float,
@@ -59,9 +77,9 @@ def per_hour(by_route: dict[str, dict[str, int]], window_s: float, scale: float,
     return out
 
 
-async def measure(args: argparse.Namespace, sim_url: str) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, sim_url: str, pg_url: str) -> dict[str, Any]:
     """The first sync's cost, then the measured window."""
-    initial = await synced(sim_url)
+    initial = await synced(sim_url, pg_url)
     truth = await sim_get(sim_url, "/_sim/truth")
     await sim_post(sim_url, "/_sim/stats/reset")
     window_s = args.periods * HOUR_S * args.cache_scale
@@ -98,7 +116,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     sim, sim_url = start_sim(args, "--cache-scale", str(args.cache_scale))
     runner = subprocess.Popen([*KR, "run"], env=env_for(args, pg_url, amqp_url, sim_url))
     try:
-        measured = await measure(args, sim_url)
+        measured = await measure(args, sim_url, pg_url)
     finally:
         runner.terminate()
         runner.wait(60)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from killreport.sim.testing import RunningSim
 from killreport.store import tables as t
 
 _FLAT = {"tax_rates": ("tax_rate_", ("isk", "loyalty_point")),
@@ -102,3 +105,16 @@ def _diff_tombstones(tombs: set[int], truth: Mapping[str, Any], ever: Mapping[st
         return []
     return [f"tombstones differ: stored {len(tombs)}, truth {len(wanted)}; missing "
             f"{sorted(wanted - tombs)[:5]}, not deleted {sorted(tombs - allowed)[:5]}"]
+
+
+async def until_equal(engine: AsyncEngine, sim: RunningSim, within_s: float, poll_s: float = 0.5) -> float:
+    """Seconds until the copy equals the simulator's truth (retired entities included); after
+    `within_s`, fail with the differences."""
+    started = time.monotonic()
+    problems: list[str] = []
+    while time.monotonic() - started < within_s:
+        problems = await diff_against_truth(engine, await sim.control.truth(ever=True))
+        if not problems:
+            return time.monotonic() - started
+        await asyncio.sleep(poll_s)
+    raise AssertionError(f"not equal after {within_s:.0f} s: {problems[:10]}")

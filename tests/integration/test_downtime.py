@@ -32,7 +32,7 @@ from killreport.sim.options import parse_bucket
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store.budget import read_snapshot
 from tests.cluster import env_for
-from tests.truth import diff_against_truth
+from tests.truth import until_equal
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -93,18 +93,6 @@ def recording(sim: RunningSim) -> Iterator[Recorder]:
         yield rec
     finally:
         stats.started, stats.finished, downtime.begin = started, finished, begin  # type: ignore[method-assign]
-
-
-async def until_equal(engine: AsyncEngine, sim: RunningSim, within_s: float) -> float:
-    """Seconds until the copy equals the truth; after `within_s`, fail with the differences."""
-    started = time.monotonic()
-    problems: list[str] = []
-    while time.monotonic() - started < within_s:
-        problems = await diff_against_truth(engine, await sim.control.truth(ever=True))
-        if not problems:
-            return time.monotonic() - started
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"not equal after {within_s:.0f} s: {problems[:10]}")
 
 
 async def busy(sim: RunningSim, at_least: int, within_s: float) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
 from tests.cluster import env_for
-from tests.truth import diff_against_truth
+from tests.truth import until_equal
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -38,18 +38,6 @@ def refresh_env(pg_url: str, rabbit_url: str, esi_url: str) -> dict[str, str]:
     return env_for(pg_url, rabbit_url, esi_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
                    REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S), REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
                    REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16")
-
-
-async def until_equal(engine: AsyncEngine, sim: RunningSim, within_s: float) -> float:
-    """Seconds until the database equals the truth; after `within_s`, fail with the differences."""
-    started = time.monotonic()
-    problems: list[str] = []
-    while time.monotonic() - started < within_s:
-        problems = await diff_against_truth(engine, await sim.control.truth(ever=True))
-        if not problems:
-            return time.monotonic() - started
-        await asyncio.sleep(1)
-    raise AssertionError(f"not equal after {within_s:.0f} s: {problems[:10]}")
 
 
 def refresh_statuses(stats: Mapping[str, Any]) -> dict[str, int]:
