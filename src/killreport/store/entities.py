@@ -294,7 +294,9 @@ def _claim_read_statement(kind: Kind) -> Select[Any]:
     names = dict.fromkeys([*(s.column for s in rows.sources(kind)),
                            *(c.name for c in references.columns(kind))])
     read = [table.c.id, table.c.expires_at, table.c.etag, *_members_facts(kind), *(table.c[c] for c in names)]
-    return select(func.now().label("db_now"), tombstoned.label("tombstoned"), *read).select_from(
+    # clock_timestamp(), the claim's clock too, not now() (the statement's start): a claim held until
+    # an Expires is won only once that Expires has passed on the same clock, so the job then fetches.
+    return select(func.clock_timestamp().label("db_now"), tombstoned.label("tombstoned"), *read).select_from(
         claimed.outerjoin(table, table.c.id == entity_id))
 
 
