@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from killreport.esi import models
 from killreport.esi.errors import MalformedResponse
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "esi-openapi-subset.json"
+# CCP's schema subset, kept in the repository (tests/data) so a clone anywhere is whole.
+SPEC_PATH = Path(__file__).resolve().parents[1] / "data" / "esi-openapi-subset.json"
 MODELS: dict[str, type[BaseModel]] = {
     "AllianceDetail": models.Alliance, "CorporationsDetail": models.Corporation,
     "CharactersDetail": models.Character}
@@ -23,7 +24,7 @@ MODELS: dict[str, type[BaseModel]] = {
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, Any]:
     if not SPEC_PATH.exists():
-        pytest.fail(f"{SPEC_PATH} not present: the shared/ folder must sit beside the repository")
+        pytest.fail(f"{SPEC_PATH} not present")
     return dict(json.loads(SPEC_PATH.read_text())["components"]["schemas"])
 
 
