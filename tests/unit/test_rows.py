@@ -15,7 +15,8 @@ from killreport.esi import models
 from killreport.ids import Kind
 from killreport.store import rows
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "esi-openapi-subset.json"
+# CCP's schema subset, kept in the repository (tests/data) so a clone anywhere is whole.
+SPEC_PATH = Path(__file__).resolve().parents[1] / "data" / "esi-openapi-subset.json"
 EXAMPLES: dict[Kind, str] = {
     "alliance": "AllianceDetail", "corporation": "CorporationsDetail", "character": "CharactersDetail"}
 FOUNDED = dt.datetime(2000, 1, 23, 4, 56, 7, tzinfo=dt.UTC)
@@ -28,7 +29,7 @@ CORPORATION: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def examples() -> dict[Kind, Any]:
     if not SPEC_PATH.exists():
-        pytest.fail(f"{SPEC_PATH} not present: the shared/ folder must sit beside the repository")
+        pytest.fail(f"{SPEC_PATH} not present")
     schemas = json.loads(SPEC_PATH.read_text())["components"]["schemas"]
     return {kind: schemas[name]["example"] for kind, name in EXAMPLES.items()}
 
