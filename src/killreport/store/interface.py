@@ -1,0 +1,363 @@
+"""The Store seam: every question killreport asks a database, one interface, two implementations.
+
+`Store` is an engine plus four groups of queries, each a Protocol that a module satisfies (mypy
+checks a module against a Protocol): the PostgreSQL modules in `store/` (today's tuned statements,
+see `store/postgres.py`) and the SQLite ones in `store/sqlite/`. Queries take an open connection,
+so a caller that needs several in one transaction (the scheduler's list and sweep) opens it
+(`store.begin()`) and passes it along; nothing outside `store/` writes SQL.
+
+    JobQueries       a job's life: claim and read, store, revalidate, defer, tombstone, fail,
+                     release, finish, the pending set, list caches, references
+    ScheduleQueries  what the scheduler reads and writes (due entities, the alliance list, sweeps)
+    LookupQueries    the web's read-only records, lists, search and changes
+    AdminQueries     counts, freshness, request counts, recorded changes, the budget snapshot
+
+Times: both stores decide with the database's clock (PostgreSQL's now()/clock_timestamp(); SQLite
+has one clock, the machine's, since only processes on this machine open the file).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from killreport.budget.rules import Rules
+from killreport.budget.types import BudgetSnapshot
+from killreport.changes import Change
+from killreport.esi.counting import RouteStatus
+from killreport.esi.models import Entity
+from killreport.ids import Kind
+from killreport.scheduler.rules import Affiliated, Move, StoredAlliance
+from killreport.store.changes import Observed
+from killreport.store.entities import Stored
+from killreport.store.facts import CacheFacts, Revalidated
+from killreport.store.freshness import Freshness
+from killreport.store.lookup import Page, Row
+from killreport.store.schedule import Leader, ListCache, SweepMarks
+
+Dialect = Literal["postgresql", "sqlite"]
+Children = tuple[Kind, Iterable[int]] | None
+
+
+class JobQueries(Protocol):
+    """A job's statements (store/entities.py, pending.py, http_cache.py, references.py on PostgreSQL)."""
+
+    async def claim_and_read(self, conn: AsyncConnection, kind: Kind, entity_id: int,
+                             ttl_s: float) -> Stored | None:
+        """Claim the entity for `ttl_s` and read what is stored; None if another claim holds it."""
+        ...
+
+    async def store(self, conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts,
+                    noted: Sequence[Change] = ()) -> None:
+        """Upsert the entity's row and append `noted` changes, atomically."""
+        ...
+
+    async def store_and_finish(self, conn: AsyncConnection, entity_id: int, entity: Entity,
+                               facts: CacheFacts, children: Children = None,
+                               noted: Sequence[Change] = ()) -> list[int]:
+        """`store`, add the children to the pending set (as published), finish: atomically.
+
+        Returns the children this call added."""
+        ...
+
+    async def revalidate(self, conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
+                         prefix: str = "") -> None:
+        """A 304 (with `members_`: for an alliance's member list): move Expires and checked time."""
+        ...
+
+    async def revalidate_and_finish(self, conn: AsyncConnection, kind: Kind, entity_id: int,
+                                    checked: Revalidated, children: Children = None) -> list[int]:
+        """`revalidate`, add the children (as published), finish, atomically; returns those added."""
+        ...
+
+    async def defer(self, conn: AsyncConnection, kind: Kind, entity_id: int, until: dt.datetime,
+                    prefix: str = "") -> None:
+        """Not before `until` (an unusable answer's Expires); the copy is untouched."""
+        ...
+
+    async def replace_members(self, conn: AsyncConnection, alliance_id: int, members: Iterable[int],
+                              facts: CacheFacts, noted: Sequence[Change] = ()) -> None:
+        """Store an alliance's member list, its cache facts and its changes, atomically."""
+        ...
+
+    async def tombstone(self, conn: AsyncConnection, character_id: int, reason: str,
+                        noted: Sequence[Change] = ()) -> None:
+        """Record a character as deleted (its row stays), with its changes."""
+        ...
+
+    async def record_failure(self, conn: AsyncConnection, kind: Kind, entity_id: int, *,
+                             status: int | None, reason: str, attempts: int, permanent: bool) -> None:
+        """Record why an entity could not be stored (the latest failure wins)."""
+        ...
+
+    async def release(self, conn: AsyncConnection, kind: Kind, entity_id: int, attempts: int,
+                      hold_until: dt.datetime | None = None) -> None:
+        """Give the claim back (kept until `hold_until`, if given), remembering the attempts."""
+        ...
+
+    async def finish(self, conn: AsyncConnection, kind: Kind, entity_id: int, *,
+                     stored: bool = False) -> None:
+        """The entity is done: leave the pending set; `stored` clears its old failures."""
+        ...
+
+    async def add(self, conn: AsyncConnection, kind: Kind, ids: Iterable[int], *, skip_fresh: bool,
+                  published: bool = False) -> list[int]:
+        """Add ids not yet pending (skipping fresh ones if asked); return those newly added."""
+        ...
+
+    async def among(self, conn: AsyncConnection, kind: Kind, ids: Iterable[int]) -> list[int]:
+        """Which of `ids` are pending."""
+        ...
+
+    async def unpublished(self, conn: AsyncConnection, kind: Kind, ids: Iterable[int] | None = None, *,
+                          older_than_s: float = 0.0, limit: int = 10_000) -> list[int]:
+        """Pending ids whose message was never confirmed (among `ids`, if given)."""
+        ...
+
+    async def mark_published(self, conn: AsyncConnection, kind: Kind, ids: Sequence[int]) -> None:
+        """Record that the queue confirmed these messages."""
+        ...
+
+    async def forget_unclaimed(self, conn: AsyncConnection) -> int:
+        """Drop pending rows nobody is working on (their messages were just purged)."""
+        ...
+
+    async def fresh_ids(self, conn: AsyncConnection, path: str) -> list[int] | None:
+        """The cached id list of `path` while ESI says it is current, else None."""
+        ...
+
+    async def put_ids(self, conn: AsyncConnection, path: str, ids: list[int], facts: CacheFacts) -> None:
+        """Store the id list of `path` with its cache facts."""
+        ...
+
+    async def referenced_ids(self, conn: AsyncConnection, kind: Kind) -> list[int]:
+        """Ids of `kind` that stored alliances and corporations name."""
+        ...
+
+
+class ScheduleQueries(Protocol):
+    """The scheduler's statements (store/schedule.py on PostgreSQL)."""
+
+    async def leader(self, conn: AsyncConnection) -> Leader | None:
+        """The last scheduler to lead, and whether one leads now."""
+        ...
+
+    async def try_lock(self, conn: AsyncConnection) -> bool:
+        """Take the scheduler lock for this connection if nobody holds it."""
+        ...
+
+    async def unlock(self, conn: AsyncConnection) -> None:
+        """Give the scheduler lock back."""
+        ...
+
+    async def claim_lease(self, conn: AsyncConnection, holder: str) -> None:
+        """Write who leads now and since when."""
+        ...
+
+    async def heartbeat(self, conn: AsyncConnection, holder: str) -> bool:
+        """Renew the lease; False if it is no longer this holder's."""
+        ...
+
+    async def drop_lease(self, conn: AsyncConnection, holder: str) -> None:
+        """Remove the lease on a clean stop, if it is still this holder's."""
+        ...
+
+    async def tracked(self, conn: AsyncConnection, kind: Kind) -> int:
+        """How many entities of `kind` the scheduler keeps fresh."""
+        ...
+
+    async def due_count(self, conn: AsyncConnection, kind: Kind, min_age_s: float) -> int:
+        """How many entities of `kind` are due and not pending."""
+        ...
+
+    async def due_ids(self, conn: AsyncConnection, kind: Kind, min_age_s: float, limit: int) -> list[int]:
+        """Up to `limit` due, not pending entities of `kind`, oldest Expires first."""
+        ...
+
+    async def alliance_list(self, conn: AsyncConnection, min_age_s: float) -> ListCache | None:
+        """The stored alliance list, or None if it was never fetched."""
+        ...
+
+    async def touch_list(self, conn: AsyncConnection, expires_at: dt.datetime | None,
+                         checked_at: dt.datetime) -> None:
+        """A 304 for the list: current until `expires_at`."""
+        ...
+
+    async def hold_list(self, conn: AsyncConnection, expires_at: dt.datetime) -> None:
+        """Do not ask for the list before `expires_at`."""
+        ...
+
+    async def stored_alliances(self, conn: AsyncConnection) -> dict[int, StoredAlliance]:
+        """Every stored alliance, closed or not."""
+        ...
+
+    async def close_alliances(self, conn: AsyncConnection, ids: Iterable[int]) -> list[int]:
+        """Mark open alliances closed now; returns those that were open."""
+        ...
+
+    async def reopen_alliances(self, conn: AsyncConnection, ids: Iterable[int]) -> list[int]:
+        """Un-mark closed alliances; returns those that were closed."""
+        ...
+
+    async def missing(self, conn: AsyncConnection, kind: Kind, ids: Iterable[int]) -> list[int]:
+        """Which of `ids` are not stored as `kind`."""
+        ...
+
+    async def sweep_marks(self, conn: AsyncConnection) -> SweepMarks:
+        """The affiliation sweep's marks."""
+        ...
+
+    async def mark_sweep_started(self, conn: AsyncConnection) -> None:
+        """A sweep starts now."""
+        ...
+
+    async def hold_sweep_until(self, conn: AsyncConnection, expires_at: dt.datetime) -> None:
+        """No sweep before `expires_at` (the latest wins)."""
+        ...
+
+    async def sweep_ids(self, conn: AsyncConnection) -> list[int]:
+        """Every stored character not known deleted, by id."""
+        ...
+
+    async def affiliations(self, conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Affiliated]:
+        """Where the copy says these characters are."""
+        ...
+
+    async def apply_moves(self, conn: AsyncConnection, moves: Sequence[Move]) -> set[int]:
+        """Move characters whose row still says where `moves` found them; returns those moved."""
+        ...
+
+    async def record_changes(self, conn: AsyncConnection, changes: Sequence[Change]) -> None:
+        """Append changes observed now."""
+        ...
+
+
+class LookupQueries(Protocol):
+    """The web's read-only queries (store/lookup.py on PostgreSQL)."""
+
+    async def alliance(self, conn: AsyncConnection, alliance_id: int) -> Row | None:
+        """An alliance's row with its member count, or None."""
+        ...
+
+    async def corporation(self, conn: AsyncConnection, corporation_id: int) -> Row | None:
+        """A corporation's row with its character count, or None."""
+        ...
+
+    async def character(self, conn: AsyncConnection, character_id: int) -> Row | None:
+        """A character's row with when it was seen deleted, or None."""
+        ...
+
+    async def names(self, conn: AsyncConnection,
+                    wanted: Iterable[tuple[Kind, int]]) -> dict[tuple[Kind, int], Row]:
+        """Name (and ticker) of each (kind, id) the copy holds."""
+        ...
+
+    async def alliance_members(self, conn: AsyncConnection, alliance_id: int, *, offset: int, limit: int,
+                               by_size: bool = False, count: bool = True) -> Page:
+        """Member corporations, by id or biggest first."""
+        ...
+
+    async def corporation_characters(self, conn: AsyncConnection, corporation_id: int, *, offset: int,
+                                     limit: int) -> Page:
+        """The characters the copy places in a corporation, by id."""
+        ...
+
+    async def search(self, conn: AsyncConnection, query_text: str, *, offset: int, limit: int) -> Page:
+        """Entities whose name or ticker contains the text, any case."""
+        ...
+
+    async def changes_page(self, conn: AsyncConnection, *, since: dt.datetime | None = None,
+                           kind: Kind | None = None, entity_id: int | None = None, offset: int,
+                           limit: int) -> Page:
+        """Recorded changes matching time, kind and entity, in recorded order."""
+        ...
+
+    async def latest_changes(self, conn: AsyncConnection, *, kind: Kind | None = None,
+                             entity_id: int | None = None, limit: int) -> list[Row]:
+        """The newest `limit` recorded changes, newest first."""
+        ...
+
+    async def request_rate(self, conn: AsyncConnection) -> Row:
+        """ESI requests over the previous and the current minute."""
+        ...
+
+
+class AdminQueries(Protocol):
+    """What `status`, `changes`, the metrics and the stats flush ask."""
+
+    async def ping(self, conn: AsyncConnection) -> None:
+        """Raise unless the database answers a trivial query."""
+        ...
+
+    async def schema_version(self, conn: AsyncConnection) -> str | None:
+        """The migration revision the database is at; None when it has no killreport schema."""
+        ...
+
+    async def pending_counts(self, conn: AsyncConnection) -> dict[str, dict[str, int]]:
+        """Per kind: pending in all, in flight, retrying."""
+        ...
+
+    async def entity_counts(self, conn: AsyncConnection) -> dict[str, int]:
+        """Rows per table users care about."""
+        ...
+
+    async def freshness(self, conn: AsyncConnection) -> dict[str, Freshness]:
+        """Freshness of every kind that has anything stored."""
+        ...
+
+    async def add_request_counts(self, conn: AsyncConnection, counts: Mapping[RouteStatus, int]) -> None:
+        """Add counts by (route, status) to this minute's rows."""
+        ...
+
+    async def request_totals(self, conn: AsyncConnection) -> dict[int, int]:
+        """Every status counted so far."""
+        ...
+
+    async def recent_requests(self, conn: AsyncConnection, seconds: float) -> dict[RouteStatus, int]:
+        """Counts by (route, status) over the last `seconds` (whole minutes)."""
+        ...
+
+    async def recent_changes(self, conn: AsyncConnection, *, since: dt.datetime | None = None,
+                             kind: Kind | None = None, entity_id: int | None = None,
+                             limit: int = 1000) -> list[Observed]:
+        """The newest `limit` changes matching when, kind and entity, oldest first."""
+        ...
+
+    async def budget_snapshot(self, conn: AsyncConnection, rules: Rules) -> BudgetSnapshot:
+        """The shared ESI budget as `status` shows it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """A database: its engine, its dialect and its queries."""
+
+    engine: AsyncEngine
+    dialect: Dialect
+    url: str  # for messages (mask it before showing)
+    jobs: JobQueries
+    schedule: ScheduleQueries
+    lookup: LookupQueries
+    admin: AdminQueries
+
+    def connect(self) -> AsyncConnection:
+        """A connection for reads (used as `async with store.connect() as conn`)."""
+        return self.engine.connect()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside one transaction, committed on success."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection on which each statement commits on its own (the job's hot path)."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
