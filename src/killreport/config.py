@@ -23,7 +23,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_ESI_HOST: Final = "esi.evetech.net"
 _URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url"})
-DATABASE_SCHEMES: Final = ("postgresql+asyncpg://", "postgresql://", "postgres://")
+POSTGRES_SCHEMES: Final = ("postgresql+asyncpg://", "postgresql://", "postgres://")
+SQLITE_SCHEME: Final = "sqlite:///"
+DATABASE_SCHEMES: Final = (*POSTGRES_SCHEMES, SQLITE_SCHEME)
 RABBITMQ_SCHEMES: Final = ("amqp://", "amqps://")
 _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 # A secret passed as a parameter: `?password=` (libpq and asyncpg read it), `sslpassword=`, a
@@ -64,8 +66,10 @@ class Settings(BaseSettings):
     # and a rejected URL usually carries its password.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
-    database_url: str = _option("postgresql://root@127.0.0.1:5432/killreport", "PostgreSQL")
-    rabbitmq_url: str = _option("amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ (the path is the vhost)")
+    database_url: str = _option("sqlite:///killreport.db", "sqlite:///file (embedded, one process does the work) "
+                                "or postgresql://... (distributed, with RabbitMQ)")
+    rabbitmq_url: str = _option("amqp://guest:guest@127.0.0.1:5672/",
+                                "RabbitMQ (the path is the vhost); used only with PostgreSQL")
     esi_base_url: str = _option("https://esi.evetech.net", "ESI, or the simulator")
     esi_contact: str = _option("", "email for the User-Agent; required for the real ESI host")
     esi_compatibility_date: str = _option("2026-08-18", "the schema the code implements")
@@ -152,7 +156,11 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_shape(cls, value: str) -> str:
-        """DATABASE_URL must be a PostgreSQL URL every library splits the same way."""
+        """DATABASE_URL: a SQLite file, or a PostgreSQL URL every library splits the same way."""
+        if value.startswith(SQLITE_SCHEME):
+            if len(value) == len(SQLITE_SCHEME):
+                raise ConfigError("a SQLite URL names a file: sqlite:///path/to/killreport.db")
+            return value
         return check_url(value, DATABASE_SCHEMES)
 
     @field_validator("rabbitmq_url")
@@ -166,6 +174,11 @@ class Settings(BaseSettings):
         for name, value in super().__repr_args__():
             yield name, mask_url(value) if name in _URL_FIELDS and isinstance(value, str) else value
 
+    @property
+    def embedded(self) -> bool:
+        """The embedded mode: a SQLite file and no broker (else PostgreSQL + RabbitMQ)."""
+        return self.database_url.startswith(SQLITE_SCHEME)
+
     def require_contact(self) -> None:
         """Refuse to talk to the real ESI without a contact address for CCP to reach us at."""
         host = urlsplit(self.esi_base_url).hostname or ""
@@ -177,11 +190,13 @@ class Settings(BaseSettings):
 
 
 def sqlalchemy_url(database_url: str) -> str:
-    """Turn a user's `postgresql://` URL into the asyncpg dialect SQLAlchemy needs."""
-    for prefix in DATABASE_SCHEMES:
+    """Turn a user's URL into the dialect SQLAlchemy needs (asyncpg, or aiosqlite for a file)."""
+    if database_url.startswith(SQLITE_SCHEME):
+        return "sqlite+aiosqlite:///" + database_url[len(SQLITE_SCHEME):]
+    for prefix in POSTGRES_SCHEMES:
         if database_url.startswith(prefix):
             return "postgresql+asyncpg://" + database_url[len(prefix) :]
-    raise ConfigError(f"DATABASE_URL must start with postgresql://, got {mask_url(database_url)}")
+    raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got {mask_url(database_url)}")
 
 
 def check_url(url: str, schemes: tuple[str, ...]) -> str:

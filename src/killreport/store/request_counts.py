@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.esi.counting import RouteStatus
 
@@ -24,23 +24,20 @@ _RECENT = text(
     " WHERE minute > now() - make_interval(secs => :seconds) GROUP BY route, status")
 
 
-async def add(engine: AsyncEngine, counts: Mapping[RouteStatus, int]) -> None:
-    """Add counts by (route, status) to this minute's rows (one transaction)."""
+async def add(conn: AsyncConnection, counts: Mapping[RouteStatus, int]) -> None:
+    """Add counts by (route, status) to this minute's rows (sorted: concurrent flushes never deadlock)."""
     if not counts:
         return
     rows = [{"route": route, "status": status, "count": n} for (route, status), n in sorted(counts.items())]
-    async with engine.begin() as conn:
-        await conn.execute(_ADD, rows)
+    await conn.execute(_ADD, rows)
 
 
-async def totals(engine: AsyncEngine) -> dict[int, int]:
+async def totals(conn: AsyncConnection) -> dict[int, int]:
     """Every status counted so far, cluster-wide."""
-    async with engine.connect() as conn:
-        return {int(r.status): int(r.n) for r in await conn.execute(_TOTALS)}
+    return {int(r.status): int(r.n) for r in await conn.execute(_TOTALS)}
 
 
-async def recent(engine: AsyncEngine, seconds: float) -> dict[RouteStatus, int]:
+async def recent(conn: AsyncConnection, seconds: float) -> dict[RouteStatus, int]:
     """Counts by (route, status) over the last `seconds` (whole minutes: the current one included)."""
-    async with engine.connect() as conn:
-        result = await conn.execute(_RECENT, {"seconds": seconds})
-        return {(r.route, int(r.status)): int(r.n) for r in result}
+    result = await conn.execute(_RECENT, {"seconds": seconds})
+    return {(r.route, int(r.status)): int(r.n) for r in result}

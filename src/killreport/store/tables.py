@@ -26,16 +26,26 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import JSON, TypeEngine
 
 from killreport.ids import Kind
+from killreport.store.sqlite.types import UtcEpoch
 
 metadata = MetaData()
 # An alliance row also holds the cache facts of its member list, under this prefix.
 MEMBERS_PREFIX: Final = "members_"
 
 
+# One schema for both stores: PostgreSQL keeps its native types; on SQLite, times are epoch
+# seconds (REAL: numeric comparisons, no text formats to agree on), JSON is text, and an integer
+# key is INTEGER so that it is the rowid (a BIGINT key would be a second index beside the rowid).
+TIMESTAMP: Final[TypeEngine[object]] = DateTime(timezone=True).with_variant(UtcEpoch(), "sqlite")
+JSON_VALUE: Final[TypeEngine[object]] = JSON().with_variant(JSONB(), "postgresql")
+ID: Final[TypeEngine[int]] = BigInteger().with_variant(Integer(), "sqlite")
+
+
 def _ts(name: str, *, nullable: bool = True) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
+    return Column(name, TIMESTAMP, nullable=nullable)
 
 
 def _cache_columns(prefix: str = "") -> list[Column[object]]:
@@ -52,7 +62,7 @@ def _cache_columns(prefix: str = "") -> list[Column[object]]:
 alliances = Table(
     "alliances",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("name", Text, nullable=False),
     Column("ticker", Text, nullable=False),
     Column("creator_id", BigInteger, nullable=False),
@@ -79,7 +89,7 @@ alliance_corporations = Table(
 corporations = Table(
     "corporations",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("name", Text, nullable=False),
     Column("ticker", Text, nullable=False),
     Column("member_count", BigInteger, nullable=False),
@@ -108,7 +118,7 @@ corporations = Table(
 characters = Table(
     "characters",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("name", Text, nullable=False),
     _ts("birthday", nullable=False),
     Column("bloodline_id", BigInteger, nullable=False),
@@ -131,7 +141,7 @@ characters = Table(
 character_tombstones = Table(
     "character_tombstones",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     _ts("deleted_seen_at", nullable=False),
     Column("reason", Text, nullable=False),
 )
@@ -168,7 +178,7 @@ http_cache = Table(
     "http_cache",
     metadata,
     Column("path", Text, primary_key=True),
-    Column("body", JSONB, nullable=False),
+    Column("body", JSON_VALUE, nullable=False),
     *_cache_columns(),
 )
 
@@ -176,12 +186,12 @@ http_cache = Table(
 changes = Table(
     "changes",
     metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("id", ID, Identity(), primary_key=True),
     Column("kind", Text, nullable=False),
     Column("entity_id", BigInteger, nullable=False),
     Column("field", Text, nullable=False),
-    Column("old_value", JSONB),
-    Column("new_value", JSONB),
+    Column("old_value", JSON_VALUE),
+    Column("new_value", JSON_VALUE),
     _ts("observed_at", nullable=False),
     Index("changes_observed_at", "observed_at"),
     Index("changes_entity", "kind", "entity_id"),

@@ -1,0 +1,46 @@
+"""Opening the SQLite file: WAL (readers never wait for the writer), a busy timeout, NORMAL sync.
+
+Trade-offs, made here:
+- WAL with `synchronous=NORMAL`: a commit is durable once the WAL is checkpointed; a power cut may
+  lose the last transactions but never corrupts the file. A crash of the process loses nothing
+  committed. Every step of a job is safe to repeat, so losing the last commits costs a refetch.
+- `busy_timeout`: another process (`sync-all`, `status`, `purge`) writing at the same moment makes
+  a statement wait up to this long instead of failing with "database is locked".
+- One connection per concurrent task (SQLAlchemy's pool): aiosqlite runs each on its own thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+BUSY_TIMEOUT_MS: Final = 30_000
+SCHEME: Final = "sqlite:///"
+
+
+def path_of(database_url: str) -> Path:
+    """The file a `sqlite:///path` URL names (relative to the working directory)."""
+    if not database_url.startswith(SCHEME) or len(database_url) == len(SCHEME):
+        raise ValueError(f"a SQLite URL is sqlite:///path/to/file.db, got {database_url!r}")
+    return Path(database_url[len(SCHEME):])
+
+
+def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={BUSY_TIMEOUT_MS}",
+                   "foreign_keys=OFF"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def open_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
+    """An engine on the file (created if absent, with its folder) with the pragmas above."""
+    path = path_of(database_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}", pool_size=pool_size,
+                                 max_overflow=pool_size)
+    event.listen(engine.sync_engine, "connect", _pragmas)
+    return engine

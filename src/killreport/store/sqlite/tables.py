@@ -1,0 +1,45 @@
+"""Tables only the embedded mode has: the job queue, its dead letters, and the ESI budget's state.
+
+With no RabbitMQ, a queue is rows: a message is ready once `not_before` (epoch seconds) has passed
+(a retry tier is a later `not_before`), and a dead letter is a row of `dead_letters`. The budget's
+state (budget.rules.State, as JSON) is one row, so every process on the file obeys one budget.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, Column, Float, Index, Integer, LargeBinary, MetaData, Table, Text
+
+metadata = MetaData()
+
+queue_messages = Table(
+    "queue_messages",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("queue", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("not_before", Float, nullable=False),
+    Index("queue_messages_ready", "queue", "not_before", "seq"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("kind", Text),
+    Column("entity_id", Integer),
+    Column("reason", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON object
+    Column("dead_at", Float, nullable=False),
+)
+
+esi_budget_state = Table(
+    "esi_budget_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("state", Text, nullable=False),  # budget.rules.State as JSON
+    Column("updated_at", Float, nullable=False),
+    CheckConstraint("id = 1", name="esi_budget_state_one_row"),
+)
