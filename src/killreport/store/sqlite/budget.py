@@ -1,0 +1,108 @@
+"""The embedded budget's SQL: budget.rules.State as JSON in the one esi_budget_state row.
+
+The rules run in Python (budget.rules); SQLite only keeps their state, so there is no PL/SQL
+mirror to keep in step. An absent row is a fresh State: nothing has been reported yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from killreport.budget.rules import RULES, Bucket, LeaseRec, Rules, State, esi_down
+from killreport.budget.types import DOWNTIME, BucketState, BudgetSnapshot
+from killreport.store.sqlite.tables import esi_budget_state
+
+
+def _lease_json(lease: LeaseRec) -> dict[str, Any]:
+    return {"id": lease.id, "route": lease.route, "group": lease.group, "probe": lease.probe,
+            "expires_at": lease.expires_at, "down_probe": lease.down_probe}
+
+
+def _bucket_json(bucket: Bucket) -> dict[str, Any]:
+    return {"group": bucket.group, "window_s": bucket.window_s, "limit": bucket.limit,
+            "remaining": bucket.remaining, "paused_until": bucket.paused_until,
+            "spends": list(bucket.spends)}
+
+
+def state_to_json(state: State) -> str:
+    """The State as JSON text; state_from_json gives back an equal State."""
+    return json.dumps({
+        "error_remain": state.error_remain, "window_end": state.window_end,
+        "paused_until": state.paused_until, "pause_reason": state.pause_reason,
+        "last_wait_at": state.last_wait_at, "leases": [_lease_json(x) for x in state.leases],
+        "buckets": {g: _bucket_json(b) for g, b in state.buckets.items()},
+        "routes": dict(state.routes), "next_id": state.next_id,
+        "unavailable_at": state.unavailable_at, "up_since": state.up_since,
+        "status_next": state.status_next, "status_up": state.status_up,
+    }, separators=(",", ":"))
+
+
+def _bucket(raw: dict[str, Any]) -> Bucket:
+    return Bucket(group=raw["group"], window_s=float(raw["window_s"]), limit=raw["limit"],
+                  remaining=raw["remaining"], paused_until=float(raw["paused_until"]),
+                  spends=tuple(float(s) for s in raw["spends"]))
+
+
+def _lease(raw: dict[str, Any]) -> LeaseRec:
+    return LeaseRec(id=raw["id"], route=raw["route"], group=raw["group"], probe=raw["probe"],
+                    expires_at=float(raw["expires_at"]), down_probe=raw["down_probe"])
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def state_from_json(text: str) -> State:
+    """The State that state_to_json wrote."""
+    raw = json.loads(text)
+    return State(
+        error_remain=raw["error_remain"], window_end=float(raw["window_end"]),
+        paused_until=float(raw["paused_until"]), pause_reason=raw["pause_reason"],
+        last_wait_at=float(raw["last_wait_at"]), leases=tuple(_lease(x) for x in raw["leases"]),
+        buckets={g: _bucket(b) for g, b in raw["buckets"].items()}, routes=dict(raw["routes"]),
+        next_id=raw["next_id"], unavailable_at=_float_or_none(raw["unavailable_at"]),
+        up_since=float(raw["up_since"]), status_next=float(raw["status_next"]),
+        status_up=raw["status_up"],
+    )
+
+
+async def read_state(conn: AsyncConnection) -> State:
+    """The persisted State; a fresh State when the row does not exist yet."""
+    text = (await conn.execute(select(esi_budget_state.c.state)
+                               .where(esi_budget_state.c.id == 1))).scalar_one_or_none()
+    return State() if text is None else state_from_json(text)
+
+
+def _at(seconds: float) -> dt.datetime | None:
+    """An epoch-seconds instant as a datetime; None for 'never set'."""
+    if seconds <= 0:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def snapshot_of(state: State, now: float, rules: Rules = RULES) -> BudgetSnapshot:
+    """A State in the shape `killreport status` shows (as MemoryBudget.snapshot gives it)."""
+    down = esi_down(state.unavailable_at, state.up_since, now, rules)
+    buckets = [
+        BucketState(group=b.group, limit=b.limit, window_s=int(b.window_s), remaining=b.remaining,
+                    reported_at=None, paused_until=_at(b.paused_until))
+        for b in sorted(state.buckets.values(), key=lambda b: b.group)
+    ]
+    return BudgetSnapshot(
+        error_limit_remaining=state.error_remain, error_limit_reset_at=_at(state.window_end),
+        paused_until=_at(state.paused_until),
+        pause_reason=DOWNTIME if down else state.pause_reason,
+        in_flight=sum(1 for lease in state.leases if lease.expires_at >= now),
+        buckets=buckets, route_groups=dict(state.routes), downtime=down,
+    )
+
+
+async def budget_snapshot(conn: AsyncConnection, rules: Rules = RULES) -> BudgetSnapshot:
+    """The shared budget as `killreport status` shows it (an empty table: a fresh budget)."""
+    return snapshot_of(await read_state(conn), time.time(), rules)
