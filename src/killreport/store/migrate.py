@@ -1,4 +1,8 @@
-"""Create or upgrade the schema with Alembic; the migrations ship inside the package."""
+"""Create or upgrade the schema with Alembic; the migrations ship inside the package.
+
+Each store has its own history: PostgreSQL's in store/migrations, the embedded SQLite file's in
+store/sqlite/migrations (a different schema rendering, and SQLite alters tables by copying them).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,22 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from killreport.config import sqlalchemy_url
+from killreport.config import SQLITE_SCHEME, sqlalchemy_url
 
-_SCRIPTS = Path(__file__).resolve().parent / "migrations"
+_HERE = Path(__file__).resolve().parent
+_SCRIPTS = _HERE / "migrations"
+_SQLITE_SCRIPTS = _HERE / "sqlite" / "migrations"
+
+
+def script_location(database_url: str) -> Path:
+    """The migrations of the store that `database_url` names (sqlite:/// or PostgreSQL)."""
+    return _SQLITE_SCRIPTS if database_url.startswith(SQLITE_SCHEME) else _SCRIPTS
 
 
 def alembic_config(database_url: str) -> Config:
-    """An Alembic Config pointing at the packaged migrations and the given database."""
+    """An Alembic Config pointing at the packaged migrations of the URL's store and the given database."""
     config = Config()
-    config.set_main_option("script_location", str(_SCRIPTS))
+    config.set_main_option("script_location", str(script_location(database_url)))
     # ConfigParser interpolation would read a '%' in a password as a placeholder.
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url).replace("%", "%%"))
     return config
@@ -24,4 +35,3 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database to `revision` (blocking: call through asyncio.to_thread from async code)."""
     command.upgrade(alembic_config(database_url), revision)
-

@@ -1,0 +1,78 @@
+"""The contract tests' store: every test here runs once on PostgreSQL and once on SQLite.
+
+`store` is a migrated Store with no killreport data, built as the processes build theirs
+(`postgres_store`, `sqlite_store(open_engine(...))`). Kept fast: PostgreSQL gets one database
+per session, migrated once and emptied before each test (TRUNCATE ... RESTART IDENTITY, so change
+ids start at 1 as on a new SQLite file); the shared budget's PL/pgSQL tables (esi_budget, ...) are
+left as migrated. SQLite gets a copy of a file migrated once per session, so each test has its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from killreport.config import sqlalchemy_url
+from killreport.store import migrate
+from killreport.store import tables as t
+from killreport.store.interface import Dialect, Store
+from tests import services
+
+DIALECTS: tuple[Dialect, ...] = ("postgresql", "sqlite")
+_TRUNCATE = text(f"TRUNCATE {', '.join(t.metadata.tables)} RESTART IDENTITY")
+
+
+@pytest.fixture(scope="session")
+def store_pg_url() -> Iterator[str]:
+    """A PostgreSQL database for the store tests, migrated once (dropped at the end)."""
+    name = services.unique_name("kr_store")
+    url = asyncio.run(services.create_database(name))
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(services.drop_database(name))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; each test works on its own copy."""
+    path = tmp_path_factory.mktemp("store") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=DIALECTS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a migrated database of the parametrized dialect (PostgreSQL's still holds data)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("store_pg_url"))
+    path = tmp_path / "killreport.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """A migrated Store with no killreport data, on PostgreSQL and on SQLite."""
+    if store_url.startswith("sqlite:///"):
+        from killreport.store.sqlite.engine import open_engine
+        from killreport.store.sqlite.store import sqlite_store
+
+        made = sqlite_store(open_engine(store_url), store_url)
+    else:
+        from killreport.store.pg import postgres_store
+
+        made = postgres_store(create_async_engine(sqlalchemy_url(store_url)), store_url)
+        async with made.begin() as conn:
+            await conn.execute(_TRUNCATE)
+    try:
+        yield made
+    finally:
+        await made.engine.dispose()
