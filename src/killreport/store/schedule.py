@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -106,27 +106,46 @@ async def drop_lease(conn: AsyncConnection, holder: str) -> None:
 _MIN_AGE = bindparam("min_age", type_=Float)
 
 
+@dataclass(frozen=True, slots=True)
+class Idioms:
+    """How a dialect says what the due rules need: now, `seconds` before now, the earlier of two times.
+
+    The rules themselves are written once, here; store/sqlite/schedule.py passes SQLite's idioms.
+    """
+
+    now: Callable[[], ColumnElement[Any]]
+    ago: Callable[[ColumnElement[Any]], ColumnElement[Any]]
+    least: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
+
+
+POSTGRES: Final = Idioms(
+    now=lambda: func.now(),
+    ago=lambda seconds: func.now() - literal_column("interval '1 second'") * seconds,
+    # least() skips a NULL argument: an alliance never fetched whole still sorts by the other one.
+    least=lambda a, b: func.least(a, b))
+
+
 def _last_check(table: Table, prefix: str) -> ColumnElement[Any]:
     # A 304 moves checked_at only; rows from before checked_at existed have fetched_at.
     return func.coalesce(table.c[f"{prefix}checked_at"], table.c[f"{prefix}fetched_at"])
 
 
-def _expired(table: Table, prefix: str) -> ColumnElement[bool]:
+def _expired(table: Table, prefix: str, sql: Idioms) -> ColumnElement[bool]:
     column = table.c[f"{prefix}expires_at"]
-    return or_(column.is_(None), column <= func.now())
+    return or_(column.is_(None), column <= sql.now())
 
 
-def _due_resource(table: Table, prefix: str) -> ColumnElement[bool]:
+def _due_resource(table: Table, prefix: str, sql: Idioms) -> ColumnElement[bool]:
     """Past Expires and not checked within the minimum age."""
     last = _last_check(table, prefix)
-    aged = or_(last.is_(None), last <= func.now() - literal_column("interval '1 second'") * _MIN_AGE)
-    return and_(_expired(table, prefix), aged)
+    aged = or_(last.is_(None), last <= sql.ago(_MIN_AGE))
+    return and_(_expired(table, prefix, sql), aged)
 
 
-def _final_fetch(prefix: str) -> ColumnElement[bool]:
+def _final_fetch(prefix: str, sql: Idioms) -> ColumnElement[bool]:
     """A closed alliance's resource not checked since it closed: fetched once more, at its Expires."""
     a, last = t.alliances, _last_check(t.alliances, prefix)
-    return and_(_expired(a, prefix), or_(last.is_(None), last < a.c.closed_at))
+    return and_(_expired(a, prefix, sql), or_(last.is_(None), last < a.c.closed_at))
 
 
 def _tracked(kind: Kind) -> ColumnElement[bool]:
@@ -139,7 +158,7 @@ def _tracked(kind: Kind) -> ColumnElement[bool]:
     return true()
 
 
-def _not_waiting(kind: Kind) -> ColumnElement[bool]:
+def _not_waiting(kind: Kind, sql: Idioms) -> ColumnElement[bool]:
     """Not pending, and no job failed on it within the min age.
 
     A failed job (a 404, a dead letter) leaves the row as it was, past its Expires; without the
@@ -147,58 +166,61 @@ def _not_waiting(kind: Kind) -> ColumnElement[bool]:
     unit of the error limit.
     """
     table, p, f = t.ENTITY_TABLES[kind], t.sync_pending, t.sync_failures
-    recent = func.now() - literal_column("interval '1 second'") * _MIN_AGE
+    recent = sql.ago(_MIN_AGE)
     return and_(~exists().where(p.c.kind == kind, p.c.id == table.c.id),
                 ~exists().where(f.c.kind == kind, f.c.id == table.c.id, f.c.failed_at > recent))
 
 
-def _due(kind: Kind) -> ColumnElement[bool]:
+def _due(kind: Kind, sql: Idioms) -> ColumnElement[bool]:
     table = t.ENTITY_TABLES[kind]
     if kind != "alliance":
-        return and_(_tracked(kind), _due_resource(table, ""), _not_waiting(kind))
+        return and_(_tracked(kind), _due_resource(table, "", sql), _not_waiting(kind, sql))
     members = t.MEMBERS_PREFIX
-    open_due = and_(_tracked(kind), or_(_due_resource(table, ""), _due_resource(table, members)))
-    final = and_(table.c.closed_at.isnot(None), or_(_final_fetch(""), _final_fetch(members)))
-    return and_(or_(open_due, final), _not_waiting(kind))
+    open_due = and_(_tracked(kind), or_(_due_resource(table, "", sql), _due_resource(table, members, sql)))
+    final = and_(table.c.closed_at.isnot(None), or_(_final_fetch("", sql), _final_fetch(members, sql)))
+    return and_(or_(open_due, final), _not_waiting(kind, sql))
 
 
 @functools.cache
-def _tracked_statement(kind: Kind) -> Select[int]:
+def tracked_statement(kind: Kind) -> Select[Any]:
+    """How many entities of `kind` the scheduler keeps fresh (any dialect)."""
     return select(func.count()).select_from(t.ENTITY_TABLES[kind]).where(_tracked(kind))
 
 
 @functools.cache
-def _due_count_statement(kind: Kind) -> Select[int]:
+def due_count_statement(kind: Kind, sql: Idioms = POSTGRES) -> Select[Any]:
+    """How many entities of `kind` are due (parameter: min_age)."""
     # A WHERE, not a FILTER: the expires_at index then finds the few due rows (0.6 ms for 31,000
     # characters of which 50 are due, where counting beside the tracked total took 60 ms).
-    return select(func.count()).select_from(t.ENTITY_TABLES[kind]).where(_due(kind))
+    return select(func.count()).select_from(t.ENTITY_TABLES[kind]).where(_due(kind, sql))
 
 
 @functools.cache
-def _due_statement(kind: Kind) -> Select[Any]:
+def due_statement(kind: Kind, sql: Idioms = POSTGRES) -> Select[Any]:
+    """Due ids of `kind`, oldest Expires first (parameters: min_age, limit)."""
     table = t.ENTITY_TABLES[kind]
     # Oldest due first: for an alliance, whichever of its two resources expired first.
-    oldest = (func.least(table.c.expires_at, table.c.members_expires_at) if kind == "alliance"
+    oldest = (sql.least(table.c.expires_at, table.c.members_expires_at) if kind == "alliance"
               else table.c.expires_at)
-    return (select(table.c.id).where(_due(kind)).order_by(oldest.asc().nulls_first(), table.c.id)
+    return (select(table.c.id).where(_due(kind, sql)).order_by(oldest.asc().nulls_first(), table.c.id)
             .limit(bindparam("limit")))
 
 
 async def tracked(conn: AsyncConnection, kind: Kind) -> int:
     """How many entities of `kind` the scheduler keeps fresh (a full count: not for every tick)."""
-    return int((await conn.execute(_tracked_statement(kind))).scalar_one())
+    return int((await conn.execute(tracked_statement(kind))).scalar_one())
 
 
 async def due_count(conn: AsyncConnection, kind: Kind, min_age_s: float) -> int:
     """How many entities of `kind` are due and not pending."""
-    return int((await conn.execute(_due_count_statement(kind), {"min_age": min_age_s})).scalar_one())
+    return int((await conn.execute(due_count_statement(kind), {"min_age": min_age_s})).scalar_one())
 
 
 async def due_ids(conn: AsyncConnection, kind: Kind, min_age_s: float, limit: int) -> list[int]:
     """Up to `limit` due, not pending entities of `kind`, oldest Expires first."""
     if limit <= 0:
         return []
-    result = await conn.execute(_due_statement(kind), {"min_age": min_age_s, "limit": limit})
+    result = await conn.execute(due_statement(kind), {"min_age": min_age_s, "limit": limit})
     return [int(r.id) for r in result]
 
 
