@@ -11,12 +11,16 @@ import json
 import time
 from typing import Any
 
+import structlog
 from sqlalchemy import select
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.budget.rules import RULES, Bucket, LeaseRec, Rules, State, esi_down
 from killreport.budget.types import DOWNTIME, BucketState, BudgetSnapshot
 from killreport.store.sqlite.tables import esi_budget_state
+
+log = structlog.get_logger("killreport.budget")
 
 
 def _lease_json(lease: LeaseRec) -> dict[str, Any]:
@@ -59,24 +63,44 @@ def _float_or_none(value: Any) -> float | None:
 
 
 def state_from_json(text: str) -> State:
-    """The State that state_to_json wrote."""
+    """The State that state_to_json wrote; a field it lacks (written by an older version) is fresh."""
     raw = json.loads(text)
+    fresh = State()
+
+    def get(name: str) -> Any:
+        return raw.get(name, getattr(fresh, name))
+
     return State(
-        error_remain=raw["error_remain"], window_end=float(raw["window_end"]),
-        paused_until=float(raw["paused_until"]), pause_reason=raw["pause_reason"],
-        last_wait_at=float(raw["last_wait_at"]), leases=tuple(_lease(x) for x in raw["leases"]),
-        buckets={g: _bucket(b) for g, b in raw["buckets"].items()}, routes=dict(raw["routes"]),
-        next_id=raw["next_id"], unavailable_at=_float_or_none(raw["unavailable_at"]),
-        up_since=float(raw["up_since"]), status_next=float(raw["status_next"]),
-        status_up=raw["status_up"],
+        error_remain=get("error_remain"), window_end=float(get("window_end")),
+        paused_until=float(get("paused_until")), pause_reason=get("pause_reason"),
+        last_wait_at=float(get("last_wait_at")), leases=tuple(_lease(x) for x in get("leases")),
+        buckets={g: _bucket(b) for g, b in dict(get("buckets")).items()}, routes=dict(get("routes")),
+        next_id=get("next_id"), unavailable_at=_float_or_none(get("unavailable_at")),
+        up_since=float(get("up_since")), status_next=float(get("status_next")),
+        status_up=get("status_up"),
     )
 
 
 async def read_state(conn: AsyncConnection) -> State:
-    """The persisted State; a fresh State when the row does not exist yet."""
+    """The persisted State; a fresh State when the row does not exist yet or cannot be read."""
     text = (await conn.execute(select(esi_budget_state.c.state)
                                .where(esi_budget_state.c.id == 1))).scalar_one_or_none()
-    return State() if text is None else state_from_json(text)
+    if text is None:
+        return State()
+    try:
+        return state_from_json(text)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # A fresh State is safe (one probe until ESI reports again); refusing every request is not.
+        log.warning("budget state unreadable; starting afresh", error=f"{type(exc).__name__}: {exc}")
+        return State()
+
+
+async def write_state(conn: AsyncConnection, state: State, now: float) -> None:
+    """Replace the persisted State (inside the caller's BEGIN IMMEDIATE, see write.py)."""
+    statement = insert(esi_budget_state).values(id=1, state=state_to_json(state), updated_at=now)
+    await conn.execute(statement.on_conflict_do_update(
+        index_elements=[esi_budget_state.c.id],
+        set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at}))
 
 
 def _at(seconds: float) -> dt.datetime | None:
