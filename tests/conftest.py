@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.config import sqlalchemy_url
 from killreport.store import migrate
+from killreport.store.interface import Store
+from killreport.store.pg import postgres_store
 from tests import services
 
 
@@ -56,3 +58,9 @@ async def engine(fresh_pg_url: str) -> AsyncIterator[AsyncEngine]:
     eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
     yield eng
     await eng.dispose()
+
+
+@pytest.fixture
+def pg_store(engine: AsyncEngine, fresh_pg_url: str) -> Store:
+    """The PostgreSQL Store on `engine`'s fresh database."""
+    return postgres_store(engine, fresh_pg_url)

@@ -54,3 +54,9 @@ _.load
 
 # prometheus_client calls a registered collector's collect() at every scrape (metrics/names.py).
 _.collect
+
+# SQLAlchemy's TypeDecorator protocol (store/sqlite/types.py): the engine reads these.
+_.impl
+_.cache_ok
+_.process_bind_param
+_.process_result_value

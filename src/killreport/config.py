@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     # and a rejected URL usually carries its password.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
-    database_url: str = _option("sqlite:///killreport.db", "sqlite:///file (embedded, one process does the work) "
-                                "or postgresql://... (distributed, with RabbitMQ)")
+    database_url: str = _option("sqlite:///killreport.db",
+                                "sqlite:///file (embedded: one process does the work) or postgresql://... "
+                                "(distributed, with RabbitMQ)")
     rabbitmq_url: str = _option("amqp://guest:guest@127.0.0.1:5672/",
                                 "RabbitMQ (the path is the vhost); used only with PostgreSQL")
     esi_base_url: str = _option("https://esi.evetech.net", "ESI, or the simulator")
@@ -196,7 +197,8 @@ def sqlalchemy_url(database_url: str) -> str:
     for prefix in POSTGRES_SCHEMES:
         if database_url.startswith(prefix):
             return "postgresql+asyncpg://" + database_url[len(prefix) :]
-    raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got {mask_url(database_url)}")
+    where = mask_url(database_url)
+    raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got {where}")
 
 
 def check_url(url: str, schemes: tuple[str, ...]) -> str:

@@ -6,12 +6,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from killreport.budget.pg import read_snapshot
+from killreport.budget.rules import RULES, Rules
 from killreport.esi.counting import RouteStatus
 from killreport.queue.broker import QueueAdmin
-from killreport.store import entities, freshness, pending, request_counts, schedule
+from killreport.store.interface import Store
+from killreport.store.schedule import Leader
 
 HOUR_S: Final = 3600.0
 # The route templates each kind's refreshes use (killreport.esi.client.route_of names them so).
@@ -38,15 +37,15 @@ def last_hour(recent: Mapping[RouteStatus, int], kind: str) -> dict[str, Any]:
     return {"requests_last_hour": total, "share_304": round(not_modified / total, 3) if total else None}
 
 
-async def freshness_data(engine: AsyncEngine) -> dict[str, Any]:
+async def freshness_data(store: Store) -> dict[str, Any]:
     """Per kind: tracked, past Expires, the oldest overdue age, last hour's requests and 304 share."""
-    async with engine.connect() as conn:
-        kinds = await freshness.per_kind(conn)
-    recent = await request_counts.recent(engine, HOUR_S)
+    async with store.connect() as conn:
+        kinds = await store.admin.freshness(conn)
+        recent = await store.admin.recent_requests(conn, HOUR_S)
     return {kind: {**dataclasses.asdict(f), **last_hour(recent, kind)} for kind, f in sorted(kinds.items())}
 
 
-def scheduler_data(leader: schedule.Leader | None) -> dict[str, Any] | None:
+def scheduler_data(leader: Leader | None) -> dict[str, Any] | None:
     """Who leads the scheduling and since when; `active` only while it holds the lock."""
     if leader is None:
         return None
@@ -54,20 +53,20 @@ def scheduler_data(leader: schedule.Leader | None) -> dict[str, Any] | None:
             "heartbeat_age_s": round(leader.heartbeat_age_s, 1)}
 
 
-async def status_data(engine: AsyncEngine, admin: QueueAdmin) -> dict[str, Any]:
+async def status_data(store: Store, admin: QueueAdmin, rules: Rules = RULES) -> dict[str, Any]:
     """Queues, pending work, the shared ESI budget, what is stored, requests, freshness, the scheduler."""
-    async with engine.connect() as conn:
-        work = await pending.counts(conn)
-        stored = await entities.entity_counts(conn)
-        leader = await schedule.leader(conn)
-        raw = await conn.get_raw_connection()
-        snapshot = await read_snapshot(raw.driver_connection)
+    async with store.connect() as conn:
+        work = await store.admin.pending_counts(conn)
+        stored = await store.admin.entity_counts(conn)
+        leader = await store.schedule.leader(conn)
+        snapshot = await store.admin.budget_snapshot(conn, rules)
+        totals = await store.admin.request_totals(conn)
     return {
         "queues": [dataclasses.asdict(q) for q in await admin.stats()],
         "pending": work,
         "stored": stored,
         "budget": dataclasses.asdict(snapshot),
-        "requests": await request_counts.totals(engine),
-        "freshness": await freshness_data(engine),
+        "requests": totals,
+        "freshness": await freshness_data(store),
         "scheduler": scheduler_data(leader),
     }

@@ -1,10 +1,13 @@
-"""Connecting to PostgreSQL and RabbitMQ: fail fast with one line (CLI) or wait with backoff (workers).
+"""Opening the database (a SQLite file or PostgreSQL) and reaching RabbitMQ: fail fast with one line
+(CLI) or wait with backoff (workers). A SQLite file without the schema gets it on first use, so a
+newcomer's first command works; PostgreSQL is migrated only by `killreport migrate`.
 
 Errors::
 
     RuntimeError
-    └── ServiceUnavailable    PostgreSQL or RabbitMQ unreachable, or the database has no schema;
-                              one line for a human, passwords masked
+    └── ServiceUnavailable    PostgreSQL or RabbitMQ unreachable, a SQLite file that cannot be
+                              opened, or a PostgreSQL database without the schema; one line for a
+                              human, passwords masked
 
 `patiently` retries on ServiceUnavailable only; anything else is a bug and propagates.
 """
@@ -17,14 +20,16 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from killreport.config import Settings, mask_url, sqlalchemy_url
+from killreport.store import migrate
+from killreport.store.interface import Store
+from killreport.store.pg import postgres_store
 
 log = structlog.get_logger("killreport.services")
-
 T = TypeVar("T")
 
 
@@ -37,19 +42,29 @@ def _reason(exc: BaseException) -> str:
     return text_.strip().splitlines()[0] if text_.strip() else type(exc).__name__
 
 
-async def _check_database(engine: AsyncEngine, url: str, *, need_schema: bool) -> None:
+def _what(store: Store) -> str:
+    where = mask_url(store.url)
+    return f"the SQLite file {where}" if store.dialect == "sqlite" else f"PostgreSQL at {where}"
+
+
+async def _check_database(store: Store, *, need_schema: bool) -> None:
+    if not need_schema:
+        await _version(store)
+    elif await _version(store) is None:
+        if store.dialect != "sqlite":
+            raise ServiceUnavailable(f"{_what(store)} has no killreport schema; run `killreport migrate`")
+        await asyncio.to_thread(migrate.upgrade, store.url)
+
+
+async def _version(store: Store) -> str | None:
+    """The schema's revision (None: no schema), proving the database answers."""
     try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-            if need_schema:
-                await conn.execute(text("SELECT version_num FROM alembic_version"))
-    except ProgrammingError as exc:
-        raise ServiceUnavailable(
-            f"the database at {mask_url(url)} has no killreport schema; run `killreport migrate`"
-        ) from exc
+        async with store.connect() as conn:
+            await store.admin.ping(conn)
+            return await store.admin.schema_version(conn)
     except (DBAPIError, OSError) as exc:
-        raise ServiceUnavailable(
-            f"PostgreSQL unreachable at {mask_url(url)}: {_reason(exc)}") from exc
+        verb = "cannot be opened" if store.dialect == "sqlite" else "unreachable"
+        raise ServiceUnavailable(f"{_what(store)} {verb}: {_reason(exc)}") from exc
 
 
 async def patiently(connect: Callable[[], Awaitable[T]], *, wait: bool, max_delay_s: float) -> T:
@@ -66,15 +81,31 @@ async def patiently(connect: Callable[[], Awaitable[T]], *, wait: bool, max_dela
             delay = min(max_delay_s, delay * 2)
 
 
+def open_store(settings: Settings, *, pool_size: int = 10, dedicated: bool = False) -> Store:
+    """The Store DATABASE_URL names: a SQLite file (embedded) or PostgreSQL; not yet connected.
+
+    `dedicated`: no pool, so closing a connection really ends its session (the scheduler's lock)."""
+    url = settings.database_url
+    if settings.embedded:
+        # Imported here: a PostgreSQL fleet never loads the SQLite store (nor aiosqlite).
+        from killreport.store.sqlite.engine import open_engine
+        from killreport.store.sqlite.store import sqlite_store
+
+        return sqlite_store(open_engine(url, pool_size=pool_size, dedicated=dedicated), url)
+    engine: AsyncEngine = (
+        create_async_engine(sqlalchemy_url(url), poolclass=NullPool) if dedicated else
+        create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size))
+    return postgres_store(engine, url)
+
+
 @asynccontextmanager
 async def database(settings: Settings, *, wait: bool, need_schema: bool = True,
-                   pool_size: int = 10, max_delay_s: float = 30.0) -> AsyncIterator[AsyncEngine]:
-    """An engine whose database answered (with the schema, if needed); waits if `wait`."""
-    engine = create_async_engine(sqlalchemy_url(settings.database_url), pool_size=pool_size,
-                                 max_overflow=pool_size)
+                   pool_size: int = 10, max_delay_s: float = 30.0) -> AsyncIterator[Store]:
+    """A Store whose database answered (with the schema, if needed); waits if `wait`."""
+    store = open_store(settings, pool_size=pool_size)
     try:
-        await patiently(lambda: _check_database(engine, settings.database_url, need_schema=need_schema),
+        await patiently(lambda: _check_database(store, need_schema=need_schema),
                         wait=wait, max_delay_s=max_delay_s)
-        yield engine
+        yield store
     finally:
-        await engine.dispose()
+        await store.engine.dispose()

@@ -25,6 +25,7 @@ from killreport.sim.testing import running_sim
 from killreport.wiring import broker, esi_client
 from tests.cluster import cli, env_for, workers
 from tests.integration.test_scheduler_processes import killreport
+from tests.stores import as_store
 
 pytestmark = pytest.mark.timeout(240)
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ async def _exposed(pg_url: str, rabbit_url: str,
     exposition = Exposition(make_metrics(registry), settings.metrics_refresh_s)
     async with broker(settings) as mq, esi_client(settings) as esi, \
             serving(metrics_app(registry, exposition.checks), "127.0.0.1", 0) as port:
-        exposition.attach(engine, mq, esi.budget)
+        exposition.attach(as_store(engine), mq, esi.budget)
         try:
             yield f"http://127.0.0.1:{port}", exposition
         finally:

@@ -25,6 +25,7 @@ from killreport.queue.stub import StubBroker
 from killreport.store import entities
 from killreport.sync.enqueue import enqueue
 from killreport.sync.process import JobProcessor
+from tests.stores import as_store
 
 T = TypeVar("T")
 
@@ -122,8 +123,8 @@ async def scalar(engine: AsyncEngine, sql: str) -> Any:
 
 async def test_cascade_stores_everything_and_a_second_pass_requests_nothing(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
-    assert await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False) == 1
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
+    assert await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False) == 1
     await run_until_idle(broker, processor)
     assert await scalar(engine, "SELECT count(*) FROM alliances WHERE executor_corporation_id IS NULL") == 1
     assert await scalar(engine, "SELECT name FROM alliances") == ALLIANCE["name"]
@@ -135,18 +136,18 @@ async def test_cascade_stores_everything_and_a_second_pass_requests_nothing(engi
     first = sum(esi.calls.values())
     assert first == 7
 
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert sum(esi.calls.values()) == first, "a fresh entity was requested again"
-    await enqueue(engine, broker, "character", [90000666], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "character", [90000666], skip_fresh=False)
     assert not broker.queues[QUEUE_NAMES["character"]], "a tombstoned character was queued"
 
 
 async def test_transient_failures_retry_then_dead_letter_with_reason(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
     esi.failing["/corporations/98000002"] = ServerError("Bad gateway", status=502)
-    processor = JobProcessor(engine, broker, esi, max_attempts=3, claim_ttl_s=60)
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=3, claim_ttl_s=60)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert esi.calls["/corporations/98000002"] == 3
     [letter] = broker.dead
@@ -165,8 +166,8 @@ async def test_transient_failures_retry_then_dead_letter_with_reason(engine: Asy
 
 async def test_not_found_is_recorded_once_and_never_retried(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
-    await enqueue(engine, broker, "corporation", [98000999], skip_fresh=False)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(as_store(engine), broker, "corporation", [98000999], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert esi.calls["/corporations/98000999"] == 1
     assert await scalar(engine, "SELECT permanent FROM sync_failures WHERE id = 98000999") is True
@@ -178,9 +179,9 @@ async def test_not_found_is_recorded_once_and_never_retried(engine: AsyncEngine)
 async def test_malformed_messages_are_dead_lettered_and_processing_goes_on(
         engine: AsyncEngine, body: bytes) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
     await broker.publish(QUEUE_NAMES["alliance"], [body])
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     [letter] = broker.dead
     assert letter.body == body and letter.reason.startswith("malformed message")
@@ -189,7 +190,7 @@ async def test_malformed_messages_are_dead_lettered_and_processing_goes_on(
 
 async def test_a_claimed_entity_is_deferred_not_fetched_twice(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
     async with engine.begin() as conn:
         assert await entities.claim_and_read(conn, "character", 90000001, ttl_s=60) is not None
     await broker.publish(QUEUE_NAMES["character"], [encode(Job(kind="character", id=90000001))])
@@ -221,13 +222,13 @@ async def logged(engine: AsyncEngine) -> list[tuple[str, int, str, Any, Any]]:
 async def test_a_refresh_after_expires_is_conditional_and_a_304_moves_only_expires_and_checked(
         engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     await expire_everything(engine)
     before = {table: await rows_of(engine, table) for table in ("alliances", "corporations", "characters")}
     esi.calls.clear()
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert esi.conditional == esi.calls and sum(esi.calls.values()) == 6, esi.calls
     for table, old in before.items():
@@ -243,8 +244,8 @@ async def test_a_refresh_after_expires_is_conditional_and_a_304_moves_only_expir
 
 async def test_changed_answers_are_stored_and_logged_field_by_field(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert await logged(engine) == [], "a first sighting is no change"
     esi.data["/alliances/99000001"] = {**ALLIANCE, "executor_corporation_id": 98000002}
@@ -257,7 +258,7 @@ async def test_changed_answers_are_stored_and_logged_field_by_field(engine: Asyn
     refreshed: list[tuple[Kind, list[int]]] = [
         ("alliance", [99000001]), ("corporation", [98000001, 98000002]), ("character", [90000001, 90000002])]
     for kind, ids in refreshed:
-        await enqueue(engine, broker, kind, ids, skip_fresh=False)
+        await enqueue(as_store(engine), broker, kind, ids, skip_fresh=False)
     await run_until_idle(broker, processor)
     assert sorted(await logged(engine)) == sorted([
         ("alliance", 99000001, "executor_corporation_id", None, 98000002),
@@ -274,14 +275,14 @@ async def test_changed_answers_are_stored_and_logged_field_by_field(engine: Asyn
 
 async def test_an_alliance_answer_that_arrived_is_kept_when_the_other_fails(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     await expire_everything(engine)
     esi.calls.clear()
     esi.data["/alliances/99000001"] = {**ALLIANCE, "ticker": "NEW"}
     esi.failing["/alliances/99000001/corporations"] = ServerError("Bad gateway", status=502)
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
     assert await scalar(engine, "SELECT ticker FROM alliances") == "NEW", "the detail that arrived is stored"
@@ -295,9 +296,9 @@ async def test_an_alliance_answer_that_arrived_is_kept_when_the_other_fails(engi
 
 async def test_a_new_alliance_asks_for_its_members_only_once_its_row_is_stored(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
     esi.failing["/alliances/99000001"] = ServerError("Bad gateway", status=502)
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
     assert esi.calls["/alliances/99000001/corporations"] == 0, "a member list with no row to hold its Expires"
@@ -310,7 +311,7 @@ async def test_a_new_alliance_asks_for_its_members_only_once_its_row_is_stored(e
 async def test_an_answer_in_hand_waits_for_the_database_instead_of_asking_esi_again(
         engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
     real = entities.store_and_finish
     failures = {"left": 2}
 
@@ -322,7 +323,7 @@ async def test_an_answer_in_hand_waits_for_the_database_instead_of_asking_esi_ag
         return added
 
     monkeypatch.setattr(entities, "store_and_finish", flaky)
-    await enqueue(engine, broker, "corporation", [98000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "corporation", [98000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert esi.calls["/corporations/98000001"] == 1, "the answer in hand was thrown away"
     assert esi.calls["/characters/90000001"] == 1, "the child queued by the unseen commit got no message"
@@ -332,15 +333,15 @@ async def test_an_answer_in_hand_waits_for_the_database_instead_of_asking_esi_ag
 async def test_an_unusable_refresh_keeps_the_copy_and_its_expires_and_asks_again_only_after_it(
         engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
-    await enqueue(engine, broker, "corporation", [98000001], skip_fresh=False)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(as_store(engine), broker, "corporation", [98000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     await expire_everything(engine)
     before = (await rows_of(engine, "corporations"))[98000001]
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     esi.failing["/corporations/98000001"] = give_expires(
         MalformedResponse("Invalid JSON", status=200, path="/corporations/98000001"), soon)
-    await enqueue(engine, broker, "corporation", [98000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "corporation", [98000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["corporation"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
     kept = (await rows_of(engine, "corporations"))[98000001]
@@ -355,11 +356,11 @@ async def test_an_unusable_refresh_keeps_the_copy_and_its_expires_and_asks_again
 async def test_a_first_sighting_with_an_unusable_answer_is_held_until_its_expires(
         engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     esi.failing["/characters/90000001"] = give_expires(
         ServerError("Bad gateway", status=502, path="/characters/90000001"), soon)
-    await enqueue(engine, broker, "character", [90000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "character", [90000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
     assert await scalar(engine, "SELECT claimed_until FROM sync_pending") == soon
@@ -372,9 +373,9 @@ async def test_a_first_sighting_with_an_unusable_answer_is_held_until_its_expire
 async def test_a_job_whose_claim_ran_out_before_sending_is_looked_at_again_without_an_attempt(
         engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
     esi.failing["/characters/90000001"] = NotSent("not sent", path="/characters/90000001")
-    await enqueue(engine, broker, "character", [90000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "character", [90000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
     assert broker.retrying(QUEUE_NAMES["character"]) == [encode(Job(kind="character", id=90000001))]
@@ -385,11 +386,11 @@ async def test_a_job_whose_claim_ran_out_before_sending_is_looked_at_again_witho
 async def test_a_new_alliances_unusable_member_list_is_asked_again_only_after_its_expires(
         engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     path = "/alliances/99000001/corporations"
     esi.failing[path] = give_expires(MalformedResponse("EOF while parsing", status=200, path=path), soon)
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
     assert await scalar(engine, "SELECT members_expires_at FROM alliances") == soon
@@ -402,15 +403,15 @@ async def test_a_new_alliances_unusable_member_list_is_asked_again_only_after_it
 async def test_when_both_alliance_answers_are_unusable_the_retry_waits_for_the_later_expires(
         engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     await expire_everything(engine)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     sooner, later = now + dt.timedelta(minutes=1), now + dt.timedelta(minutes=2)
     for path, until in (("/alliances/99000001", sooner), ("/alliances/99000001/corporations", later)):
         esi.failing[path] = give_expires(MalformedResponse("Invalid JSON", status=200, path=path), until)
-    await enqueue(engine, broker, "alliance", [99000001], skip_fresh=False)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
     assert await scalar(engine, "SELECT claimed_until FROM sync_pending") == later

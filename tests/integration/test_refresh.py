@@ -27,6 +27,7 @@ from killreport.sim.testing import RunningSim, running_sim
 from killreport.sync.enqueue import enqueue
 from killreport.sync.process import JobProcessor
 from tests.integration.test_process import run_until_idle
+from tests.stores import as_store
 from tests.truth import diff_against_truth
 
 pytestmark = pytest.mark.timeout(240)
@@ -46,7 +47,7 @@ async def synced(engine: AsyncEngine, alliances: int, cache_scale: float = CACHE
                         base_url=sim.base_url, user_agent=user_agent("tests@killreport.invalid"),
                         compatibility_date="2026-08-18", timeout_s=5, max_body_bytes=4 * 1024 * 1024)
         broker = StubBroker()
-        processor = JobProcessor(engine, broker, esi, max_attempts=5, claim_ttl_s=60)
+        processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
         await sync_everything(engine, sim, processor, broker)
         yield sim, processor, broker
 
@@ -55,7 +56,8 @@ async def sync_everything(engine: AsyncEngine, sim: RunningSim, processor: JobPr
                           broker: StubBroker) -> None:
     """A first pass: every alliance of the truth, and the cascade."""
     truth = await sim.control.truth()
-    await enqueue(engine, broker, "alliance", [int(a) for a in truth["alliances"]], skip_fresh=False)
+    ids = [int(a) for a in truth["alliances"]]
+    await enqueue(as_store(engine), broker, "alliance", ids, skip_fresh=False)
     await run_until_idle(broker, processor)
     assert await diff_against_truth(engine, truth) == []
 
@@ -83,7 +85,7 @@ async def refresh(engine: AsyncEngine, processor: JobProcessor, broker: StubBrok
     """Queue these entities (as a scheduler would once their Expires passed) and run every job."""
     for kind, some in ids.items():
         if some:
-            await enqueue(engine, broker, kind, some, skip_fresh=False)
+            await enqueue(as_store(engine), broker, kind, some, skip_fresh=False)
     await run_until_idle(broker, processor)
 
 

@@ -34,6 +34,7 @@ from killreport.scheduler.rules import ListDelta
 from killreport.scheduler.sweep import sweep_if_due
 from killreport.store import changes, entities, pending, schedule
 from killreport.store import tables as t
+from tests.stores import as_store
 
 T = TypeVar("T")
 HOUR = 3600.0
@@ -164,7 +165,7 @@ async def test_release_queues_a_spread_share_once(engine: AsyncEngine) -> None:
         for i in range(1, 101):
             await put(conn, "corporation", 98000000 + i, expires_in=-i, fetched_ago=HOUR + i)
     broker = StubBroker()
-    releaser = Releaser(Scheduling(engine, broker, FakeEsi(), settings(refresh_spread=0.25)))
+    releaser = Releaser(Scheduling(as_store(engine), broker, FakeEsi(), settings(refresh_spread=0.25)))
     # 100 tracked over an hour, a quarter of it to drain: 1 a tick of 1 s, 10 after a 90 s pause.
     assert await releaser.tick(1.0) == {"corporation": 1}
     assert queued(broker, "corporation") == [98000100], "the oldest Expires first"
@@ -176,7 +177,7 @@ async def test_release_queues_a_spread_share_once(engine: AsyncEngine) -> None:
 
 async def test_the_alliance_list_new_left_and_returned(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(listed=[99000001, 99000002, 99000003]), StubBroker()
-    ctx = Scheduling(engine, broker, esi, settings(refresh_min_age_alliance=1.0))
+    ctx = Scheduling(as_store(engine), broker, esi, settings(refresh_min_age_alliance=1.0))
     delta = await refresh_list_if_due(ctx)
     assert delta is not None and delta.new == [99000001, 99000002, 99000003]
     assert esi.gets == [None], "nothing stored: an unconditional request"
@@ -237,7 +238,7 @@ async def test_a_sweep_moves_characters_records_changes_and_queues_what_is_not_s
     where[90001500] = (98000001, None)        # an alliance change only (answer differs from row)
     where[90002500] = (1000167, None)         # to an NPC corporation: nothing to queue
     esi, broker = FakeEsi(where=where, expires_in_s=2.0), StubBroker()
-    ctx = Scheduling(engine, broker, esi, settings(refresh_min_age_affiliation=0.5))
+    ctx = Scheduling(as_store(engine), broker, esi, settings(refresh_min_age_affiliation=0.5))
     assert await sweep_if_due(ctx) == 3
     assert [len(b) for b in esi.batches] == [1000, 1000, 499], "ceil(2499/1000) calls, tombstone left out"
     assert 90000007 not in {i for b in esi.batches for i in b}
@@ -292,7 +293,7 @@ async def test_an_unusable_answer_with_an_expires_is_not_asked_again_before_it(e
             await put(conn, "character", i, expires_in=HOUR, fetched_ago=60)
     esi, broker = FakeEsi(listed=[99000001], where={90001500: (98000002, None)}, expires_in_s=2.0,
                           broken={1}), StubBroker()
-    ctx = Scheduling(engine, broker, esi, settings(refresh_min_age_affiliation=0.1,
+    ctx = Scheduling(as_store(engine), broker, esi, settings(refresh_min_age_affiliation=0.1,
                                                    refresh_min_age_alliance=0.1))
     assert await sweep_if_due(ctx) == 1, "the broken first batch is skipped, the second still asked"
     assert [len(b) for b in esi.batches] == [1000, 1000], "the broken one is not retried before Expires"

@@ -22,8 +22,10 @@ from killreport.config import sqlalchemy_url
 from killreport.queue.rabbit import RabbitBroker
 from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S
 from killreport.store import migrate
+from killreport.store.interface import Store
 from killreport.web import BrokerLink, build_app
 from tests import services
+from tests.stores import as_store
 from tests.web import fill
 from tests.web.browser import chromium, served
 
@@ -48,6 +50,11 @@ class Filled:
     url: str
     engine: AsyncEngine
     hostile: fill.Hostile
+
+    @property
+    def store(self) -> Store:
+        """The Store on `engine`."""
+        return as_store(self.engine)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -90,7 +97,7 @@ def link_to(url: str, retry_delays_s: Sequence[float] = DEFAULT_RETRY_DELAYS_S) 
 async def client(filled: Filled, declared_vhost: str) -> AsyncIterator[TestClient[Any, Any]]:
     """A test client of the app over the shared database and a reachable broker."""
     link = link_to(declared_vhost)
-    async with TestClient(TestServer(build_app(filled.engine, link), host="127.0.0.1")) as test_client:
+    async with TestClient(TestServer(build_app(filled.store, link), host="127.0.0.1")) as test_client:
         yield test_client
     await link.close()
 
@@ -112,6 +119,6 @@ async def browser() -> AsyncIterator[Browser]:
 async def site(filled: Filled, declared_vhost: str) -> AsyncIterator[str]:
     """The app over the shared database, listening on 127.0.0.1; its base URL."""
     link = link_to(declared_vhost)
-    async with served(build_app(filled.engine, link)) as base:
+    async with served(build_app(filled.store, link)) as base:
         yield base
     await link.close()

@@ -67,7 +67,7 @@ def test_the_token_is_a_bearer_token_or_the_basic_auth_password(header: str, ok:
 async def guarded(filled: Filled) -> AsyncIterator[Client]:
     """The app as `killreport web` builds it when WEB_TOKEN is set."""
     link = link_to(CLOSED_PORT_AMQP)
-    async with TestClient(TestServer(build_app(filled.engine, link, token=TOKEN), host="127.0.0.1")) as c:
+    async with TestClient(TestServer(build_app(filled.store, link, token=TOKEN), host="127.0.0.1")) as c:
         yield c
 
 

@@ -30,7 +30,7 @@ async def with_letters(filled: Filled) -> AsyncIterator[Client]:
         await broker.publish_dead(DeadLetter(b"not json", None, None, "unreadable message", 0, "", {}))
         await broker.close()
         link = link_to(url)
-        async with TestClient(TestServer(build_app(filled.engine, link), host="127.0.0.1")) as client:
+        async with TestClient(TestServer(build_app(filled.store, link), host="127.0.0.1")) as client:
             yield client
         await link.close()
     finally:

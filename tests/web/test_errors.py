@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from killreport.web import BrokerLink, build_app
 from killreport.web.security import SECURITY_HEADERS
+from tests.stores import as_store
 from tests.web.conftest import Filled
 
 Client = TestClient[Any, Any]
@@ -105,7 +106,7 @@ async def test_every_answer_carries_the_security_headers(client: Client, path: s
 async def no_database(unreachable_link: BrokerLink) -> AsyncIterator[Client]:
     """The app over a database that cannot be reached (nothing listens on port 1)."""
     engine = create_async_engine("postgresql+asyncpg://root@127.0.0.1:1/killreport")
-    async with TestClient(TestServer(build_app(engine, unreachable_link), host="127.0.0.1")) as c:
+    async with TestClient(TestServer(build_app(as_store(engine), unreachable_link), host="127.0.0.1")) as c:
         yield c
     await engine.dispose()
 
@@ -120,7 +121,7 @@ async def test_a_database_that_is_down_is_a_503_in_one_line(no_database: Client,
 @pytest_asyncio.fixture(loop_scope="session")
 async def no_broker(filled: Filled, unreachable_link: BrokerLink) -> AsyncIterator[Client]:
     """The app over the shared database and a broker that cannot be reached."""
-    async with TestClient(TestServer(build_app(filled.engine, unreachable_link), host="127.0.0.1")) as c:
+    async with TestClient(TestServer(build_app(filled.store, unreachable_link), host="127.0.0.1")) as c:
         yield c
 
 

@@ -15,8 +15,8 @@ from killreport.cli.watch import watch as watching
 from killreport.ids import Kind
 from killreport.overview import status_data
 from killreport.services import database
-from killreport.store import migrate, pending
-from killreport.wiring import broker, load_settings
+from killreport.store import migrate
+from killreport.wiring import broker, budget_rules, load_settings
 
 dlq = App(name="dlq", help="Jobs that could not succeed: list, replay or drop them.")
 
@@ -36,10 +36,10 @@ async def status(*, json: bool = False, watch: bool = False) -> int:
     if json and watch:
         raise UsageError("--watch redraws a view for people; use --json alone for scripts")
     settings = load_settings()
-    async with database(settings, wait=False) as engine, broker(settings) as mq:
+    async with database(settings, wait=False) as store, broker(settings) as mq:
         if watch:
-            return await watching(engine, mq)
-        data = await status_data(engine, mq)
+            return await watching(store, mq)
+        data = await status_data(store, mq, budget_rules(settings))
     if json:
         print(render.as_json(data))
     else:
@@ -55,10 +55,10 @@ async def purge(*, yes: bool = False) -> int:
     if not yes and not _confirm("Empty every killreport queue? [y/N] "):
         print("nothing purged")
         return 1
-    async with database(settings, wait=False) as engine, broker(settings) as mq:
+    async with database(settings, wait=False) as store, broker(settings) as mq:
         lost = await mq.purge()
-        async with engine.begin() as conn:
-            await pending.forget_unclaimed(conn)
+        async with store.begin() as conn:
+            await store.jobs.forget_unclaimed(conn)
     for name, count in sorted(lost.items()):
         print(f"{name}: {count} messages purged")
     return 0

@@ -14,7 +14,7 @@ from killreport.cli.errors import UsageError
 from killreport.ids import Kind
 from killreport.services import database
 from killreport.since import parse_since
-from killreport.store import changes as stored_changes
+from killreport.store.changes import Observed
 from killreport.wiring import load_settings
 
 
@@ -28,8 +28,9 @@ async def changes(*, since: str | None = None, kind: Kind | None = None,
         after = None if since is None else parse_since(since, dt.datetime.now(dt.UTC))
     except ValueError as exc:
         raise UsageError(f"--since {exc}") from None
-    async with database(load_settings(), wait=False) as engine, engine.connect() as conn:
-        found = await stored_changes.recent(conn, since=after, kind=kind, entity_id=entity_id, limit=limit)
+    async with database(load_settings(), wait=False) as store, store.connect() as conn:
+        found = await store.admin.recent_changes(conn, since=after, kind=kind, entity_id=entity_id,
+                                                 limit=limit)
     rows = [_row(o) for o in found]
     if json:
         print(render.as_json({"changes": rows}))
@@ -38,7 +39,7 @@ async def changes(*, since: str | None = None, kind: Kind | None = None,
     return 0
 
 
-def _row(observed: stored_changes.Observed) -> dict[str, Any]:
+def _row(observed: Observed) -> dict[str, Any]:
     c = observed.change
     return {"observed_at": observed.observed_at.isoformat(), "kind": c.kind, "id": c.entity_id,
             "field": c.field, "old": c.old, "new": c.new}

@@ -12,7 +12,7 @@ from killreport.cli import render
 from killreport.cli.errors import UsageError
 from killreport.ids import Kind, refusal
 from killreport.services import database
-from killreport.store import request_counts
+from killreport.store.interface import Store
 from killreport.sync.enqueue import enqueue
 from killreport.sync.orchestrate import Progress, sync_stage, wait_until_done
 from killreport.wiring import broker, esi_client, load_settings
@@ -20,9 +20,9 @@ from killreport.wiring import broker, esi_client, load_settings
 
 async def _stage(kind: Kind) -> int:
     settings = load_settings()
-    async with database(settings, wait=False) as engine, broker(settings) as mq, \
+    async with database(settings, wait=False) as store, broker(settings) as mq, \
             esi_client(settings) as esi:
-        queued = await sync_stage(esi.client, engine, mq, kind)
+        queued = await sync_stage(esi.client, store, mq, kind)
     print(f"queued {queued} {kind} job(s)")
     return 0
 
@@ -46,11 +46,11 @@ async def sync_all(*, wait: bool = False) -> int:
     """Queue every alliance; each job queues what it discovers. --wait blocks until all is done."""
     settings = load_settings()
     console = Console(stderr=True)
-    async with database(settings, wait=False) as engine, broker(settings) as mq, \
+    async with database(settings, wait=False) as store, broker(settings) as mq, \
             esi_client(settings) as esi:
         started = time.monotonic()
-        before = await request_counts.totals(engine)
-        queued = await sync_stage(esi.client, engine, mq, "alliance")
+        before = await _totals(store)
+        queued = await sync_stage(esi.client, store, mq, "alliance")
         console.print(f"queued {queued} alliance job(s); workers cascade to corporations and characters")
         if not wait:
             return 0
@@ -64,12 +64,17 @@ async def sync_all(*, wait: bool = False) -> int:
             console.print(f"waiting: a service is unreachable ({reason})", highlight=False,
                           soft_wrap=True)
 
-        final = await wait_until_done(engine, mq, show, poll_s=1.0, on_outage=outage)
-        after = await request_counts.totals(engine)
+        final = await wait_until_done(store, mq, show, poll_s=1.0, on_outage=outage)
+        after = await _totals(store)
     requests = {code: after.get(code, 0) - before.get(code, 0) for code in after}
     render.summary(Console(), {"seconds": time.monotonic() - started, "stored": final.stored,
                                "requests": {k: v for k, v in requests.items() if v}})
     return 0
+
+
+async def _totals(store: Store) -> dict[int, int]:
+    async with store.connect() as conn:
+        return await store.admin.request_totals(conn)
 
 
 def _checked_ids(kind: Kind, texts: list[str]) -> list[int]:
@@ -91,7 +96,7 @@ async def queue(kind: Kind, ids: Annotated[list[str], Parameter(allow_leading_hy
     """Queue single entities: `killreport queue corporation 98000001 98000002`."""
     checked = _checked_ids(kind, ids)
     settings = load_settings()
-    async with database(settings, wait=False) as engine, broker(settings) as mq:
-        queued = await enqueue(engine, mq, kind, checked, skip_fresh=True)
+    async with database(settings, wait=False) as store, broker(settings) as mq:
+        queued = await enqueue(store, mq, kind, checked, skip_fresh=True)
     print(f"queued {queued} of {len(checked)} {kind} job(s) (the rest are pending or fresh)")
     return 0

@@ -14,11 +14,11 @@ from rich.console import Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.cli import render
 from killreport.overview import status_data
 from killreport.queue.broker import QueueAdmin
+from killreport.store.interface import Store
 
 ENTITY_KINDS: Final = ("alliances", "corporations", "characters")
 # ESI's error window holds 100 errors; the gauge shows what is left of it.
@@ -59,7 +59,7 @@ def view(data: Mapping[str, Any], per_s: tuple[float, float]) -> Group:
     return Group(head, *render.status_tables(data))
 
 
-async def watch(engine: AsyncEngine, admin: QueueAdmin, every_s: float = 1.0) -> int:
+async def watch(store: Store, admin: QueueAdmin, every_s: float = 1.0) -> int:
     """Redraw until SIGINT or SIGTERM, then exit 0."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -68,7 +68,7 @@ async def watch(engine: AsyncEngine, admin: QueueAdmin, every_s: float = 1.0) ->
     before: Sample | None = None
     with Live(auto_refresh=False) as live:
         while not stop.is_set():
-            data = await status_data(engine, admin)
+            data = await status_data(store, admin)
             now = sample(data, time.monotonic())
             live.update(view(data, rates(before, now)), refresh=True)
             before = now

@@ -38,10 +38,10 @@ async def web(*, host: str = "127.0.0.1", port: int = 8080) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with database(settings, wait=False, pool_size=POOL_SIZE) as engine:
+    async with database(settings, wait=False, pool_size=POOL_SIZE) as store:
         link = BrokerLink(lambda: _connect_broker(settings))
         try:
-            await serve(build_app(engine, link, token=token or None), host, port, stop, _ready)
+            await serve(build_app(store, link, token=token or None), host, port, stop, _ready)
         finally:
             await link.close()
     return 0

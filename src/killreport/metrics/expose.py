@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.budget.types import Budget
 from killreport.config import Settings
@@ -16,7 +15,7 @@ from killreport.metrics.gauges import refresh_forever
 from killreport.metrics.names import Metrics, make_metrics
 from killreport.metrics.server import Check, metrics_app, serving
 from killreport.queue.broker import QueueAdmin
-from killreport.store.ping import ping
+from killreport.store.interface import Store
 
 
 @dataclass
@@ -28,21 +27,26 @@ class Exposition:
     checks: list[Check] = field(default_factory=list)
     refreshing: asyncio.Task[None] | None = None
 
-    def attach(self, engine: AsyncEngine, mq: QueueAdmin, budget: Budget) -> None:
+    def attach(self, store: Store, mq: QueueAdmin, budget: Budget) -> None:
         """Check these services in /readyz and refresh the gauges from them (the first part's, once)."""
         known = {name for name, _ in self.checks}
-        for name, check in (("database", lambda: ping(engine)), ("broker", mq.stats),
+        for name, check in (("database", lambda: _ping(store)), ("broker", mq.stats),
                             ("budget", budget.snapshot)):
             if name not in known:
                 self.checks.append((name, check))
         if self.refreshing is None:
-            self.refreshing = asyncio.create_task(refresh_forever(self.metrics, engine, budget, self.every_s))
+            self.refreshing = asyncio.create_task(refresh_forever(self.metrics, store, budget, self.every_s))
 
     async def close(self) -> None:
         """Stop refreshing the gauges."""
         if self.refreshing is not None:
             self.refreshing.cancel()
             await asyncio.gather(self.refreshing, return_exceptions=True)
+
+
+async def _ping(store: Store) -> None:
+    async with store.connect() as conn:
+        await store.admin.ping(conn)
 
 
 @asynccontextmanager

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.budget.types import Budget, BudgetSnapshot
 from killreport.metrics.names import Metrics
-from killreport.store.freshness import Freshness, per_kind
+from killreport.store.freshness import Freshness
+from killreport.store.interface import Store
 
 log = structlog.get_logger("killreport.metrics")
 
@@ -35,18 +35,18 @@ def show_freshness(metrics: Metrics, kinds: dict[str, Freshness]) -> None:
         g["oldest"].labels(kind).set(fresh.oldest_past_s or 0.0)
 
 
-async def refresh_once(metrics: Metrics, engine: AsyncEngine, budget: Budget) -> None:
+async def refresh_once(metrics: Metrics, store: Store, budget: Budget) -> None:
     """Read the budget and the freshness once."""
     show_budget(metrics, await budget.snapshot())
-    async with engine.connect() as conn:
-        show_freshness(metrics, await per_kind(conn))
+    async with store.connect() as conn:
+        show_freshness(metrics, await store.admin.freshness(conn))
 
 
-async def refresh_forever(metrics: Metrics, engine: AsyncEngine, budget: Budget, every_s: float) -> None:
+async def refresh_forever(metrics: Metrics, store: Store, budget: Budget, every_s: float) -> None:
     """Refresh the gauges every `every_s`; a failure is logged and the gauges keep their last value."""
     while True:
         try:
-            await refresh_once(metrics, engine, budget)
+            await refresh_once(metrics, store, budget)
         except Exception as exc:
             # The database blinked: /readyz says so; the next round tries again.
             log.warning("metrics refresh failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])

@@ -16,8 +16,9 @@ from killreport.esi.errors import EsiError, TransientError
 from killreport.esi.types import NotModified, expires_given
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.rules import ListDelta, closing_changes, list_delta
-from killreport.store import changes, http_cache, schedule
+from killreport.store import schedule
 from killreport.store.facts import CacheFacts
+from killreport.store.interface import ScheduleQueries
 from killreport.sync.enqueue import enqueue
 
 log = structlog.get_logger("killreport.scheduler")
@@ -25,8 +26,8 @@ log = structlog.get_logger("killreport.scheduler")
 
 async def refresh_list_if_due(ctx: Scheduling) -> ListDelta | None:
     """Fetch the alliance list if it expired (conditionally), then act on it; None if it was not due."""
-    async with ctx.engine.connect() as conn:
-        cached = await schedule.alliance_list(conn, ctx.settings.refresh_min_age_alliance)
+    async with ctx.store.connect() as conn:
+        cached = await ctx.store.schedule.alliance_list(conn, ctx.settings.refresh_min_age_alliance)
     if cached is not None and not cached.due:
         return None
     try:
@@ -36,38 +37,39 @@ async def refresh_list_if_due(ctx: Scheduling) -> ListDelta | None:
         if cached is not None and expires is not None:
             # An unusable answer still came with an Expires: the copy is not asked for again before
             # it, whichever scheduler leads by then (the ids stay as they were).
-            async with ctx.engine.begin() as conn:
-                await schedule.hold_list(conn, expires)
+            async with ctx.store.begin() as conn:
+                await ctx.store.schedule.hold_list(conn, expires)
         raise
     now = dt.datetime.now(dt.UTC)
-    async with ctx.engine.begin() as conn:
+    async with ctx.store.begin() as conn:
         if isinstance(got, NotModified):
             if cached is None:  # a 304 answers only a conditional request, which needs a copy
                 raise TransientError("304 without a stored list", status=304, path=schedule.ALLIANCE_LIST)
-            await schedule.touch_list(conn, got.expires_at, now)
-            delta = await _apply(conn, cached.ids, cached.last_modified)
+            await ctx.store.schedule.touch_list(conn, got.expires_at, now)
+            delta = await _apply(ctx.store.schedule, conn, cached.ids, cached.last_modified)
         else:
             ids = sorted(got.data)
-            await http_cache.put_ids(conn, schedule.ALLIANCE_LIST, ids, CacheFacts.of(got, now))
-            delta = await _apply(conn, ids, got.last_modified)
+            await ctx.store.jobs.put_ids(conn, schedule.ALLIANCE_LIST, ids, CacheFacts.of(got, now))
+            delta = await _apply(ctx.store.schedule, conn, ids, got.last_modified)
     # Queued after the commit; the pending set dedups, and a closed alliance still fresh is skipped
     # here and fetched once more by the due rule at its Expires.
-    queued = await enqueue(ctx.engine, ctx.broker, "alliance", [*delta.new, *delta.returned, *delta.left],
+    queued = await enqueue(ctx.store, ctx.broker, "alliance", [*delta.new, *delta.returned, *delta.left],
                            skip_fresh=True)
     if queued or delta.left or delta.returned:
         log.info("alliance list changed", queued=queued, left=len(delta.left), returned=len(delta.returned))
     return delta
 
 
-async def _apply(conn: AsyncConnection, listed: list[int], modified: dt.datetime | None) -> ListDelta:
+async def _apply(q: ScheduleQueries, conn: AsyncConnection, listed: list[int],
+                 modified: dt.datetime | None) -> ListDelta:
     """Compare the list with the stored alliances; mark closings and returns, with their changes.
 
     Done on every fetch, 304s included, so a scheduler that died between its commit and its
     enqueue leaves nothing behind: the next look queues what is still missing.
     """
-    stored = await schedule.stored_alliances(conn)
+    stored = await q.stored_alliances(conn)
     delta = list_delta(listed, stored, modified)
-    closed = await schedule.close_alliances(conn, delta.left)
-    reopened = await schedule.reopen_alliances(conn, delta.returned)
-    await changes.record(conn, closing_changes(closed, reopened))
+    closed = await q.close_alliances(conn, delta.left)
+    reopened = await q.reopen_alliances(conn, delta.returned)
+    await q.record_changes(conn, closing_changes(closed, reopened))
     return delta

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from pydantic import TypeAdapter
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.config import Settings
 from killreport.esi.types import Fetched, NotModified
 from killreport.ids import Kind
 from killreport.queue.broker import JobQueue
 from killreport.scheduler.rules import AffiliationAnswer
+from killreport.store.interface import Store
 
 T = TypeVar("T")
 
@@ -33,7 +33,7 @@ class SchedulerEsi(Protocol):
 class Scheduling:
     """The active scheduler's collaborators."""
 
-    engine: AsyncEngine
+    store: Store
     broker: JobQueue
     esi: SchedulerEsi
     settings: Settings

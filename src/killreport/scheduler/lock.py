@@ -18,11 +18,11 @@ import socket
 
 import structlog
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from killreport.config import Settings, sqlalchemy_url
-from killreport.store import schedule
+from killreport.config import Settings
+from killreport.services import open_store
+from killreport.store.interface import ScheduleQueries
 from killreport.worker.runner import Backoff
 
 log = structlog.get_logger("killreport.scheduler")
@@ -37,8 +37,9 @@ def holder_name() -> str:
 class Leadership:
     """The held lock: renew the lease while it lasts, give it back on the way out."""
 
-    def __init__(self, engine: AsyncEngine, conn: AsyncConnection, holder: str, settings: Settings) -> None:
-        self._engine, self._conn, self.holder = engine, conn, holder
+    def __init__(self, engine: AsyncEngine, queries: ScheduleQueries, conn: AsyncConnection, holder: str,
+                 settings: Settings) -> None:
+        self._engine, self._q, self._conn, self.holder = engine, queries, conn, holder
         self._every = settings.scheduler_heartbeat_s
         # A renewal slower than this counts as failed: the leader must step down before a standby
         # could have taken over, and a hung connection gives no error of its own.
@@ -56,9 +57,9 @@ class Leadership:
                 return
 
     async def _renew(self) -> None:
-        if not await schedule.heartbeat(self._conn, self.holder):
+        if not await self._q.heartbeat(self._conn, self.holder):
             # Somebody rewrote the row (by hand?): the lock is still ours, so say so again.
-            await schedule.claim_lease(self._conn, self.holder)
+            await self._q.claim_lease(self._conn, self.holder)
 
     async def release(self) -> None:
         """Drop the lease and the lock, and close the session (which drops the lock in any case)."""
@@ -69,25 +70,26 @@ class Leadership:
         await self._engine.dispose()
 
     async def _clear(self) -> None:
-        await schedule.drop_lease(self._conn, self.holder)
-        await schedule.unlock(self._conn)
+        await self._q.drop_lease(self._conn, self.holder)
+        await self._q.unlock(self._conn)
 
 
 async def acquire(settings: Settings, stop: asyncio.Event) -> Leadership | None:
     """Wait until this process holds the lock (then it leads), or until `stop` (None)."""
     holder = holder_name()
     # NullPool: closing the connection really ends the session, so the lock never lingers in a pool.
-    engine = create_async_engine(sqlalchemy_url(settings.database_url), poolclass=NullPool)
+    store = open_store(settings, dedicated=True)
+    engine = store.engine
     conn: AsyncConnection | None = None
     backoff = Backoff(first_s=settings.scheduler_poll_s, max_s=settings.reconnect_max_delay_s)
     while not stop.is_set():
         wait_s = settings.scheduler_poll_s
         try:
             conn = conn or await _connect(engine)
-            if await asyncio.wait_for(schedule.try_lock(conn), 10):
-                await schedule.claim_lease(conn, holder)
+            if await asyncio.wait_for(store.schedule.try_lock(conn), 10):
+                await store.schedule.claim_lease(conn, holder)
                 log.info("scheduler is active", holder=holder)
-                return Leadership(engine, conn, holder, settings)
+                return Leadership(engine, store.schedule, conn, holder, settings)
             backoff.reset()
         except _FAILURES as exc:
             wait_s = backoff.next_delay()

@@ -38,15 +38,15 @@ async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | No
     """
     wait_s = settings.reconnect_max_delay_s
     async with exposing(settings, exposed) as ex, \
-            database(settings, wait=True, max_delay_s=wait_s, pool_size=4) as engine, \
+            database(settings, wait=True, max_delay_s=wait_s, pool_size=4) as store, \
             broker(settings, wait=True, max_delay_s=wait_s) as mq, \
             esi_client(settings, ex.metrics.observe_request if ex else None) as esi:
-        ctx = Scheduling(engine, mq, esi.client, settings)
+        ctx = Scheduling(store, mq, esi.client, settings)
         if ex is not None:
-            ex.attach(engine, mq, esi.budget)
+            ex.attach(store, mq, esi.budget)
         if ready is not None:
             ready.set()
-        counting = asyncio.create_task(flush_forever(engine, esi.counter, settings.stats_flush_s))
+        counting = asyncio.create_task(flush_forever(store, esi.counter, settings.stats_flush_s))
         # Leading or standing by: a downtime must end even where no worker runs.
         watching = asyncio.create_task(watch_downtime(esi.budget, esi.client))
         try:

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from killreport.ids import KINDS, Kind
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.rules import release_count
-from killreport.store import schedule
 from killreport.sync.enqueue import enqueue
 
 log = structlog.get_logger("killreport.scheduler")
@@ -45,19 +44,19 @@ class Releaser:
 
     async def _release(self, kind: Kind, elapsed_s: float) -> int:
         ctx, min_age = self._ctx, self._ctx.min_age_s(kind)
-        async with ctx.engine.connect() as conn:
-            due = await schedule.due_count(conn, kind, min_age)
+        async with ctx.store.connect() as conn:
+            due = await ctx.store.schedule.due_count(conn, kind, min_age)
             if not due:
                 return 0
             share = release_count(due, await self._tracked_count(conn, kind), min_age, elapsed_s,
                                   ctx.settings.refresh_spread)
-            ids = await schedule.due_ids(conn, kind, min_age, share)
+            ids = await ctx.store.schedule.due_ids(conn, kind, min_age, share)
         # skip_fresh: a copy stored since the read above is not queued; the pending set dedups the rest.
-        return await enqueue(ctx.engine, ctx.broker, kind, ids, skip_fresh=True)
+        return await enqueue(ctx.store, ctx.broker, kind, ids, skip_fresh=True)
 
     async def _tracked_count(self, conn: AsyncConnection, kind: Kind) -> int:
         now = time.monotonic()
         counted = self._tracked.get(kind)
         if counted is None or now - counted[0] > TRACKED_TTL_S:
-            counted = self._tracked[kind] = (now, await schedule.tracked(conn, kind))
+            counted = self._tracked[kind] = (now, await self._ctx.store.schedule.tracked(conn, kind))
         return counted[1]

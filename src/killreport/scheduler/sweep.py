@@ -24,7 +24,6 @@ from killreport.esi.types import expires_given
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.retry import retrying
 from killreport.scheduler.rules import chunks, move_changes, moves, pointed_to, sweep_due
-from killreport.store import changes, schedule
 from killreport.sync.enqueue import enqueue
 
 log = structlog.get_logger("killreport.scheduler")
@@ -32,15 +31,15 @@ log = structlog.get_logger("killreport.scheduler")
 
 async def sweep_if_due(ctx: Scheduling) -> int | None:
     """Run a whole sweep if one is due; returns how many characters moved, None if none was due."""
-    async with ctx.engine.begin() as conn:
-        marks = await schedule.sweep_marks(conn)
+    async with ctx.store.begin() as conn:
+        marks = await ctx.store.schedule.sweep_marks(conn)
         period_s = ctx.settings.refresh_min_age_affiliation
         if not sweep_due(marks.now, marks.started, marks.not_before, period_s):
             return None
-        ids = await schedule.sweep_ids(conn)
+        ids = await ctx.store.schedule.sweep_ids(conn)
         if not ids:  # nothing stored yet: the first characters get their sweep as soon as they are
             return None
-        await schedule.mark_sweep_started(conn)
+        await ctx.store.schedule.mark_sweep_started(conn)
     moved = 0
     for chunk in chunks(ids):
         try:
@@ -61,8 +60,8 @@ async def _unusable(ctx: Scheduling, exc: TransientError) -> bool:
     expires = expires_given(exc)
     if expires is None:
         return False
-    async with ctx.engine.begin() as conn:
-        await schedule.hold_sweep_until(conn, expires)
+    async with ctx.store.begin() as conn:
+        await ctx.store.schedule.hold_sweep_until(conn, expires)
     return True
 
 
@@ -70,16 +69,16 @@ async def _sweep_chunk(ctx: Scheduling, ids: Sequence[int]) -> int:
     """One call: apply the moves it shows, record them, queue what they point to that is not stored."""
     # Only the call is retried: once answered, these ids are not asked again before its Expires.
     got = await retrying(lambda: ctx.esi.affiliations(ids))
-    async with ctx.engine.begin() as conn:
+    async with ctx.store.begin() as conn:
         if got.expires_at is not None:
-            await schedule.hold_sweep_until(conn, got.expires_at)
-        found = moves(await schedule.affiliations(conn, ids), got.data)
-        applied = await schedule.apply_moves(conn, found)
+            await ctx.store.schedule.hold_sweep_until(conn, got.expires_at)
+        found = moves(await ctx.store.schedule.affiliations(conn, ids), got.data)
+        applied = await ctx.store.schedule.apply_moves(conn, found)
         done = [m for m in found if m.character_id in applied]
-        await changes.record(conn, move_changes(done))
+        await ctx.store.schedule.record_changes(conn, move_changes(done))
         corporations, alliances = pointed_to(done)
-        new_corporations = await schedule.missing(conn, "corporation", corporations)
-        new_alliances = await schedule.missing(conn, "alliance", alliances)
-    await enqueue(ctx.engine, ctx.broker, "alliance", new_alliances, skip_fresh=True)
-    await enqueue(ctx.engine, ctx.broker, "corporation", new_corporations, skip_fresh=True)
+        new_corporations = await ctx.store.schedule.missing(conn, "corporation", corporations)
+        new_alliances = await ctx.store.schedule.missing(conn, "alliance", alliances)
+    await enqueue(ctx.store, ctx.broker, "alliance", new_alliances, skip_fresh=True)
+    await enqueue(ctx.store, ctx.broker, "corporation", new_corporations, skip_fresh=True)
     return len(done)

@@ -21,27 +21,30 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from killreport.budget.rules import Rules
-from killreport.budget.types import BudgetSnapshot
-from killreport.changes import Change
-from killreport.esi.counting import RouteStatus
-from killreport.esi.models import Entity
-from killreport.ids import Kind
-from killreport.scheduler.rules import Affiliated, Move, StoredAlliance
-from killreport.store.changes import Observed
-from killreport.store.entities import Stored
-from killreport.store.facts import CacheFacts, Revalidated
-from killreport.store.freshness import Freshness
-from killreport.store.lookup import Page, Row
-from killreport.store.schedule import Leader, ListCache, SweepMarks
+# Annotations only: the store's modules and their callers import this seam, so it imports none of
+# them at run time (no cycles, whatever imports it first).
+if TYPE_CHECKING:
+    from killreport.budget.rules import Rules
+    from killreport.budget.types import BudgetSnapshot
+    from killreport.changes import Change
+    from killreport.esi.counting import RouteStatus
+    from killreport.esi.models import Entity
+    from killreport.ids import Kind
+    from killreport.scheduler.rules import Affiliated, Move, StoredAlliance
+    from killreport.store.changes import Observed
+    from killreport.store.entities import Stored
+    from killreport.store.facts import CacheFacts, Revalidated
+    from killreport.store.freshness import Freshness
+    from killreport.store.lookup import Page, Row
+    from killreport.store.schedule import Leader, ListCache, SweepMarks
 
 Dialect = Literal["postgresql", "sqlite"]
-Children = tuple[Kind, Iterable[int]] | None
+Children = "tuple[Kind, Iterable[int]] | None"
 
 
 class JobQueries(Protocol):
@@ -344,6 +347,12 @@ class Store:
     schedule: ScheduleQueries
     lookup: LookupQueries
     admin: AdminQueries
+    # The same pool, each statement committing on its own (set once: per-connection options would
+    # cost the hot path a call per job).
+    _auto: AsyncEngine = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_auto", self.engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     def connect(self) -> AsyncConnection:
         """A connection for reads (used as `async with store.connect() as conn`)."""
@@ -355,9 +364,6 @@ class Store:
         async with self.engine.begin() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+    def autocommit(self) -> AsyncConnection:
         """A connection on which each statement commits on its own (the job's hot path)."""
-        async with self.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield conn
+        return self._auto.connect()

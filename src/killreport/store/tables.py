@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import JSON, TypeEngine
+from sqlalchemy.types import JSON
 
 from killreport.ids import Kind
 from killreport.store.sqlite.types import UtcEpoch
@@ -39,9 +39,9 @@ MEMBERS_PREFIX: Final = "members_"
 # One schema for both stores: PostgreSQL keeps its native types; on SQLite, times are epoch
 # seconds (REAL: numeric comparisons, no text formats to agree on), JSON is text, and an integer
 # key is INTEGER so that it is the rowid (a BIGINT key would be a second index beside the rowid).
-TIMESTAMP: Final[TypeEngine[object]] = DateTime(timezone=True).with_variant(UtcEpoch(), "sqlite")
-JSON_VALUE: Final[TypeEngine[object]] = JSON().with_variant(JSONB(), "postgresql")
-ID: Final[TypeEngine[int]] = BigInteger().with_variant(Integer(), "sqlite")
+TIMESTAMP: Final = DateTime(timezone=True).with_variant(UtcEpoch(), "sqlite")
+JSON_VALUE: Final = JSON().with_variant(JSONB(), "postgresql")
+ID: Final = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _ts(name: str, *, nullable: bool = True) -> Column[object]:

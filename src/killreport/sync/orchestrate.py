@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.esi.errors import TransientError
 from killreport.ids import Kind
 from killreport.queue.broker import Broker, BrokerError
-from killreport.store import entities, http_cache, pending, references
 from killreport.store.facts import CacheFacts
+from killreport.store.interface import Store
 from killreport.sync.enqueue import enqueue, republish_stale
 from killreport.sync.fetch import EsiSource
 from killreport.sync.plan import requestable
@@ -25,16 +24,16 @@ ALLIANCE_LIST = "/alliances"
 T = TypeVar("T")
 
 
-async def alliance_ids(esi: EsiSource, engine: AsyncEngine) -> list[int]:
+async def alliance_ids(esi: EsiSource, store: Store) -> list[int]:
     """Every active alliance: from the stored list while it is fresh, else from ESI."""
-    async with engine.connect() as conn:
-        cached = await http_cache.fresh_ids(conn, ALLIANCE_LIST)
+    async with store.connect() as conn:
+        cached = await store.jobs.fresh_ids(conn, ALLIANCE_LIST)
     if cached is not None:
         return cached
     got = await _with_retries(esi.alliance_ids, attempts=6)
     ids = sorted(got.data)
-    async with engine.begin() as conn:
-        await http_cache.put_ids(conn, ALLIANCE_LIST, ids, CacheFacts.of(got, dt.datetime.now(dt.UTC)))
+    async with store.begin() as conn:
+        await store.jobs.put_ids(conn, ALLIANCE_LIST, ids, CacheFacts.of(got, dt.datetime.now(dt.UTC)))
     return ids
 
 
@@ -48,17 +47,17 @@ async def _with_retries(call: Callable[[], Awaitable[T]], attempts: int) -> T:
     return await call()
 
 
-async def referenced(engine: AsyncEngine, kind: Kind) -> list[int]:
+async def referenced(store: Store, kind: Kind) -> list[int]:
     """Ids of `kind` the stored data references (never special or invalid ids)."""
-    async with engine.connect() as conn:
-        ids = await references.referenced_ids(conn, kind)
+    async with store.connect() as conn:
+        ids = await store.jobs.referenced_ids(conn, kind)
     return sorted(requestable(kind, ids))
 
 
-async def sync_stage(esi: EsiSource, engine: AsyncEngine, broker: Broker, kind: Kind) -> int:
+async def sync_stage(esi: EsiSource, store: Store, broker: Broker, kind: Kind) -> int:
     """Queue one stage in full (workers skip what is still fresh without a request)."""
-    ids = await alliance_ids(esi, engine) if kind == "alliance" else await referenced(engine, kind)
-    return await enqueue(engine, broker, kind, ids, skip_fresh=False)
+    ids = await alliance_ids(esi, store) if kind == "alliance" else await referenced(store, kind)
+    return await enqueue(store, broker, kind, ids, skip_fresh=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +75,11 @@ class Progress:
         object.__setattr__(self, "remaining", sum(p["pending"] for p in self.pending.values()))
 
 
-async def progress(engine: AsyncEngine, broker: Broker, started: float) -> Progress:
+async def progress(store: Store, broker: Broker, started: float) -> Progress:
     """Pending work by kind, stored entities, and what the queues hold."""
-    async with engine.connect() as conn:
-        left = await pending.counts(conn)
-        stored = await entities.entity_counts(conn)
+    async with store.connect() as conn:
+        left = await store.admin.pending_counts(conn)
+        stored = await store.admin.entity_counts(conn)
     stats = await broker.stats()
     return Progress(pending=left, stored=stored, elapsed_s=time.monotonic() - started,
                     queues_ready=sum(s.ready for s in stats),
@@ -88,7 +87,7 @@ async def progress(engine: AsyncEngine, broker: Broker, started: float) -> Progr
 
 
 async def wait_until_done(
-    engine: AsyncEngine, broker: Broker, on_progress: Callable[[Progress], Awaitable[None]],
+    store: Store, broker: Broker, on_progress: Callable[[Progress], Awaitable[None]],
     *, poll_s: float = 0.5, republish_after_s: float = 30.0,
     on_outage: Callable[[str], Awaitable[None]] | None = None,
 ) -> Progress:
@@ -100,7 +99,7 @@ async def wait_until_done(
     last_republish = started
     while True:
         try:
-            now = await progress(engine, broker, started)
+            now = await progress(store, broker, started)
         except (DBAPIError, OSError, BrokerError) as exc:
             if on_outage is not None:
                 await on_outage(f"{type(exc).__name__}: {exc}".splitlines()[0])
@@ -111,6 +110,6 @@ async def wait_until_done(
             return now
         if time.monotonic() - last_republish > republish_after_s:
             # Belt and braces for a publisher that died between its commit and its confirm.
-            await republish_stale(engine, broker, older_than_s=republish_after_s)
+            await republish_stale(store, broker, older_than_s=republish_after_s)
             last_republish = time.monotonic()
         await asyncio.sleep(poll_s)

@@ -24,7 +24,7 @@ from typing import Final, TypeVar
 
 import structlog
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change
 from killreport.esi.client import NotSent, sending_until
@@ -34,8 +34,9 @@ from killreport.esi.types import Fetched, NotModified, expires_given
 from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES, DeadLetter, Delivery, JobQueue
 from killreport.queue.messages import Job, MessageError, decode, encode
-from killreport.store import entities, pending
+from killreport.store.entities import Stored
 from killreport.store.facts import CacheFacts, Revalidated
+from killreport.store.interface import JobQueries, Store
 from killreport.store.tables import MEMBERS_PREFIX
 from killreport.sync.fetch import Answer, Defer, EsiSource, Keep, ask_entity, fetch_alliance, kept, now
 from killreport.sync.plan import (
@@ -65,13 +66,11 @@ JobObserver = Callable[[str, str], None]
 class JobProcessor:
     """Handles deliveries; everything it needs is passed in."""
 
-    def __init__(self, engine: AsyncEngine, broker: JobQueue, esi: EsiSource, *, max_attempts: int,
+    def __init__(self, store: Store, broker: JobQueue, esi: EsiSource, *, max_attempts: int,
                  claim_ttl_s: float, observe: JobObserver | None = None) -> None:
-        self._engine = engine
+        self._store = store
+        self._jobs = store.jobs
         self._observe = observe
-        # Each statement of the hot path commits on its own: every step is safe to repeat after a
-        # crash (the message is acked last), so BEGIN/COMMIT round trips would buy nothing.
-        self._auto = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._broker = broker
         self._esi = esi
         self._max_attempts = max_attempts
@@ -91,8 +90,10 @@ class JobProcessor:
 
     async def _run(self, job: Job, body: bytes) -> None:
         claimed = time.monotonic()
-        async with self._auto.connect() as conn:
-            stored = await entities.claim_and_read(conn, job.kind, job.id, self._claim_ttl_s)
+        # Each statement of the hot path commits on its own: every step is safe to repeat after a
+        # crash (the message is acked last), so BEGIN/COMMIT round trips would buy nothing.
+        async with self._store.autocommit() as conn:
+            stored = await self._jobs.claim_and_read(conn, job.kind, job.id, self._claim_ttl_s)
         if stored is None:
             # Another worker holds it (a duplicate message): look again after the first retry delay.
             await self._broker.publish_retry(QUEUE_NAMES[job.kind], body, 1)
@@ -123,7 +124,7 @@ class JobProcessor:
         if self._observe is not None:
             self._observe(kind, outcome)
 
-    async def _sync(self, job: Job, stored: entities.Stored) -> str:
+    async def _sync(self, job: Job, stored: Stored) -> str:
         """Fetch and store what is stale; returns the outcome (stored, not_modified or fresh)."""
         wanted = requests_for(job.kind, stored)
         if job.kind == "alliance":
@@ -134,12 +135,12 @@ class JobProcessor:
             await self._broker.publish(QUEUE_NAMES[kind], [encode(Job(kind=kind, id=i)) for i in ids])
         return outcome
 
-    async def _entity(self, kind: Kind, entity_id: int, stored: entities.Stored,
+    async def _entity(self, kind: Kind, entity_id: int, stored: Stored,
                       wanted: tuple[Request, ...]) -> tuple[dict[Kind, list[int]], str]:
         """A corporation or character: at most one request, then one statement (the hot path)."""
         if not wanted:
-            async with self._auto.connect() as conn:
-                return await _finish(conn, kind, entity_id, children_of(stored.references),
+            async with self._store.autocommit() as conn:
+                return await _finish(self._jobs, conn, kind, entity_id, children_of(stored.references),
                                      requested=False), "fresh"
         to_publish: dict[Kind, list[int]] = {}
         outcome = ["stored"]
@@ -147,20 +148,23 @@ class JobProcessor:
         async def save(answer: Answer[Entity], arrived: dt.datetime) -> None:
             outcome[0] = "not_modified" if isinstance(answer, NotModified) else "stored"
             to_publish.update(await self._keep(lambda conn, again: _store_entity(
-                conn, kind, entity_id, stored, answer, arrived, again=again)))
+                self._jobs, conn, kind, entity_id, stored, answer, arrived, again=again)))
 
         keep = Keep(save, self._deferral(kind, entity_id, has_row=stored.row is not None))
         await kept(ask_entity(self._esi, kind, entity_id, wanted[0].etag), keep)
         return to_publish, outcome[0]
 
-    async def _alliance(self, alliance_id: int, stored: entities.Stored,
+    async def _alliance(self, alliance_id: int, stored: Stored,
                         wanted: tuple[Request, ...]) -> tuple[dict[Kind, list[int]], str]:
         """An alliance: each stale resource requested and stored as it arrives, then the cascade."""
         async def save_detail(answer: Answer[Alliance], arrived: dt.datetime) -> None:
-            await self._keep(lambda conn, _: _store_alliance(conn, alliance_id, stored, answer, arrived))
+            jobs = self._jobs
+            await self._keep(lambda conn, _: _store_alliance(jobs, conn, alliance_id, stored, answer,
+                                                             arrived))
 
         async def save_members(answer: Answer[list[int]], arrived: dt.datetime) -> None:
-            await self._keep(lambda conn, _: _store_members(conn, alliance_id, stored, answer, arrived))
+            jobs = self._jobs
+            await self._keep(lambda conn, _: _store_members(jobs, conn, alliance_id, stored, answer, arrived))
 
         detail_to = Keep(save_detail, self._deferral("alliance", alliance_id, has_row=stored.row is not None))
         # A member list is only ever asked once the alliance's row exists (sync/fetch.py).
@@ -173,8 +177,8 @@ class JobProcessor:
         members = got.members.data if isinstance(got.members, Fetched) else (stored.members or ())
         fetched = isinstance(got.detail, Fetched) or isinstance(got.members, Fetched)
         outcome = "stored" if fetched else "not_modified" if got.requested else "fresh"
-        async with self._auto.connect() as conn:
-            return await _finish(conn, "alliance", alliance_id, children_of(entity, members),
+        async with self._store.autocommit() as conn:
+            return await _finish(self._jobs, conn, "alliance", alliance_id, children_of(entity, members),
                                  requested=got.requested), outcome
 
     def _deferral(self, kind: Kind, entity_id: int, *, has_row: bool, prefix: str = "") -> Defer:
@@ -182,7 +186,7 @@ class JobProcessor:
         also keeps its claim until then: `hold_until`)."""
         async def defer(until: dt.datetime) -> None:
             if has_row:
-                await self._keep(lambda conn, _: entities.defer(conn, kind, entity_id, until, prefix))
+                await self._keep(lambda conn, _: self._jobs.defer(conn, kind, entity_id, until, prefix))
         return defer
 
     async def _keep(self, store: Callable[[AsyncConnection, bool], Awaitable[R]]) -> R:
@@ -196,7 +200,7 @@ class JobProcessor:
         again, delay = False, 0.2
         while True:
             try:
-                async with self._auto.connect() as conn:
+                async with self._store.autocommit() as conn:
                     return await store(conn, again)
             except (DBAPIError, OSError) as exc:
                 task = asyncio.current_task()
@@ -224,7 +228,7 @@ class JobProcessor:
         await self._broker.publish_retry(
             QUEUE_NAMES[job.kind], encode(Job(kind=job.kind, id=job.id, attempt=attempts)), attempts
         )
-        await self._in_tx(lambda c: pending.release(c, job.kind, job.id, attempts, hold))
+        await self._in_tx(lambda c: self._jobs.release(c, job.kind, job.id, attempts, hold))
 
     async def _dead(
         self, body: bytes, job: Job | None, *, reason: str, attempts: int, last_error: str
@@ -256,16 +260,15 @@ class JobProcessor:
             )
 
     async def _in_tx(self, step: _Step) -> None:
-        async with self._engine.begin() as conn:
+        async with self._store.begin() as conn:
             await step(conn)
 
-    @staticmethod
-    async def _tombstone(conn: AsyncConnection, job: Job, reason: str, noted: list[Change]) -> None:
-        await entities.tombstone(conn, job.id, reason, noted)
-        await pending.finish(conn, job.kind, job.id)
+    async def _tombstone(self, conn: AsyncConnection, job: Job, reason: str, noted: list[Change]) -> None:
+        await self._jobs.tombstone(conn, job.id, reason, noted)
+        await self._jobs.finish(conn, job.kind, job.id)
 
-    @staticmethod
     async def _fail(
+        self,
         conn: AsyncConnection,
         job: Job,
         status: int | None,
@@ -274,7 +277,7 @@ class JobProcessor:
         permanent: bool,
         attempts: int | None = None,
     ) -> None:
-        await entities.record_failure(
+        await self._jobs.record_failure(
             conn,
             job.kind,
             job.id,
@@ -283,12 +286,12 @@ class JobProcessor:
             attempts=job.attempt + 1 if attempts is None else attempts,
             permanent=permanent,
         )
-        await pending.finish(conn, job.kind, job.id)
+        await self._jobs.finish(conn, job.kind, job.id)
 
 
 async def _store_entity(
-    conn: AsyncConnection, kind: Kind, entity_id: int, stored: entities.Stored, answer: Answer[Entity],
-    arrived: dt.datetime, *, again: bool,
+    jobs: JobQueries, conn: AsyncConnection, kind: Kind, entity_id: int, stored: Stored,
+    answer: Answer[Entity], arrived: dt.datetime, *, again: bool,
 ) -> dict[Kind, list[int]]:
     """Store a corporation's or character's answer, queue its children, finish it: one statement.
 
@@ -298,41 +301,41 @@ async def _store_entity(
     if isinstance(answer, NotModified):
         children = children_of(stored.references).by_kind()
         first = children[0] if children else None
-        added = await entities.revalidate_and_finish(conn, kind, entity_id, Revalidated.of(answer, arrived),
+        added = await jobs.revalidate_and_finish(conn, kind, entity_id, Revalidated.of(answer, arrived),
                                                      first)
     else:
         children = children_of(answer.data).by_kind()
         first = children[0] if children else None
         noted = detail_changes(kind, entity_id, stored, answer.data)
-        added = await entities.store_and_finish(conn, entity_id, answer.data, CacheFacts.of(answer, arrived),
+        added = await jobs.store_and_finish(conn, entity_id, answer.data, CacheFacts.of(answer, arrived),
                                                 first, noted)
     if again and first:
-        added = await pending.among(conn, *first)
+        added = await jobs.among(conn, *first)
     return {first[0]: added} if first and added else {}
 
 
-async def _store_alliance(conn: AsyncConnection, alliance_id: int, stored: entities.Stored,
+async def _store_alliance(jobs: JobQueries, conn: AsyncConnection, alliance_id: int, stored: Stored,
                           answer: Answer[Alliance], arrived: dt.datetime) -> None:
     """Store an alliance's own answer (a 304: its Expires and checked time) with what changed."""
     if isinstance(answer, NotModified):
-        await entities.revalidate(conn, "alliance", alliance_id, Revalidated.of(answer, arrived))
+        await jobs.revalidate(conn, "alliance", alliance_id, Revalidated.of(answer, arrived))
         return
     noted = detail_changes("alliance", alliance_id, stored, answer.data)
-    await entities.store(conn, alliance_id, answer.data, CacheFacts.of(answer, arrived), noted)
+    await jobs.store(conn, alliance_id, answer.data, CacheFacts.of(answer, arrived), noted)
 
 
-async def _store_members(conn: AsyncConnection, alliance_id: int, stored: entities.Stored,
+async def _store_members(jobs: JobQueries, conn: AsyncConnection, alliance_id: int, stored: Stored,
                          answer: Answer[list[int]], arrived: dt.datetime) -> None:
     """Store an alliance's member list (a 304: its Expires and checked time) with what changed."""
     if isinstance(answer, NotModified):
-        await entities.revalidate(conn, "alliance", alliance_id, Revalidated.of(answer, arrived),
+        await jobs.revalidate(conn, "alliance", alliance_id, Revalidated.of(answer, arrived),
                                   MEMBERS_PREFIX)
         return
     noted = member_changes(alliance_id, stored, answer.data)
-    await entities.replace_members(conn, alliance_id, answer.data, CacheFacts.of(answer, arrived), noted)
+    await jobs.replace_members(conn, alliance_id, answer.data, CacheFacts.of(answer, arrived), noted)
 
 
-async def _finish(conn: AsyncConnection, kind: Kind, entity_id: int, children: Children, *,
+async def _finish(jobs: JobQueries, conn: AsyncConnection, kind: Kind, entity_id: int, children: Children, *,
                   requested: bool) -> dict[Kind, list[int]]:
     """Add what the entity references to the pending set, finish the entity.
 
@@ -343,9 +346,9 @@ async def _finish(conn: AsyncConnection, kind: Kind, entity_id: int, children: C
     """
     to_publish: dict[Kind, list[int]] = {}
     for child_kind, ids in children.by_kind():
-        added = await pending.add(conn, child_kind, ids, skip_fresh=True, published=True)
-        chosen = added if requested else await pending.among(conn, child_kind, ids)
+        added = await jobs.add(conn, child_kind, ids, skip_fresh=True, published=True)
+        chosen = added if requested else await jobs.among(conn, child_kind, ids)
         if chosen:
             to_publish[child_kind] = chosen
-    await pending.finish(conn, kind, entity_id, stored=requested)
+    await jobs.finish(conn, kind, entity_id, stored=requested)
     return to_publish

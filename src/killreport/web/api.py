@@ -9,9 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from killreport.store import lookup
 from killreport.web import status, views
-from killreport.web.keys import BROKER, ENGINE
+from killreport.web.keys import BROKER, STORE
 from killreport.web.links import next_url, plain
 from killreport.web.pages import not_found
 from killreport.web.params import (
@@ -42,14 +41,14 @@ async def index(request: web.Request) -> web.Response:
 
 async def status_json(request: web.Request) -> web.Response:
     """Everything the status page shows."""
-    return reply(await status.gather(request.app[ENGINE], request.app[BROKER]))
+    return reply(await status.gather(request.app[STORE], request.app[BROKER]))
 
 
 async def alliance(request: web.Request) -> web.Response:
     """One alliance, its links and latest changes; its members are a list of their own."""
     alliance_id = parse_id(request.match_info["id"])
-    async with request.app[ENGINE].connect() as conn:
-        view = await views.alliance(conn, alliance_id)
+    async with request.app[STORE].connect() as conn:
+        view = await views.alliance(request.app[STORE].lookup, conn, alliance_id)
     if view is None:
         raise not_found("alliance", alliance_id)
     return reply({**view, "members": f"/api/alliances/{alliance_id}/corporations"})
@@ -59,12 +58,12 @@ async def alliance_corporations(request: web.Request) -> web.Response:
     """An alliance's member corporations by id, paged."""
     alliance_id = parse_id(request.match_info["id"])
     paging = parse_paging(request.query)
-    async with request.app[ENGINE].connect() as conn:
-        alliance_row = await lookup.alliance(conn, alliance_id)
+    async with request.app[STORE].connect() as conn:
+        alliance_row = await request.app[STORE].lookup.alliance(conn, alliance_id)
         if alliance_row is None:
             raise not_found("alliance", alliance_id)
-        page = await lookup.alliance_members(conn, alliance_id, offset=paging.offset, limit=paging.per_page,
-                                             count=False)
+        page = await request.app[STORE].lookup.alliance_members(
+            conn, alliance_id, offset=paging.offset, limit=paging.per_page, count=False)
     body = views.page_body(request, "corporation", page, paging)
     return reply({**body, "total": alliance_row["member_corporations"]})
 
@@ -72,8 +71,8 @@ async def alliance_corporations(request: web.Request) -> web.Response:
 async def corporation(request: web.Request) -> web.Response:
     """One corporation, its links and latest changes."""
     corporation_id = parse_id(request.match_info["id"])
-    async with request.app[ENGINE].connect() as conn:
-        view = await views.corporation(conn, corporation_id)
+    async with request.app[STORE].connect() as conn:
+        view = await views.corporation(request.app[STORE].lookup, conn, corporation_id)
     if view is None:
         raise not_found("corporation", corporation_id)
     return reply({**view, "characters": f"/api/corporations/{corporation_id}/characters"})
@@ -83,19 +82,19 @@ async def corporation_characters(request: web.Request) -> web.Response:
     """The characters the copy places in a corporation, by id, paged."""
     corporation_id = parse_id(request.match_info["id"])
     paging = parse_paging(request.query)
-    async with request.app[ENGINE].connect() as conn:
-        if await lookup.corporation(conn, corporation_id) is None:
+    async with request.app[STORE].connect() as conn:
+        if await request.app[STORE].lookup.corporation(conn, corporation_id) is None:
             raise not_found("corporation", corporation_id)
-        page = await lookup.corporation_characters(conn, corporation_id, offset=paging.offset,
-                                                   limit=paging.per_page)
+        page = await request.app[STORE].lookup.corporation_characters(
+            conn, corporation_id, offset=paging.offset, limit=paging.per_page)
     return reply(views.page_body(request, "character", page, paging))
 
 
 async def character(request: web.Request) -> web.Response:
     """One character, its corporation and alliance, and latest changes."""
     character_id = parse_id(request.match_info["id"])
-    async with request.app[ENGINE].connect() as conn:
-        view = await views.character(conn, character_id)
+    async with request.app[STORE].connect() as conn:
+        view = await views.character(request.app[STORE].lookup, conn, character_id)
     if view is None:
         raise not_found("character", character_id)
     return reply(view)
@@ -107,8 +106,8 @@ async def search(request: web.Request) -> web.Response:
     if text is None:
         raise Problem(400, "q is required: a name or ticker to look for")
     paging = parse_paging(request.query, 50)
-    async with request.app[ENGINE].connect() as conn:
-        return reply(await views.search(conn, request, text, paging))
+    async with request.app[STORE].connect() as conn:
+        return reply(await views.search(request.app[STORE].lookup, conn, request, text, paging))
 
 
 async def changes(request: web.Request) -> web.Response:
@@ -118,9 +117,9 @@ async def changes(request: web.Request) -> web.Response:
     raw_id = single(request.query, "id")
     entity_id = None if raw_id is None else parse_id(raw_id)
     paging = parse_paging(request.query)
-    async with request.app[ENGINE].connect() as conn:
-        page = await lookup.changes_page(conn, since=since, kind=kind, entity_id=entity_id,
+    async with request.app[STORE].connect() as conn:
+        page = await request.app[STORE].lookup.changes_page(conn, since=since, kind=kind, entity_id=entity_id,
                                          offset=paging.offset, limit=paging.per_page)
-        items = await views.recent_changes(conn, page.items)
+        items = await views.recent_changes(request.app[STORE].lookup, conn, page.items)
     return reply({"items": items, "page": paging.page, "per_page": paging.per_page,
                   "next": next_url(request, page, paging.page)})

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Final
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from killreport.store.interface import Store
 from killreport.web.broker_link import BrokerLink
 
-ENGINE: Final = web.AppKey("engine", AsyncEngine)
+STORE: Final = web.AppKey("store", Store)
 BROKER: Final = web.AppKey("broker", BrokerLink)

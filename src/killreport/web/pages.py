@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from killreport.ids import Kind
-from killreport.store import lookup
 from killreport.web import render, status, views
-from killreport.web.keys import BROKER, ENGINE
+from killreport.web.keys import BROKER, STORE
 from killreport.web.params import Problem, parse_id, parse_paging, parse_search
 
 # A page lists this many members or characters unless asked otherwise: every member of almost any
@@ -22,7 +21,7 @@ def not_found(kind: Kind, entity_id: int) -> Problem:
 
 async def status_page(request: web.Request) -> web.Response:
     """The live status page (static/status.js refreshes it from /api/status)."""
-    data = await status.gather(request.app[ENGINE], request.app[BROKER])
+    data = await status.gather(request.app[STORE], request.app[BROKER])
     return render.page("status.html", request, {"title": "Status", "s": data})
 
 
@@ -30,11 +29,11 @@ async def alliance_page(request: web.Request) -> web.Response:
     """An alliance with its links, members (biggest first) and changes."""
     alliance_id = parse_id(request.match_info["id"])
     paging = parse_paging(request.query, PAGE_ROWS)
-    async with request.app[ENGINE].connect() as conn:
-        view = await views.alliance(conn, alliance_id)
+    async with request.app[STORE].connect() as conn:
+        view = await views.alliance(request.app[STORE].lookup, conn, alliance_id)
         if view is None:
             raise not_found("alliance", alliance_id)
-        members = await lookup.alliance_members(conn, alliance_id, offset=paging.offset,
+        members = await request.app[STORE].lookup.alliance_members(conn, alliance_id, offset=paging.offset,
                                                 limit=paging.per_page, by_size=True, count=False)
     body = views.page_body(request, "corporation", members, paging)
     return render.page("alliance.html", request, {**view, "title": view["alliance"]["name"], "members": body})
@@ -44,12 +43,12 @@ async def corporation_page(request: web.Request) -> web.Response:
     """A corporation with its links, the characters the copy places in it, and changes."""
     corporation_id = parse_id(request.match_info["id"])
     paging = parse_paging(request.query, PAGE_ROWS)
-    async with request.app[ENGINE].connect() as conn:
-        view = await views.corporation(conn, corporation_id)
+    async with request.app[STORE].connect() as conn:
+        view = await views.corporation(request.app[STORE].lookup, conn, corporation_id)
         if view is None:
             raise not_found("corporation", corporation_id)
-        known = await lookup.corporation_characters(conn, corporation_id, offset=paging.offset,
-                                                    limit=paging.per_page)
+        known = await request.app[STORE].lookup.corporation_characters(
+            conn, corporation_id, offset=paging.offset, limit=paging.per_page)
     body = views.page_body(request, "character", known, paging)
     return render.page("corporation.html", request,
                        {**view, "title": view["corporation"]["name"], "characters": body})
@@ -58,8 +57,8 @@ async def corporation_page(request: web.Request) -> web.Response:
 async def character_page(request: web.Request) -> web.Response:
     """A character with its corporation, alliance and changes."""
     character_id = parse_id(request.match_info["id"])
-    async with request.app[ENGINE].connect() as conn:
-        view = await views.character(conn, character_id)
+    async with request.app[STORE].connect() as conn:
+        view = await views.character(request.app[STORE].lookup, conn, character_id)
     if view is None:
         raise not_found("character", character_id)
     return render.page("character.html", request, {**view, "title": view["character"]["name"]})
@@ -71,6 +70,6 @@ async def search_page(request: web.Request) -> web.Response:
     paging = parse_paging(request.query, 50)
     found = None
     if text is not None:
-        async with request.app[ENGINE].connect() as conn:
-            found = await views.search(conn, request, text, paging)
+        async with request.app[STORE].connect() as conn:
+            found = await views.search(request.app[STORE].lookup, conn, request, text, paging)
     return render.page("search.html", request, {"title": "Search", "q": text or "", "found": found})

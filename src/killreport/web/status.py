@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final, NoReturn
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from killreport.ids import KINDS, Kind, is_valid_id
 from killreport.overview import status_data
 from killreport.queue.broker import DEAD_LETTER_QUEUE, DeadLetter, QueueStats
-from killreport.store import lookup
+from killreport.store.interface import Store
 from killreport.store.lookup import Row
 from killreport.web import views
 from killreport.web.broker_link import BrokerLink
@@ -65,15 +63,16 @@ def _letter_url(kind: str | None, entity_id: int | None) -> str | None:
     return None
 
 
-async def gather(engine: AsyncEngine, link: BrokerLink) -> Row:
+async def gather(store: Store, link: BrokerLink) -> Row:
     """Everything the status page shows (times as datetimes: JSON and the page write them alike)."""
     queues, broker_error = await link.stats()
-    data = await status_data(engine, _KnownStats(queues))
+    data = await status_data(store, _KnownStats(queues))
     waiting = next((q.ready for q in queues if q.name == DEAD_LETTER_QUEUE), 0)
     letters = [] if broker_error else await link.dead_letters(DEAD_LETTERS_SHOWN, waiting)
-    async with engine.connect() as conn:
-        rates = await lookup.request_rate(conn)
-        changes = await views.recent_changes(conn, await lookup.latest_changes(conn, limit=CHANGES_SHOWN))
+    async with store.connect() as conn:
+        rates = await store.lookup.request_rate(conn)
+        latest = await store.lookup.latest_changes(conn, limit=CHANGES_SHOWN)
+        changes = await views.recent_changes(store.lookup, conn, latest)
     broker = {"reachable": broker_error is None, "dead_letters_waiting": waiting,
               "state": broker_error or "connected"}
     return {**data, "broker": broker, "rates": rates, "dead_letters": [letter_row(d) for d in letters],

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.ids import Kind
-from killreport.store import lookup
+from killreport.store.interface import LookupQueries
 from killreport.store.lookup import Page, Row
 from killreport.web.links import change_row, link, listed, next_url
 from killreport.web.params import Paging
@@ -18,47 +18,50 @@ CHANGES_SHOWN: Final = 50
 MATCHES: Final = ("exact_ticker", "exact_name", "prefix", "substring")
 
 
-async def _changes(conn: AsyncConnection, kind: Kind, entity_id: int, record: Row) -> list[Row]:
-    rows = await lookup.latest_changes(conn, kind=kind, entity_id=entity_id, limit=CHANGES_SHOWN)
+async def _changes(q: LookupQueries, conn: AsyncConnection, kind: Kind, entity_id: int,
+                   record: Row) -> list[Row]:
+    rows = await q.latest_changes(conn, kind=kind, entity_id=entity_id, limit=CHANGES_SHOWN)
     return [change_row(r, {(kind, entity_id): record}) for r in rows]
 
 
-async def _links(conn: AsyncConnection, wanted: dict[str, tuple[Kind, int | None]]) -> dict[str, Row | None]:
-    known = await lookup.names(conn, [(k, i) for k, i in wanted.values() if i is not None])
+async def _links(q: LookupQueries, conn: AsyncConnection,
+                 wanted: dict[str, tuple[Kind, int | None]]) -> dict[str, Row | None]:
+    known = await q.names(conn, [(k, i) for k, i in wanted.values() if i is not None])
     return {name: link(kind, entity_id, known) for name, (kind, entity_id) in wanted.items()}
 
 
-async def alliance(conn: AsyncConnection, alliance_id: int) -> Row | None:
+async def alliance(q: LookupQueries, conn: AsyncConnection, alliance_id: int) -> Row | None:
     """An alliance, its executor, creator corporation and creator, and its latest changes."""
-    row = await lookup.alliance(conn, alliance_id)
+    row = await q.alliance(conn, alliance_id)
     if row is None:
         return None
-    links = await _links(conn, {"executor_corporation": ("corporation", row["executor_corporation_id"]),
+    links = await _links(q, conn, {"executor_corporation": ("corporation", row["executor_corporation_id"]),
                                 "creator_corporation": ("corporation", row["creator_corporation_id"]),
                                 "creator": ("character", row["creator_id"])})
-    return {"alliance": row, "links": links, "changes": await _changes(conn, "alliance", alliance_id, row)}
+    return {"alliance": row, "links": links, "changes": await _changes(q, conn, "alliance", alliance_id, row)}
 
 
-async def corporation(conn: AsyncConnection, corporation_id: int) -> Row | None:
+async def corporation(q: LookupQueries, conn: AsyncConnection, corporation_id: int) -> Row | None:
     """A corporation, its alliance, CEO and creator, and its latest changes."""
-    row = await lookup.corporation(conn, corporation_id)
+    row = await q.corporation(conn, corporation_id)
     if row is None:
         return None
-    links = await _links(conn, {"alliance": ("alliance", row["alliance_id"]),
+    links = await _links(q, conn, {"alliance": ("alliance", row["alliance_id"]),
                                 "ceo": ("character", row["ceo_id"]),
                                 "creator": ("character", row["creator_id"])})
-    changes = await _changes(conn, "corporation", corporation_id, row)
+    changes = await _changes(q, conn, "corporation", corporation_id, row)
     return {"corporation": row, "links": links, "changes": changes}
 
 
-async def character(conn: AsyncConnection, character_id: int) -> Row | None:
+async def character(q: LookupQueries, conn: AsyncConnection, character_id: int) -> Row | None:
     """A character, its corporation and alliance, and its latest changes."""
-    row = await lookup.character(conn, character_id)
+    row = await q.character(conn, character_id)
     if row is None:
         return None
-    links = await _links(conn, {"corporation": ("corporation", row["corporation_id"]),
+    links = await _links(q, conn, {"corporation": ("corporation", row["corporation_id"]),
                                 "alliance": ("alliance", row["alliance_id"])})
-    return {"character": row, "links": links, "changes": await _changes(conn, "character", character_id, row)}
+    changes = await _changes(q, conn, "character", character_id, row)
+    return {"character": row, "links": links, "changes": changes}
 
 
 def page_body(request: web.Request, kind: Kind, page: Page, paging: Paging) -> Row:
@@ -70,9 +73,10 @@ def page_body(request: web.Request, kind: Kind, page: Page, paging: Paging) -> R
     return body
 
 
-async def search(conn: AsyncConnection, request: web.Request, text: str, paging: Paging) -> Row:
+async def search(q: LookupQueries, conn: AsyncConnection, request: web.Request, text: str,
+                 paging: Paging) -> Row:
     """Search results as a list page: each with its kind, id, name, ticker and addresses."""
-    found = await lookup.search(conn, text, offset=paging.offset, limit=paging.per_page)
+    found = await q.search(conn, text, offset=paging.offset, limit=paging.per_page)
     items = [_result(r) for r in found.items]
     return {"q": text, "items": items, "page": paging.page, "per_page": paging.per_page,
             "next": next_url(request, found, paging.page)}
@@ -83,7 +87,7 @@ def _result(row: Row) -> Row:
     return {**found, "match": MATCHES[row["rank"]]}
 
 
-async def recent_changes(conn: AsyncConnection, rows: list[Row]) -> list[Row]:
+async def recent_changes(q: LookupQueries, conn: AsyncConnection, rows: list[Row]) -> list[Row]:
     """Changes with the names of the entities they are about."""
-    known = await lookup.names(conn, {(r["kind"], r["entity_id"]) for r in rows})
+    known = await q.names(conn, {(r["kind"], r["entity_id"]) for r in rows})
     return [change_row(r, known) for r in rows]

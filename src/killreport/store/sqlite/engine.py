@@ -16,9 +16,11 @@ from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
-BUSY_TIMEOUT_MS: Final = 30_000
 SCHEME: Final = "sqlite:///"
+_PRAGMAS: Final = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                   "PRAGMA busy_timeout=30000", "PRAGMA foreign_keys=OFF")
 
 
 def path_of(database_url: str) -> Path:
@@ -30,17 +32,19 @@ def path_of(database_url: str) -> Path:
 
 def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={BUSY_TIMEOUT_MS}",
-                   "foreign_keys=OFF"):
-        cursor.execute(f"PRAGMA {pragma}")
+    for pragma in _PRAGMAS:
+        cursor.execute(pragma)
     cursor.close()
 
 
-def open_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """An engine on the file (created if absent, with its folder) with the pragmas above."""
+def open_engine(database_url: str, *, pool_size: int = 5, dedicated: bool = False) -> AsyncEngine:
+    """An engine on the file (created if absent, with its folder) with the pragmas above.
+
+    `dedicated`: no pool (each connection closes for real), for a long-lived single connection."""
     path = path_of(database_url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(f"sqlite+aiosqlite:///{path}", pool_size=pool_size,
-                                 max_overflow=pool_size)
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = (create_async_engine(url, poolclass=NullPool) if dedicated else
+              create_async_engine(url, pool_size=pool_size, max_overflow=pool_size))
     event.listen(engine.sync_engine, "connect", _pragmas)
     return engine
