@@ -1,23 +1,38 @@
-"""The composition root of every command: settings → database, broker, ESI client, passed down explicitly."""
+"""The composition root of every command: settings → store, broker, budget, ESI client, passed down.
+
+The mode is chosen here, once, from DATABASE_URL:
+
+    embedded      a SQLite file: the queue is its tables (TableQueue), the budget its one row
+                  (SqliteBudget), and one runner (`run`, `worker`, `scheduler`, or `sync-all --wait`
+                  doing the work itself) holds the file's runner lock
+    distributed   PostgreSQL + RabbitMQ: RabbitBroker, PgBudget, any number of workers
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import asyncpg
+from sqlalchemy.exc import DBAPIError
 
 from killreport.budget.pg import PgBudget
 from killreport.budget.rules import RULES, Rules
+from killreport.budget.sqlite import SqliteBudget
+from killreport.budget.types import Budget
 from killreport.config import Settings, mask_url
 from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.counting import CountingTransport, Observer
 from killreport.esi.transport import aiohttp_transport
-from killreport.queue.broker import BrokerUnavailable
+from killreport.queue.broker import Broker, BrokerUnavailable
 from killreport.queue.rabbit import RabbitBroker
+from killreport.queue.table import TableQueue
+from killreport.runner_lock import RunnerLock
 from killreport.services import ServiceUnavailable, patiently
+from killreport.store.sqlite.engine import open_engine, path_of
 
 
 def load_settings() -> Settings:
@@ -35,8 +50,13 @@ async def _connect(settings: Settings, attempts: int) -> RabbitBroker:
 
 @asynccontextmanager
 async def broker(settings: Settings, *, wait: bool = False,
-                 max_delay_s: float = 30.0) -> AsyncIterator[RabbitBroker]:
-    """A connected broker with every queue declared; waits with backoff if `wait`."""
+                 max_delay_s: float = 30.0) -> AsyncIterator[Broker]:
+    """The mode's broker: the SQLite file's tables, or RabbitMQ with every queue declared (waiting
+    with backoff if `wait`)."""
+    if settings.embedded:
+        async with _table_queue(settings) as queue:
+            yield queue
+        return
     connected = await patiently(lambda: _connect(settings, 1 if wait else 2), wait=wait,
                                 max_delay_s=max_delay_s)
     try:
@@ -45,34 +65,53 @@ async def broker(settings: Settings, *, wait: bool = False,
         await connected.close()
 
 
+@asynccontextmanager
+async def _table_queue(settings: Settings) -> AsyncIterator[TableQueue]:
+    engine = open_engine(settings.database_url, pool_size=2)
+    queue = TableQueue(engine, settings.retry_delays_s)
+    try:
+        yield queue
+    finally:
+        await queue.close()
+        await engine.dispose()
+
+
+@contextmanager
+def runner(settings: Settings, command: str) -> Iterator[None]:
+    """Embedded: hold the file's runner lock while the block runs (RunnerLockHeld if another
+    process holds it). Distributed: nothing to hold, any number of workers may run."""
+    if not settings.embedded:
+        yield
+        return
+    with RunnerLock.acquire(path_of(settings.database_url), command):
+        yield
+
+
 @dataclass
 class Esi:
     """The ESI client with the counters of what it sent."""
 
     client: EsiClient
     counter: CountingTransport
-    budget: PgBudget
+    budget: Budget
 
 
 @asynccontextmanager
 async def esi_client(settings: Settings, observe: Observer | None = None) -> AsyncIterator[Esi]:
-    """An ESI client on the shared PostgreSQL budget (refuses the real ESI without a contact).
+    """An ESI client on the mode's shared budget (refuses the real ESI without a contact).
 
     `observe` is told of every request (route template, status, seconds): the metrics, when on.
     """
     settings.require_contact()
-    budget = await patiently(lambda: _budget(settings), wait=False, max_delay_s=1)
-    try:
-        async with aiohttp_transport(settings.esi_max_inflight, settings.esi_max_body_bytes) as raw:
-            counter = CountingTransport(raw, observe)
-            client = EsiClient(counter, budget, base_url=settings.esi_base_url,
-                               user_agent=user_agent(settings.esi_contact),
-                               compatibility_date=settings.esi_compatibility_date,
-                               timeout_s=settings.esi_timeout_s,
-                               max_body_bytes=settings.esi_max_body_bytes)
-            yield Esi(client=client, counter=counter, budget=budget)
-    finally:
-        await budget.close()
+    async with _opened_budget(settings) as budget, \
+            aiohttp_transport(settings.esi_max_inflight, settings.esi_max_body_bytes) as raw:
+        counter = CountingTransport(raw, observe)
+        client = EsiClient(counter, budget, base_url=settings.esi_base_url,
+                           user_agent=user_agent(settings.esi_contact),
+                           compatibility_date=settings.esi_compatibility_date,
+                           timeout_s=settings.esi_timeout_s,
+                           max_body_bytes=settings.esi_max_body_bytes)
+        yield Esi(client=client, counter=counter, budget=budget)
 
 
 def budget_rules(settings: Settings) -> Rules:
@@ -82,11 +121,22 @@ def budget_rules(settings: Settings) -> Rules:
     return dataclasses.replace(RULES, downtime_lead_s=0.0, downtime_max_s=0.0)
 
 
-async def _budget(settings: Settings) -> PgBudget:
+@asynccontextmanager
+async def _opened_budget(settings: Settings) -> AsyncIterator[PgBudget | SqliteBudget]:
+    """The mode's shared budget: the SQLite file's row, or PostgreSQL's tables."""
+    budget = await patiently(lambda: _budget(settings), wait=False, max_delay_s=1)
     try:
-        return await PgBudget.open(settings.database_url, max_inflight=settings.esi_max_inflight,
-                                   error_floor=settings.esi_error_floor,
-                                   lease_ttl_s=settings.lease_ttl_s, rules=budget_rules(settings))
-    except (OSError, asyncpg.PostgresError) as exc:
+        yield budget
+    finally:
+        await budget.close()
+
+
+async def _budget(settings: Settings) -> PgBudget | SqliteBudget:
+    kind = SqliteBudget if settings.embedded else PgBudget
+    try:
+        return await kind.open(settings.database_url, max_inflight=settings.esi_max_inflight,
+                               error_floor=settings.esi_error_floor, lease_ttl_s=settings.lease_ttl_s,
+                               rules=budget_rules(settings))
+    except (OSError, asyncpg.PostgresError, sqlite3.Error, DBAPIError) as exc:
         where = mask_url(settings.database_url)
-        raise ServiceUnavailable(f"PostgreSQL unreachable at {where}: {exc}") from exc
+        raise ServiceUnavailable(f"the ESI budget's database at {where} cannot be used: {exc}") from exc

@@ -12,6 +12,7 @@ from pydantic_settings import SettingsError
 from killreport.config import ConfigError
 from killreport.esi.errors import EsiError
 from killreport.queue.broker import BrokerUnavailable
+from killreport.runner_lock import RunnerLockHeld
 from killreport.services import ServiceUnavailable
 
 USAGE: Final = 2
@@ -23,7 +24,8 @@ class UsageError(ValueError):
 
 
 # SettingsError: a value pydantic-settings cannot even decode (RETRY_DELAYS_S that is not JSON).
-EXPECTED: Final = (ConfigError, ServiceUnavailable, BrokerUnavailable, EsiError, SettingsError)
+EXPECTED: Final = (ConfigError, ServiceUnavailable, BrokerUnavailable, EsiError, SettingsError,
+                   RunnerLockHeld)
 
 
 def one_line(exc: BaseException) -> str:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Final
 
 from cyclopts import Parameter
 from rich.console import Console
 
 from killreport.cli import render
 from killreport.cli.errors import UsageError
+from killreport.config import Settings
+from killreport.embedded import working_here
 from killreport.ids import Kind, refusal
 from killreport.services import database
 from killreport.store.interface import Store
 from killreport.sync.enqueue import enqueue
 from killreport.sync.orchestrate import Progress, sync_stage, wait_until_done
 from killreport.wiring import broker, esi_client, load_settings
+
+_ERR: Final = Console(stderr=True)
 
 
 async def _stage(kind: Kind) -> int:
@@ -43,33 +48,52 @@ async def sync_characters() -> int:
 
 
 async def sync_all(*, wait: bool = False) -> int:
-    """Queue every alliance; each job queues what it discovers. --wait blocks until all is done."""
+    """Queue every alliance; each job queues what it discovers. --wait blocks until all is done.
+
+    On a SQLite file that no `killreport run` holds, --wait also does the work, in this process.
+    """
     settings = load_settings()
-    console = Console(stderr=True)
-    async with database(settings, wait=False) as store, broker(settings) as mq, \
-            esi_client(settings) as esi:
+    if not wait:
+        async with database(settings, wait=False) as store, broker(settings) as mq, \
+                esi_client(settings) as esi:
+            queued = await sync_stage(esi.client, store, mq, "alliance")
+        _queued(settings, queued, working=False)
+        return 0
+    async with database(settings, wait=False) as store, working_here(settings) as here, \
+            broker(settings) as mq, esi_client(settings) as esi:
         started = time.monotonic()
         before = await _totals(store)
-        queued = await sync_stage(esi.client, store, mq, "alliance")
-        console.print(f"queued {queued} alliance job(s); workers cascade to corporations and characters")
-        if not wait:
-            return 0
-
-        async def show(p: Progress) -> None:
-            if p.consumers == 0 and p.remaining:
-                console.print("no worker is consuming: start one with `killreport worker all`")
-            console.print(render.progress_line(p), highlight=False, soft_wrap=True)
-
-        async def outage(reason: str) -> None:
-            console.print(f"waiting: a service is unreachable ({reason})", highlight=False,
-                          soft_wrap=True)
-
-        final = await wait_until_done(store, mq, show, poll_s=1.0, on_outage=outage)
+        _queued(settings, await sync_stage(esi.client, store, mq, "alliance"), working=here)
+        final = await wait_until_done(store, mq, _show(settings), poll_s=1.0, on_outage=_outage)
         after = await _totals(store)
     requests = {code: after.get(code, 0) - before.get(code, 0) for code in after}
     render.summary(Console(), {"seconds": time.monotonic() - started, "stored": final.stored,
                                "requests": {k: v for k, v in requests.items() if v}})
     return 0
+
+
+def _queued(settings: Settings, count: int, *, working: bool) -> None:
+    """Say what was queued and who does the work."""
+    who = ("this process works them" if working else
+           "the runner works them (`killreport run`)" if settings.embedded else
+           "workers cascade to corporations and characters")
+    _ERR.print(f"queued {count} alliance job(s); {who}", highlight=False)
+
+
+def _show(settings: Settings) -> Callable[[Progress], Awaitable[None]]:
+    """The progress printer: one line per poll, and a hint while nobody consumes."""
+    start = "`killreport run`" if settings.embedded else "one with `killreport worker all`"
+
+    async def show(p: Progress) -> None:
+        if p.consumers == 0 and p.remaining:
+            _ERR.print(f"no worker is consuming: start {start}", highlight=False)
+        _ERR.print(render.progress_line(p), highlight=False, soft_wrap=True)
+
+    return show
+
+
+async def _outage(reason: str) -> None:
+    _ERR.print(f"waiting: a service is unreachable ({reason})", highlight=False, soft_wrap=True)
 
 
 async def _totals(store: Store) -> dict[int, int]:

@@ -6,7 +6,7 @@ from killreport.cli.errors import UsageError
 from killreport.config import Settings
 from killreport.ids import parse_kinds
 from killreport.signals import until_signalled
-from killreport.wiring import load_settings
+from killreport.wiring import load_settings, runner
 from killreport.worker.main import run
 
 # A draining worker stops by itself within SHUTDOWN_TIMEOUT_S; this bounds anything slower.
@@ -40,5 +40,6 @@ async def worker(*kinds: str, concurrency: int | None = None,
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     settings = worker_settings(concurrency, shutdown_timeout, metrics_port)
-    return await until_signalled(lambda stop, ready: run(settings, chosen, stop, ready),
-                                 settings.shutdown_timeout_s + _GRACE_S)
+    with runner(settings, "killreport worker"):
+        return await until_signalled(lambda stop, ready: run(settings, chosen, stop, ready),
+                                     settings.shutdown_timeout_s + _GRACE_S)

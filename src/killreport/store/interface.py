@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from killreport.store.schedule import Leader, ListCache, SweepMarks
 
 Dialect = Literal["postgresql", "sqlite"]
-Children = "tuple[Kind, Iterable[int]] | None"
+Children: TypeAlias = "tuple[Kind, Iterable[int]] | None"
 
 
 class JobQueries(Protocol):
