@@ -8,7 +8,7 @@ skip while nothing changes. Rows come back as plain dicts of column name → val
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,6 +33,8 @@ from killreport.ids import Kind
 from killreport.store import tables as t
 
 Row = dict[str, Any]
+# strpos(string, substring) and its equivalents: where the substring first occurs, from 1; 0 if nowhere.
+Position = Callable[[ColumnElement[str], ColumnElement[str]], ColumnElement[Any]]
 _KIND_ORDER: Final[Mapping[Kind, int]] = {"alliance": 0, "corporation": 1, "character": 2}
 # Requests over the previous whole minute and the current one, with the time they span: a rate
 # that moves every poll, not once a minute (esi_request_log keeps whole minutes).
@@ -146,12 +148,12 @@ def like_pattern(text_: str) -> str:
     return f"%{escaped}%"
 
 
-def _search_part(table: Table, kind: Kind, needle: ColumnElement[str],
-                 pattern: ColumnElement[str]) -> Select[Any]:
+def _search_part(table: Table, kind: Kind, needle: ColumnElement[str], pattern: ColumnElement[str],
+                 position: Position) -> Select[Any]:
     name = func.lower(table.c.name)
     has_ticker = "ticker" in table.c
     ticker = func.lower(table.c.ticker) if has_ticker else None
-    starts = func.strpos(name, needle) == 1
+    starts = position(name, needle) == 1
     rank = case(*([(ticker == needle, 0)] if ticker is not None else []), (name == needle, 1),
                 (starts, 2), else_=3)
     match = [name.like(pattern, escape="\\")]
@@ -168,10 +170,16 @@ async def search(conn: AsyncConnection, query_text: str, *, offset: int, limit: 
     Order: exact ticker, exact name, name starting with it, the rest; then alliances before
     corporations before characters, then by name and id.
     """
+    return await search_with(conn, query_text, offset=offset, limit=limit, position=func.strpos)
+
+
+async def search_with(conn: AsyncConnection, query_text: str, *, offset: int, limit: int,
+                      position: Position) -> Page:
+    """`search`, given the dialect's strpos (where a text first occurs in another, from 1; 0: nowhere)."""
     # PostgreSQL folds the case of both sides, so the text and the names fold by the same rules.
     needle = func.lower(literal(query_text))
     pattern = func.lower(literal(like_pattern(query_text)))
-    parts = [_search_part(table, kind, needle, pattern) for kind, table in t.ENTITY_TABLES.items()]
+    parts = [_search_part(table, kind, needle, pattern, position) for kind, table in t.ENTITY_TABLES.items()]
     found = union_all(*parts).subquery("found")
     ordered = select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank).order_by(
         found.c.rank, found.c.kind_order, func.lower(found.c.name), found.c.id)
