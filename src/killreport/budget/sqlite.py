@@ -5,14 +5,17 @@ esi_budget_state row (store/sqlite/budget.py). Each reserve and settle is one sh
 transaction (read the State, decide, write it back), so `sync-all` in a second terminal and the
 runner obey one error limit and one in-flight cap. Trade-offs, decided here:
 
-- Cost, measured by `.venv/bin/python bench/budget_sqlite.py` (see its output for this machine):
-  COST_MEASURED_BELOW. The embedded mode needs a few hundred requests a second; this is well above.
-- Within a process one transaction at a time (an asyncio.Lock): two of its connections racing for
+- Cost: COST_MEASURED_BELOW
+- The transactions run synchronously on one thread of the budget's own, one whole transaction per
+  hand-off; through aiosqlite each of its four calls was a hand-off and a pair cost 8.8 ms
+  (113 pairs/s), too slow for the few hundred requests a second the embedded mode needs. One
+  thread also means one transaction of this process at a time: two of its connections racing for
   the write lock would make SQLite's busy handler sleep in millisecond steps. Across processes
-  the busy timeout (engine.py) queues them.
+  the busy timeout queues them.
 - Waking: a settle that frees capacity wakes this process's waiters at once; another process's
   waiters see it within Rules.poll_s, as PgBudget's do when a NOTIFY is lost.
-- Every time is this machine's clock (time.time): every process on one file shares it.
+- Every time is this machine's clock (`clock`, time.time), read once the write lock is held:
+  every process on one file shares it.
 - A reserve cancelled while its transaction runs gives back the lease it may have been granted,
   rather than blocking others until the lease's TTL.
 """
@@ -23,37 +26,48 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from killreport.budget.rules import RULES, Grant, Limits, Rules, Wait, apply_settle, decide
+from killreport.budget.rules import RULES, Grant, Limits, Rules, State, Wait, apply_settle, decide
 from killreport.budget.types import BudgetSnapshot, Lease
 from killreport.esi.classify import NO_ANSWER, Observation
-from killreport.store.sqlite.budget import read_state, snapshot_of, write_state
-from killreport.store.sqlite.write import immediate
+from killreport.store.sqlite.budget import BudgetRow, snapshot_of
+from killreport.store.sqlite.engine import path_of
+
+T = TypeVar("T")
 
 
 class SqliteBudget:
-    """The shared budget on a SQLite engine (the caller's: `close` leaves it open)."""
+    """The shared budget on a `sqlite:///` file; `await close()` when done."""
 
-    def __init__(self, engine: AsyncEngine, limits: Limits, *, rules: Rules = RULES,
+    def __init__(self, database_url: str, limits: Limits, *, rules: Rules = RULES,
                  clock: Callable[[], float] = time.time) -> None:
-        self._engine = engine
+        self._row = BudgetRow(path_of(database_url))
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="killreport-budget")
         self._limits = limits
         self._rules = rules
         self._clock = clock
-        self._turn = asyncio.Lock()
         self._wake = asyncio.Event()
         self._background: set[asyncio.Future[Any]] = set()
 
+    @classmethod
+    async def open(cls, database_url: str, *, max_inflight: int, error_floor: int,
+                   lease_ttl_s: float, rules: Rules = RULES) -> SqliteBudget:
+        """The budget on the file, built as PgBudget.open builds its own (the tables must exist)."""
+        budget = cls(database_url, Limits(max_inflight, error_floor, lease_ttl_s), rules=rules)
+        await budget.snapshot()  # fail here, not at the first request, on a file it cannot read
+        return budget
+
+    async def _in_thread(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work)
+
     async def attempt(self, route: str) -> Grant | Wait:
         """One decision for a request on `route`, persisted: a lease, or how long to wait."""
-        async with self._turn, immediate(self._engine) as conn:
-            now = self._clock()
-            state, verdict = decide(await read_state(conn), now, route, self._limits, self._rules)
-            await write_state(conn, state, now)
-        return verdict
+        def step(state: State, now: float) -> tuple[State, Grant | Wait]:
+            return decide(state, now, route, self._limits, self._rules)
+
+        return await self._in_thread(lambda: self._row.transact(step, self._clock))
 
     async def reserve(self, route: str) -> Lease:
         """Wait until a request on `route` fits every limit, then hold its lease."""
@@ -72,10 +86,11 @@ class SqliteBudget:
                 await asyncio.wait_for(wake.wait(), timeout=min(verdict.seconds, self._rules.poll_s))
 
     def _give_back(self, call: asyncio.Future[Grant | Wait], route: str) -> None:
-        if call.cancelled() or call.exception() is not None or not isinstance(call.result(), Grant):
+        if call.cancelled() or call.exception() is not None:
             return
         granted = call.result()
-        assert isinstance(granted, Grant)
+        if not isinstance(granted, Grant):
+            return
         # Nothing was sent under it: settle as a non-error without a status.
         unused = Observation(status=None, is_error=False)
         release = asyncio.ensure_future(self.settle(Lease(granted.lease.id, route), unused))
@@ -84,22 +99,22 @@ class SqliteBudget:
 
     async def settle(self, lease: Lease, observation: Observation = NO_ANSWER) -> None:
         """Return the lease and fold in what ESI reported (one write transaction)."""
-        async with self._turn, immediate(self._engine) as conn:
-            now = self._clock()
-            state, wake = apply_settle(await read_state(conn), now, lease.id, lease.route, observation,
-                                       self._rules)
-            await write_state(conn, state, now)
-        if wake:
+        def step(state: State, now: float) -> tuple[State, bool]:
+            return apply_settle(state, now, lease.id, lease.route, observation, self._rules)
+
+        if await self._in_thread(lambda: self._row.transact(step, self._clock)):
             self._wake.set()
             self._wake = asyncio.Event()
 
     async def snapshot(self) -> BudgetSnapshot:
         """The budget as last persisted, for `status`."""
-        async with self._engine.connect() as conn:
-            return snapshot_of(await read_state(conn), self._clock(), self._rules)
+        state = await self._in_thread(self._row.load)
+        return snapshot_of(state, self._clock(), self._rules)
 
     async def close(self) -> None:
-        """Finish giving back leases of cancelled reserves."""
+        """Give back the leases of cancelled reserves, then close the connection and the thread."""
         for task in list(self._background):
             with contextlib.suppress(Exception):
                 await task
+        await self._in_thread(self._row.dispose)
+        self._thread.shutdown(wait=False)

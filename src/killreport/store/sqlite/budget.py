@@ -1,7 +1,10 @@
 """The embedded budget's SQL: budget.rules.State as JSON in the one esi_budget_state row.
 
 The rules run in Python (budget.rules); SQLite only keeps their state, so there is no PL/SQL
-mirror to keep in step. An absent row is a fresh State: nothing has been reported yet.
+mirror to keep in step. An absent row is a fresh State: nothing has been reported yet, and so is
+a row that cannot be read (logged): the rules start a fresh budget with a single probe request.
+`budget_snapshot` is for `status` on the store's AsyncEngine; SqliteBudget reads and writes
+through BudgetRow, synchronously on a thread of its own (BudgetRow says why).
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, TypeVar
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, create_engine, event, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,6 +26,7 @@ from killreport.budget.types import DOWNTIME, BucketState, BudgetSnapshot
 from killreport.store.sqlite.tables import esi_budget_state
 
 log = structlog.get_logger("killreport.budget")
+T = TypeVar("T")
 
 
 def _lease_json(lease: LeaseRec) -> dict[str, Any]:
@@ -81,10 +87,19 @@ def state_from_json(text: str) -> State:
     )
 
 
-async def read_state(conn: AsyncConnection) -> State:
-    """The persisted State; a fresh State when the row does not exist yet or cannot be read."""
-    text = (await conn.execute(select(esi_budget_state.c.state)
-                               .where(esi_budget_state.c.id == 1))).scalar_one_or_none()
+# Built once: constructing a statement costs more than SQLite takes to run it (bench/budget_sqlite.py).
+_READ: Final = select(esi_budget_state.c.state).where(esi_budget_state.c.id == 1)
+_UPSERT: Final = insert(esi_budget_state).values(id=1, state=bindparam("state"),
+                                                 updated_at=bindparam("updated_at"))
+_WRITE: Final = _UPSERT.on_conflict_do_update(
+    index_elements=[esi_budget_state.c.id],
+    set_={"state": _UPSERT.excluded.state, "updated_at": _UPSERT.excluded.updated_at})
+# The pragmas engine.py sets on every connection, for this module's own synchronous engine.
+_PRAGMAS: Final = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000")
+
+
+def _decoded(text: str | None) -> State:
+    """The State a stored text holds; a fresh State when there is none or it cannot be read."""
     if text is None:
         return State()
     try:
@@ -95,12 +110,58 @@ async def read_state(conn: AsyncConnection) -> State:
         return State()
 
 
-async def write_state(conn: AsyncConnection, state: State, now: float) -> None:
-    """Replace the persisted State (inside the caller's BEGIN IMMEDIATE, see write.py)."""
-    statement = insert(esi_budget_state).values(id=1, state=state_to_json(state), updated_at=now)
-    await conn.execute(statement.on_conflict_do_update(
-        index_elements=[esi_budget_state.c.id],
-        set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at}))
+async def read_state(conn: AsyncConnection) -> State:
+    """The persisted State; a fresh State when the row does not exist yet or cannot be read."""
+    return _decoded((await conn.execute(_READ)).scalar_one_or_none())
+
+
+class BudgetRow:
+    """The esi_budget_state row through a synchronous engine of its own (blocking: run on one thread).
+
+    Why not the AsyncEngine: aiosqlite hands every call to the connection's thread and back, so a
+    transaction of four calls took 2 ms here; the whole transaction in one hand-off takes a fraction.
+    The last State read or written is kept with its text: while no other process has written since,
+    the row's text is the same string and decoding it again is skipped.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._engine = create_engine(f"sqlite:///{path}", pool_size=1, max_overflow=0)
+        event.listen(self._engine, "connect", _pragmas)
+        self._last: tuple[str, State] | None = None
+
+    def _state(self, text: str | None) -> State:
+        if self._last is not None and self._last[0] == text:
+            return self._last[1]
+        return _decoded(text)
+
+    def transact(self, step: Callable[[State, float], tuple[State, T]], clock: Callable[[], float]) -> T:
+        """Read the State, apply `step` at the clock's now, write it back, all in one BEGIN IMMEDIATE."""
+        with self._engine.connect() as conn:
+            # Python's sqlite3 would begin only at the write; the read must be inside (see write.py).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            now = clock()  # read once the write lock is ours: the State is current as of now
+            state, result = step(self._state(conn.execute(_READ).scalar_one_or_none()), now)
+            text = state_to_json(state)
+            conn.execute(_WRITE, {"state": text, "updated_at": now})
+            conn.commit()
+        self._last = (text, state)
+        return result
+
+    def load(self) -> State:
+        """The persisted State, read without taking the write lock."""
+        with self._engine.connect() as conn:
+            return self._state(conn.execute(_READ).scalar_one_or_none())
+
+    def dispose(self) -> None:
+        """Close the connection."""
+        self._engine.dispose()
+
+
+def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in _PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
 
 
 def _at(seconds: float) -> dt.datetime | None:
