@@ -19,11 +19,13 @@ import pytest
 from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from killreport.config import Settings
 from killreport.queue.broker import BrokerError, DeadLetter, Delivery, PublishFailed
 from killreport.queue.messages import Job, decode, encode
 from killreport.queue.table import TableQueue
 from killreport.store.sqlite.engine import open_engine
 from killreport.store.sqlite.tables import dead_letters, queue_messages
+from killreport.worker.runner import consume
 from tests.embedded.sqlite_files import db_file, db_url, engine, migrated_template, other_engine
 
 __all__ = ["db_file", "db_url", "engine", "migrated_template", "other_engine"]
@@ -293,3 +295,23 @@ async def test_an_ack_the_database_refuses_leaves_the_delivery_to_be_requeued(
     async with impatient.connect() as conn:
         assert (await conn.execute(select(queue_messages.c.seq))).all() == []
         assert (await conn.execute(select(dead_letters.c.seq))).all() == []
+
+
+async def test_the_worker_loop_runs_every_job_once_and_stops(queue: TableQueue, db_url: str) -> None:
+    settings = Settings(database_url=db_url, worker_concurrency=4, shutdown_timeout_s=5, _env_file=None)
+    await queue.publish(ALLIANCES, _jobs(*range(1, 101)))
+    await queue.publish(CORPS, [encode(Job("corporation", i)) for i in range(1, 51)])
+    done: list[tuple[str, int]] = []
+    stop = asyncio.Event()
+
+    async def handle(delivery: Delivery) -> None:
+        await asyncio.sleep(0.001)
+        done.append((delivery.queue, decode(delivery.body).id))
+        await delivery.ack()
+        if len(done) == 150:
+            stop.set()
+
+    await asyncio.wait_for(consume(queue, handle, ("alliance", "corporation"), settings, stop), 30)
+    expected = [(ALLIANCES, i) for i in range(1, 101)] + [(CORPS, i) for i in range(1, 51)]
+    assert sorted(done) == sorted(expected)
+    assert sum(s.ready for s in await queue.stats()) == 0
