@@ -26,6 +26,15 @@ def env_for(pg_url: str, rabbit_url: str, esi_url: str, **extra: str) -> dict[st
     return env
 
 
+# A closed port: an embedded process that tried RabbitMQ would fail at once, which the tests would see.
+NO_BROKER = "amqp://guest:guest@127.0.0.1:1/"
+
+
+def embedded_env(db_url: str, esi_url: str, **extra: str) -> dict[str, str]:
+    """The environment of an embedded killreport: a SQLite file, no broker."""
+    return env_for(db_url, NO_BROKER, esi_url, **extra)
+
+
 @dataclass
 class Done:
     """A finished command."""
@@ -81,10 +90,27 @@ async def workers(env: Mapping[str, str], count: int = 1, *args: str) -> AsyncIt
                 w.log = w.read_log()
 
 
+@asynccontextmanager
+async def command(env: Mapping[str, str], *args: str) -> AsyncIterator[Worker]:
+    """`killreport ARGS` as a long-running process (`run`, `scheduler`), stopped with SIGTERM at the end."""
+    with tempfile.TemporaryDirectory(prefix="kr-command-") as folder:
+        started = await spawn(env, Path(folder) / "command.log", *args)
+        try:
+            yield started
+        finally:
+            await _stop([started.proc])
+            started.log = started.read_log()
+
+
 async def _spawn(env: Mapping[str, str], log_path: Path, args: tuple[str, ...]) -> Worker:
+    return await spawn(env, log_path, "worker", *(args or ("all",)))
+
+
+async def spawn(env: Mapping[str, str], log_path: Path, *args: str) -> Worker:
+    """Start `killreport ARGS` with its stderr going to `log_path`."""
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "killreport", "worker", *(args or ("all",)), env=dict(env),
+            sys.executable, "-m", "killreport", *args, env=dict(env),
             stdout=asyncio.subprocess.DEVNULL, stderr=log)
     return Worker(proc, log_path)
 

@@ -82,7 +82,8 @@ async def patiently(connect: Callable[[], Awaitable[T]], *, wait: bool, max_dela
 
 
 def open_store(settings: Settings, *, pool_size: int = 10, dedicated: bool = False) -> Store:
-    """The Store DATABASE_URL names: a SQLite file (embedded) or PostgreSQL; not yet connected.
+    """The Store DATABASE_URL names: a SQLite file (embedded) or PostgreSQL (`pool_size`
+    connections); not yet connected.
 
     `dedicated`: no pool, so closing a connection really ends its session (the scheduler's lock)."""
     url = settings.database_url
@@ -91,7 +92,8 @@ def open_store(settings: Settings, *, pool_size: int = 10, dedicated: bool = Fal
         from killreport.store.sqlite.engine import open_engine
         from killreport.store.sqlite.store import sqlite_store
 
-        return sqlite_store(open_engine(url, pool_size=pool_size, dedicated=dedicated), url)
+        # One connection: see store/sqlite/engine.py for why the file is one queue, not a pool.
+        return sqlite_store(open_engine(url, pool_size=1, dedicated=dedicated), url)
     engine: AsyncEngine = (
         create_async_engine(sqlalchemy_url(url), poolclass=NullPool) if dedicated else
         create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size))

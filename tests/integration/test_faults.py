@@ -18,6 +18,7 @@ from tests.cluster import Done, cli, env_for, migrated, workers
 from tests.private_pg import PrivatePostgres
 from tests.private_rabbit import PrivateRabbit
 from tests.truth import diff_against_truth
+from tests.witness import CacheWitness
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -26,42 +27,6 @@ async def spawn_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "killreport", "worker", "all", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-
-
-class CacheWitness:
-    """White-box: when the simulator handed out each Expires, and when each early request's was handed.
-
-    A request that arrives before the Expires its IP was given is a cache violation. A SIGKILL can
-    make one that no client can avoid: an answer received but not yet stored when the worker died,
-    or one the simulator finished after the worker was gone (it does not notice the disconnect and
-    counts the answer as given). Both are handed out within moments of the kill; anything else is
-    the client's fault.
-    """
-
-    def __init__(self, sim: RunningSim) -> None:
-        self.handed_at: dict[tuple[str, str], float] = {}
-        self.early: list[float] = []  # when the Expires each violation broke was handed out
-        witness = self
-
-        class Timed(dict[tuple[str, str], int]):
-            def __setitem__(self, key: tuple[str, str], value: int) -> None:
-                witness.handed_at[key] = time.time()
-                super().__setitem__(key, value)
-
-        real = sim.sim.is_cache_violation
-
-        def violation(ip: str, path: str) -> bool:
-            early = real(ip, path)
-            if early:
-                witness.early.append(witness.handed_at[(ip, path)])
-            return early
-
-        sim.sim.handed_out = Timed(sim.sim.handed_out)
-        sim.sim.is_cache_violation = violation  # type: ignore[method-assign]
-
-    def unexplained(self, kills: list[float], within_s: float) -> list[float]:
-        """Violations whose Expires was not handed out within `within_s` of a kill."""
-        return [t for t in self.early if not any(abs(t - k) <= within_s for k in kills)]
 
 
 async def test_workers_killed_with_sigkill_at_random_moments_lose_nothing(

@@ -1,0 +1,126 @@
+"""The embedded mode as a newcomer runs it: one SQLite file, no PostgreSQL, no RabbitMQ, real processes.
+
+RABBITMQ_URL points at a closed port in every test here: a process that reached for a broker would
+fail. scripts/test runs this folder in a network namespace where PostgreSQL and RabbitMQ are
+unreachable as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from killreport.runner_lock import holder
+from killreport.sim.testing import RunningSim, running_sim
+from killreport.store.sqlite.engine import open_engine, path_of
+from tests.cluster import cli, command, embedded_env
+from tests.truth import diff_against_truth, until_equal
+from tests.witness import CacheWitness
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """A SQLite file that does not exist yet."""
+    return f"sqlite:///{tmp_path / 'killreport.db'}"
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test's file, for reading what the processes stored."""
+    eng = open_engine(db_url)
+    yield eng
+    await eng.dispose()
+
+
+async def _held(db_url: str, within_s: float = 30.0) -> None:
+    """Wait until a runner holds the file (a process needs a moment to start and take the lock)."""
+    for _ in range(int(within_s / 0.1)):
+        if holder(path_of(db_url)) is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no runner took {db_url} within {within_s} s")
+
+
+async def _clean(sim: RunningSim) -> dict[str, object]:
+    stats = await sim.control.stats()
+    assert stats["limit_violations"]["total"] == 0, stats["limit_violations"]
+    assert stats["cache_violations"]["total"] == 0, stats["cache_violations"]
+    return stats
+
+
+async def test_sync_all_wait_alone_does_the_whole_job_and_a_second_run_requests_nothing(
+        db_url: str, engine: AsyncEngine) -> None:
+    async with running_sim(alliances=40, latency_ms=5, jitter_ms=5) as sim:
+        env = embedded_env(db_url, sim.base_url)
+        done = await cli(env, "sync-all", "--wait", timeout_s=240)
+        assert done.code == 0, done.err[-3000:]
+        assert "this process works them" in done.err
+        assert "stored alliances" in done.out
+        assert await diff_against_truth(engine, await sim.control.truth()) == []
+        first = await _clean(sim)
+
+        again = await cli(env, "sync-all", "--wait", timeout_s=120)
+        assert again.code == 0, again.err[-3000:]
+        assert (await _clean(sim))["requests"] == first["requests"], "a fresh entity was requested again"
+
+
+async def test_commands_share_the_file_with_a_running_runner(db_url: str, engine: AsyncEngine) -> None:
+    async with running_sim(alliances=30, latency_ms=5, jitter_ms=5) as sim:
+        env = embedded_env(db_url, sim.base_url)
+        async with command(env, "run") as runner:
+            await _held(db_url)
+            done = await cli(env, "sync-all", "--wait", timeout_s=240)
+            assert done.code == 0, done.err[-3000:] + runner.read_log()[-3000:]
+            assert "the runner works them" in done.err
+            assert await diff_against_truth(engine, await sim.control.truth()) == []
+
+            status = await cli(env, "status", "--json")
+            assert status.code == 0, status.err
+            shown = json.loads(status.out)
+            assert shown["stored"]["alliances"] == 30
+            assert {q["name"] for q in shown["queues"]} >= {"alliance_sync_queue", "killreport_dead_letter_queue"}
+            for args in (("queue", "alliance", "99000001"), ("dlq", "list"), ("purge", "--yes"), ("migrate",)):
+                ran = await cli(env, *args)
+                assert ran.code == 0, (args, ran.err)
+
+            refused = await cli(env, "worker", "all", timeout_s=30)
+            assert refused.code == 1
+            line = refused.err.strip().splitlines()[-1]
+            assert "killreport run" in line and "PostgreSQL + RabbitMQ" in line, refused.err
+            second = await cli(env, "run", timeout_s=30)
+            assert second.code == 1 and "killreport run" in second.err
+        assert runner.returncode == 0, runner.log[-3000:]  # SIGTERM: drained, exit 0
+        await _clean(sim)
+
+
+async def test_runner_killed_at_random_moments_then_restarted_ends_equal_to_the_truth(
+        db_url: str, engine: AsyncEngine) -> None:
+    chance, kills = random.Random(20261130), []
+    async with running_sim(alliances=60, latency_ms=20, jitter_ms=10) as sim:
+        witness = CacheWitness(sim)
+        env = embedded_env(db_url, sim.base_url, WORKER_CONCURRENCY="16")
+        for _ in range(3):
+            async with command(env, "run") as runner:
+                await _held(db_url)
+                await asyncio.sleep(chance.uniform(0.5, 3.0))
+                kills.append(time.time())
+                runner.proc.send_signal(signal.SIGKILL)
+                await runner.proc.wait()
+        async with command(env, "run") as runner:  # the lock file is still there: it blocks nothing
+            await until_equal(engine, sim, within_s=180)
+        assert runner.returncode == 0, runner.log[-3000:]
+        stats = await sim.control.stats()
+        assert stats["limit_violations"]["total"] == 0
+        # Every cache violation is one the kills made unavoidable (tests/witness.py), none other.
+        assert stats["cache_violations"]["total"] == len(witness.early)
+        assert witness.unexplained(kills, within_s=0.5) == [], (kills, witness.early)
