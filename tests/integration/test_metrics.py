@@ -13,14 +13,17 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from killreport.budget.memory import MemoryBudget
+from killreport.budget.rules import Limits
 from killreport.config import Settings, sqlalchemy_url
 from killreport.metrics.expose import Exposition
 from killreport.metrics.names import make_metrics
 from killreport.metrics.server import metrics_app, serving
+from killreport.queue.stub import StubBroker
 from killreport.sim.testing import running_sim
 from killreport.wiring import broker, esi_client
 from tests.cluster import cli, env_for, workers
@@ -49,7 +52,7 @@ async def _exposed(pg_url: str, rabbit_url: str,
     exposition = Exposition(make_metrics(registry), settings.metrics_refresh_s)
     async with broker(settings) as mq, esi_client(settings) as esi, \
             serving(metrics_app(registry, exposition.checks), "127.0.0.1", 0) as port:
-        exposition.attach(as_store(engine), mq, esi.budget)
+        exposition.attach(as_store(engine), mq, esi.budget, freshness=True)
         try:
             yield f"http://127.0.0.1:{port}", exposition
         finally:
@@ -117,6 +120,25 @@ def _promql_metrics(expr: str) -> set[str]:
     return names
 
 
+async def test_a_worker_refreshes_the_budget_gauges_but_leaves_freshness_to_the_scheduler(
+        engine: AsyncEngine) -> None:
+    registry = CollectorRegistry()
+    exposition = Exposition(make_metrics(registry), every_s=0.05)
+    budget = MemoryBudget(Limits())
+    mq = StubBroker()
+    exposition.attach(as_store(engine), mq, budget)  # as worker/main.py attaches
+    await asyncio.sleep(0.3)
+    worker_only = _series(generate_latest(registry).decode())
+    exposition.attach(as_store(engine), mq, budget, freshness=True)  # `run`'s scheduler part
+    await asyncio.sleep(0.3)
+    both = _series(generate_latest(registry).decode())
+    await exposition.close()
+    assert worker_only["killreport_esi_in_flight"] == [({}, 0.0)]
+    assert "killreport_entities_stored" not in worker_only
+    assert set(exposition.refreshing) == {"budget", "freshness"}
+    assert both["killreport_esi_error_limit_remaining"]
+
+
 async def test_healthz_readyz_and_every_dashboard_metric_is_exported(
         engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
     async with _exposed(fresh_pg_url, fresh_rabbit_url, engine) as (url, exposition):
@@ -128,7 +150,7 @@ async def test_healthz_readyz_and_every_dashboard_metric_is_exported(
         exposition.metrics.jobs("alliance", "dead_lettered")
         assert await _get(f"{url}/healthz") == (200, "ok\n")
         assert await _get(f"{url}/readyz") == (200, "ready\n")
-        assert exposition.refreshing is not None
+        assert set(exposition.refreshing) == {"budget", "freshness"}
         await asyncio.sleep(0.5)  # one gauge refresh
         status, text = await _get(f"{url}/metrics")
         assert status == 200

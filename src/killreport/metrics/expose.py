@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from killreport.budget.types import Budget
 from killreport.config import Settings
-from killreport.metrics.gauges import refresh_forever
+from killreport.metrics.gauges import refresh_forever, show_shared_budget, show_store
 from killreport.metrics.names import Metrics, make_metrics
 from killreport.metrics.server import Check, metrics_app, serving
 from killreport.queue.broker import QueueAdmin
@@ -25,23 +25,29 @@ class Exposition:
     metrics: Metrics
     every_s: float
     checks: list[Check] = field(default_factory=list)
-    refreshing: asyncio.Task[None] | None = None
+    refreshing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
-    def attach(self, store: Store, mq: QueueAdmin, budget: Budget) -> None:
-        """Check these services in /readyz and refresh the gauges from them (the first part's, once)."""
+    def attach(self, store: Store, mq: QueueAdmin, budget: Budget, *, freshness: bool = False) -> None:
+        """Check these services in /readyz and refresh the budget gauges from them (the first part's,
+        once), and with `freshness` (a scheduler) the copy's per-kind gauges too."""
         known = {name for name, _ in self.checks}
         for name, check in (("database", lambda: _ping(store)), ("broker", mq.stats),
                             ("budget", budget.snapshot)):
             if name not in known:
                 self.checks.append((name, check))
-        if self.refreshing is None:
-            self.refreshing = asyncio.create_task(refresh_forever(self.metrics, store, budget, self.every_s))
+        self._refresh("budget", lambda m: show_shared_budget(m, budget))
+        if freshness:
+            self._refresh("freshness", lambda m: show_store(m, store))
+
+    def _refresh(self, name: str, read: Callable[[Metrics], Awaitable[None]]) -> None:
+        if name not in self.refreshing:
+            self.refreshing[name] = asyncio.create_task(refresh_forever(self.metrics, read, self.every_s))
 
     async def close(self) -> None:
         """Stop refreshing the gauges."""
-        if self.refreshing is not None:
-            self.refreshing.cancel()
-            await asyncio.gather(self.refreshing, return_exceptions=True)
+        for task in self.refreshing.values():
+            task.cancel()
+        await asyncio.gather(*self.refreshing.values(), return_exceptions=True)
 
 
 async def _ping(store: Store) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -35,18 +36,28 @@ def show_freshness(metrics: Metrics, kinds: dict[str, Freshness]) -> None:
         g["oldest"].labels(kind).set(fresh.oldest_past_s or 0.0)
 
 
-async def refresh_once(metrics: Metrics, store: Store, budget: Budget) -> None:
-    """Read the budget and the freshness once."""
-    show_budget(metrics, await budget.snapshot())
+async def show_store(metrics: Metrics, store: Store) -> None:
+    """Read the per-kind freshness once (a whole-copy aggregate: see `refresh_forever`)."""
     async with store.connect() as conn:
         show_freshness(metrics, await store.admin.freshness(conn))
 
 
-async def refresh_forever(metrics: Metrics, store: Store, budget: Budget, every_s: float) -> None:
-    """Refresh the gauges every `every_s`; a failure is logged and the gauges keep their last value."""
+async def show_shared_budget(metrics: Metrics, budget: Budget) -> None:
+    """Read the shared budget once."""
+    show_budget(metrics, await budget.snapshot())
+
+
+async def refresh_forever(metrics: Metrics, read: Callable[[Metrics], Awaitable[None]],
+                          every_s: float) -> None:
+    """`read` the gauges every `every_s`; a failure is logged and the gauges keep their last value.
+
+    Two of these run: the budget's in every process (a one-row read), and the copy's freshness only
+    where a scheduler runs (`scheduler`, `run`): it aggregates every entity row, the same answer for
+    the whole cluster, so workers need not each repeat it; dashboards take max() over instances.
+    """
     while True:
         try:
-            await refresh_once(metrics, store, budget)
+            await read(metrics)
         except Exception as exc:
             # The database blinked: /readyz says so; the next round tries again.
             log.warning("metrics refresh failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])

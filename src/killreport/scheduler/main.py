@@ -43,7 +43,7 @@ async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | No
             esi_client(settings, ex.metrics.observe_request if ex else None) as esi:
         ctx = Scheduling(store, mq, esi.client, settings)
         if ex is not None:
-            ex.attach(store, mq, esi.budget)
+            ex.attach(store, mq, esi.budget, freshness=True)
         if ready is not None:
             ready.set()
         counting = asyncio.create_task(flush_forever(store, esi.counter, settings.stats_flush_s))
