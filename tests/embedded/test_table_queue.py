@@ -272,29 +272,40 @@ async def impatient(db_file: Path) -> AsyncIterator[AsyncEngine]:
     await made.dispose()
 
 
-async def test_an_ack_the_database_refuses_leaves_the_delivery_to_be_requeued(
+async def test_acks_the_database_refuses_leave_the_deliveries_to_be_requeued(
         impatient: AsyncEngine, db_file: Path) -> None:
     queue = TableQueue(impatient, poll_s=0.05)
-    await queue.publish(ALLIANCES, _jobs(1))
-    async with queue.consume([ALLIANCES], prefetch=1) as deliveries:
-        (delivery,) = await _take(deliveries, 1)
+    await queue.publish(ALLIANCES, _jobs(1, 2))
+    async with queue.consume([ALLIANCES], prefetch=2) as deliveries:
+        held = await _take(deliveries, 2)
         writer = sqlite3.connect(db_file, isolation_level=None)  # another process mid-transaction
         writer.execute("BEGIN IMMEDIATE")
         try:
-            with pytest.raises(Exception, match="database is locked"):
-                await delivery.ack()
+            failed = await asyncio.gather(*(d.ack() for d in held), return_exceptions=True)
+            assert all("database is locked" in str(exc) for exc in failed), failed
             with pytest.raises(PublishFailed, match="database is locked"):
-                await queue.publish(ALLIANCES, _jobs(2))
+                await queue.publish(ALLIANCES, _jobs(3))
         finally:
             writer.execute("ROLLBACK")
             writer.close()
-        await delivery.requeue()
-        (again,) = await _take(deliveries, 1)
-        assert again.body == _jobs(1)[0]
-        await again.ack()
+        for delivery in held:
+            await delivery.requeue()
+        again = await _take(deliveries, 2)
+        assert [d.body for d in again] == _jobs(1, 2)
+        await asyncio.gather(*(d.ack() for d in again))
     async with impatient.connect() as conn:
         assert (await conn.execute(select(queue_messages.c.seq))).all() == []
         assert (await conn.execute(select(dead_letters.c.seq))).all() == []
+
+
+async def test_many_acks_at_once_all_commit(queue: TableQueue, engine: AsyncEngine) -> None:
+    await queue.publish(ALLIANCES, _jobs(*range(1, 201)))
+    async with queue.consume([ALLIANCES], prefetch=200) as deliveries:
+        held = await _take(deliveries, 200)
+        await asyncio.gather(*(d.ack() for d in held))
+        assert await _nothing_more(deliveries, 0.2)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(queue_messages.c.seq))).all() == []
 
 
 async def test_the_worker_loop_runs_every_job_once_and_stops(queue: TableQueue, db_url: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.store.sqlite.tables import dead_letters, queue_messages
@@ -37,6 +37,10 @@ class Letter:
     seq: int
     body: bytes
     headers: str
+
+
+_DELETE_ONE = delete(queue_messages).where(_q.seq == bindparam("s"), _q.queue == bindparam("q"),
+                                           _q.body == bindparam("b"))
 
 
 def tier_prefix(main: str) -> str:
@@ -71,11 +75,10 @@ async def ready(conn: AsyncConnection, mains: Sequence[str], now: float, held: C
     return [Row(r.seq, r.queue, r.body, r.not_before) for r in rows]
 
 
-async def delete_message(conn: AsyncConnection, row: Row) -> None:
-    """Forget a message (acked); a row purged meanwhile is simply gone already."""
+async def delete_messages(conn: AsyncConnection, rows: Sequence[Row]) -> None:
+    """Forget acked messages (one statement, many rows); a row purged meanwhile is simply gone."""
     # Queue and body too: SQLite may reuse a purged seq, and the new row must not go with the old.
-    await conn.execute(delete(queue_messages).where(_q.seq == row.seq, _q.queue == row.queue,
-                                                    _q.body == row.body))
+    await conn.execute(_DELETE_ONE, [{"s": r.seq, "q": r.queue, "b": r.body} for r in rows])
 
 
 async def counts(conn: AsyncConnection, now: float) -> dict[tuple[str, bool], int]:
