@@ -88,8 +88,10 @@ async def test_commands_share_the_file_with_a_running_runner(db_url: str, engine
             assert status.code == 0, status.err
             shown = json.loads(status.out)
             assert shown["stored"]["alliances"] == 30
-            assert {q["name"] for q in shown["queues"]} >= {"alliance_sync_queue", "killreport_dead_letter_queue"}
-            for args in (("queue", "alliance", "99000001"), ("dlq", "list"), ("purge", "--yes"), ("migrate",)):
+            assert {q["name"] for q in shown["queues"]} >= {"alliance_sync_queue",
+                                                             "killreport_dead_letter_queue"}
+            admin = (("queue", "alliance", "99000001"), ("dlq", "list"), ("purge", "--yes"), ("migrate",))
+            for args in admin:
                 ran = await cli(env, *args)
                 assert ran.code == 0, (args, ran.err)
 
