@@ -32,6 +32,7 @@ from killreport.queue.rabbit import RabbitBroker
 from killreport.queue.table import TableQueue
 from killreport.runner_lock import RunnerLock
 from killreport.services import ServiceUnavailable, patiently
+from killreport.store.interface import Store
 from killreport.store.sqlite.engine import open_engine, path_of
 
 
@@ -63,6 +64,15 @@ async def broker(settings: Settings, *, wait: bool = False,
         yield connected
     finally:
         await connected.close()
+
+
+async def reading_broker(settings: Settings, store: Store) -> Broker:
+    """The mode's broker for a reader (the web): the file's tables on `store`'s engine, or RabbitMQ
+    without declaring anything (queues it finds missing are reported, never created), one try."""
+    if settings.embedded:
+        return TableQueue(store.engine, settings.retry_delays_s)
+    return await RabbitBroker.connect(settings.rabbitmq_url, settings.retry_delays_s, declare=False,
+                                      connect_attempts=1, connect_timeout_s=3.0)
 
 
 @asynccontextmanager

@@ -6,21 +6,12 @@ import asyncio
 import signal
 
 from killreport.cli.errors import UsageError
-from killreport.config import Settings
-from killreport.queue.broker import Broker
-from killreport.queue.rabbit import RabbitBroker
 from killreport.services import database
 from killreport.web import BrokerLink, build_app, check_bind, serve
-from killreport.wiring import load_settings
+from killreport.wiring import load_settings, reading_broker
 
 # A few pages at a time need a connection each; the workers need the rest of PostgreSQL's.
 POOL_SIZE = 5
-
-
-async def _connect_broker(settings: Settings) -> Broker:
-    # declare=False: the web only reads; queues it finds missing are reported, never created.
-    return await RabbitBroker.connect(settings.rabbitmq_url, settings.retry_delays_s, declare=False,
-                                      connect_attempts=1, connect_timeout_s=3.0)
 
 
 def _ready(url: str) -> None:
@@ -39,7 +30,7 @@ async def web(*, host: str = "127.0.0.1", port: int = 8080) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with database(settings, wait=False, pool_size=POOL_SIZE) as store:
-        link = BrokerLink(lambda: _connect_broker(settings))
+        link = BrokerLink(lambda: reading_broker(settings, store))
         try:
             await serve(build_app(store, link, token=token or None), host, port, stop, _ready)
         finally:
