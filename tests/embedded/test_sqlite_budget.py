@@ -7,6 +7,7 @@ import multiprocessing as mp
 import os
 import random
 import signal
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -265,3 +266,34 @@ async def test_a_killed_processes_lease_expires(db_url: str) -> None:
         assert time.monotonic() - t0 < 2.5
     finally:
         await survivor.close()
+
+
+async def test_a_decision_waits_for_another_writer_and_goes_right_after_it(db_url: str, db_file: Any) -> None:
+    budget = SqliteBudget(db_url, Limits())
+    writer = sqlite3.connect(db_file, isolation_level=None)  # the store, mid-transaction
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        deciding = asyncio.ensure_future(budget.attempt("/x"))
+        await asyncio.sleep(0.3)
+        assert not deciding.done()
+        writer.execute("COMMIT")
+        released = time.monotonic()
+        assert isinstance(await asyncio.wait_for(deciding, 2), Grant)
+        assert time.monotonic() - released < 0.1, "the budget slept long after the lock was free"
+    finally:
+        writer.close()
+        await budget.close()
+
+
+def test_a_writer_holding_the_file_too_long_fails_the_decision(db_file: Any) -> None:
+    row = BudgetRow(db_file, lock_patience_s=0.2)
+    writer = sqlite3.connect(db_file, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlalchemy.exc.OperationalError, match="database is locked"):
+            row.transact(lambda state, now: (state, None), time.time)
+        writer.execute("ROLLBACK")
+        assert row.transact(lambda state, now: (state, "went"), time.time) == "went"
+    finally:
+        writer.close()
+        row.dispose()
