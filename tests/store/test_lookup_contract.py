@@ -270,3 +270,19 @@ async def test_the_request_rate_spans_the_previous_and_the_current_minute(store:
     assert rate["by_status"] == {200: 60, 304: 5, 0: 1} and rate["requests"] == 66
     assert 60.0 <= rate["window_s"] <= 120.0
     assert abs(rate["per_s"] - 66 / rate["window_s"]) < 0.1
+
+
+async def test_search_folds_the_case_of_letters_beyond_ascii(store: Store,
+                                                             request: pytest.FixtureRequest) -> None:
+    if store.dialect == "sqlite":
+        # The one difference: SQLite's lower() folds A-Z only. EVE's names and tickers are ASCII as
+        # far as we have seen; a Unicode lower() registered on each connection (engine.py) removes it.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="SQLite's lower() folds ASCII only"))
+    async with store.begin() as conn:
+        await conn.execute(insert(t.corporations).values(
+            {**CORPORATIONS[0], "id": 98000100, "name": "Ünïcode Çorp", "ticker": "ÉÀ"}))
+    async with store.connect() as conn:
+        by_name = await store.lookup.search(conn, "ünïcode çorp", offset=0, limit=10)
+        by_ticker = await store.lookup.search(conn, "éà", offset=0, limit=10)
+    assert [(r["id"], r["rank"]) for r in by_name.items] == [(98000100, 1)]
+    assert [(r["id"], r["rank"]) for r in by_ticker.items] == [(98000100, 0)]

@@ -4,8 +4,9 @@ Records, names, member pages and changes are store/lookup.py's own statements (i
 back as the same Python types: times through types.UtcEpoch, JSON decoded, booleans as bool).
 Search differs only in the strpos function (SQLite's is instr) and the request rate in the clock.
 
-Case: SQLite's lower() folds ASCII letters only, PostgreSQL's (in a UTF-8 database) every letter;
-ESI's names and tickers are ASCII, so search matches the same rows on both.
+Case: SQLite's lower() folds ASCII letters only, PostgreSQL's (in a UTF-8 database) every letter.
+EVE's names and tickers are ASCII as far as we have seen, so search matches the same rows on both;
+tests/store/test_lookup_contract.py marks the difference for any other letter.
 """
 
 from __future__ import annotations
