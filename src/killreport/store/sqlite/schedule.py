@@ -99,8 +99,9 @@ _LEADER = select(_lease.c.holder, _lease.c.started_at, _lease.c.heartbeat_at,
 async def leader(conn: AsyncConnection) -> Leader | None:
     """The last scheduler to lead; `locked` = its heartbeat is recent (younger than 3 heartbeats, 9 s).
 
-    "Recent" uses the default SCHEDULER_HEARTBEAT_S (3 s): a scheduler run with a longer heartbeat
-    shows as not leading between its beats. SQLite has no lock another process could look at.
+    The file's runner lock says a runner is alive, not that its scheduler leads; the lease's
+    heartbeat does. "Recent" counts the default SCHEDULER_HEARTBEAT_S (3 s): a scheduler set to beat
+    less often than every 9 s shows as not leading late in each of its intervals.
     """
     row = (await conn.execute(_LEADER)).first()
     if row is None:
