@@ -1,13 +1,35 @@
-"""Tests' way to a Store from an engine they already hold."""
+"""Tests' way to a Store from an engine they already hold, and to an engine of either dialect."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from killreport.config import sqlalchemy_url
+from killreport.store import migrate
 from killreport.store.interface import Store
 from killreport.store.pg import postgres_store
+from killreport.store.sqlite.engine import open_engine
+from killreport.store.sqlite.store import sqlite_store
 
 
 def as_store(engine: AsyncEngine) -> Store:
-    """The PostgreSQL Store on `engine` (its URL only names it in messages)."""
-    return postgres_store(engine, engine.url.render_as_string(hide_password=True))
+    """The Store of `engine`'s dialect (its URL only names it in messages)."""
+    url = engine.url.render_as_string(hide_password=True)
+    if engine.dialect.name == "sqlite":
+        return sqlite_store(engine, url)
+    return postgres_store(engine, url)
+
+
+@asynccontextmanager
+async def migrated_engine(url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on `url` (sqlite:/// or postgresql://) after the migrations ran on it."""
+    await asyncio.to_thread(migrate.upgrade, url)
+    engine = open_engine(url) if url.startswith("sqlite:///") else create_async_engine(sqlalchemy_url(url))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 from collections import Counter
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import text
+from sqlalchemy import Select, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,10 +25,11 @@ from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import Job, encode
 from killreport.queue.stub import StubBroker
-from killreport.store import entities
+from killreport.store import tables as t
+from killreport.store.interface import JobQueries
 from killreport.sync.enqueue import enqueue
 from killreport.sync.process import JobProcessor
-from tests.stores import as_store
+from tests.stores import as_store, migrated_engine
 
 T = TypeVar("T")
 
@@ -106,6 +110,21 @@ class FakeEsi:
         return await self._get(f"/characters/{character_id}", models.Character, etag)
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test here runs twice: on a fresh PostgreSQL database and on a fresh SQLite file."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("fresh_pg_url"))
+    return f"sqlite:///{tmp_path / 'k.db'}"
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on `db_url`."""
+    async with migrated_engine(db_url) as made:
+        yield made
+
+
 async def run_until_idle(broker: StubBroker, processor: JobProcessor) -> None:
     """Handle deliveries until nothing is queued or retrying."""
     async with broker.consume(list(QUEUE_NAMES.values()), prefetch=1) as feed:
@@ -116,9 +135,10 @@ async def run_until_idle(broker: StubBroker, processor: JobProcessor) -> None:
             await processor.handle(await anext(feed))
 
 
-async def scalar(engine: AsyncEngine, sql: str) -> Any:
+async def scalar(engine: AsyncEngine, sql: str | Select[Any]) -> Any:
+    """One value; a Core query where a time is read (SQLite keeps times as epoch seconds)."""
     async with engine.connect() as conn:
-        return (await conn.execute(text(sql))).scalar_one()
+        return (await conn.execute(text(sql) if isinstance(sql, str) else sql)).scalar_one()
 
 
 async def test_cascade_stores_everything_and_a_second_pass_requests_nothing(engine: AsyncEngine) -> None:
@@ -170,7 +190,8 @@ async def test_not_found_is_recorded_once_and_never_retried(engine: AsyncEngine)
     await enqueue(as_store(engine), broker, "corporation", [98000999], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert esi.calls["/corporations/98000999"] == 1
-    assert await scalar(engine, "SELECT permanent FROM sync_failures WHERE id = 98000999") is True
+    failure = t.sync_failures.c
+    assert await scalar(engine, select(failure.permanent).where(failure.id == 98000999)) is True
     assert not broker.dead
 
 
@@ -191,8 +212,9 @@ async def test_malformed_messages_are_dead_lettered_and_processing_goes_on(
 async def test_a_claimed_entity_is_deferred_not_fetched_twice(engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
     processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
-    async with engine.begin() as conn:
-        assert await entities.claim_and_read(conn, "character", 90000001, ttl_s=60) is not None
+    store = as_store(engine)
+    async with store.begin() as conn:
+        assert await store.jobs.claim_and_read(conn, "character", 90000001, ttl_s=60) is not None
     await broker.publish(QUEUE_NAMES["character"], [encode(Job(kind="character", id=90000001))])
     async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
@@ -202,21 +224,24 @@ async def test_a_claimed_entity_is_deferred_not_fetched_twice(engine: AsyncEngin
 
 async def expire_everything(engine: AsyncEngine) -> None:
     """Make every stored copy stale, as if its Expires had passed."""
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     async with engine.begin() as conn:
-        for table in ("alliances", "corporations", "characters"):
-            await conn.execute(text(f"UPDATE {table} SET expires_at = now() - interval '1 second'"))
-        await conn.execute(text("UPDATE alliances SET members_expires_at = now() - interval '1 second'"))
+        for table in t.ENTITY_TABLES.values():
+            await conn.execute(update(table).values(expires_at=past))
+        await conn.execute(update(t.alliances).values(members_expires_at=past))
 
 
 async def rows_of(engine: AsyncEngine, table: str) -> dict[int, dict[str, Any]]:
     async with engine.connect() as conn:
-        return {r["id"]: dict(r) for r in (await conn.execute(text(f"SELECT * FROM {table}"))).mappings()}
+        rows = await conn.execute(select(t.metadata.tables[table]))
+        return {r["id"]: dict(r) for r in rows.mappings()}
 
 
 async def logged(engine: AsyncEngine) -> list[tuple[str, int, str, Any, Any]]:
     async with engine.connect() as conn:
-        return [tuple(r) for r in (await conn.execute(text(
-            "SELECT kind, entity_id, field, old_value, new_value FROM changes ORDER BY id"))).all()]
+        c = t.changes.c
+        query = select(c.kind, c.entity_id, c.field, c.old_value, c.new_value).order_by(c.id)
+        return [tuple(r) for r in (await conn.execute(query)).all()]
 
 
 async def test_a_refresh_after_expires_is_conditional_and_a_304_moves_only_expires_and_checked(
@@ -308,21 +333,30 @@ async def test_a_new_alliance_asks_for_its_members_only_once_its_row_is_stored(e
     assert await scalar(engine, "SELECT count(*) FROM alliance_corporations") == 2
 
 
-async def test_an_answer_in_hand_waits_for_the_database_instead_of_asking_esi_again(
-        engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    esi, broker = FakeEsi(), StubBroker()
-    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
-    real = entities.store_and_finish
-    failures = {"left": 2}
+class LostReplies:
+    """The store's job queries, but the first `lost` store_and_finish replies never arrive (the
+    commit happened): what a connection dropped between COMMIT and its answer looks like."""
 
-    async def flaky(*args: Any, **kwargs: Any) -> list[int]:
-        added = await real(*args, **kwargs)  # committed, but the answer is lost on the way back
-        if failures["left"]:
-            failures["left"] -= 1
+    def __init__(self, real: JobQueries, lost: int) -> None:
+        self._real, self.lost = real, lost
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def store_and_finish(self, *args: Any, **kwargs: Any) -> list[int]:
+        added = await self._real.store_and_finish(*args, **kwargs)
+        if self.lost:
+            self.lost -= 1
             raise OperationalError("SELECT ...", {}, ConnectionResetError("connection lost"))
         return added
 
-    monkeypatch.setattr(entities, "store_and_finish", flaky)
+
+async def test_an_answer_in_hand_waits_for_the_database_instead_of_asking_esi_again(
+        engine: AsyncEngine) -> None:
+    esi, broker = FakeEsi(), StubBroker()
+    store = as_store(engine)
+    flaky = dataclasses.replace(store, jobs=cast(JobQueries, LostReplies(store.jobs, lost=2)))
+    processor = JobProcessor(flaky, broker, esi, max_attempts=5, claim_ttl_s=60)
     await enqueue(as_store(engine), broker, "corporation", [98000001], skip_fresh=False)
     await run_until_idle(broker, processor)
     assert esi.calls["/corporations/98000001"] == 1, "the answer in hand was thrown away"
@@ -363,7 +397,7 @@ async def test_a_first_sighting_with_an_unusable_answer_is_held_until_its_expire
     await enqueue(as_store(engine), broker, "character", [90000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
-    assert await scalar(engine, "SELECT claimed_until FROM sync_pending") == soon
+    assert await scalar(engine, select(t.sync_pending.c.claimed_until)) == soon
     del esi.failing["/characters/90000001"]
     await run_until_idle(broker, processor)  # the retry bounces off the held claim until then
     assert esi.calls["/characters/90000001"] == 2 and dt.datetime.now(dt.UTC) >= soon
@@ -393,7 +427,7 @@ async def test_a_new_alliances_unusable_member_list_is_asked_again_only_after_it
     await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
-    assert await scalar(engine, "SELECT members_expires_at FROM alliances") == soon
+    assert await scalar(engine, select(t.alliances.c.members_expires_at)) == soon
     del esi.failing[path]
     await run_until_idle(broker, processor)
     assert esi.calls[path] == 2 and esi.calls["/alliances/99000001"] == 1 and dt.datetime.now(dt.UTC) >= soon
@@ -414,6 +448,6 @@ async def test_when_both_alliance_answers_are_unusable_the_retry_waits_for_the_l
     await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
-    assert await scalar(engine, "SELECT claimed_until FROM sync_pending") == later
-    assert await scalar(engine, "SELECT expires_at FROM alliances") == sooner
-    assert await scalar(engine, "SELECT members_expires_at FROM alliances") == later
+    assert await scalar(engine, select(t.sync_pending.c.claimed_until)) == later
+    assert await scalar(engine, select(t.alliances.c.expires_at)) == sooner
+    assert await scalar(engine, select(t.alliances.c.members_expires_at)) == later
