@@ -1,0 +1,288 @@
+"""`killreport copy`: an embedded copy filled by a real `sync-all --wait` moves into PostgreSQL row for
+row, the distributed system then carries on without asking ESI again, and every refusal or failure
+is one line that leaves the target as it was."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, func, inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from killreport.changes import Change
+from killreport.config import sqlalchemy_url
+from killreport.queue.broker import DeadLetter
+from killreport.queue.table import TableQueue
+from killreport.runner_lock import RunnerLock
+from killreport.sim.testing import RunningSim, running_sim
+from killreport.store import tables as t
+from killreport.store.copy import COPIED, NOT_COPIED
+from killreport.store.pg import postgres_store
+from killreport.store.sqlite.engine import open_engine, path_of
+from killreport.store.sqlite.store import sqlite_store
+from tests.cluster import NO_BROKER, Done, cli, embedded_env, env_for, migrated, workers
+from tests.truth import diff_against_truth
+
+pytestmark = pytest.mark.timeout(300)
+NO_ESI = "http://127.0.0.1:1"  # the refusals never reach ESI
+
+
+@asynccontextmanager
+async def _engine(url: str) -> AsyncIterator[AsyncEngine]:
+    engine = open_engine(url) if url.startswith("sqlite:///") else create_async_engine(sqlalchemy_url(url))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def _rows(engine: AsyncEngine, table: Table) -> list[dict[str, Any]]:
+    """Every row of `table`, in key order, as SQLAlchemy reads it (the same Python values on both)."""
+    async with engine.connect() as conn:
+        result = await conn.execute(select(table).order_by(*table.primary_key.columns))
+        return [dict(row) for row in result.mappings()]
+
+
+async def _everything(url: str) -> dict[str, list[dict[str, Any]]]:
+    async with _engine(url) as engine:
+        return {table.name: await _rows(engine, table) for table in COPIED}
+
+
+async def _table_names(pg_url: str) -> list[str]:
+    async with _engine(pg_url) as engine, engine.connect() as conn:
+        return sorted(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+def _one_line(done: Done) -> str:
+    lines = done.err.strip().splitlines()
+    assert len(lines) == 1, done.err
+    return lines[0]
+
+
+async def _fill(url: str, sim: RunningSim, **extra: str) -> None:
+    done = await cli(embedded_env(url, sim.base_url, **extra), "sync-all", "--wait", timeout_s=240)
+    assert done.code == 0, done.err[-3000:]
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite file a real `sync-all --wait` filled from a small universe (never changed by a test)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('copy') / 'killreport.db'}"
+
+    async def fill() -> None:
+        async with running_sim(alliances=5, latency_ms=1) as sim:
+            await _fill(url, sim)
+
+    asyncio.run(fill())
+    return url
+
+
+@pytest.fixture
+def own_copy(filled: str, tmp_path: Path) -> str:
+    """A copy of `filled` for a test that adds to it (sqlite3's backup: a consistent copy of a WAL file)."""
+    target = tmp_path / "own.db"
+    with sqlite3.connect(path_of(filled)) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    return f"sqlite:///{target}"
+
+
+def test_every_table_of_the_schema_is_copied_or_left_behind_with_a_reason() -> None:
+    copied = {table.name for table in COPIED}
+    assert copied.isdisjoint(NOT_COPIED)
+    assert copied | set(NOT_COPIED) == set(t.metadata.tables)
+
+
+async def _extras(url: str) -> None:
+    """What a scheduler adds to the file beside a sync: recorded changes and a sweep's mark."""
+    store = sqlite_store(open_engine(url), url)
+    try:
+        async with store.begin() as conn:
+            await store.schedule.record_changes(conn, [
+                Change("alliance", 1, "name", "Old", "New"), Change("corporation", 2, "ceo_id", None, 3),
+                Change("character", 4, "corporation_id", 5, 6)])
+            await store.schedule.mark_sweep_started(conn)
+    finally:
+        await store.engine.dispose()
+
+
+async def _check_rows_equal(source: str, target: str) -> None:
+    """Every copied table holds the same rows on both sides; pending rows come unpublished, unclaimed."""
+    before, after = await _everything(source), await _everything(target)
+    before["sync_pending"] = [{**row, "published": False, "claimed_until": None}
+                              for row in before["sync_pending"]]
+    for table in COPIED:
+        assert after[table.name] == before[table.name], table.name
+    assert all(before[name] for name in ("alliances", "corporations", "characters", "character_tombstones",
+                                         "sync_pending", "sync_failures", "http_cache", "changes",
+                                         "esi_request_log", "scheduler_marks")), "a table went untested"
+    async with _engine(target) as engine:
+        assert await _rows(engine, t.scheduler_lease) == []
+
+
+async def _next_change_id(pg_url: str) -> tuple[int, int]:
+    """The largest copied change id and the id PostgreSQL gives the next recorded change."""
+    async with _engine(pg_url) as engine:
+        store = postgres_store(engine, pg_url)
+        async with store.begin() as conn:
+            copied = (await conn.execute(select(func.max(t.changes.c.id)))).scalar_one()
+            await store.schedule.record_changes(conn, [Change("alliance", 1, "name", "New", "Newer")])
+            new = (await conn.execute(select(func.max(t.changes.c.id)))).scalar_one()
+    return int(copied), int(new)
+
+
+async def _dead_letters(env: dict[str, str]) -> list[dict[str, Any]]:
+    listed = await cli(env, "dlq", "list", "--json")
+    assert listed.code == 0, listed.err
+    return list(json.loads(listed.out)["dead_letters"])
+
+
+async def test_copy_carries_the_embedded_copy_and_the_distributed_system_asks_esi_nothing_new(
+        tmp_path: Path, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'killreport.db'}"
+    async with running_sim(alliances=15, latency_ms=2, jitter_ms=1, deleted_characters=3) as sim:
+        failing = min(int(i) for i in (await sim.control.truth())["characters"])
+        await sim.control.override(f"/characters/{failing}", status=500)
+        await _fill(source, sim, MAX_ATTEMPTS="2")  # `failing` is dead-lettered
+        embedded = embedded_env(source, sim.base_url)
+        queued = await cli(embedded, "queue", "character", str(failing))  # pending; no runner works it
+        assert queued.code == 0 and "queued 1" in queued.out, queued.out + queued.err
+        await _extras(source)
+
+        # RABBITMQ_URL for this command alone: the dead letter goes to the new RabbitMQ's queue.
+        done = await cli({**embedded, "RABBITMQ_URL": fresh_rabbit_url}, "copy", "--to", fresh_pg_url)
+        assert done.code == 0, done.err
+        assert "dead letters" in done.out and "killreport worker all" in done.out, done.out
+        await _check_rows_equal(source, fresh_pg_url)
+        truth = await sim.control.truth()
+        async with _engine(source) as engine:
+            embedded_problems = await diff_against_truth(engine, truth)
+        async with _engine(fresh_pg_url) as engine:
+            assert await diff_against_truth(engine, truth) == embedded_problems
+        assert embedded_problems and all(str(failing) in p for p in embedded_problems), embedded_problems
+        copied_max, next_id = await _next_change_id(fresh_pg_url)
+        assert next_id == copied_max + 1
+
+        await sim.control.clear_overrides()
+        before = await sim.control.stats()
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, JANITOR_INTERVAL_S="0.5",
+                      JANITOR_AGE_S="0.1")
+        assert [(d["kind"], d["id"]) for d in await _dead_letters(env)] == [("character", failing)]
+        async with workers(env, 1):
+            again = await cli(env, "sync-all", "--wait", timeout_s=120)
+            assert again.code == 0, again.err[-3000:]
+        after = await sim.control.stats()
+        async with _engine(fresh_pg_url) as engine:
+            assert await diff_against_truth(engine, truth) == []
+    # The carried pending job fetched the one character ESI had failed on; everything else was fresh.
+    assert after["requests"] - before["requests"] == 1, (before["by_route"], after["by_route"])
+
+
+async def test_a_target_holding_rows_is_refused_and_left_untouched(filled: str, fresh_pg_url: str) -> None:
+    env = embedded_env(filled, NO_ESI)
+    assert (await cli(env, "copy", "--to", fresh_pg_url)).code == 0
+    held = await _everything(fresh_pg_url)
+    refused = await cli(env, "copy", "--to", fresh_pg_url)
+    assert refused.code == 1 and refused.out == ""
+    line = _one_line(refused)
+    assert line.startswith("killreport: error:") and "already holds rows (alliances," in line, line
+    assert await _everything(fresh_pg_url) == held
+
+
+async def test_a_target_holding_only_pending_work_is_refused_too(filled: str, fresh_pg_url: str) -> None:
+    await migrated(fresh_pg_url)
+    async with _engine(fresh_pg_url) as engine, engine.begin() as conn:
+        await postgres_store(engine, fresh_pg_url).jobs.add(conn, "alliance", [99000001], skip_fresh=False)
+    refused = await cli(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
+    assert refused.code == 1 and "already holds rows (sync_pending)" in _one_line(refused)
+    assert (await _everything(fresh_pg_url))["alliances"] == []
+
+
+async def test_a_runner_holding_the_file_is_named_and_nothing_is_copied(
+        filled: str, fresh_pg_url: str) -> None:
+    with RunnerLock.acquire(path_of(filled), "killreport run"):
+        refused = await cli(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
+    assert refused.code == 1
+    line = _one_line(refused)
+    assert f"in use by `killreport run` (pid {os.getpid()}" in line and "stop it first" in line, line
+    assert await _table_names(fresh_pg_url) == [], "refused before even migrating"
+
+
+async def test_a_failure_mid_copy_leaves_the_target_without_rows(filled: str, fresh_pg_url: str) -> None:
+    await migrated(fresh_pg_url)
+    async with _engine(fresh_pg_url) as engine, engine.begin() as conn:
+        # Tampered: alliances and corporations go in first, then the characters' insert fails.
+        await conn.execute(text("ALTER TABLE characters ADD CONSTRAINT tampered CHECK (id < 0)"))
+    failed = await cli(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
+    assert failed.code == 1 and failed.out == ""
+    line = _one_line(failed)
+    assert "copying characters failed" in line and "tampered" in line and "target is as it was" in line, line
+    assert all(rows == [] for rows in (await _everything(fresh_pg_url)).values())
+
+
+async def test_dead_letters_without_a_reachable_rabbitmq_refuse_before_anything(
+        own_copy: str, fresh_pg_url: str) -> None:
+    queue = TableQueue(open_engine(own_copy))
+    try:
+        await queue.publish_dead(DeadLetter(b'{"kind": "alliance", "id": 99000001}', "alliance", 99000001,
+                                            "max attempts", 5, "HTTP 502", {}))
+    finally:
+        await queue.close()
+        await queue.engine.dispose()
+    refused = await cli(embedded_env(own_copy, NO_ESI, RABBITMQ_URL=NO_BROKER), "copy", "--to", fresh_pg_url)
+    assert refused.code == 1
+    line = _one_line(refused)
+    assert "1 dead letter(s) must go to RabbitMQ" in line and "nothing was copied" in line, line
+    assert await _table_names(fresh_pg_url) == []
+
+
+async def test_unreachable_postgresql_is_one_line(filled: str) -> None:
+    done = await cli(embedded_env(filled, NO_ESI), "copy", "--to", "postgresql://root:s3cret@127.0.0.1:1/kr")
+    assert done.code == 1
+    line = _one_line(done)
+    assert "PostgreSQL at postgresql://root:***@127.0.0.1:1/kr unreachable" in line and "s3cret" not in line
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("--to", "mysql://root@127.0.0.1/kr"), "--to must be a PostgreSQL URL"),
+    (("--to", "sqlite:///elsewhere.db"), "--to must be a PostgreSQL URL"),
+    (("--to", "postgresql://root:p@ss@127.0.0.1/kr"), "--to: cannot tell the password from the host"),
+    (("--to", "postgresql://root@127.0.0.1:99999/kr"), "--to: cannot read the host and port"),
+    (("--to", "postgresql://root@127.0.0.1/kr", "--from", "postgresql://x@y/z"), "--from must name a SQLite"),
+    ((), "--to"),
+])
+async def test_bad_arguments_exit_2_with_one_line(filled: str, args: tuple[str, ...], says: str) -> None:
+    done = await cli(embedded_env(filled, NO_ESI), "copy", *args)
+    assert done.code == 2, done.err
+    line = _one_line(done)
+    assert line.startswith("killreport: ") and says in line, line
+    assert "p@ss" not in line
+
+
+async def test_a_postgresql_database_url_needs_from(filled: str, fresh_pg_url: str) -> None:
+    env = env_for(fresh_pg_url, NO_BROKER, NO_ESI)
+    done = await cli(env, "copy", "--to", fresh_pg_url)
+    assert done.code == 2 and "--from sqlite:///" in _one_line(done)
+    done = await cli(env, "copy", "--to", fresh_pg_url, "--from", filled)
+    assert done.code == 0, done.err
+    assert len((await _everything(fresh_pg_url))["alliances"]) == 5
+
+
+async def test_a_missing_file_or_one_without_the_schema_is_refused(tmp_path: Path, fresh_pg_url: str) -> None:
+    missing = tmp_path / "missing.db"
+    done = await cli(embedded_env(f"sqlite:///{missing}", NO_ESI), "copy", "--to", fresh_pg_url)
+    assert done.code == 1 and f"no SQLite file at {missing}" in _one_line(done)
+    assert not missing.exists(), "copy never creates the file it was asked to read"
+    blank = tmp_path / "blank.db"
+    blank.touch()  # SQLite reads an empty file as an empty database
+    done = await cli(embedded_env(f"sqlite:///{blank}", NO_ESI), "copy", "--to", fresh_pg_url)
+    assert done.code == 1 and "has no killreport schema" in _one_line(done)
+    assert await _table_names(fresh_pg_url) == []
+
