@@ -36,6 +36,7 @@ def build_app() -> App:
     app.command(admin_cmds.dlq)
     app.command(sim_cmd.sim, name="sim")
     app.command(web_cmd.web, name="web")
+    app.command("killreport.cli.copy_cmd:copy", name="copy", help="Copy a SQLite file into PostgreSQL.")
     return app
 
 
