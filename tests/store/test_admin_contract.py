@@ -177,6 +177,8 @@ async def test_recent_changes_filter_and_keep_the_newest_oldest_first(store: Sto
         await store.jobs.tombstone(conn, 90000001, "404", third[1:])
         everything = await store.admin.recent_changes(conn)
         assert [o.change for o in everything] == first + second + third
+        assert [(type(o.change.old), type(o.change.new)) for o in everything] == [
+            (type(c.old), type(c.new)) for c in first + second + third], "JSON types kept: true, not 1"
         assert [o.id for o in everything] == [1, 2, 3, 4, 5]
         assert all(isinstance(o, Observed) and before <= o.observed_at <= at(CLOCKS_AGREE_S)
                    for o in everything)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import pytest
@@ -54,7 +55,7 @@ def corporation(**more: Any) -> Corporation:
     return Corporation(**{
         "name": "Corp", "ticker": "CRP", "member_count": 12, "description": "<b>hi</b>",
         "friendly_fire": "legal", "home_station_id": 60003760, "shares": 1000, "state": "active",
-        "tax_rates": {"isk": 0.1, "loyalty_point": 0.25}, "type": "player_owned", "war_eligible": True,
+        "tax_rates": {"isk": 0.1, "loyalty_point": 0.0}, "type": "player_owned", "war_eligible": True,
         "alliance_id": 99000001, "ceo_id": 90000002, "creator_id": 90000003,
         "date_founded": "2011-01-01T00:00:00.5Z", "palette": {"main_color": "#112233"},
         "url": "https://example.com", **more})
@@ -65,6 +66,11 @@ def character(**more: Any) -> Character:
     return Character(**{"name": "Pilot", "birthday": "2012-03-04T05:06:07Z", "bloodline_id": 4, "race_id": 2,
                         "corporation_id": 98000001, "gender": "female", "achievement_score": 77,
                         "alliance_id": 99000001, "security_status": -1.25, "description": "x", **more})
+
+
+def types(row: Mapping[str, object] | None) -> dict[str, type]:
+    """Each value's type: equal rows may still differ in it (True == 1, 0.0 == 0)."""
+    return {k: type(v) for k, v in (row or {}).items()}
 
 
 def bad_change(kind: Kind, entity_id: int) -> Change:
@@ -127,6 +133,23 @@ async def test_a_claim_is_won_once_and_makes_the_entity_pending(store: Store) ->
     assert await pending(store, "corporation") == {98000001: (True, 0, True)}
 
 
+async def test_of_claims_made_at_once_exactly_one_wins(store: Store) -> None:
+    results = await asyncio.gather(*(claim(store, "character", 90000001) for _ in range(6)))
+    assert sorted(results, key=lambda r: r is None) == [Stored(fresh=False), *[None] * 5]
+
+
+async def test_jobs_finishing_at_once_queue_each_shared_child_once(store: Store) -> None:
+    async def job(alliance_id: int) -> list[int]:
+        async with store.autocommit() as conn:
+            children: tuple[Kind, Iterable[int]] = ("corporation", range(98000000, 98000010))
+            return await store.jobs.store_and_finish(conn, alliance_id, alliance(), facts(HOUR), children)
+
+    added = await asyncio.gather(*(job(99000000 + i) for i in range(5)))
+    everything = [i for ids in added for i in ids]
+    assert sorted(everything) == list(range(98000000, 98000010)), "each child added by exactly one job"
+    assert len(await pending(store, "corporation")) == 10
+
+
 async def test_a_claim_that_ran_out_can_be_taken_again(store: Store) -> None:
     assert await claim(store, "alliance", 99000001, ttl_s=0.3) == Stored(fresh=False)
     assert await claim(store, "alliance", 99000001) is None
@@ -149,20 +172,24 @@ async def test_a_claim_on_a_queued_row_publishes_it_and_keeps_its_attempts(store
 async def test_a_stored_corporation_reads_back_as_it_was_stored(store: Store) -> None:
     corp = corporation()
     await put(store, 98000001, corp, facts(HOUR, etag='"c1"'))
-    assert await claim(store, "corporation", 98000001) == Stored(
+    read = await claim(store, "corporation", 98000001)
+    assert read == Stored(
         fresh=True, references=CorporationReferences(ceo_id=90000002, creator_id=90000003),
         row=rows.row_of(corp), etag='"c1"')
+    assert types(read.row) == types(rows.row_of(corp)), "True, not 1; 0.0, not 0"
     stored = await row_of(store, "corporation", 98000001)
     assert stored is not None
     assert (stored["palette_main_color"], stored["palette_secondary_color"], stored["tax_rate_loyalty_point"],
-            stored["war_eligible"]) == ("#112233", None, 0.25, True)
+            stored["war_eligible"]) == ("#112233", None, 0.0, True)
 
 
 async def test_a_stored_character_and_an_expired_one(store: Store) -> None:
     pilot = character()
     await put(store, 90000001, pilot, facts(HOUR, etag=None))
     await put(store, 90000002, pilot, facts(-1.0))
-    assert await claim(store, "character", 90000001) == Stored(fresh=True, row=rows.row_of(pilot))
+    read = await claim(store, "character", 90000001)
+    assert read == Stored(fresh=True, row=rows.row_of(pilot))
+    assert types(read.row) == types(rows.row_of(pilot))
     assert await claim(store, "character", 90000002) == Stored(fresh=False, row=rows.row_of(pilot),
                                                                etag='"e1"')
 
