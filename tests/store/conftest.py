@@ -11,6 +11,7 @@ session, so each test has its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -66,13 +67,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    """A migrated Store with no killreport data, on PostgreSQL and on SQLite."""
-    if store_url.startswith(SQLITE_SCHEME):
-        made = sqlite_store(open_engine(store_url), store_url)
+@contextlib.asynccontextmanager
+async def open_store(url: str) -> AsyncIterator[Store]:
+    """The Store on a migrated database's URL, emptied first if it is PostgreSQL's; disposed after."""
+    if url.startswith(SQLITE_SCHEME):
+        made = sqlite_store(open_engine(url), url)
     else:
-        made = postgres_store(create_async_engine(sqlalchemy_url(store_url)), store_url)
+        made = postgres_store(create_async_engine(sqlalchemy_url(url)), url)
         async with made.begin() as conn:
             for statement in _EMPTY:
                 await conn.execute(statement)
@@ -80,3 +81,20 @@ async def store(store_url: str) -> AsyncIterator[Store]:
         yield made
     finally:
         await made.engine.dispose()
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """A migrated Store with no killreport data, on PostgreSQL and on SQLite."""
+    async with open_store(store_url) as made:
+        yield made
+
+
+@pytest.fixture
+async def both_stores(store_pg_url: str, sqlite_template: Path,
+                      tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+    """An empty PostgreSQL Store and an empty SQLite one, side by side (for comparing whole states)."""
+    path = tmp_path / "side-by-side.db"
+    shutil.copyfile(sqlite_template, path)
+    async with open_store(store_pg_url) as pg, open_store(f"sqlite:///{path}") as lite:
+        yield pg, lite
