@@ -13,9 +13,10 @@ are rows with a later `not_before`. Trade-offs, decided here:
   that reads only the oldest ready rows through the (queue, not_before, seq) index, a whole
   prefetch at a time; acks arriving together are deleted in one transaction (_Acks).
 - Cost, measured by `.venv/bin/python bench/table_queue.py --concurrency 16` (consume + ack only)
-  on a 2-core VM that was busy with other work (load ~6): 1,000-1,400 jobs/s, 230-250 us of CPU
-  a job; one ack per transaction instead cost 730 jobs/s and 1,150 us. At concurrency 1 (no
-  batching possible) about 110-220 jobs/s.
+  on a 2-core VM busy with other work (load 6-10): through aiosqlite 1,000-1,400 jobs/s and
+  230-250 us of CPU a job (one ack per transaction instead: 730 jobs/s, 1,150 us); on
+  store/sqlite/driver.py's connections (sqlite3 on the loop's thread) 2,300 jobs/s, 170 us. At
+  concurrency 1, where nothing can be batched, 110-220 jobs/s.
 - `ready` in stats counts rows, handed out or not: another process cannot see what is in flight.
   `consumers` is 1 for a queue this process consumes, or for every main queue while another
   process holds the runner lock.
