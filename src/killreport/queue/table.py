@@ -131,6 +131,11 @@ class _Acks:
             done.add_done_callback(_retrieve)
             raise
 
+    async def settled(self) -> None:
+        """Wait for the deletes under way (before the engine is disposed)."""
+        if self._writer is not None:
+            await asyncio.wait([self._writer])
+
     async def _write(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
@@ -362,6 +367,7 @@ class TableQueue:
         """Stop every consumer (their held rows stay in the table); later publishes fail."""
         self.closed = True
         self.notify()
+        await self.acks.settled()
 
     @contextlib.asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
