@@ -216,7 +216,8 @@ def _report(source_url: str, target_url: str, counts: dict[str, int], letters: i
         print(f"  {name:<22} {count:>10,} rows{note}")
     print(f"  {'dead letters':<22} {letters:>10,}  (into {DEAD_LETTER_QUEUE})")
     print(f"  {'total':<22} {sum(counts.values()) + letters:>10,}")
-    print("not copied: scheduler_lease (who leads now), the file's queue messages (the pending rows "
-          "stand for them), the ESI budget's state (PostgreSQL's budget learns from the next answers)")
+    left = [f"{name} ({why})" for name, why in sql.NOT_COPIED.items()]
+    print(f"not copied: {', '.join(left)}, the file's queue messages (the pending rows stand for them), "
+          "the ESI budget's state (PostgreSQL's budget learns from the next answers)")
     print(f"next: set DATABASE_URL={mask_url(target_url)} and RABBITMQ_URL to your RabbitMQ, then start "
           "`killreport worker all` (as many as you like) and `killreport scheduler`")

@@ -29,7 +29,7 @@ COPIED: Final[tuple[Table, ...]] = (
 # The tables of tables.metadata left behind, with why (tests hold COPIED + this to the metadata, so
 # a new table has to be placed in one of them).
 NOT_COPIED: Final[Mapping[str, str]] = {
-    "scheduler_lease": "who leads the schedulers is runtime state the next scheduler writes",
+    "scheduler_lease": "who leads the schedulers: the next one to lead writes it",
 }
 BATCH_ROWS: Final = 5_000
 
