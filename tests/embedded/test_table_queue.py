@@ -326,3 +326,18 @@ async def test_the_worker_loop_runs_every_job_once_and_stops(queue: TableQueue, 
     expected = [(ALLIANCES, i) for i in range(1, 101)] + [(CORPS, i) for i in range(1, 51)]
     assert sorted(done) == sorted(expected)
     assert sum(s.ready for s in await queue.stats()) == 0
+
+
+async def test_a_seq_is_never_reused_after_a_purge(queue: TableQueue, engine: AsyncEngine) -> None:
+    await queue.publish(ALLIANCES, _jobs(1))
+    await queue.publish_dead(_letter(1))
+    async with engine.connect() as conn:
+        first = (await conn.execute(select(queue_messages.c.seq))).scalar_one()
+        first_dead = (await conn.execute(select(dead_letters.c.seq))).scalar_one()
+    await queue.purge()
+    await queue.purge_dead()
+    await queue.publish(ALLIANCES, _jobs(1))
+    await queue.publish_dead(_letter(1))
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(queue_messages.c.seq))).scalar_one() > first
+        assert (await conn.execute(select(dead_letters.c.seq))).scalar_one() > first_dead

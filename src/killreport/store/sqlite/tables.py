@@ -19,6 +19,9 @@ queue_messages = Table(
     Column("body", LargeBinary, nullable=False),
     Column("not_before", Float, nullable=False),
     Index("queue_messages_ready", "queue", "not_before", "seq"),
+    # AUTOINCREMENT: a seq is never reused after its row is deleted, so an ack or a replay that
+    # deletes by seq can never hit a newer row (a purge then a publish would otherwise reuse seqs).
+    sqlite_autoincrement=True,
 )
 
 dead_letters = Table(
@@ -33,6 +36,7 @@ dead_letters = Table(
     Column("last_error", Text, nullable=False),
     Column("headers", Text, nullable=False),  # JSON object
     Column("dead_at", Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 esi_budget_state = Table(

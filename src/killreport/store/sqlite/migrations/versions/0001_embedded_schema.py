@@ -204,6 +204,7 @@ def _embedded() -> None:
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("not_before", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
+        sqlite_autoincrement=True,  # a seq is never reused (store/sqlite/tables.py says why)
     )
     op.create_index("queue_messages_ready", "queue_messages", ["queue", "not_before", "seq"])
     op.create_table(
@@ -218,6 +219,7 @@ def _embedded() -> None:
         sa.Column("headers", sa.Text(), nullable=False),
         sa.Column("dead_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "esi_budget_state",
