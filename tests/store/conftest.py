@@ -5,7 +5,8 @@
 per session, migrated once and emptied before each test (DELETE, then identities restarted so change
 ids start at 1 as on a new SQLite file; TRUNCATE took 0.4 s a test); the shared budget's PL/pgSQL
 tables (esi_budget, ...) are left as migrated. SQLite gets a copy of a file migrated once per
-session, so each test has its own.
+session, so each test has its own. `both_stores` gives the two side by side, to compare whole
+states; `open_store(url)` is how both fixtures open one.
 """
 
 from __future__ import annotations
