@@ -40,13 +40,13 @@ CHARACTER_DEFAULTS = {"birthday": T0 - dt.timedelta(days=1000), "bloodline_id": 
                       "description": None, "security_status": -1.5, "corporation_title": None,
                       "character_title_id": None, **CACHE}
 
-ALLIANCES = [
+ALLIANCES: list[dict[str, Any]] = [
     {"id": 99000001, "name": "Goonswarm Federation", "ticker": "CONDI", **ALLIANCE_DEFAULTS},
     {"id": 99000002, "name": "Test Alliance Please Ignore", "ticker": "TEST", **ALLIANCE_DEFAULTS},
     {"id": 99000003, "name": "100%_Pure\\Alliance", "ticker": "P.C", **ALLIANCE_DEFAULTS,
      "closed_at": T0},
 ]
-CORPORATIONS = [
+CORPORATIONS: list[dict[str, Any]] = [
     {"id": 98000001, "name": "Test Corp", "ticker": "TST", "member_count": 10, "alliance_id": 99000002,
      **CORPORATION_DEFAULTS},
     {"id": 98000002, "name": "Condi Holdings", "ticker": "CONDI", "member_count": 30,
@@ -56,7 +56,7 @@ CORPORATIONS = [
     {"id": 98000004, "name": "Also Big", "ticker": "AB", "member_count": 50, "alliance_id": 99000002,
      **CORPORATION_DEFAULTS},
 ]
-CHARACTERS = [
+CHARACTERS: list[dict[str, Any]] = [
     {"id": 90000001, "name": "test pilot", "corporation_id": 98000001, **CHARACTER_DEFAULTS,
      "corporation_title": "CEO"},
     {"id": 90000002, "name": "Another Test", "corporation_id": 98000001, **CHARACTER_DEFAULTS},
@@ -286,3 +286,40 @@ async def test_search_folds_the_case_of_letters_beyond_ascii(store: Store,
         by_ticker = await store.lookup.search(conn, "éà", offset=0, limit=10)
     assert [(r["id"], r["rank"]) for r in by_name.items] == [(98000100, 1)]
     assert [(r["id"], r["rank"]) for r in by_ticker.items] == [(98000100, 0)]
+
+
+def _crowd() -> list[dict[str, Any]]:
+    """Characters whose names tie after lower() and differ in punctuation and spaces: order's hard cases."""
+    letters = ["a", "B", "b", " ", "-", "_", "'", ".", "%", "\\"]
+    names = sorted({f"{x}{y}{z}".strip() or "a" for x in letters[:3] for y in letters for z in letters[:4]})
+    return [{"id": 91000000 + i, "name": name, "corporation_id": 98000001, **CHARACTER_DEFAULTS}
+            for i, name in enumerate(names)]
+
+
+async def _answers(store: Store, typed: list[str]) -> list[object]:
+    lookup, answers = store.lookup, list[object]()
+    async with store.connect() as conn:
+        for text in typed:
+            answers += [await lookup.search(conn, text, offset=o, limit=7) for o in (0, 7, 70)]
+        everyone: list[tuple[Kind, int]] = [("alliance", r["id"]) for r in ALLIANCES]
+        everyone += [("corporation", r["id"]) for r in CORPORATIONS]
+        everyone += [("character", r["id"]) for r in CHARACTERS]
+        answers.append(await lookup.names(conn, everyone))
+        answers += [await lookup.corporation_characters(conn, 98000001, offset=o, limit=25) for o in (0, 25)]
+        answers += [await lookup.alliance_members(conn, a, offset=0, limit=2, by_size=b)
+                    for a in (99000001, 99000002) for b in (False, True)]
+        answers += [await lookup.changes_page(conn, since=T0 + dt.timedelta(seconds=s), offset=0, limit=3)
+                    for s in (0, 59, 60, 61, 600)]
+    return answers
+
+
+async def test_both_stores_give_the_same_answers_side_by_side(both_stores: tuple[Store, Store]) -> None:
+    typed = [c for c in "abAB -_'.%\\xz"] + ["a b", "A-", "b_", "'.", "%\\", "ab", "BA", "a%", "\\_", ""]
+    for store in both_stores:
+        async with store.begin() as conn:
+            await _seed(conn)
+            await conn.execute(insert(t.characters), _crowd())
+    pg, lite = [await _answers(store, typed) for store in both_stores]
+    assert len(pg) == len(lite)
+    for number, (left, right) in enumerate(zip(pg, lite, strict=True)):
+        assert left == right, f"answer {number} differs"

@@ -12,6 +12,7 @@ lock, on SQLite it is a recent heartbeat (the file's runner lock is not visible 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
 import pytest
@@ -304,3 +305,54 @@ async def test_due_counts_agree_with_due_ids(store: Store, min_age: float) -> No
         assert len(due) == await store.schedule.due_count(conn, "corporation", min_age)
         expected = [i for i in range(40, 0, -1) if i % 2 and (i * 200 >= min_age)]
         assert due == expected
+
+
+def _mixed(kind: Kind, count: int, seed: int) -> list[dict[str, Any]]:
+    """Rows with every combination of missing and past or future times, none near a min age's edge."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(1, count + 1):
+        def maybe(seconds: float) -> dt.datetime | None:
+            return None if rng.random() < 0.15 else _at(seconds)
+        row = {**_REQUIRED[kind], "id": i, "fetched_at": _at(-97 * rng.randint(1, 1200)),
+               "expires_at": maybe(89 * rng.choice([-40, -3, -1, 1, 5, 50])),
+               "checked_at": maybe(-97 * rng.randint(1, 1200))}
+        if kind == "alliance":
+            row |= {"members_fetched_at": maybe(-97 * rng.randint(1, 1200)),
+                    "members_expires_at": maybe(89 * rng.choice([-40, -3, -1, 1, 5, 50])),
+                    "members_checked_at": maybe(-97 * rng.randint(1, 1200)),
+                    "closed_at": None if rng.random() < 0.7 else _at(-97 * rng.randint(1, 1200))}
+        rows.append(row)
+    return rows
+
+
+async def _due_answers(store: Store) -> list[object]:
+    answers: list[object] = []
+    kinds: tuple[Kind, ...] = ("alliance", "corporation", "character")
+    async with store.connect() as conn:
+        for kind in kinds:
+            answers.append(await store.schedule.tracked(conn, kind))
+            for min_age in (0.0, 1800.0, HOUR, 86400.0):
+                answers.append(await store.schedule.due_count(conn, kind, min_age))
+                answers.append(await store.schedule.due_ids(conn, kind, min_age, 1000))
+        answers.append(await store.schedule.sweep_ids(conn))
+    return answers
+
+
+async def test_both_stores_find_the_same_due_entities_side_by_side(both_stores: tuple[Store, Store]) -> None:
+    kinds: tuple[Kind, ...] = ("alliance", "corporation", "character")
+    data = {kind: _mixed(kind, 300, seed) for seed, kind in enumerate(kinds)}
+    for store in both_stores:
+        async with store.begin() as conn:
+            for kind, rows in data.items():
+                await conn.execute(insert(t.ENTITY_TABLES[kind]), rows)
+                for i in range(1, 300, 7):
+                    await _pending(conn, kind, i)
+                for i in range(3, 300, 11):
+                    await _failed(conn, kind, i, ago=97 * (i % 50))
+            for i in range(5, 300, 13):
+                await _tombstone(conn, i)
+    pg, lite = [await _due_answers(store) for store in both_stores]
+    assert any(isinstance(a, list) and len(a) > 20 for a in pg), "the data has due entities"
+    for number, (left, right) in enumerate(zip(pg, lite, strict=True)):
+        assert left == right, f"answer {number} differs"
