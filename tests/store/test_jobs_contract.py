@@ -84,6 +84,11 @@ async def claim(store: Store, kind: Kind, entity_id: int, ttl_s: float = CLAIM_S
         return await store.jobs.claim_and_read(conn, kind, entity_id, ttl_s)
 
 
+async def claim_over() -> None:
+    """Wait until a claim made for 0 s has passed: SQLite's clock counts whole milliseconds."""
+    await asyncio.sleep(0.005)
+
+
 async def pending(store: Store, kind: Kind) -> dict[int, tuple[bool, int, bool]]:
     """The pending rows of `kind`: id -> (published, attempts, claimed now)."""
     p = t.sync_pending.c
@@ -151,9 +156,9 @@ async def test_jobs_finishing_at_once_queue_each_shared_child_once(store: Store)
 
 
 async def test_a_claim_that_ran_out_can_be_taken_again(store: Store) -> None:
-    assert await claim(store, "alliance", 99000001, ttl_s=0.3) == Stored(fresh=False)
+    assert await claim(store, "alliance", 99000001, ttl_s=0.6) == Stored(fresh=False)
     assert await claim(store, "alliance", 99000001) is None
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.7)
     assert await claim(store, "alliance", 99000001) == Stored(fresh=False)
 
 
@@ -203,6 +208,7 @@ async def test_an_alliance_reads_its_members_and_their_own_freshness(store: Stor
     assert await claim(store, "alliance", 99000001, ttl_s=0.0) == expected, "no member list yet"
     async with store.autocommit() as conn:
         await store.jobs.replace_members(conn, 99000001, [98000003, 98000002, 98000002], facts(-5.0, '"m1"'))
+    await claim_over()
     assert await claim(store, "alliance", 99000001, ttl_s=0.0) == dataclasses.replace(
         expected, members=(98000002, 98000003), members_fresh=False, members_etag='"m1"')
 
@@ -318,14 +324,15 @@ async def test_replace_members_replaces_the_list_and_records_its_change(store: S
         noted = [Change("alliance", 99000001, "corporations", [98000001, 98000002], [98000002, 98000003])]
         await store.jobs.replace_members(conn, 99000001, [98000003, 98000002], facts(HOUR, '"m2"'), noted)
         await store.jobs.replace_members(conn, 99000002, [98000009], facts(HOUR))   # another alliance
-    read = await claim(store, "alliance", 99000001)
+    read = await claim(store, "alliance", 99000001, ttl_s=0.0)
     assert read is not None and (read.members, read.members_etag, read.members_fresh) == (
         (98000002, 98000003), '"m2"', True)
     assert await changes(store) == noted
     async with store.autocommit() as conn:
         await store.jobs.replace_members(conn, 99000001, [], facts(HOUR, '"m3"'))
+    await claim_over()
     read = await claim(store, "alliance", 99000001, ttl_s=0.0)
-    assert read is None or read.members == ()
+    assert read is not None and (read.members, read.members_etag) == ((), '"m3"'), "an empty list is a list"
     async with store.connect() as conn:
         ac = t.alliance_corporations.c
         rows_ = (await conn.execute(select(ac.alliance_id, ac.corporation_id))).all()
@@ -372,11 +379,11 @@ async def test_release_remembers_attempts_and_a_hold_keeps_the_claim(store: Stor
     assert await claim(store, "corporation", 2) is not None
     async with store.autocommit() as conn:
         await store.jobs.release(conn, "corporation", 1, attempts=1)
-        await store.jobs.release(conn, "corporation", 2, attempts=3, hold_until=at(0.3))
+        await store.jobs.release(conn, "corporation", 2, attempts=3, hold_until=at(0.6))
     assert await pending(store, "corporation") == {1: (True, 1, False), 2: (True, 3, True)}
     assert await claim(store, "corporation", 1) == Stored(fresh=False)
     assert await claim(store, "corporation", 2) is None, "held until the answer's Expires"
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.7)
     assert await claim(store, "corporation", 2) == Stored(fresh=False)
 
 
@@ -421,14 +428,14 @@ async def test_add_skips_pending_and_if_asked_fresh_ids(store: Store) -> None:
 async def test_unpublished_ids_wait_for_their_age_and_mark_published_confirms_them(store: Store) -> None:
     async with store.autocommit() as conn:
         await store.jobs.add(conn, "corporation", [3], skip_fresh=False)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.8)
         await store.jobs.add(conn, "corporation", [1, 2], skip_fresh=False)
         await store.jobs.add(conn, "corporation", [4], skip_fresh=False, published=True)
         await store.jobs.add(conn, "character", [1], skip_fresh=False)
     async with store.connect() as conn:
         assert (await store.jobs.unpublished(conn, "corporation"))[0] == 3, "oldest first"
         assert sorted(await store.jobs.unpublished(conn, "corporation")) == [1, 2, 3]
-        assert await store.jobs.unpublished(conn, "corporation", older_than_s=0.2) == [3]
+        assert await store.jobs.unpublished(conn, "corporation", older_than_s=0.4) == [3]
         assert await store.jobs.unpublished(conn, "corporation", older_than_s=HOUR) == []
         assert await store.jobs.unpublished(conn, "corporation", limit=1) == [3]
         assert sorted(await store.jobs.unpublished(conn, "corporation", [2, 3, 4, 5])) == [2, 3]
@@ -446,6 +453,7 @@ async def test_forget_unclaimed_drops_all_but_live_claims(store: Store) -> None:
         await store.jobs.add(conn, "corporation", [1, 2], skip_fresh=False)
     assert await claim(store, "corporation", 3) is not None                   # claimed: kept
     assert await claim(store, "corporation", 4, ttl_s=0.0) is not None        # claim over: dropped
+    await claim_over()
     async with store.autocommit() as conn:
         await store.jobs.release(conn, "corporation", 5, attempts=1)          # no row: nothing
         assert await store.jobs.forget_unclaimed(conn) == 3
