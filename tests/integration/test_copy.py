@@ -8,10 +8,12 @@ import asyncio
 import json
 import os
 import sqlite3
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import Table, delete, func, inspect, select, text
@@ -19,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from killreport.changes import Change
 from killreport.config import sqlalchemy_url
-from killreport.queue.broker import DeadLetter
+from killreport.queue.broker import DEAD_LETTER_QUEUE, DeadLetter
+from killreport.queue.rabbit import RabbitBroker
 from killreport.queue.table import TableQueue
 from killreport.runner_lock import RunnerLock
 from killreport.sim.testing import RunningSim, running_sim
@@ -268,18 +271,73 @@ async def test_a_failure_mid_copy_leaves_the_target_without_rows(filled: str, fr
 
 async def test_dead_letters_without_a_reachable_rabbitmq_refuse_before_anything(
         own_copy: str, fresh_pg_url: str) -> None:
-    queue = TableQueue(open_engine(own_copy))
+    await _with_a_dead_letter(own_copy)
+    refused = await cli(embedded_env(own_copy, NO_ESI, RABBITMQ_URL=NO_BROKER), "copy", "--to", fresh_pg_url)
+    assert refused.code == 1
+    line = _one_line(refused)
+    assert "1 dead letter(s) must go to RabbitMQ" in line and "nothing was copied" in line, line
+    assert await _table_names(fresh_pg_url) == []
+
+
+async def _with_a_dead_letter(url: str) -> None:
+    """A dead letter in the file, put there as the embedded worker would (TableQueue.publish_dead)."""
+    queue = TableQueue(open_engine(url))
     try:
         await queue.publish_dead(DeadLetter(b'{"kind": "alliance", "id": 99000001}', "alliance", 99000001,
                                             "max attempts", 5, "HTTP 502", {}))
     finally:
         await queue.close()
         await queue.engine.dispose()
-    refused = await cli(embedded_env(own_copy, NO_ESI, RABBITMQ_URL=NO_BROKER), "copy", "--to", fresh_pg_url)
+
+
+async def test_dead_letters_and_a_rabbitmq_whose_queues_differ_refuse_before_anything(
+        own_copy: str, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    await _with_a_dead_letter(own_copy)
+    await (await RabbitBroker.connect(fresh_rabbit_url, (5, 30))).close()  # other retry tiers
+    env = embedded_env(own_copy, NO_ESI, RABBITMQ_URL=fresh_rabbit_url)
+    refused = await cli(env, "copy", "--to", fresh_pg_url)
     assert refused.code == 1
     line = _one_line(refused)
-    assert "1 dead letter(s) must go to RabbitMQ" in line and "nothing was copied" in line, line
+    assert "must go to RabbitMQ, which cannot take them" in line and "different arguments" in line, line
     assert await _table_names(fresh_pg_url) == []
+
+
+def _full_dead_letter_queue(rabbit_url: str) -> None:
+    """A policy that makes RabbitMQ nack every publish to the (already over-full) dead-letter queue."""
+    vhost = urlsplit(rabbit_url).path.lstrip("/")
+    subprocess.run(["rabbitmqctl", "-q", "set_policy", "-p", vhost, "--apply-to", "queues", "kr-full",
+                    f"^{DEAD_LETTER_QUEUE}$", json.dumps({"max-length": 1, "overflow": "reject-publish"})],
+                   check=True)
+
+
+async def test_dead_letters_rabbitmq_refuses_undo_the_whole_copy(
+        own_copy: str, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    await _with_a_dead_letter(own_copy)
+    # Quorum queues admit one message past max-length: two already there, so the next is refused.
+    mq = await RabbitBroker.connect(fresh_rabbit_url, json.loads(env_for("", "", "")["RETRY_DELAYS_S"]))
+    try:
+        for n in (1, 2):
+            await mq.publish_dead(DeadLetter(b"{}", None, None, "earlier", n, "", {}))
+    finally:
+        await mq.close()
+    await asyncio.to_thread(_full_dead_letter_queue, fresh_rabbit_url)
+    env = embedded_env(own_copy, NO_ESI, RABBITMQ_URL=fresh_rabbit_url)
+    failed = await cli(env, "copy", "--to", fresh_pg_url, timeout_s=90)
+    assert failed.code == 1 and failed.out == ""
+    line = _one_line(failed)
+    assert "publishing the dead letters to RabbitMQ failed" in line and "nothing was copied" in line, line
+    assert all(rows == [] for rows in (await _everything(fresh_pg_url)).values())
+
+
+async def test_a_target_that_cannot_be_migrated_is_one_line(filled: str, fresh_pg_url: str) -> None:
+    async with _engine(fresh_pg_url) as engine, engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE alliances (somebody_elses integer)"))
+    failed = await cli(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
+    assert failed.code == 1
+    line = _one_line(failed)
+    assert "migrating postgresql://" in line and 'relation "alliances" already exists' in line, line
+    async with _engine(fresh_pg_url) as engine, engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM alliances"))).scalar_one() == 0
 
 
 async def test_unreachable_postgresql_is_one_line(filled: str) -> None:

@@ -144,9 +144,9 @@ async def _dead_letter_queue(target: Settings, letters: int) -> AsyncIterator[Jo
     async with contextlib.AsyncExitStack() as stack:
         try:
             mq = await stack.enter_async_context(broker(target))
-        except ServiceUnavailable as exc:
+        except (ServiceUnavailable, BrokerError) as exc:  # unreachable, or its queues unusable
             raise CopyRefused(
-                f"{letters} dead letter(s) must go to RabbitMQ, which is unreachable ({exc}); set "
+                f"{letters} dead letter(s) must go to RabbitMQ, which cannot take them ({exc}); set "
                 "RABBITMQ_URL to the new RabbitMQ, or replay or drop them first (`killreport dlq "
                 f"replay` or `dlq purge` on the file); {_NOTHING_COPIED}") from None
         yield mq
