@@ -1,10 +1,13 @@
 """Opening the SQLite file: WAL (readers never wait for the writer), a busy timeout, NORMAL sync.
 
+The driver is driver.py's: sqlite3 called on the event loop's thread, a thread only to wait for
+another writer's lock (it owns the busy timeout below).
+
 Trade-offs, made here:
 - WAL with `synchronous=NORMAL`: a commit is durable once the WAL is checkpointed; a power cut may
   lose the last transactions but never corrupts the file. A crash of the process loses nothing
   committed. Every step of a job is safe to repeat, so losing the last commits costs a refetch.
-- `busy_timeout`: another process (`sync-all`, `status`, `purge`) writing at the same moment makes
+- `BUSY_TIMEOUT_MS`: another process (`sync-all`, `status`, `purge`) writing at the same moment makes
   a statement wait up to this long instead of failing with "database is locked".
 - The pool never overflows, and the store uses ONE connection: SQLite has one writer, and
   connections of one process that contend for it do not queue, they poll (SQLite's busy handler
@@ -16,6 +19,7 @@ Trade-offs, made here:
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,9 +27,11 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from killreport.store.sqlite import driver
+
 SCHEME: Final = "sqlite:///"
-_PRAGMAS: Final = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                   "PRAGMA busy_timeout=30000", "PRAGMA foreign_keys=OFF")
+BUSY_TIMEOUT_MS: Final = 30_000
+_PRAGMAS: Final = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=OFF")
 
 
 def path_of(database_url: str) -> Path:
@@ -48,8 +54,9 @@ def open_engine(database_url: str, *, pool_size: int = 5, dedicated: bool = Fals
     `dedicated`: no pool (each connection closes for real), for a long-lived single connection."""
     path = path_of(database_url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite+aiosqlite:///{path}"
-    engine = (create_async_engine(url, poolclass=NullPool) if dedicated else
-              create_async_engine(url, pool_size=pool_size, max_overflow=0))
+    url = f"sqlite+aiosqlite:///{path}"  # the dialect; the connections are driver.py's
+    opened = functools.partial(driver.connect, str(path), busy_timeout_ms=BUSY_TIMEOUT_MS)
+    engine = (create_async_engine(url, async_creator=opened, poolclass=NullPool) if dedicated else
+              create_async_engine(url, async_creator=opened, pool_size=pool_size, max_overflow=0))
     event.listen(engine.sync_engine, "connect", _pragmas)
     return engine
