@@ -9,6 +9,8 @@ simulator's truth (tests/truth.py). Prints one JSON object: wall time, requests 
 requests/s, entities stored, CPU seconds and milliseconds per entity, peak RSS, 420s/429s, cache
 violations, equal_to_truth (with the first differences if not) and the options.
 --profile FILE: run the process under cProfile and write its stats to FILE (slows it down).
+--py-spy FILE: sample the process with py-spy (`pip install py-spy`) into FILE, raw (collapsed)
+stacks of every thread; --py-spy-gil: only samples holding the GIL (CPU in Python, not waiting).
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ import psutil
 from sqlalchemy import func, select
 
 from common import KR, sim_get, start_sim
+from killreport.store import tables as t
+from killreport.store.sqlite.engine import open_engine
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from killreport.store import tables as t  # noqa: E402
-from killreport.store.sqlite.engine import open_engine  # noqa: E402
-from tests.truth import diff_against_truth  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.truth
+from tests.truth import diff_against_truth
 
 NO_BROKER = "amqp://guest:guest@127.0.0.1:1/"  # a closed port: reaching for RabbitMQ fails at once
 
@@ -75,18 +77,28 @@ class Sampler(threading.Thread):
 
 def _command(args: argparse.Namespace) -> list[str]:
     if args.profile:
-        return [sys.executable, "-m", "cProfile", "-o", str(Path(args.profile).resolve()), "-m", "killreport", "sync-all",
-                "--wait"]
+        out = str(Path(args.profile).resolve())
+        return [sys.executable, "-m", "cProfile", "-o", out, "-m", "killreport", "sync-all", "--wait"]
     return [*KR, "sync-all", "--wait"]
 
 
-def _run_and_sample(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, float, int, str]:
+def _spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
+    if not args.py_spy:
+        return None
+    spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--threads",
+           "--rate", "200", "-o", str(Path(args.py_spy).resolve()), "--pid", str(pid)]
+    return subprocess.Popen([*spy, *(["--gil"] if args.py_spy_gil else [])], stdout=subprocess.DEVNULL)
+
+
+def _run_and_sample(args: argparse.Namespace, cmd: list[str], env: dict[str, str],
+                    cwd: str) -> tuple[float, float, int, str]:
     """Run the command to its end: wall seconds, CPU seconds, peak RSS bytes, its stderr tail."""
     started = time.monotonic()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
         sampler = Sampler(proc.pid)
         sampler.start()
+        spy = _spy(args, proc.pid)
         # The final CPU times are read from the exited (not yet reaped) process.
         while True:
             try:
@@ -101,6 +113,8 @@ def _run_and_sample(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[floa
         sampler.join()
         sampler.sample()
         code = proc.wait()
+        if spy is not None:
+            spy.wait(60)
         err.seek(0)
         tail = err.read().decode(errors="replace")[-3000:]
     if code != 0:
@@ -134,7 +148,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                        # The simulator has no daily downtime: a run spanning 11:00 UTC must not pause.
                        ESI_DAILY_DOWNTIME="false", METRICS_PORT="0")
             cmd = _command(args)
-            wall, cpu_s, peak_rss, _ = await asyncio.to_thread(_run_and_sample, cmd, env, tmp)
+            wall, cpu_s, peak_rss, _ = await asyncio.to_thread(_run_and_sample, args, cmd, env, tmp)
             stats = await sim_get(sim_url, "/_sim/stats")
             counts, problems = await _stored(db_url, sim_url)
             db_mb = sum(p.stat().st_size for p in Path(tmp).glob("killreport.db*")) / 2**20
@@ -174,13 +188,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--alliances", type=int, default=3550)
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--jitter-ms", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16, help="WORKER_CONCURRENCY")
     parser.add_argument("--max-inflight", type=int, default=32, help="ESI_MAX_INFLIGHT")
     parser.add_argument("--profile", help="write cProfile stats of the sync-all process here")
+    parser.add_argument("--py-spy", help="record py-spy samples (raw stacks) of the process here")
+    parser.add_argument("--py-spy-gil", action="store_true", help="only samples holding the GIL")
     parser.add_argument("--keep", help="make the temporary folder under this one (default: the system's)")
     print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
 
