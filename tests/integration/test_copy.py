@@ -31,6 +31,7 @@ from killreport.store.copy import BATCH_ROWS, COPIED, NOT_COPIED, batches, snaps
 from killreport.store.pg import postgres_store
 from killreport.store.sqlite.engine import open_engine, path_of
 from killreport.store.sqlite.store import sqlite_store
+from tests import services
 from tests.cluster import NO_BROKER, Done, cli, embedded_env, env_for, migrated, workers
 from tests.truth import diff_against_truth
 
@@ -163,7 +164,9 @@ async def test_copy_carries_the_embedded_copy_and_the_distributed_system_asks_es
         # RABBITMQ_URL for this command alone: the dead letter goes to the new RabbitMQ's queue.
         done = await cli({**embedded, "RABBITMQ_URL": fresh_rabbit_url}, "copy", "--to", fresh_pg_url)
         assert done.code == 0, done.err
-        assert "dead letters" in done.out and "killreport worker all" in done.out, done.out
+        shown = [line.split()[:3] for line in done.out.splitlines()]
+        assert ["sync_pending", "1", "rows"] in shown and ["dead", "letters", "1"] in shown, done.out
+        assert "killreport worker all" in done.out and "killreport scheduler" in done.out, done.out
         await _check_rows_equal(source, fresh_pg_url)
         truth = await sim.control.truth()
         async with _engine(source) as engine:
@@ -338,6 +341,24 @@ async def test_a_target_that_cannot_be_migrated_is_one_line(filled: str, fresh_p
     assert "migrating postgresql://" in line and 'relation "alliances" already exists' in line, line
     async with _engine(fresh_pg_url) as engine, engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM alliances"))).scalar_one() == 0
+
+
+async def test_passwords_in_either_url_are_never_shown(own_copy: str, fresh_pg_url: str,
+                                                         fresh_rabbit_url: str) -> None:
+    secret = "Pw-copy-" + os.urandom(6).hex()
+    await _with_a_dead_letter(own_copy)
+    with services.rabbit_user(fresh_rabbit_url, secret) as user:
+        parts = urlsplit(fresh_rabbit_url)
+        rabbit = parts._replace(netloc=f"{user}:{secret}@{parts.hostname}:{parts.port}").geturl()
+        pg = urlsplit(fresh_pg_url)  # PostgreSQL trusts local connections: any password connects
+        to = pg._replace(netloc=f"root:{secret}@{pg.hostname}:{pg.port}").geturl()
+        env = embedded_env(own_copy, NO_ESI, RABBITMQ_URL=rabbit, LOG_LEVEL="DEBUG")
+        done = await cli(env, "copy", "--to", to)
+        assert done.code == 0, done.err
+        again = await cli(env, "copy", "--to", to)  # refused: the target holds rows now
+    assert again.code == 1 and "root:***@" in again.err
+    assert "root:***@" in done.out and f"{DEAD_LETTER_QUEUE} at amqp://{user}:***@" in done.out
+    assert secret not in done.out + done.err + again.out + again.err
 
 
 async def test_unreachable_postgresql_is_one_line(filled: str) -> None:

@@ -67,7 +67,7 @@ async def copy(*, to: Annotated[str, Parameter(name="--to")],
     except CopyRefused as exc:
         print(f"killreport: error: {exc}", file=sys.stderr)
         return FAILURE
-    _report(source_url, target_url, counts, letters)
+    _report(source_url, target_url, counts, letters, settings.rabbitmq_url)
     return 0
 
 
@@ -206,7 +206,8 @@ def _cause(exc: DBAPIError) -> str:
     return " ".join(text.splitlines()[0].split())
 
 
-def _report(source_url: str, target_url: str, counts: dict[str, int], letters: int) -> None:
+def _report(source_url: str, target_url: str, counts: dict[str, int], letters: int,
+            rabbit_url: str) -> None:
     """A line per table, the total, what stayed behind, and what to run next."""
     print(f"copied {source_url} into PostgreSQL at {mask_url(target_url)}:")
     notes = {"sync_pending": "unpublished: the workers' janitor queues them on RabbitMQ",
@@ -214,7 +215,8 @@ def _report(source_url: str, target_url: str, counts: dict[str, int], letters: i
     for name, count in counts.items():
         note = f"  ({notes[name]})" if name in notes and count else ""
         print(f"  {name:<22} {count:>10,} rows{note}")
-    print(f"  {'dead letters':<22} {letters:>10,}  (into {DEAD_LETTER_QUEUE})")
+    where = f"  (into {DEAD_LETTER_QUEUE} at {mask_url(rabbit_url)})" if letters else ""
+    print(f"  {'dead letters':<22} {letters:>10,}{where}")
     print(f"  {'total':<22} {sum(counts.values()) + letters:>10,}")
     left = [f"{name} ({why})" for name, why in sql.NOT_COPIED.items()]
     print(f"not copied: {', '.join(left)}, the file's queue messages (the pending rows stand for them), "
