@@ -16,7 +16,7 @@ Decisions, made here:
 - Dead letters go into RabbitMQ's dead-letter queue (RABBITMQ_URL), published while the PostgreSQL
   transaction is still open: if RabbitMQ cannot be reached, nothing is copied (a copy that silently
   dropped them would hide the failures). With no dead letters RabbitMQ is not needed at all.
-- One PostgreSQL transaction, BATCH_ROWS rows per INSERT: a failure leaves the target without rows.
+- One PostgreSQL transaction, BATCH_ROWS rows at a time: a failure leaves the target without rows.
   If only the commit fails after the dead letters were published, a second run publishes them again.
 - Not copied: scheduler_lease (runtime state), the ESI budget's state (PostgreSQL's budget learns
   from the next answers), the file's queue messages (the pending rows stand for them).

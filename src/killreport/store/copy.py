@@ -74,7 +74,9 @@ async def batches(conn: AsyncConnection, table: Table) -> AsyncIterator[list[dic
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows as they are, keys included (one multi-row INSERT per page of them)."""
+    """Insert rows as they are, keys included: one executemany (asyncpg pipelines the rows through one
+    prepared INSERT; a multi-row VALUES of a batch of wide rows would pass PostgreSQL's 32,767
+    parameters)."""
     if rows:
         await conn.execute(insert(table), rows)
 
