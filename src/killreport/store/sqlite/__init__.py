@@ -1,6 +1,10 @@
 """The embedded store: the same interface as store/ on one SQLite file (WAL), no server.
 
-    types      how times are kept (epoch seconds)
-    engine     opening the file: WAL, a busy timeout, one connection per task
-    tables     the tables only the embedded mode has: the job queue, dead letters, the budget
+    store      sqlite_store(): the Store on a SQLite engine
+    jobs, schedule, lookup, admin   the four query groups of store/interface.py
+    queue, budget                   the SQL of the table queue (queue/table.py) and of the budget row
+    engine, driver                  opening the file (WAL, busy timeout, one connection) and the
+                                    sqlite3 driver under it
+    types, tables, write            epoch-second times, the embedded-only tables, BEGIN IMMEDIATE
+    migrations/                     the file's own Alembic history
 """
