@@ -1,10 +1,13 @@
 """End-to-end benchmark: simulator + N worker processes + `sync-all --wait`, on private DB and vhost.
 
 Run: .venv/bin/python bench/sync_all.py [--alliances 3550] [--workers 2] [--latency-ms 50]
-     [--jitter-ms 20] [--concurrency 16] [--max-inflight 32] [--metrics]
+     [--jitter-ms 20] [--concurrency 16] [--max-inflight 32] [--metrics] [--pg-stats]
 Prints one JSON object: wall time, requests by status, requests/s, entities/s, the bound
-ESI_MAX_INFLIGHT / mean latency and the achieved fraction of it, 420s, peak RSS and CPU per process.
+ESI_MAX_INFLIGHT / mean latency and the achieved fraction of it, 420s, peak RSS and CPU per process,
+and CPU milliseconds per request of the workers and of this run's PostgreSQL backends (`postgres`
+counts every database on the server, other users' too).
 --metrics: each worker serves METRICS_PORT (its own free port) and is scraped every second.
+--pg-stats: transactions and per-table scans and row counts of the run's database, at the end.
 """
 
 from __future__ import annotations
@@ -21,26 +24,36 @@ import urllib.request
 import uuid
 from typing import Any
 
+import asyncpg
 import psutil
 
 from common import KR, service_cpu_s, setup, sim_get, start_sim, teardown
 
 
 class Sampler(threading.Thread):
-    """Samples peak RSS and CPU time of named processes every 0.2 s."""
+    """Samples peak RSS and CPU time of named processes every 0.2 s, and the CPU time of the
+    PostgreSQL backends serving `database` (others' databases on a shared server do not count)."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: str) -> None:
         super().__init__(daemon=True)
         self.procs: dict[str, psutil.Process] = {}
         self.peak: dict[str, int] = {}
         self.cpu: dict[str, float] = {}
         self.stop = threading.Event()
+        self.database = database
+        self.backends: dict[int, psutil.Process] = {}
+        self.backend_cpu: dict[int, float] = {}
 
     def watch(self, name: str, pid: int) -> None:
         self.procs[name] = psutil.Process(pid)
 
     def run(self) -> None:
+        rounds = 0
         while not self.stop.wait(0.2):
+            if rounds % 5 == 0:
+                self._find_backends()
+            rounds += 1
+            self._sample_backends()
             for name, proc in list(self.procs.items()):
                 try:
                     self.peak[name] = max(self.peak.get(name, 0), proc.memory_info().rss)
@@ -48,6 +61,25 @@ class Sampler(threading.Thread):
                     self.cpu[name] = times.user + times.system
                 except psutil.NoSuchProcess:
                     continue
+
+    def _find_backends(self) -> None:
+        # A backend's title is "postgres: CLUSTER: USER DATABASE HOST(PORT) STATE".
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            title = " ".join(proc.info["cmdline"] or ())
+            if proc.pid not in self.backends and f" {self.database} " in title:
+                self.backends[proc.pid] = proc
+
+    def _sample_backends(self) -> None:
+        for pid, proc in list(self.backends.items()):
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            self.backend_cpu[pid] = times.user + times.system
+
+    def postgres_db_cpu(self) -> float:
+        """CPU seconds used by the backends of the database (a backend's last 0.2 s may be missed)."""
+        return sum(self.backend_cpu.values())
 
 
 def free_port() -> int:
@@ -81,7 +113,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     env = {**os.environ, "DATABASE_URL": pg_url, "RABBITMQ_URL": amqp_url, "ESI_BASE_URL": sim_url,
            "ESI_CONTACT": "bench@killreport.invalid", "ESI_MAX_INFLIGHT": str(args.max_inflight),
            "WORKER_CONCURRENCY": str(args.concurrency), "LOG_LEVEL": "WARNING"}
-    sampler = Sampler()
+    sampler = Sampler(name)
     workers: list[subprocess.Popen[bytes]] = []
     ports = [free_port() for _ in range(args.workers)] if args.metrics else []
     scraper = Scraper(ports)
@@ -107,6 +139,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"sync-all failed: {done.stderr[-2000:]}")
         stats = await sim_get(sim_url, "/_sim/stats")
         truth = await sim_get(sim_url, "/_sim/truth")
+        db_stats = await database_stats(pg_url) if args.pg_stats else None
     finally:
         for w in workers:
             w.terminate()
@@ -140,10 +173,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "cache_violations": stats["cache_violations"]["total"],
         "sim_max_in_flight": stats["max_in_flight"],
         "peak_rss_mb": {k: round(v / 2**20, 1) for k, v in sampler.peak.items()},
-        "cpu_s": {**{k: round(v, 1) for k, v in sampler.cpu.items()}, **services},
+        "cpu_s": {**{k: round(v, 1) for k, v in sampler.cpu.items()}, **services,
+                  "postgres_this_db": round(sampler.postgres_db_cpu(), 1)},
+        # The measure that survives a shared machine: CPU per request of this run's own processes.
+        "cpu_ms_per_request": {
+            "workers": round(1000 * sum(v for k, v in sampler.cpu.items() if k.startswith("worker"))
+                             / requests, 3),
+            "postgres_this_db": round(1000 * sampler.postgres_db_cpu() / requests, 3)},
         "machine_cpu_percent": machine_cpu,
         "metrics_scrapes": scraper.scrapes,
+        "database_stats": db_stats,
     }
+
+
+async def database_stats(pg_url: str) -> dict[str, Any]:
+    """Transactions and, per table, scans and rows touched in the run's database (profiling aid)."""
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        xacts = await conn.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+        tables = await conn.fetch(
+            "SELECT relname, seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd, n_tup_hot_upd,"
+            " n_tup_del FROM pg_stat_user_tables ORDER BY relname")
+    finally:
+        await conn.close()
+    return {"transactions": xacts, "tables": {r["relname"]: dict(r) for r in tables}}
 
 
 def main() -> None:
@@ -155,6 +210,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-inflight", type=int, default=32)
     parser.add_argument("--metrics", action="store_true", help="serve and scrape each worker's metrics")
+    parser.add_argument("--pg-stats", action="store_true",
+                        help="report transactions and per-table scans of the run's database")
     print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
 
 
