@@ -53,6 +53,8 @@ def hold_until(expires: dt.datetime | None, now: dt.datetime) -> dt.datetime | N
 
 def detail_changes(kind: Kind, entity_id: int, stored: Stored, entity: Entity) -> list[Change]:
     """The columns of a new answer that differ from the stored copy (none on a first sighting)."""
+    if stored.row is None:
+        return []  # most answers of a full sync: building the row only to compare it with nothing costs CPU
     return diff(kind, entity_id, stored.row, row_of(entity))
 
 
