@@ -15,12 +15,16 @@ runner obey one error limit and one in-flight cap. Trade-offs, decided here:
   every store write, so the real ceiling is the runner's, measured under its load. Should it fall
   short, the way out is MemoryBudget in the runner with its State written to the row every second
   or so for `status` (other processes would then not share it live).
-- The transactions run synchronously on one thread of the budget's own, one whole transaction per
-  hand-off; through aiosqlite each of its four calls was a hand-off and a pair cost 8.8 ms
-  (113 pairs/s), too slow for the few hundred requests a second the embedded mode needs. One
-  thread also means one transaction of this process at a time: two of its connections racing for
-  the write lock would make SQLite's busy handler sleep in millisecond steps. Across processes
-  the busy timeout queues them.
+- A transaction runs at once on the event loop's thread when the file's write lock is free and
+  the budget's own thread is idle: it takes a few hundred microseconds and never waits there
+  (BudgetRow.transact without `wait`). The store's transactions run whole within one step of
+  the loop too (store/sqlite/driver.py), so in one process the lock is almost always free.
+  Otherwise it runs, one whole transaction per hand-off, on the budget's thread, which waits for
+  the lock. Each hand-off cost a wake-up of two threads, two of them per ESI request: about 12 %
+  of the embedded runner's CPU (py-spy during bench/embedded.py). Through aiosqlite each of a
+  transaction's four calls was a hand-off and a pair cost 8.8 ms (113 pairs/s). One thread
+  also means one transaction of this process at a time: two of its connections racing for the
+  write lock would make SQLite's busy handler sleep in millisecond steps.
 - Waking: a settle that frees capacity wakes this process's waiters at once; another process's
   waiters see it within Rules.poll_s, as PgBudget's do when a NOTIFY is lost.
 - Every time is this machine's clock (`clock`, time.time), read once the write lock is held:
@@ -35,8 +39,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
+
+from sqlalchemy.exc import OperationalError
 
 from killreport.budget.rules import RULES, Grant, Limits, Rules, State, Wait, apply_settle, decide
 from killreport.budget.types import BudgetSnapshot, Lease
@@ -59,6 +65,7 @@ class SqliteBudget:
         self._clock = clock
         self._wake = asyncio.Event()
         self._background: set[asyncio.Future[Any]] = set()
+        self._running: Future[Any] | None = None  # the thread's last call
 
     @classmethod
     async def open(cls, database_url: str, *, max_inflight: int, error_floor: int,
@@ -69,14 +76,26 @@ class SqliteBudget:
         return budget
 
     async def _in_thread(self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, work)
+        running = self._thread.submit(work)
+        self._running = running  # the thread runs in order: this one done, all before it are
+        return await asyncio.wrap_future(running)
+
+    async def _transact(self, step: Callable[[State, float], tuple[State, T]]) -> T:
+        """One transaction: here and now if the lock is free and the thread idle, else on the thread."""
+        if self._running is None or self._running.done():
+            try:
+                return self._row.transact(step, self._clock, wait=False)
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig):
+                    raise
+        return await self._in_thread(lambda: self._row.transact(step, self._clock))
 
     async def attempt(self, route: str) -> Grant | Wait:
         """One decision for a request on `route`, persisted: a lease, or how long to wait."""
         def step(state: State, now: float) -> tuple[State, Grant | Wait]:
             return decide(state, now, route, self._limits, self._rules)
 
-        return await self._in_thread(lambda: self._row.transact(step, self._clock))
+        return await self._transact(step)
 
     async def reserve(self, route: str) -> Lease:
         """Wait until a request on `route` fits every limit, then hold its lease."""
@@ -111,7 +130,7 @@ class SqliteBudget:
         def step(state: State, now: float) -> tuple[State, bool]:
             return apply_settle(state, now, lease.id, lease.route, observation, self._rules)
 
-        if await self._in_thread(lambda: self._row.transact(step, self._clock)):
+        if await self._transact(step):
             self._wake.set()
             self._wake = asyncio.Event()
 

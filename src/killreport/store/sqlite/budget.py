@@ -138,11 +138,15 @@ class BudgetRow:
             return self._last[1]
         return _decoded(text)
 
-    def transact(self, step: Callable[[State, float], tuple[State, T]], clock: Callable[[], float]) -> T:
-        """Read the State, apply `step` at the clock's now, write it back, all in one BEGIN IMMEDIATE."""
+    def transact(self, step: Callable[[State, float], tuple[State, T]], clock: Callable[[], float],
+                 *, wait: bool = True) -> T:
+        """Read the State, apply `step` at the clock's now, write it back, all in one BEGIN IMMEDIATE.
+
+        Without `wait`, a write lock held elsewhere raises OperationalError ("database is locked")
+        at once, before anything is read or written."""
         with self._engine.connect() as conn:
             # Python's sqlite3 would begin only at the write; the read must be inside (see write.py).
-            _begin(conn, self._patience_s)
+            _begin(conn, self._patience_s if wait else 0.0)
             now = clock()  # read once the write lock is ours: the State is current as of now
             state, result = step(self._state(conn.execute(_READ).scalar_one_or_none()), now)
             text = state_to_json(state)
