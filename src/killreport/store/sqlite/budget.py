@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import structlog
-from sqlalchemy import Connection, bindparam, create_engine, event, select
-from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.budget.rules import RULES, Bucket, LeaseRec, Rules, State, esi_down
@@ -88,13 +88,11 @@ def state_from_json(text: str) -> State:
     )
 
 
-# Built once: constructing a statement costs more than SQLite takes to run it (bench/budget_sqlite.py).
 _READ: Final = select(esi_budget_state.c.state).where(esi_budget_state.c.id == 1)
-_UPSERT: Final = insert(esi_budget_state).values(id=1, state=bindparam("state"),
-                                                 updated_at=bindparam("updated_at"))
-_WRITE: Final = _UPSERT.on_conflict_do_update(
-    index_elements=[esi_budget_state.c.id],
-    set_={"state": _UPSERT.excluded.state, "updated_at": _UPSERT.excluded.updated_at})
+# BudgetRow's statements, as sqlite3 takes them (the table is tables.esi_budget_state).
+_READ_SQL: Final = "SELECT state FROM esi_budget_state WHERE id = 1"
+_WRITE_SQL: Final = ("INSERT INTO esi_budget_state (id, state, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) "
+                     "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at")
 # engine.py's pragmas, but no busy timeout: _begin waits for the write lock itself (it says why).
 _PRAGMAS: Final = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=0")
 LOCK_PATIENCE_S: Final = 30.0  # as long as engine.py's busy timeout lets the store's writes wait
@@ -119,19 +117,36 @@ async def read_state(conn: AsyncConnection) -> State:
 
 
 class BudgetRow:
-    """The esi_budget_state row through a synchronous engine of its own (blocking: run on one thread).
+    """The esi_budget_state row through a sqlite3 connection of its own (blocking calls).
 
-    Why not the AsyncEngine: aiosqlite hands every call to the connection's thread and back, so a
-    transaction of four calls took 2 ms here; the whole transaction in one hand-off takes a fraction.
+    Why not an engine: through aiosqlite every call was a hand-off to a thread and back (a
+    transaction of four calls took 2 ms); through a synchronous SQLAlchemy engine, the pool's
+    checkout and four Core statements cost about 5x what SQLite takes to run them, and a
+    transaction runs twice per ESI request (py-spy during bench/embedded.py: 16 % of the
+    embedded runner's CPU). Four sqlite3 calls are all it takes. Errors are raised as SQLAlchemy's
+    (DBAPIError), as from the store.
     The last State read or written is kept with its text: while no other process has written since,
     the row's text is the same string and decoding it again is skipped.
+    Used by one thread at a time (SqliteBudget sees to it), not always the same one.
     """
 
     def __init__(self, path: Path, *, lock_patience_s: float = LOCK_PATIENCE_S) -> None:
-        self._engine = create_engine(f"sqlite:///{path}", pool_size=1, max_overflow=0)
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
         self._patience_s = lock_patience_s
-        event.listen(self._engine, "connect", _pragmas)
         self._last: tuple[str, State] | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
+            try:
+                for pragma in _PRAGMAS:
+                    conn.execute(pragma)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
 
     def _state(self, text: str | None) -> State:
         if self._last is not None and self._last[0] == text:
@@ -144,28 +159,53 @@ class BudgetRow:
 
         Without `wait`, a write lock held elsewhere raises OperationalError ("database is locked")
         at once, before anything is read or written."""
-        with self._engine.connect() as conn:
+        statement = "BEGIN IMMEDIATE"
+        try:
+            conn = self._connection()
             # Python's sqlite3 would begin only at the write; the read must be inside (see write.py).
             _begin(conn, self._patience_s if wait else 0.0)
-            now = clock()  # read once the write lock is ours: the State is current as of now
-            state, result = step(self._state(conn.execute(_READ).scalar_one_or_none()), now)
-            text = state_to_json(state)
-            conn.execute(_WRITE, {"state": text, "updated_at": now})
-            conn.commit()
+            try:
+                now = clock()  # read once the write lock is ours: the State is current as of now
+                statement = _READ_SQL
+                row = conn.execute(_READ_SQL).fetchone()
+                state, result = step(self._state(None if row is None else row[0]), now)
+                text = state_to_json(state)
+                statement = _WRITE_SQL
+                conn.execute(_WRITE_SQL, (text, now))
+                statement = "COMMIT"
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _wrapped(statement, exc) from exc
         self._last = (text, state)
         return result
 
     def load(self) -> State:
         """The persisted State, read without taking the write lock."""
-        with self._engine.connect() as conn:
-            return self._state(conn.execute(_READ).scalar_one_or_none())
+        try:
+            row = self._connection().execute(_READ_SQL).fetchone()
+        except sqlite3.Error as exc:
+            raise _wrapped(_READ_SQL, exc) from exc
+        return self._state(None if row is None else row[0])
 
     def dispose(self) -> None:
         """Close the connection."""
-        self._engine.dispose()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
-def _begin(conn: Connection, patience_s: float) -> None:
+def _wrapped(statement: str, exc: sqlite3.Error) -> DBAPIError:
+    """sqlite3's error as SQLAlchemy raises it (OperationalError for "database is locked"...)."""
+    wrapped = DBAPIError.instance(statement, None, exc, sqlite3.Error)
+    assert isinstance(wrapped, DBAPIError)
+    return wrapped
+
+
+def _begin(conn: sqlite3.Connection, patience_s: float) -> None:
     """BEGIN IMMEDIATE, trying again every fraction of a millisecond while another writer holds the file.
 
     Why not SQLite's busy timeout: its handler sleeps 1, 2, 5, 10... ms between tries, and with the
@@ -177,20 +217,13 @@ def _begin(conn: Connection, patience_s: float) -> None:
     deadline, pause = time.monotonic() + patience_s, _LOCK_RETRY_S[0]
     while True:
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             return
-        except OperationalError as exc:
-            if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, _LOCK_RETRY_S[1])
-
-
-def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    for pragma in _PRAGMAS:
-        cursor.execute(pragma)
-    cursor.close()
 
 
 def _at(seconds: float) -> dt.datetime | None:
