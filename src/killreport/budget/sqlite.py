@@ -5,18 +5,17 @@ esi_budget_state row (store/sqlite/budget.py). Each reserve and settle is one sh
 transaction (read the State, decide, write it back), so `sync-all` in a second terminal and the
 runner obey one error limit and one in-flight cap. Trade-offs, decided here:
 
-- Cost, measured by `.venv/bin/python bench/budget_sqlite.py --tasks 8` on a 2-core VM busy
-  with other work (load ~8): 450-500 reserve+settle pairs/s in one process (350-880 over runs,
-  1 to 8 tasks), 850/s from two processes on one file, 650-800 us of CPU a pair, about 420 of them
-  on the budget's thread (rules, JSON, SQLAlchemy, SQLite) and the rest asyncio's hand-offs. That
-  is the few hundred requests a second the embedded mode needs, with little to spare on a busy
-  box. Beside another process committing ~380 writes a second it fell to 265 pairs/s (168
-  before BudgetRow waited for the write lock itself): the file's one write lock is shared with
-  every store write, so the real ceiling is the runner's, measured under its load. Should it fall
-  short, the way out is MemoryBudget in the runner with its State written to the row every second
-  or so for `status` (other processes would then not share it live).
+- Cost, measured by `.venv/bin/python bench/budget_sqlite.py --tasks 8` on a 2-core VM shared
+  with other work: 3,650 reserve+settle pairs/s in one process, about 210 us of CPU a pair
+  (2026-11-30; 450-500/s and 650-800 us when every transaction was a hand-off to the budget's
+  thread through a SQLAlchemy engine). Beside another process committing ~380 writes a second
+  it fell to 265 pairs/s (before those changes; 168 before BudgetRow waited for the write lock
+  itself): the file's one write lock is shared with every store write, so the real ceiling is
+  the runner's, measured under its load (bench/embedded.py). Should it fall short, the way out
+  is MemoryBudget in the runner with its State written to the row every second or so for
+  `status` (other processes would then not share it live).
 - A transaction runs at once on the event loop's thread when the file's write lock is free and
-  the budget's own thread is idle: it takes a few hundred microseconds and never waits there
+  the budget's own thread is idle: it takes about 100 us and never waits there
   (BudgetRow.transact without `wait`). The store's transactions run whole within one step of
   the loop too (store/sqlite/driver.py), so in one process the lock is almost always free.
   Otherwise it runs, one whole transaction per hand-off, on the budget's thread, which waits for
