@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -131,3 +132,20 @@ async def migrated(pg_url: str) -> str:
     """Run the migrations on a database and return its URL."""
     await asyncio.to_thread(migrate.upgrade, pg_url)
     return pg_url
+
+
+@asynccontextmanager
+async def web_process(env: Mapping[str, str]) -> AsyncIterator[str]:
+    """`killreport web --port 0` as a process: its base URL once it serves; SIGTERM must exit it 0."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "killreport", "web", "--port", "0", env=dict(env),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        url = re.fullmatch(r"killreport web: serving on (http://127\.0\.0\.1:\d+/)\n", line)
+        assert url, line
+        yield url[1]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0

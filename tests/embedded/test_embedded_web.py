@@ -3,11 +3,6 @@ contract tests in tests/store hold the queries equal; this holds the whole comma
 
 from __future__ import annotations
 
-import asyncio
-import re
-import signal
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +10,9 @@ import aiohttp
 import pytest
 
 from killreport.sim.testing import running_sim
-from tests.cluster import cli, embedded_env
+from tests.cluster import cli, embedded_env, web_process
 
 pytestmark = pytest.mark.timeout(240)
-
-
-async def _served(env: dict[str, str]) -> AsyncIterator[str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "killreport", "web", "--port", "0", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        url = re.fullmatch(r"killreport web: serving on (http://127\.0\.0\.1:\d+/)\n", line)
-        assert url, line
-        yield url[1]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
 
 
 async def _json(session: aiohttp.ClientSession, url: str) -> Any:
@@ -48,15 +28,14 @@ async def test_pages_search_and_api_over_a_synced_file(tmp_path: Path) -> None:
         assert done.code == 0, done.err[-3000:]
         truth = await sim.control.truth()
     alliance_id, alliance = next(iter(truth["alliances"].items()))
-    async for base in _served(env):
-        async with aiohttp.ClientSession() as session:
-            status = await _json(session, base + "api/status")
-            assert status["stored"]["alliances"] == 12 and status["broker"]["reachable"]
-            shown = await _json(session, f"{base}api/alliances/{alliance_id}")
-            assert shown["alliance"]["ticker"] == alliance["ticker"]
-            members = await _json(session, f"{base}api/alliances/{alliance_id}/corporations")
-            assert members["total"] == len(truth["alliance_corporations"][alliance_id])
-            found = await _json(session, base + "api/search?q=" + alliance["ticker"])
-            assert any(i["kind"] == "alliance" and str(i["id"]) == alliance_id for i in found["items"])
-            async with session.get(f"{base}alliances/{alliance_id}") as page:
-                assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+    async with web_process(env) as base, aiohttp.ClientSession() as session:
+        status = await _json(session, base + "api/status")
+        assert status["stored"]["alliances"] == 12 and status["broker"]["reachable"]
+        shown = await _json(session, f"{base}api/alliances/{alliance_id}")
+        assert shown["alliance"]["ticker"] == alliance["ticker"]
+        members = await _json(session, f"{base}api/alliances/{alliance_id}/corporations")
+        assert members["total"] == len(truth["alliance_corporations"][alliance_id])
+        found = await _json(session, base + "api/search?q=" + alliance["ticker"])
+        assert any(i["kind"] == "alliance" and str(i["id"]) == alliance_id for i in found["items"])
+        async with session.get(f"{base}alliances/{alliance_id}") as page:
+            assert page.status == 200 and "text/html" in page.headers["Content-Type"]

@@ -12,7 +12,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 import sqlalchemy
 from sqlalchemy import update
@@ -26,6 +25,7 @@ from killreport.esi.classify import NO_ANSWER, Observation, observe
 from killreport.store.sqlite.budget import BudgetRow, budget_snapshot
 from killreport.store.sqlite.engine import path_of
 from killreport.store.sqlite.tables import esi_budget_state
+from tests.budget_children import hammer_process, hold_forever
 from tests.embedded.sqlite_files import db_file, db_url, engine, migrated_template, other_engine
 from tests.integration.test_budget_processes import FakeEsi, fake_esi
 
@@ -193,45 +193,6 @@ async def test_open_fails_at_once_on_a_file_without_the_schema(tmp_path: Any) ->
                                 lease_ttl_s=10)
 
 
-async def _hammer(db: str, url: str, max_inflight: int, seconds: float, tasks: int) -> int:
-    budget = await SqliteBudget.open(db, max_inflight=max_inflight, error_floor=5, lease_ttl_s=10)
-    deadline = time.monotonic() + seconds
-    async with aiohttp.ClientSession() as session:
-
-        async def loop() -> int:
-            sent = 0
-            while time.monotonic() < deadline:
-                lease = await budget.reserve("/x")
-                obs: Observation = NO_ANSWER
-                try:
-                    async with session.get(url) as response:
-                        await response.read()
-                        obs = observe(response.status, {k.lower(): v for k, v in response.headers.items()})
-                finally:
-                    await budget.settle(lease, obs)
-                sent += 1
-            return sent
-
-        counts = await asyncio.gather(*(loop() for _ in range(tasks)))
-    await budget.close()
-    return sum(counts)
-
-
-def hammer_process(db: str, url: str, max_inflight: int, seconds: float, tasks: int, out: Any) -> None:
-    """Child: reserve/send/settle from `tasks` coroutines for `seconds`."""
-    out.put(asyncio.run(_hammer(db, url, max_inflight, seconds, tasks)))
-
-
-def hold_forever(db: str, ready: Any) -> None:
-    """Child: take a lease and never settle it (the parent kills us)."""
-
-    async def run() -> None:
-        budget = await SqliteBudget.open(db, max_inflight=1, error_floor=0, lease_ttl_s=1.0)
-        await budget.reserve("/x")
-        ready.set()
-        await asyncio.sleep(3600)
-
-    asyncio.run(run())
 
 
 async def test_several_processes_at_a_high_error_rate_never_see_a_420(

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from killreport.budget.pg import PgBudget
-from killreport.esi.classify import NO_ANSWER, Observation, observe
+from killreport.esi.classify import observe
 from killreport.store import migrate
+from tests.budget_children import hammer_process, hold_forever
 
 SPAWN = mp.get_context("spawn")
 
@@ -83,49 +83,11 @@ async def fake_esi() -> AsyncIterator[tuple[FakeEsi, str]]:
     await runner.cleanup()
 
 
-async def _hammer(db: str, url: str, max_inflight: int, seconds: float, tasks: int) -> int:
-    budget = await PgBudget.open(db, max_inflight=max_inflight, error_floor=5, lease_ttl_s=10)
-    deadline = time.monotonic() + seconds
-    async with aiohttp.ClientSession() as session:
-
-        async def loop() -> int:
-            sent = 0
-            while time.monotonic() < deadline:
-                lease = await budget.reserve("/x")
-                obs: Observation = NO_ANSWER
-                try:
-                    async with session.get(url) as response:
-                        await response.read()
-                        obs = observe(response.status, {k.lower(): v for k, v in response.headers.items()})
-                finally:
-                    await budget.settle(lease, obs)
-                sent += 1
-            return sent
-
-        counts = await asyncio.gather(*(loop() for _ in range(tasks)))
-    await budget.close()
-    return sum(counts)
 
 
-def hammer_process(db: str, url: str, max_inflight: int, seconds: float, tasks: int, out: Any) -> None:
-    """Child: reserve/send/settle from `tasks` coroutines for `seconds`."""
-    out.put(asyncio.run(_hammer(db, url, max_inflight, seconds, tasks)))
-
-
-def hold_forever(db: str, ready: Any) -> None:
-    """Child: take a lease and never settle it (the parent kills us)."""
-
-    async def run() -> None:
-        budget = await PgBudget.open(db, max_inflight=1, error_floor=0, lease_ttl_s=1.0)
-        await budget.reserve("/x")
-        ready.set()
-        await asyncio.sleep(3600)
-
-    asyncio.run(run())
-
-
-def grant_times(db: str, seconds: float, out: Any) -> None:
-    """Child: reserve and settle as fast as allowed, reporting when each grant came."""
+def grant_times(db: str, seconds: float, out: Any, granting: Any) -> None:
+    """Child: reserve and settle as fast as allowed, reporting when each grant came (`granting` is
+    set at the first)."""
 
     async def run() -> list[float]:
         budget = await PgBudget.open(db, max_inflight=32, error_floor=5, lease_ttl_s=10)
@@ -138,6 +100,7 @@ def grant_times(db: str, seconds: float, out: Any) -> None:
             except TimeoutError:
                 break
             times.append(time.time())
+            granting.set()
             await budget.settle(lease, ok)
             await asyncio.sleep(0.01)
         await budget.close()
@@ -182,12 +145,14 @@ async def test_a_killed_processes_lease_expires(migrated: str) -> None:
 
 
 async def test_a_420_seen_by_one_process_pauses_another_within_a_second(migrated: str) -> None:
-    out = SPAWN.Queue()
-    proc = SPAWN.Process(target=grant_times, args=(migrated, 7.0, out))
+    out, granting = SPAWN.Queue(), SPAWN.Event()
+    proc = SPAWN.Process(target=grant_times, args=(migrated, 12.0, out, granting))
     proc.start()
     seer = await PgBudget.open(migrated, max_inflight=32, error_floor=5, lease_ttl_s=10)
     try:
-        await asyncio.sleep(2.0)  # the child is granting steadily by now
+        # Once the child grants (a spawned child takes seconds to start on a loaded machine).
+        assert await asyncio.to_thread(granting.wait, 30), "the child never got going"
+        await asyncio.sleep(0.5)
         lease = await seer.reserve("/x")
         t420 = time.time()
         limited = observe(420, {"x-esi-error-limit-remain": "0", "x-esi-error-limit-reset": "2"})

@@ -5,11 +5,7 @@ The app object is tested with a token directly: no test ever listens on anything
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import re
-import signal
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from killreport.config import ConfigError
 from killreport.web import build_app, check_bind, is_loopback, token_matches
-from tests.cluster import cli, env_for
+from tests.cluster import cli, env_for, web_process
 from tests.web.conftest import CLOSED_PORT_AMQP, Filled, link_to
 
 Client = TestClient[Any, Any]
@@ -111,17 +107,7 @@ async def test_the_command_refuses_a_public_address_without_a_token_in_one_line(
 
 async def test_the_command_serves_on_loopback_and_stops_on_sigterm(filled: Filled) -> None:
     env = env_for(filled.url, CLOSED_PORT_AMQP, "http://127.0.0.1:1", WEB_TOKEN="")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "killreport", "web", "--port", "0", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        url = re.fullmatch(r"killreport web: serving on (http://127\.0\.0\.1:\d+/)\n", line)
-        assert url, line
-        async with aiohttp.ClientSession() as session, session.get(url[1] + "api/alliances/99000001") as resp:
-            assert resp.status == 200
-            assert (await resp.json())["alliance"]["ticker"] == "CONDI"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    async with web_process(env) as base, aiohttp.ClientSession() as session, \
+            session.get(base + "api/alliances/99000001") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["alliance"]["ticker"] == "CONDI"
