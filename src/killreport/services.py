@@ -42,17 +42,13 @@ def _reason(exc: BaseException) -> str:
     return text_.strip().splitlines()[0] if text_.strip() else type(exc).__name__
 
 
-def _what(store: Store) -> str:
-    where = mask_url(store.url)
-    return f"the SQLite file {where}" if store.dialect == "sqlite" else f"PostgreSQL at {where}"
-
-
 async def _check_database(store: Store, *, need_schema: bool) -> None:
     if not need_schema:
         await _version(store)
     elif await _version(store) is None:
         if store.dialect != "sqlite":
-            raise ServiceUnavailable(f"{_what(store)} has no killreport schema; run `killreport migrate`")
+            raise ServiceUnavailable(f"the database at {mask_url(store.url)} has no killreport schema; "
+                                     "run `killreport migrate`")
         await asyncio.to_thread(migrate.upgrade, store.url)
 
 
@@ -63,8 +59,10 @@ async def _version(store: Store) -> str | None:
             await store.admin.ping(conn)
             return await store.admin.schema_version(conn)
     except (DBAPIError, OSError) as exc:
-        verb = "cannot be opened" if store.dialect == "sqlite" else "unreachable"
-        raise ServiceUnavailable(f"{_what(store)} {verb}: {_reason(exc)}") from exc
+        where = mask_url(store.url)
+        what = (f"the SQLite file {where} cannot be opened" if store.dialect == "sqlite" else
+                f"PostgreSQL unreachable at {where}")
+        raise ServiceUnavailable(f"{what}: {_reason(exc)}") from exc
 
 
 async def patiently(connect: Callable[[], Awaitable[T]], *, wait: bool, max_delay_s: float) -> T:
@@ -104,10 +102,15 @@ def open_store(settings: Settings, *, pool_size: int = 10, dedicated: bool = Fal
 async def database(settings: Settings, *, wait: bool, need_schema: bool = True,
                    pool_size: int = 10, max_delay_s: float = 30.0) -> AsyncIterator[Store]:
     """A Store whose database answered (with the schema, if needed); waits if `wait`."""
-    store = open_store(settings, pool_size=pool_size)
     try:
+        store = open_store(settings, pool_size=pool_size)
+    except OSError as exc:  # a SQLite file's folder that cannot be made
+        raise ServiceUnavailable(f"the SQLite file {mask_url(settings.database_url)} cannot be opened: "
+                                 f"{exc.strerror or exc}") from exc
+    try:
+        # A SQLite file that cannot be opened will not open by waiting: only servers are waited for.
         await patiently(lambda: _check_database(store, need_schema=need_schema),
-                        wait=wait, max_delay_s=max_delay_s)
+                        wait=wait and store.dialect != "sqlite", max_delay_s=max_delay_s)
         yield store
     finally:
         await store.engine.dispose()

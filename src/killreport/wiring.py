@@ -93,7 +93,12 @@ def runner(settings: Settings, command: str) -> Iterator[None]:
     if not settings.embedded:
         yield
         return
-    with RunnerLock.acquire(path_of(settings.database_url), command):
+    path = path_of(settings.database_url)
+    try:
+        lock = RunnerLock.acquire(path, command)
+    except OSError as exc:
+        raise ServiceUnavailable(f"the SQLite file {path} cannot be locked: {exc.strerror or exc}") from exc
+    with lock:
         yield
 
 

@@ -12,7 +12,7 @@ import json
 import random
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -126,3 +126,17 @@ async def test_runner_killed_at_random_moments_then_restarted_ends_equal_to_the_
         # Every cache violation is one the kills made unavoidable (tests/witness.py), none other.
         assert stats["cache_violations"]["total"] == len(witness.early)
         assert witness.unexplained(kills, within_s=0.5) == [], (kills, witness.early)
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda d: (d / "a-file").write_text("x") and d / "a-file" / "k.db", "File exists"),
+    (lambda d: (d / "garbage.db").write_text("not sqlite") and d / "garbage.db",
+     "cannot be opened: file is not a database"),
+])
+async def test_a_file_that_cannot_be_a_database_is_one_line_and_exit_1(
+        tmp_path: Path, make: Callable[[Path], Path], needle: str) -> None:
+    env = embedded_env(f"sqlite:///{make(tmp_path)}", "http://127.0.0.1:1")
+    for args in (("status",), ("sync-all", "--wait"), ("run",)):
+        done = await cli(env, *args, timeout_s=60)
+        assert done.code == 1, (args, done)
+        assert done.err.count("\n") == 1 and needle in done.err, (args, done.err)
