@@ -11,12 +11,13 @@ import aiohttp
 from killreport.budget.pg import PgBudget
 from killreport.budget.sqlite import SqliteBudget
 from killreport.esi.classify import NO_ANSWER, Observation, observe
+from tests.rules import NO_DOWNTIME
 
 
 async def _open(db: str, **limits: Any) -> PgBudget | SqliteBudget:
     """The budget a process of that mode opens: the SQLite file's row, or PostgreSQL's tables."""
     kind = SqliteBudget if db.startswith("sqlite:///") else PgBudget
-    return await kind.open(db, **limits)
+    return await kind.open(db, rules=NO_DOWNTIME, **limits)
 
 
 async def _hammer(db: str, url: str, max_inflight: int, seconds: float, tasks: int) -> int:

@@ -28,6 +28,7 @@ from killreport.store.sqlite.tables import esi_budget_state
 from tests.budget_children import hammer_process, hold_forever
 from tests.embedded.sqlite_files import db_file, db_url, engine, migrated_template, other_engine
 from tests.integration.test_budget_processes import FakeEsi, fake_esi
+from tests.rules import NO_DOWNTIME
 
 __all__ = ["db_file", "db_url", "engine", "fake_esi", "migrated_template", "other_engine"]
 
@@ -42,7 +43,7 @@ def report(remain: int, reset: int, status: int = 200) -> Observation:
 async def two(db_url: str) -> AsyncIterator[tuple[SqliteBudget, SqliteBudget]]:
     """Two budgets on one file, each with its own connection and thread, as two processes have."""
     limits = Limits(max_inflight=2, error_floor=10, lease_ttl_s=20)
-    a, b = SqliteBudget(db_url, limits), SqliteBudget(db_url, limits)
+    a, b = SqliteBudget(db_url, limits), SqliteBudget(db_url, limits, rules=NO_DOWNTIME)
     yield a, b
     await a.close()
     await b.close()
@@ -122,8 +123,9 @@ async def test_two_budgets_taking_turns_decide_as_the_pure_rules(db_url: str, se
 
 async def test_budget_snapshot_is_what_memory_budget_shows(db_url: str, engine: AsyncEngine) -> None:
     at = time.time()  # one instant for both: budget_snapshot's own clock is only compared with TTLs
-    memory = MemoryBudget(Limits(max_inflight=8, error_floor=5), clock=lambda: at)
-    persisted = SqliteBudget(db_url, Limits(max_inflight=8, error_floor=5), clock=lambda: at)
+    memory = MemoryBudget(Limits(max_inflight=8, error_floor=5), clock=lambda: at, rules=NO_DOWNTIME)
+    persisted = SqliteBudget(db_url, Limits(max_inflight=8, error_floor=5), clock=lambda: at,
+                             rules=NO_DOWNTIME)
     try:
         async with engine.connect() as conn:
             assert await budget_snapshot(conn, RULES) == await memory.snapshot()  # an empty table
@@ -142,7 +144,7 @@ async def test_budget_snapshot_is_what_memory_budget_shows(db_url: str, engine: 
 
 
 async def test_a_waiter_wakes_as_soon_as_capacity_is_returned(db_url: str) -> None:
-    budget = SqliteBudget(db_url, Limits(max_inflight=2, error_floor=0))
+    budget = SqliteBudget(db_url, Limits(max_inflight=2, error_floor=0), rules=NO_DOWNTIME)
     try:
         await budget.settle(await budget.reserve("/x"), report(100, 60))
         held = [await budget.reserve("/x"), await budget.reserve("/x")]
@@ -158,7 +160,7 @@ async def test_a_waiter_wakes_as_soon_as_capacity_is_returned(db_url: str) -> No
 
 
 async def test_a_cancelled_reserve_gives_its_lease_back(db_url: str) -> None:
-    budget = SqliteBudget(db_url, Limits(max_inflight=1, error_floor=0))
+    budget = SqliteBudget(db_url, Limits(max_inflight=1, error_floor=0), rules=NO_DOWNTIME)
     try:
         reserving = asyncio.create_task(budget.reserve("/x"))
         await asyncio.sleep(0)  # its transaction is on the budget's thread now
@@ -175,7 +177,7 @@ async def test_an_unreadable_row_starts_a_fresh_budget(db_url: str, engine: Asyn
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     async with engine.begin() as conn:
         await conn.execute(esi_budget_state.insert().values(id=1, state="{not json", updated_at=0))
-    budget = SqliteBudget(db_url, Limits())
+    budget = SqliteBudget(db_url, Limits(), rules=NO_DOWNTIME)
     try:
         lease = await budget.reserve("/x")
         assert lease.probe, "a fresh budget asks one probe first"
@@ -220,7 +222,8 @@ async def test_a_killed_processes_lease_expires(db_url: str) -> None:
     assert proc.pid is not None
     os.kill(proc.pid, signal.SIGKILL)
     await asyncio.to_thread(proc.join, 10)
-    survivor = await SqliteBudget.open(db_url, max_inflight=1, error_floor=0, lease_ttl_s=10)
+    survivor = await SqliteBudget.open(db_url, max_inflight=1, error_floor=0, lease_ttl_s=10,
+                                       rules=NO_DOWNTIME)
     try:
         t0 = time.monotonic()
         await asyncio.wait_for(survivor.reserve("/x"), 5.0)
@@ -230,7 +233,7 @@ async def test_a_killed_processes_lease_expires(db_url: str) -> None:
 
 
 async def test_a_decision_waits_for_another_writer_and_goes_right_after_it(db_url: str, db_file: Any) -> None:
-    budget = SqliteBudget(db_url, Limits())
+    budget = SqliteBudget(db_url, Limits(), rules=NO_DOWNTIME)
     writer = sqlite3.connect(db_file, isolation_level=None)  # the store, mid-transaction
     try:
         writer.execute("BEGIN IMMEDIATE")

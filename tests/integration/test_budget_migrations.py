@@ -12,6 +12,7 @@ from killreport.budget.pg import PgBudget
 from killreport.esi.classify import observe
 from killreport.store.migrate import alembic_config
 from killreport.store.sql import read
+from tests.rules import NO_DOWNTIME
 
 FUNCTIONS = ("SELECT p.oid::regprocedure::text AS signature, p.prosrc FROM pg_proc p"
              " WHERE p.proname IN ('esi_reserve', 'esi_settle') ORDER BY 1")
@@ -59,7 +60,7 @@ async def functions(url: str) -> dict[str, str]:
 
 
 async def a_reserve_and_settle_work(url: str) -> None:
-    budget = await PgBudget.open(url, max_inflight=4, error_floor=1, lease_ttl_s=10.0)
+    budget = await PgBudget.open(url, max_inflight=4, error_floor=1, lease_ttl_s=10.0, rules=NO_DOWNTIME)
     try:
         lease = await asyncio.wait_for(budget.reserve("/x"), 2.0)
         assert lease.probe

@@ -7,6 +7,7 @@ That the SQL decides exactly as the pure rules do is tests/integration/test_budg
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -16,9 +17,9 @@ import pytest
 
 from killreport.budget.memory import MemoryBudget
 from killreport.budget.pg import PgBudget
-from killreport.budget.rules import Rules
 from killreport.esi.classify import NO_ANSWER, Observation, observe
 from killreport.store import migrate
+from tests.rules import NO_DOWNTIME
 
 Opener = Callable[..., Awaitable[PgBudget]]
 
@@ -29,7 +30,7 @@ async def open_budget(fresh_pg_url: str) -> AsyncIterator[Opener]:
     opened: list[PgBudget] = []
 
     async def opener(**kw: Any) -> PgBudget:
-        options = {"max_inflight": 32, "error_floor": 10, "lease_ttl_s": 30.0, **kw}
+        options = {"max_inflight": 32, "error_floor": 10, "lease_ttl_s": 30.0, "rules": NO_DOWNTIME, **kw}
         budget = await PgBudget.open(fresh_pg_url, **options)
         opened.append(budget)
         return budget
@@ -150,7 +151,7 @@ async def woken_within(budget: PgBudget, seconds: float) -> float:
 async def test_the_listener_comes_back_after_its_backend_is_terminated(
         open_budget: Opener, fresh_pg_url: str) -> None:
     # Waiters would poll only every 10 s: being woken sooner proves the NOTIFY got through.
-    budget = await open_budget(max_inflight=1, rules=Rules(poll_s=10.0))
+    budget = await open_budget(max_inflight=1, rules=dataclasses.replace(NO_DOWNTIME, poll_s=10.0))
     await budget.settle(await budget.reserve("/x"), report(remain=100, reset=60))
     assert await woken_within(budget, 2.0) < 1.0
     admin = await asyncpg.connect(fresh_pg_url)
@@ -169,7 +170,7 @@ async def test_the_listener_comes_back_after_its_backend_is_terminated(
 
 async def test_the_listener_keeps_trying_while_the_database_refuses(
         open_budget: Opener, fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    budget = await open_budget(max_inflight=1, rules=Rules(poll_s=10.0))
+    budget = await open_budget(max_inflight=1, rules=dataclasses.replace(NO_DOWNTIME, poll_s=10.0))
     await budget.settle(await budget.reserve("/x"), report(remain=100, reset=60))
     real_connect = asyncpg.connect
     refusals = 3

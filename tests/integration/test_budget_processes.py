@@ -20,6 +20,7 @@ from killreport.budget.pg import PgBudget
 from killreport.esi.classify import observe
 from killreport.store import migrate
 from tests.budget_children import hammer_process, hold_forever
+from tests.rules import NO_DOWNTIME
 
 SPAWN = mp.get_context("spawn")
 
@@ -90,7 +91,7 @@ def grant_times(db: str, seconds: float, out: Any, granting: Any) -> None:
     set at the first)."""
 
     async def run() -> list[float]:
-        budget = await PgBudget.open(db, max_inflight=32, error_floor=5, lease_ttl_s=10)
+        budget = await PgBudget.open(db, max_inflight=32, error_floor=5, lease_ttl_s=10, rules=NO_DOWNTIME)
         times: list[float] = []
         deadline = time.time() + seconds
         ok = observe(200, {"x-esi-error-limit-remain": "100", "x-esi-error-limit-reset": "59"})
@@ -135,7 +136,7 @@ async def test_a_killed_processes_lease_expires(migrated: str) -> None:
     assert proc.pid is not None
     os.kill(proc.pid, signal.SIGKILL)
     await asyncio.to_thread(proc.join, 10)
-    survivor = await PgBudget.open(migrated, max_inflight=1, error_floor=0, lease_ttl_s=10)
+    survivor = await PgBudget.open(migrated, max_inflight=1, error_floor=0, lease_ttl_s=10, rules=NO_DOWNTIME)
     try:
         t0 = time.monotonic()
         await asyncio.wait_for(survivor.reserve("/x"), 5.0)
@@ -148,7 +149,7 @@ async def test_a_420_seen_by_one_process_pauses_another_within_a_second(migrated
     out, granting = SPAWN.Queue(), SPAWN.Event()
     proc = SPAWN.Process(target=grant_times, args=(migrated, 12.0, out, granting))
     proc.start()
-    seer = await PgBudget.open(migrated, max_inflight=32, error_floor=5, lease_ttl_s=10)
+    seer = await PgBudget.open(migrated, max_inflight=32, error_floor=5, lease_ttl_s=10, rules=NO_DOWNTIME)
     try:
         # Once the child grants (a spawned child takes seconds to start on a loaded machine).
         assert await asyncio.to_thread(granting.wait, 30), "the child never got going"

@@ -28,6 +28,7 @@ from killreport.sim.testing import running_sim
 from killreport.wiring import broker, esi_client
 from tests.cluster import cli, env_for, workers
 from tests.integration.test_scheduler_processes import killreport
+from tests.rules import NO_DOWNTIME
 from tests.stores import as_store
 
 pytestmark = pytest.mark.timeout(240)
@@ -124,7 +125,7 @@ async def test_a_worker_refreshes_the_budget_gauges_but_leaves_freshness_to_the_
         engine: AsyncEngine) -> None:
     registry = CollectorRegistry()
     exposition = Exposition(make_metrics(registry), every_s=0.05)
-    budget = MemoryBudget(Limits())
+    budget = MemoryBudget(Limits(), rules=NO_DOWNTIME)
     mq = StubBroker()
     exposition.attach(as_store(engine), mq, budget)  # as worker/main.py attaches
     await asyncio.sleep(0.3)

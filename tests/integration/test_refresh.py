@@ -27,6 +27,7 @@ from killreport.sim.testing import RunningSim, running_sim
 from killreport.sync.enqueue import enqueue
 from killreport.sync.process import JobProcessor
 from tests.integration.test_process import run_until_idle
+from tests.rules import NO_DOWNTIME
 from tests.stores import as_store
 from tests.truth import diff_against_truth
 
@@ -43,7 +44,8 @@ async def synced(engine: AsyncEngine, alliances: int, cache_scale: float = CACHE
     """A simulator with short caches, a JobProcessor with a real ESI client on it, a first pass done."""
     async with running_sim(alliances=alliances, cache_scale=cache_scale) as sim, \
             aiohttp_transport(8, 4 * 1024 * 1024) as transport:
-        esi = EsiClient(transport, MemoryBudget(Limits(max_inflight=8, error_floor=10, lease_ttl_s=20)),
+        budget = MemoryBudget(Limits(max_inflight=8, error_floor=10, lease_ttl_s=20), rules=NO_DOWNTIME)
+        esi = EsiClient(transport, budget,
                         base_url=sim.base_url, user_agent=user_agent("tests@killreport.invalid"),
                         compatibility_date="2026-08-18", timeout_s=5, max_body_bytes=4 * 1024 * 1024)
         broker = StubBroker()

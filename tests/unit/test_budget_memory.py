@@ -8,6 +8,7 @@ import time
 from killreport.budget.memory import MemoryBudget
 from killreport.budget.rules import Limits
 from killreport.esi.classify import NO_ANSWER, observe
+from tests.rules import NO_DOWNTIME
 
 
 def report(remain: int, reset: int, status: int = 200) -> dict[str, str]:
@@ -15,7 +16,7 @@ def report(remain: int, reset: int, status: int = 200) -> dict[str, str]:
 
 
 async def test_a_waiter_wakes_as_soon_as_capacity_is_returned() -> None:
-    budget = MemoryBudget(Limits(max_inflight=2, error_floor=0))
+    budget = MemoryBudget(Limits(max_inflight=2, error_floor=0), rules=NO_DOWNTIME)
     probe = await budget.reserve("/x")
     await budget.settle(probe, observe(200, report(100, 60)))
     held = [await budget.reserve("/x"), await budget.reserve("/x")]
@@ -29,7 +30,7 @@ async def test_a_waiter_wakes_as_soon_as_capacity_is_returned() -> None:
 
 
 async def test_snapshot_reports_the_state() -> None:
-    budget = MemoryBudget(Limits(max_inflight=8, error_floor=5))
+    budget = MemoryBudget(Limits(max_inflight=8, error_floor=5), rules=NO_DOWNTIME)
     lease = await budget.reserve("/status")
     await budget.settle(lease, observe(200, {"x-ratelimit-group": "status", "x-ratelimit-limit": "600/15m",
                                              "x-ratelimit-remaining": "598"}))
@@ -43,7 +44,7 @@ async def test_snapshot_reports_the_state() -> None:
 
 
 async def test_unreported_errors_eat_the_budget_down_to_the_floor() -> None:
-    budget = MemoryBudget(Limits(max_inflight=32, error_floor=10))
+    budget = MemoryBudget(Limits(max_inflight=32, error_floor=10), rules=NO_DOWNTIME)
     await budget.settle(await budget.reserve("/x"), observe(200, report(14, 60)))
     for _ in range(3):  # timeouts: ESI counted them, no header told us
         await budget.settle(await budget.reserve("/x"), NO_ANSWER)

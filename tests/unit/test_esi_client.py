@@ -29,6 +29,7 @@ from killreport.esi.errors import (
 )
 from killreport.esi.transport import aiohttp_transport
 from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport, expires_given
+from tests.rules import NO_DOWNTIME
 
 CHARACTER = {"name": "Ann 'O\" <b>", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1,
              "race_id": 1, "corporation_id": 98000001, "gender": "female", "achievement_score": 7}
@@ -137,7 +138,7 @@ async def test_420_with_the_real_budget_waits_out_the_reset_then_succeeds() -> N
         (420, {"error": "This software has exceeded the error limit for ESI."},
          {"x-esi-error-limit-remain": "0", "x-esi-error-limit-reset": "1"}),
         (200, CHARACTER, {"x-esi-error-limit-remain": "100", "x-esi-error-limit-reset": "59"}))
-    budget = MemoryBudget(Limits(max_inflight=4, error_floor=10, lease_ttl_s=10))
+    budget = MemoryBudget(Limits(max_inflight=4, error_floor=10, lease_ttl_s=10), rules=NO_DOWNTIME)
     esi = EsiClient(transport, budget, base_url="http://esi.test", user_agent=user_agent("a@b.c"),
                     compatibility_date="2026-08-18", timeout_s=5,
                     max_body_bytes=4 * 1024 * 1024)
