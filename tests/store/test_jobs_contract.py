@@ -532,12 +532,7 @@ async def test_replace_members_that_fails_changes_nothing(store: Store) -> None:
     assert read is not None and (read.members, read.members_etag) == ((98000001,), '"m1"')
 
 
-async def test_a_tombstone_whose_changes_fail_is_not_recorded(store: Store,
-                                                              request: pytest.FixtureRequest) -> None:
-    if store.dialect == "postgresql":
-        # store/entities.py's tombstone is two statements: on an autocommit connection the first
-        # one stays when the changes fail. SQLite's is one transaction.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="PostgreSQL's tombstone is not atomic"))
+async def test_a_tombstone_whose_changes_fail_is_not_recorded(store: Store) -> None:
     await put(store, 90000001, character(), facts(HOUR))
     async with store.autocommit() as conn:
         with pytest.raises(IntegrityError):

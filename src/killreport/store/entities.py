@@ -42,7 +42,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from killreport.changes import Change
 from killreport.esi.models import Entity
 from killreport.ids import Kind
-from killreport.store import changes as change_log
 from killreport.store import pending, references, rows
 from killreport.store import tables as t
 from killreport.store.facts import CacheFacts, Revalidated
@@ -390,12 +389,19 @@ def _fresh(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
 
 async def tombstone(conn: AsyncConnection, character_id: int, reason: str,
                     noted: Sequence[Change] = ()) -> None:
-    """Remember a deleted character so it is never requested again; its stored row is kept."""
-    stmt = pg_insert(t.character_tombstones).values(
-        id=character_id, deleted_seen_at=func.now(), reason=reason
-    )
-    await conn.execute(stmt.on_conflict_do_nothing())
-    await change_log.record(conn, noted)
+    """Remember a deleted character so it is never requested again; its stored row is kept. With its
+    changes in one statement, so both or none, in a transaction or not."""
+    await conn.execute(_tombstone_statement(bool(noted)),
+                       {"row_id": character_id, "reason": reason, **_changes_params(noted)})
+
+
+@functools.cache
+def _tombstone_statement(noted: bool) -> Select[Any]:
+    buried = pg_insert(t.character_tombstones).values(
+        id=bindparam("row_id", type_=BigInteger), deleted_seen_at=func.now(),
+        reason=bindparam("reason", type_=Text)).on_conflict_do_nothing().cte("buried")
+    ctes = [buried, _changes_cte()] if noted else [buried]
+    return select(null().label("id")).where(false()).add_cte(*ctes)
 
 
 async def record_failure(
