@@ -60,3 +60,8 @@ _.impl
 _.cache_ok
 _.process_bind_param
 _.process_result_value
+
+# store/sqlite/driver.py stands where aiosqlite's Connection and Cursor stand under SQLAlchemy's
+# adapter, which reads `_tx` and calls `fetchmany` (sqlalchemy/dialects/sqlite/aiosqlite.py).
+_._tx
+_.fetchmany

@@ -142,7 +142,7 @@ class Connection:
         raw, patience = self._conn, self._busy_timeout_ms
 
         def patiently() -> T:
-            raw.execute(f"PRAGMA busy_timeout={patience}")
+            raw.execute(f"PRAGMA busy_timeout={int(patience)}")  # an int: PRAGMA takes no parameters
             try:
                 return work()
             finally:
