@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     retry_delays_s: tuple[int, ...] = _option(
         (5, 30, 120, 600), "retry tiers (changing them needs the old retry queues deleted)")
     max_attempts: int = _option(5, "transient failures before dead-lettering", ge=1)
-    worker_concurrency: int = _option(16, "jobs per worker process (also the broker prefetch)",
-                                      ge=1, le=1024)
+    worker_concurrency: int = _option(16, "jobs per worker process (also the broker prefetch); "
+                                      "embedded, when unset: ESI_MAX_INFLIGHT", ge=1, le=1024)
     shutdown_timeout_s: float = _option(30.0, "drain time on SIGTERM", gt=0)
     claim_ttl_s: float = _option(
         60.0, "a claim on an entity lasts this long; a killed worker's claims free themselves after it",
@@ -174,6 +174,17 @@ class Settings(BaseSettings):
         """What repr() and str() show: every field, URLs with their passwords masked."""
         for name, value in super().__repr_args__():
             yield name, mask_url(value) if name in _URL_FIELDS and isinstance(value, str) else value
+
+    @property
+    def job_concurrency(self) -> int:
+        """Jobs one process runs at once: WORKER_CONCURRENCY, or, embedded and unset, ESI_MAX_INFLIGHT.
+
+        An embedded runner is the whole fleet, so it may fill the budget's in-flight cap: with 16
+        jobs the full universe could not beat 16 requests in flight (211 s at 60 ms a request);
+        with 32 it took 224.2 s, CPU-bound (README, Speed, Embedded mode)."""
+        if self.embedded and "worker_concurrency" not in self.model_fields_set:
+            return self.esi_max_inflight
+        return self.worker_concurrency
 
     @property
     def embedded(self) -> bool:

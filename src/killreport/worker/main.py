@@ -31,7 +31,7 @@ async def run(settings: Settings, kinds: tuple[Kind, ...], stop: asyncio.Event,
     wait_s = settings.reconnect_max_delay_s
     async with exposing(settings, exposed) as ex, \
             database(settings, wait=True, max_delay_s=wait_s,
-                     pool_size=max(5, settings.worker_concurrency)) as store, \
+                     pool_size=max(5, settings.job_concurrency)) as store, \
             broker(settings, wait=True, max_delay_s=wait_s) as mq, \
             esi_client(settings, ex.metrics.observe_request if ex else None) as esi:
         processor = JobProcessor(store, mq, esi.client, max_attempts=settings.max_attempts,

@@ -43,7 +43,7 @@ async def consume(broker: JobQueue, handle: Handler, kinds: tuple[Kind, ...], se
                   stop: asyncio.Event) -> None:
     """Run jobs of `kinds` until `stop` is set, then shut down gracefully."""
     queues = [QUEUE_NAMES[kind] for kind in kinds]
-    concurrency = settings.worker_concurrency
+    concurrency = settings.job_concurrency
     slots = asyncio.Semaphore(concurrency)
     running: set[asyncio.Task[None]] = set()
     backoff = Backoff(max_s=settings.reconnect_max_delay_s)
