@@ -365,7 +365,7 @@ async def test_unreachable_postgresql_is_one_line(filled: str) -> None:
     done = await cli(embedded_env(filled, NO_ESI), "copy", "--to", "postgresql://root:s3cret@127.0.0.1:1/kr")
     assert done.code == 1
     line = _one_line(done)
-    assert "PostgreSQL at postgresql://root:***@127.0.0.1:1/kr unreachable" in line and "s3cret" not in line
+    assert "PostgreSQL unreachable at postgresql://root:***@127.0.0.1:1/kr" in line and "s3cret" not in line
 
 
 @pytest.mark.parametrize(("args", "says"), [
