@@ -225,10 +225,13 @@ class JobProcessor:
             return
         self._note(job.kind, "retried")
         log.info("retrying", kind=job.kind, id=job.id, attempt=attempts, error=str(exc))
+        # The claim is held until the answer's Expires before the retry is published: if the broker
+        # fails the publish, the message comes back after the claim's TTL, and the hold is then all
+        # that keeps a first sighting (no row to carry the Expires) from being asked again early.
+        await self._in_tx(lambda c: self._jobs.release(c, job.kind, job.id, attempts, hold))
         await self._broker.publish_retry(
             QUEUE_NAMES[job.kind], encode(Job(kind=job.kind, id=job.id, attempt=attempts)), attempts
         )
-        await self._in_tx(lambda c: self._jobs.release(c, job.kind, job.id, attempts, hold))
 
     async def _dead(
         self, body: bytes, job: Job | None, *, reason: str, attempts: int, last_error: str
