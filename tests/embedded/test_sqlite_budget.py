@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
-import os
 import random
-import signal
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -25,9 +23,8 @@ from killreport.esi.classify import NO_ANSWER, Observation, observe
 from killreport.store.sqlite.budget import BudgetRow, budget_snapshot
 from killreport.store.sqlite.engine import path_of
 from killreport.store.sqlite.tables import esi_budget_state
-from tests.budget_children import hammer_process, hold_forever
+from tests.budget_children import FakeEsi, a_killed_holders_lease_expires, fake_esi, no_420_from_processes
 from tests.embedded.sqlite_files import db_file, db_url, engine, migrated_template, other_engine
-from tests.integration.test_budget_processes import FakeEsi, fake_esi
 from tests.rules import NO_DOWNTIME
 
 __all__ = ["db_file", "db_url", "engine", "fake_esi", "migrated_template", "other_engine"]
@@ -199,37 +196,11 @@ async def test_open_fails_at_once_on_a_file_without_the_schema(tmp_path: Any) ->
 
 async def test_several_processes_at_a_high_error_rate_never_see_a_420(
         db_url: str, fake_esi: tuple[FakeEsi, str]) -> None:
-    esi, url = fake_esi
-    out = SPAWN.Queue()
-    procs = [SPAWN.Process(target=hammer_process, args=(db_url, url, 12, 7.0, 6, out)) for _ in range(3)]
-    for proc in procs:
-        proc.start()
-    sent = [await asyncio.to_thread(out.get, True, 60) for _ in procs]
-    for proc in procs:
-        await asyncio.to_thread(proc.join, 10)
-    assert all(proc.exitcode == 0 for proc in procs)
-    assert esi.limited == 0, f"{esi.limited} requests got a 420"
-    assert esi.max_in_flight <= 12
-    assert sum(sent) == esi.served
-    assert esi.errors_total >= esi.budget, "the test never pressed the limit"
+    await no_420_from_processes(db_url, fake_esi, processes=3, tasks=6)
 
 
 async def test_a_killed_processes_lease_expires(db_url: str) -> None:
-    ready = SPAWN.Event()
-    proc = SPAWN.Process(target=hold_forever, args=(db_url, ready))
-    proc.start()
-    assert await asyncio.to_thread(ready.wait, 30)
-    assert proc.pid is not None
-    os.kill(proc.pid, signal.SIGKILL)
-    await asyncio.to_thread(proc.join, 10)
-    survivor = await SqliteBudget.open(db_url, max_inflight=1, error_floor=0, lease_ttl_s=10,
-                                       rules=NO_DOWNTIME)
-    try:
-        t0 = time.monotonic()
-        await asyncio.wait_for(survivor.reserve("/x"), 5.0)
-        assert time.monotonic() - t0 < 2.5
-    finally:
-        await survivor.close()
+    await a_killed_holders_lease_expires(db_url)
 
 
 async def test_a_decision_waits_for_another_writer_and_goes_right_after_it(db_url: str, db_file: Any) -> None:
