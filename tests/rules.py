@@ -7,9 +7,8 @@ downtime itself set their clock and rules explicitly.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Final
 
-from killreport.budget.rules import RULES, Rules
+from killreport.budget.rules import WITHOUT_DOWNTIME, Rules
 
-NO_DOWNTIME: Final[Rules] = dataclasses.replace(RULES, downtime_lead_s=0.0, downtime_max_s=0.0)
+NO_DOWNTIME: Final[Rules] = WITHOUT_DOWNTIME

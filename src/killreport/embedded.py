@@ -14,8 +14,8 @@ from contextlib import asynccontextmanager
 
 from killreport.config import Settings
 from killreport.ids import KINDS
-from killreport.runner_lock import RunnerLock, RunnerLockHeld
-from killreport.store.sqlite.engine import path_of
+from killreport.runner_lock import RunnerLockHeld
+from killreport.wiring import runner_lock
 from killreport.worker import main as worker
 
 COMMAND = "killreport sync-all --wait"
@@ -28,7 +28,7 @@ async def working_here(settings: Settings) -> AsyncIterator[bool]:
         yield False
         return
     try:
-        lock = RunnerLock.acquire(path_of(settings.database_url), COMMAND)
+        lock = runner_lock(settings, COMMAND)
     except RunnerLockHeld:
         yield False  # a runner does the work: this process only queues and waits
         return

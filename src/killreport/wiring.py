@@ -10,7 +10,6 @@ The mode is chosen here, once, from DATABASE_URL:
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -20,7 +19,7 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 
 from killreport.budget.pg import PgBudget
-from killreport.budget.rules import RULES, Rules
+from killreport.budget.rules import RULES, WITHOUT_DOWNTIME, Rules
 from killreport.budget.sqlite import SqliteBudget
 from killreport.budget.types import Budget
 from killreport.config import Settings, mask_url
@@ -93,13 +92,18 @@ def runner(settings: Settings, command: str) -> Iterator[None]:
     if not settings.embedded:
         yield
         return
+    with runner_lock(settings, command):
+        yield
+
+
+def runner_lock(settings: Settings, command: str) -> RunnerLock:
+    """The SQLite file's runner lock, taken (RunnerLockHeld if another process holds it;
+    ServiceUnavailable if the lock file cannot be made)."""
     path = path_of(settings.database_url)
     try:
-        lock = RunnerLock.acquire(path, command)
+        return RunnerLock.acquire(path, command)
     except OSError as exc:
         raise ServiceUnavailable(f"the SQLite file {path} cannot be locked: {exc.strerror or exc}") from exc
-    with lock:
-        yield
 
 
 @dataclass
@@ -133,7 +137,7 @@ def budget_rules(settings: Settings) -> Rules:
     """The budget's rules; without the daily downtime window when ESI_DAILY_DOWNTIME is off."""
     if settings.esi_daily_downtime:
         return RULES
-    return dataclasses.replace(RULES, downtime_lead_s=0.0, downtime_max_s=0.0)
+    return WITHOUT_DOWNTIME
 
 
 @asynccontextmanager

@@ -70,6 +70,8 @@ class Rules:
 
 
 RULES: Final = Rules()
+# For a simulator, or an ESI without the daily window (ESI_DAILY_DOWNTIME=false, tests on the real clock).
+WITHOUT_DOWNTIME: Final = Rules(downtime_lead_s=0.0, downtime_max_s=0.0)
 
 
 @dataclass(frozen=True, slots=True)
