@@ -16,19 +16,24 @@ from killreport.store.sqlite.engine import open_engine
 from killreport.store.sqlite.store import sqlite_store
 
 
-def as_store(engine: AsyncEngine) -> Store:
-    """The Store of `engine`'s dialect (its URL only names it in messages)."""
-    url = engine.url.render_as_string(hide_password=True)
+def as_store(engine: AsyncEngine, url: str | None = None) -> Store:
+    """The Store of `engine`'s dialect; `url` the user's URL for it (else the engine's, masked)."""
+    url = url or engine.url.render_as_string(hide_password=True)
     if engine.dialect.name == "sqlite":
         return sqlite_store(engine, url)
     return postgres_store(engine, url)
+
+
+def engine_for(url: str) -> AsyncEngine:
+    """An engine on `url`, sqlite:/// or postgresql://, opened as the processes open it."""
+    return open_engine(url) if url.startswith("sqlite:///") else create_async_engine(sqlalchemy_url(url))
 
 
 @asynccontextmanager
 async def migrated_engine(url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on `url` (sqlite:/// or postgresql://) after the migrations ran on it."""
     await asyncio.to_thread(migrate.upgrade, url)
-    engine = open_engine(url) if url.startswith("sqlite:///") else create_async_engine(sqlalchemy_url(url))
+    engine = engine_for(url)
     try:
         yield engine
     finally:

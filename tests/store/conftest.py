@@ -19,16 +19,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Executable, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from killreport.config import SQLITE_SCHEME, sqlalchemy_url
 from killreport.store import migrate
 from killreport.store import tables as t
 from killreport.store.interface import Dialect, Store
-from killreport.store.pg import postgres_store
-from killreport.store.sqlite.engine import open_engine
-from killreport.store.sqlite.store import sqlite_store
 from tests import services
+from tests.stores import as_store, engine_for
 
 DIALECTS: tuple[Dialect, ...] = ("postgresql", "sqlite")
 _EMPTY: list[Executable] = [
@@ -71,10 +67,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @contextlib.asynccontextmanager
 async def open_store(url: str) -> AsyncIterator[Store]:
     """The Store on a migrated database's URL, emptied first if it is PostgreSQL's; disposed after."""
-    if url.startswith(SQLITE_SCHEME):
-        made = sqlite_store(open_engine(url), url)
-    else:
-        made = postgres_store(create_async_engine(sqlalchemy_url(url)), url)
+    made = as_store(engine_for(url), url)
+    if made.dialect == "postgresql":
         async with made.begin() as conn:
             for statement in _EMPTY:
                 await conn.execute(statement)
