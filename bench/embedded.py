@@ -1,7 +1,7 @@
 """Embedded benchmark: the simulator + `killreport sync-all --wait` alone on a fresh SQLite file.
 
 Run: .venv/bin/python bench/embedded.py [--alliances 3550] [--latency-ms 50] [--jitter-ms 20]
-     [--concurrency 16] [--max-inflight 32] [--profile FILE] [--keep DIR]
+     [--concurrency N] [--max-inflight 32] [--profile FILE] [--keep DIR]
 No broker: RABBITMQ_URL points at a closed port, so a process that reached for one would fail.
 The one process takes the file's runner lock and does the whole job. Its CPU and RSS (children
 included, if any) are sampled every 0.2 s until it exits; the file is then compared with the
@@ -144,9 +144,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                    if not k.startswith(("ESI_", "DATABASE_", "RABBITMQ_", "WORKER_"))}
             env.update(DATABASE_URL=db_url, RABBITMQ_URL=NO_BROKER, ESI_BASE_URL=sim_url,
                        ESI_CONTACT="bench@killreport.invalid", ESI_MAX_INFLIGHT=str(args.max_inflight),
-                       WORKER_CONCURRENCY=str(args.concurrency), LOG_LEVEL="WARNING",
+                       LOG_LEVEL="WARNING",
                        # The simulator has no daily downtime: a run spanning 11:00 UTC must not pause.
                        ESI_DAILY_DOWNTIME="false", METRICS_PORT="0")
+            if args.concurrency is not None:  # else the product's default (Settings.job_concurrency)
+                env["WORKER_CONCURRENCY"] = str(args.concurrency)
             cmd = _command(args)
             wall, cpu_s, peak_rss, _ = await asyncio.to_thread(_run_and_sample, args, cmd, env, tmp)
             stats = await sim_get(sim_url, "/_sim/stats")
@@ -193,7 +195,8 @@ def main() -> None:
     parser.add_argument("--alliances", type=int, default=3550)
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--jitter-ms", type=float, default=20)
-    parser.add_argument("--concurrency", type=int, default=16, help="WORKER_CONCURRENCY")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="WORKER_CONCURRENCY (default: unset, so ESI_MAX_INFLIGHT jobs at a time)")
     parser.add_argument("--max-inflight", type=int, default=32, help="ESI_MAX_INFLIGHT")
     parser.add_argument("--profile", help="write cProfile stats of the sync-all process here")
     parser.add_argument("--py-spy", help="record py-spy samples (raw stacks) of the process here")

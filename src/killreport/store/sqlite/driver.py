@@ -74,6 +74,11 @@ class Connection:
         return self._connection
 
     @property
+    def raw(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (store/sqlite/fast.py runs whole transactions on it)."""
+        return self._conn
+
+    @property
     def in_transaction(self) -> bool:
         """sqlite3's: a transaction is open on the connection."""
         return self._conn.in_transaction

@@ -53,6 +53,7 @@ from killreport.store.schedule import (
     due_statement,
     tracked_statement,
 )
+from killreport.store.sqlite import fast
 from killreport.store.sqlite.types import UtcEpoch
 
 __all__ = [
@@ -298,11 +299,22 @@ async def apply_moves(conn: AsyncConnection, moves: Sequence[Move]) -> set[int]:
     return {int(r.id) for r in await conn.execute(_MOVE, {"moves": json.dumps(rows)})}
 
 
+_RECORD: Final = insert(t.changes).values(
+    kind=bindparam("kind", type_=Text), entity_id=bindparam("entity_id"),
+    field=bindparam("field", type_=Text),
+    old_value=bindparam("old_value", type_=t.changes.c.old_value.type),
+    new_value=bindparam("new_value", type_=t.changes.c.new_value.type), observed_at=NOW)
+
+
+def record(tx: fast.Tx, changes: Sequence[Change]) -> None:
+    """Append changes, observed now, inside a transaction of store/sqlite/fast.py."""
+    if changes:
+        tx.many(_RECORD, [{"kind": c.kind, "entity_id": c.entity_id, "field": c.field, "old_value": c.old,
+                           "new_value": c.new} for c in changes])
+
+
 async def record_changes(conn: AsyncConnection, changes: Sequence[Change]) -> None:
     """Append changes, observed now (store/changes.py's record, on SQLite's clock)."""
-    if not changes:
-        return
-    await conn.execute(insert(t.changes).values(observed_at=NOW), [
-        {"kind": c.kind, "entity_id": c.entity_id, "field": c.field, "old_value": c.old,
-         "new_value": c.new} for c in changes])
+    if changes:
+        await fast.transact(conn, lambda tx: record(tx, changes))
 
