@@ -13,11 +13,10 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.config import Settings
 from killreport.queue.broker import BrokerError, DeadLetter, Delivery, PublishFailed
@@ -262,12 +261,7 @@ async def test_arguments_that_make_no_sense_are_refused(queue: TableQueue) -> No
 @pytest.fixture
 async def impatient(db_file: Path) -> AsyncIterator[AsyncEngine]:
     """An engine that waits only 100 ms for the file's write lock."""
-    made = create_async_engine(f"sqlite+aiosqlite:///{db_file}")
-
-    def pragmas(dbapi_connection: Any, _: Any) -> None:
-        dbapi_connection.cursor().execute("PRAGMA busy_timeout=100")
-
-    event.listen(made.sync_engine, "connect", pragmas)
+    made = open_engine(f"sqlite:///{db_file}", busy_timeout_ms=100)
     yield made
     await made.dispose()
 

@@ -48,14 +48,15 @@ def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_engine(database_url: str, *, pool_size: int = 5, dedicated: bool = False) -> AsyncEngine:
+def open_engine(database_url: str, *, pool_size: int = 5, dedicated: bool = False,
+                busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> AsyncEngine:
     """An engine on the file (created if absent, with its folder) with the pragmas above.
 
     `dedicated`: no pool (each connection closes for real), for a long-lived single connection."""
     path = path_of(database_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     url = f"sqlite+aiosqlite:///{path}"  # the dialect; the connections are driver.py's
-    opened = functools.partial(driver.connect, str(path), busy_timeout_ms=BUSY_TIMEOUT_MS)
+    opened = functools.partial(driver.connect, str(path), busy_timeout_ms=busy_timeout_ms)
     engine = (create_async_engine(url, async_creator=opened, poolclass=NullPool) if dedicated else
               create_async_engine(url, async_creator=opened, pool_size=pool_size, max_overflow=0))
     event.listen(engine.sync_engine, "connect", _pragmas)

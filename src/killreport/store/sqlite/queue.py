@@ -8,13 +8,31 @@ that have since changed are still delivered.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Float,
+    Integer,
+    LargeBinary,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from killreport.store.sqlite import fast
 from killreport.store.sqlite.tables import dead_letters, queue_messages
 
 _q = queue_messages.c
@@ -39,8 +57,9 @@ class Letter:
     headers: str
 
 
-_DELETE_ONE = delete(queue_messages).where(_q.seq == bindparam("s"), _q.queue == bindparam("q"),
-                                           _q.body == bindparam("b"))
+_DELETE_ONE = delete(queue_messages).where(_q.seq == bindparam("s", type_=Integer),
+                                           _q.queue == bindparam("q", type_=Text),
+                                           _q.body == bindparam("b", type_=LargeBinary))
 
 
 def tier_prefix(main: str) -> str:
@@ -54,31 +73,48 @@ def _tiers_of(main: str) -> ColumnElement[bool]:
     return and_(_q.queue >= prefix, _q.queue < prefix[:-1] + "/")
 
 
+# The consumer's three statements run through store/sqlite/fast.py (compiled once, no SQLAlchemy
+# execution): they are on every job's path, as the store's are.
+_INSERT: Final = insert(queue_messages).values(
+    queue=bindparam("queue", type_=Text), body=bindparam("body", type_=LargeBinary),
+    not_before=bindparam("not_before", type_=Float))
+
+
 async def insert_messages(conn: AsyncConnection, queue: str, bodies: Sequence[bytes],
                           not_before: float) -> None:
     """Add messages to `queue` (a main queue or a tier), ready once `not_before` has passed."""
     if bodies:
-        await conn.execute(insert(queue_messages),
-                           [{"queue": queue, "body": body, "not_before": not_before} for body in bodies])
+        rows = [{"queue": queue, "body": body, "not_before": not_before} for body in bodies]
+        await fast.transact(conn, lambda tx: tx.many(_INSERT, rows))
+
+
+@functools.cache
+def _ready_statement(mains: tuple[str, ...]) -> CompoundSelect[Any]:
+    # One part per main queue and per main's tiers, each reading the (queue, not_before, seq) index
+    # in order; rows handed out already (`held`, a JSON array) are skipped.
+    held = select(func.json_each(bindparam("held", type_=Text)).table_valued("value").c.value)
+    parts = []
+    for where in [*(_q.queue == m for m in mains), *(_tiers_of(m) for m in mains)]:
+        part = (select(_q.seq, _q.queue, _q.body, _q.not_before)
+                .where(where, _q.not_before <= bindparam("now", type_=Float), _q.seq.not_in(held))
+                .order_by(_q.not_before, _q.seq).limit(bindparam("limit", type_=Integer)).subquery())
+        parts.append(select(*part.c))
+    return union_all(*parts)
 
 
 async def ready(conn: AsyncConnection, mains: Sequence[str], now: float, held: Collection[int],
                 limit: int) -> list[Row]:
     """Up to `limit` ready messages of each main queue (its tiers' due ones included), oldest first."""
-    parts = []
-    for where in [*(_q.queue == m for m in mains), *(_tiers_of(m) for m in mains)]:
-        part = (select(_q.seq, _q.queue, _q.body, _q.not_before)
-                .where(where, _q.not_before <= now, _q.seq.not_in(list(held)))
-                .order_by(_q.not_before, _q.seq).limit(limit).subquery())
-        parts.append(select(*part.c))
-    rows = await conn.execute(union_all(*parts))
-    return [Row(r.seq, r.queue, r.body, r.not_before) for r in rows]
+    params = {"now": now, "limit": limit, "held": json.dumps(list(held))}
+    found = await fast.read(conn, lambda tx: tx.rows(_ready_statement(tuple(mains)), params))
+    return [Row(r["seq"], r["queue"], r["body"], r["not_before"]) for r in found]
 
 
 async def delete_messages(conn: AsyncConnection, rows: Sequence[Row]) -> None:
-    """Forget acked messages (one statement, many rows); a row purged meanwhile is simply gone."""
+    """Forget acked messages (one transaction, many rows); a row purged meanwhile is simply gone."""
     # Queue and body too: SQLite may reuse a purged seq, and the new row must not go with the old.
-    await conn.execute(_DELETE_ONE, [{"s": r.seq, "q": r.queue, "b": r.body} for r in rows])
+    params = [{"s": r.seq, "q": r.queue, "b": r.body} for r in rows]
+    await fast.transact(conn, lambda tx: tx.many(_DELETE_ONE, params))
 
 
 async def counts(conn: AsyncConnection, now: float) -> dict[tuple[str, bool], int]:
