@@ -16,11 +16,13 @@ from killreport.store.sqlite.engine import open_engine
 from killreport.store.sqlite.store import sqlite_store
 
 
-def as_store(engine: AsyncEngine, url: str | None = None) -> Store:
-    """The Store of `engine`'s dialect; `url` the user's URL for it (else the engine's, masked)."""
+def as_store(engine: AsyncEngine, url: str | None = None, *, lend: bool = False) -> Store:
+    """The Store of `engine`'s dialect; `url` the user's URL for it (else the engine's, masked).
+
+    `lend`: SQLite's one connection lent in turn, as the processes' store has it (close the Store)."""
     url = url or engine.url.render_as_string(hide_password=True)
     if engine.dialect.name == "sqlite":
-        return sqlite_store(engine, url)
+        return sqlite_store(engine, url, lend=lend)
     return postgres_store(engine, url)
 
 

@@ -90,8 +90,9 @@ def open_store(settings: Settings, *, pool_size: int = 10, dedicated: bool = Fal
         from killreport.store.sqlite.engine import open_engine
         from killreport.store.sqlite.store import sqlite_store
 
-        # One connection: see store/sqlite/engine.py for why the file is one queue, not a pool.
-        return sqlite_store(open_engine(url, pool_size=1, dedicated=dedicated), url)
+        # One connection, lent (store/sqlite/lent.py): engine.py says why the file is one queue, not a
+        # pool. The pool's second is for what reads the engine directly (the web's queue stats).
+        return sqlite_store(open_engine(url, pool_size=2, dedicated=dedicated), url, lend=True)
     engine: AsyncEngine = (
         create_async_engine(sqlalchemy_url(url), poolclass=NullPool) if dedicated else
         create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size))
@@ -113,4 +114,4 @@ async def database(settings: Settings, *, wait: bool, need_schema: bool = True,
                         wait=wait and store.dialect != "sqlite", max_delay_s=max_delay_s)
         yield store
     finally:
-        await store.engine.dispose()
+        await store.close()

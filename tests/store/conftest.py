@@ -66,8 +66,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @contextlib.asynccontextmanager
 async def open_store(url: str) -> AsyncIterator[Store]:
-    """The Store on a migrated database's URL, emptied first if it is PostgreSQL's; disposed after."""
-    made = as_store(engine_for(url), url)
+    """The Store on a migrated database's URL, emptied first if it is PostgreSQL's; closed after.
+
+    SQLite's is the processes' own: one connection, lent in turn."""
+    made = as_store(engine_for(url), url, lend=True)
     if made.dialect == "postgresql":
         async with made.begin() as conn:
             for statement in _EMPTY:
@@ -75,7 +77,7 @@ async def open_store(url: str) -> AsyncIterator[Store]:
     try:
         yield made
     finally:
-        await made.engine.dispose()
+        await made.close()
 
 
 @pytest.fixture

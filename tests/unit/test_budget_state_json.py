@@ -53,3 +53,12 @@ def test_a_field_an_older_version_did_not_write_reads_as_fresh() -> None:
     raw = json.loads(state_to_json(State(error_remain=7, status_up=True)))
     del raw["status_up"], raw["leases"]
     assert state_from_json(json.dumps(raw)) == State(error_remain=7)
+
+
+def test_leases_an_older_version_wrote_as_objects_are_read() -> None:
+    lease = LeaseRec(id=3, route="/x", group=None, probe=True, expires_at=12.5, down_probe=False)
+    raw = json.loads(state_to_json(State(leases=(lease,))))
+    assert raw["leases"] == [[3, "/x", None, True, 12.5, False]]  # written as a list
+    raw["leases"] = [{"id": 3, "route": "/x", "group": None, "probe": True, "expires_at": 12.5,
+                      "down_probe": False}]
+    assert state_from_json(json.dumps(raw)).leases == (lease,)

@@ -19,8 +19,8 @@ has one clock, the machine's, since only processes on this machine open the file
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
@@ -336,9 +336,54 @@ class AdminQueries(Protocol):
         ...
 
 
+class Connections(Protocol):
+    """How a Store hands out its connections (each dialect its own way)."""
+
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads."""
+        ...
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection inside one transaction, committed on success."""
+        ...
+
+    def autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection on which each statement commits on its own."""
+        ...
+
+    async def close(self) -> None:
+        """Give back what is held (the engine is disposed by the Store)."""
+        ...
+
+
+class Pooled:
+    """Connections from SQLAlchemy's pool: PostgreSQL's, and a SQLite store a test makes of an engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        # The same pool, each statement committing on its own (set once: per-connection options
+        # would cost the hot path a call per job).
+        self._auto = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A pooled connection."""
+        return self._engine.connect()
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A pooled connection inside SQLAlchemy's transaction."""
+        return self._engine.begin()
+
+    def autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A pooled connection in autocommit mode."""
+        return self._auto.connect()
+
+    async def close(self) -> None:
+        """Nothing held between blocks."""
+
+
 @dataclass(frozen=True, slots=True)
 class Store:
-    """A database: its engine, its dialect and its queries."""
+    """A database: its engine, its dialect, its queries and how its connections are handed out."""
 
     engine: AsyncEngine
     dialect: Dialect
@@ -347,23 +392,25 @@ class Store:
     schedule: ScheduleQueries
     lookup: LookupQueries
     admin: AdminQueries
-    # The same pool, each statement committing on its own (set once: per-connection options would
-    # cost the hot path a call per job).
-    _auto: AsyncEngine = field(init=False, repr=False)
+    connections: Connections | None = None  # None: Pooled(engine)
+    _conns: Connections = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_auto", self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        object.__setattr__(self, "_conns", self.connections or Pooled(self.engine))
 
-    def connect(self) -> AsyncConnection:
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for reads (used as `async with store.connect() as conn`)."""
-        return self.engine.connect()
+        return self._conns.connect()
 
-    @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
+    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection inside one transaction, committed on success."""
-        async with self.engine.begin() as conn:
-            yield conn
+        return self._conns.begin()
 
-    def autocommit(self) -> AsyncConnection:
+    def autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection on which each statement commits on its own (the job's hot path)."""
-        return self._auto.connect()
+        return self._conns.autocommit()
+
+    async def close(self) -> None:
+        """Give back the connections and dispose of the engine."""
+        await self._conns.close()
+        await self.engine.dispose()
