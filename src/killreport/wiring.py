@@ -76,8 +76,8 @@ async def reading_broker(settings: Settings, store: Store) -> Broker:
 
 @asynccontextmanager
 async def _table_queue(settings: Settings) -> AsyncIterator[TableQueue]:
-    engine = open_engine(settings.database_url, pool_size=2)
-    queue = TableQueue(engine, settings.retry_delays_s)
+    engine = open_engine(settings.database_url, pool_size=2)  # one lent, one for the admin commands
+    queue = TableQueue(engine, settings.retry_delays_s, lend=True)
     try:
         yield queue
     finally:

@@ -48,7 +48,7 @@ async def harness(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncI
 
         yield Harness(stub, advance)
         return
-    table = TableQueue(engine, TIERS, poll_s=0.05)
+    table = TableQueue(engine, TIERS, poll_s=0.05, lend=True)  # as the runner's
     yield Harness(table, asyncio.sleep)
     await table.close()
 

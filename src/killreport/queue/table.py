@@ -53,7 +53,9 @@ from killreport.queue.dead import MAX_ERROR_CHARS, letter_from, letter_headers, 
 from killreport.queue.messages import encode
 from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S, Topology
 from killreport.runner_lock import holder
+from killreport.store.interface import Connections, Pooled
 from killreport.store.sqlite import queue as sql
+from killreport.store.sqlite.lent import LentConnection
 from killreport.store.sqlite.write import immediate
 
 POLL_S: Final = 0.2  # an idle consumer sees another process's publish within this
@@ -109,12 +111,12 @@ class TableDelivery:
 class _Acks:
     """Acks deleted together: whatever arrives while one delete commits goes in the next one.
 
-    Why: each commit is several hand-offs to aiosqlite's thread and a turn at the file's write lock,
-    so sixteen tasks acking one by one queued behind each other (and the store's writes).
+    Why: each commit is a turn at the file's write lock (and, through aiosqlite, was several hand-offs
+    to its thread), so sixteen tasks acking one by one queued behind each other and the store's writes.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
         self._waiting: list[tuple[sql.Row, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -140,7 +142,7 @@ class _Acks:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                async with self._engine.begin() as conn:
+                async with self._connections.autocommit() as conn:  # one transaction (sql's)
                     await sql.delete_messages(conn, [row for row, _ in batch])
             except Exception as exc:  # every waiter's ack failed: each raises it
                 for _, done in batch:
@@ -182,7 +184,7 @@ class _TableFeed:
 
     async def _fill(self, room: int) -> None:
         """Fetch up to `room` ready rows, round robin across the queues, and hold them."""
-        async with self._owner.engine.connect() as conn:
+        async with self._owner.connections.connect() as conn:
             rows = await sql.ready(conn, self._mains, time.time(), self._owner.held, room)
         # Nothing awaited from here on: a cancelled anext cannot lose rows it has just held.
         by_main: dict[str, list[sql.Row]] = {m: [] for m in self._mains}
@@ -213,12 +215,15 @@ class TableQueue:
     """Broker on the SQLite file's queue tables; the engine is the caller's (close leaves it open)."""
 
     def __init__(self, engine: AsyncEngine, retry_delays_s: Sequence[float] = DEFAULT_RETRY_DELAYS_S,
-                 *, poll_s: float = POLL_S) -> None:
+                 *, poll_s: float = POLL_S, lend: bool = False) -> None:
         self.engine = engine
+        # The consumer's polls, publishes and acks: on one connection lent in turn (`lend`: the
+        # runner's queue, closed with it; store/sqlite/lent.py says why), else from the pool.
+        self.connections: Connections = LentConnection(engine) if lend else Pooled(engine)
         self.topology = Topology(tuple(retry_delays_s))
         self.poll_s = poll_s
         self.held: set[int] = set()  # seqs handed out (or buffered) and not yet settled
-        self.acks = _Acks(engine)
+        self.acks = _Acks(self.connections)
         self.closed = False
         self._consuming: dict[str, int] = dict.fromkeys(self.topology.main_queues, 0)
         self._changed = asyncio.Event()
@@ -275,7 +280,7 @@ class TableQueue:
 
     async def _insert(self, queue: str, bodies: Sequence[bytes], not_before: float) -> None:
         try:
-            async with self.engine.begin() as conn:
+            async with self.connections.autocommit() as conn:  # one transaction (sql's)
                 await sql.insert_messages(conn, queue, bodies, not_before)
         except DBAPIError as exc:
             raise PublishFailed(f"publish to {queue!r} failed: {_cause(exc)}") from exc
@@ -368,6 +373,7 @@ class TableQueue:
         self.closed = True
         self.notify()
         await self.acks.settled()
+        await self.connections.close()
 
     @contextlib.asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
