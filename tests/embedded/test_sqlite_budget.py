@@ -232,3 +232,41 @@ def test_a_writer_holding_the_file_too_long_fails_the_decision(db_file: Any) -> 
     finally:
         writer.close()
         row.dispose()
+
+
+async def test_steps_asked_in_one_turn_share_a_transaction_in_order(db_url: str, db_file: Any) -> None:
+    budget = SqliteBudget(db_url, Limits(max_inflight=3, error_floor=10, lease_ttl_s=20), rules=NO_DOWNTIME)
+    try:
+        first = await budget.reserve("/x")  # the probe: the rules wait for ESI's report after it
+        await budget.settle(first, report(100, 30))
+        with sqlite3.connect(db_file) as other:  # counts the row's writes
+            other.execute("CREATE TABLE writes (n INTEGER)")
+            other.execute("CREATE TRIGGER counted AFTER UPDATE ON esi_budget_state "
+                          "BEGIN INSERT INTO writes VALUES (1); END")
+        verdicts = await asyncio.gather(*(budget.attempt("/x") for _ in range(5)))
+        # Each step saw the State the one before it left: three leases fit, in order, then waits.
+        assert [type(v) for v in verdicts] == [Grant, Grant, Grant, Wait, Wait]
+        ids = [v.lease.id for v in verdicts if isinstance(v, Grant)]
+        assert ids == sorted(ids) and len(set(ids)) == 3
+        with sqlite3.connect(db_file) as other:
+            assert other.execute("SELECT count(*) FROM writes").fetchone() == (1,)  # one write for five
+    finally:
+        await budget.close()
+
+
+async def test_a_batch_behind_another_writer_is_answered_whole_once_it_is_free(
+        db_url: str, db_file: Any) -> None:
+    budget = SqliteBudget(db_url, Limits(), rules=NO_DOWNTIME)
+    writer = sqlite3.connect(db_file, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        deciding = asyncio.gather(*(budget.attempt("/x") for _ in range(3)))
+        await asyncio.sleep(0.2)
+        assert not deciding.done()
+        writer.execute("COMMIT")
+        verdicts = await asyncio.wait_for(deciding, 2)
+        assert isinstance(verdicts[0], Grant)  # the probe; the others wait for its report
+        assert all(isinstance(v, Wait) for v in verdicts[1:])
+    finally:
+        writer.close()
+        await budget.close()

@@ -24,6 +24,10 @@ runner obey one error limit and one in-flight cap. Trade-offs, decided here:
   transaction's four calls was a hand-off and a pair cost 8.8 ms (113 pairs/s). One thread
   also means one transaction of this process at a time: two of its connections racing for the
   write lock would make SQLite's busy handler sleep in millisecond steps.
+- Batching: the steps asked for within one turn of the event loop (settles of answers that
+  arrived together, the next jobs' attempts) run in one transaction, in the order asked, each on
+  the State the one before left: one read, one write and one commit for all of them. Each waits
+  one turn of the loop for it.
 - Waking: a settle that frees capacity wakes this process's waiters at once; another process's
   waiters see it within Rules.poll_s, as PgBudget's do when a NOTIFY is lost.
 - Every time is this machine's clock (`clock`, time.time), read once the write lock is held:
@@ -65,6 +69,7 @@ class SqliteBudget:
         self._wake = asyncio.Event()
         self._background: set[asyncio.Future[Any]] = set()
         self._running: Future[Any] | None = None  # the thread's last call
+        self._batch: list[tuple[Callable[[State, float], tuple[State, Any]], asyncio.Future[Any]]] = []
 
     @classmethod
     async def open(cls, database_url: str, *, max_inflight: int, error_floor: int,
@@ -80,14 +85,33 @@ class SqliteBudget:
         return await asyncio.wrap_future(running)
 
     async def _transact(self, step: Callable[[State, float], tuple[State, T]]) -> T:
-        """One transaction: here and now if the lock is free and the thread idle, else on the thread."""
+        """`step` applied to the State in a transaction shared with the steps asked for in the same
+        turn of the event loop (see the module)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        self._batch.append((step, done))
+        if len(self._batch) == 1:
+            loop.call_soon(self._flush)
+        return await done
+
+    def _flush(self) -> None:
+        """Run the batch: here and now if the lock is free and the thread idle, else on the thread."""
+        batch, self._batch = self._batch, []
+        steps = [step for step, _ in batch]
         if self._running is None or self._running.done():
             try:
-                return self._row.transact(step, self._clock, wait=False)
+                _deliver(batch, self._row.transact_all(steps, self._clock, wait=False))
+                return
             except OperationalError as exc:
                 if "locked" not in str(exc.orig):
-                    raise
-        return await self._in_thread(lambda: self._row.transact(step, self._clock))
+                    _fail(batch, exc)
+                    return
+            except Exception as exc:
+                _fail(batch, exc)
+                return
+        running = self._thread.submit(self._row.transact_all, steps, self._clock)
+        self._running = running
+        asyncio.wrap_future(running).add_done_callback(lambda ended: _ended(batch, ended))
 
     async def attempt(self, route: str) -> Grant | Wait:
         """One decision for a request on `route`, persisted: a lease, or how long to wait."""
@@ -143,5 +167,28 @@ class SqliteBudget:
         for task in list(self._background):
             with contextlib.suppress(Exception):
                 await task
+        await asyncio.sleep(0)  # a batch already scheduled runs first (the thread keeps the order)
         await self._in_thread(self._row.dispose)
         self._thread.shutdown(wait=False)
+
+
+def _deliver(batch: list[tuple[Any, asyncio.Future[Any]]], results: list[Any]) -> None:
+    for (_, done), result in zip(batch, results, strict=True):
+        if not done.done():  # a caller cancelled meanwhile: its step is in the State all the same
+            done.set_result(result)
+
+
+def _fail(batch: list[tuple[Any, asyncio.Future[Any]]], exc: BaseException) -> None:
+    for _, done in batch:
+        if not done.done():
+            done.set_exception(exc)
+
+
+def _ended(batch: list[tuple[Any, asyncio.Future[Any]]], ended: asyncio.Future[list[Any]]) -> None:
+    if ended.cancelled():  # the thread was shut down first
+        for _, done in batch:
+            done.cancel()
+    elif (exc := ended.exception()) is not None:
+        _fail(batch, exc)
+    else:
+        _deliver(batch, ended.result())

@@ -7,6 +7,7 @@ crash while reading a 420 would lose exactly the report the budget needs most.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -226,6 +227,13 @@ def parse_http_date(value: str | None) -> dt.datetime | None:
     """Parse an HTTP date (Expires, Last-Modified) to an aware UTC datetime; None when unreadable."""
     if not value or len(value) > 100:
         return None
+    return _parsed_http_date(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_http_date(value: str) -> dt.datetime | None:
+    # Cached: answers arriving in the same second carry the same Expires text, and email.utils'
+    # parser was 2 % of the embedded runner's CPU (py-spy, bench/embedded.py). Datetimes are immutable.
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):

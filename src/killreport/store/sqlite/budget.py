@@ -219,6 +219,19 @@ class BudgetRow:
         self._last = (text, state)
         return result
 
+    def transact_all(self, steps: Sequence[Callable[[State, float], tuple[State, Any]]],
+                     clock: Callable[[], float], *, wait: bool = True) -> list[Any]:
+        """`steps` in order in one `transact` (each sees the State the one before left); their results."""
+        results: list[Any] = []
+
+        def every(state: State, now: float) -> tuple[State, list[Any]]:
+            for step in steps:
+                state, result = step(state, now)
+                results.append(result)
+            return state, results
+
+        return self.transact(every, clock, wait=wait)
+
     def load(self) -> State:
         """The persisted State, read without taking the write lock."""
         try:
