@@ -156,6 +156,37 @@ async def test_a_waiter_wakes_as_soon_as_capacity_is_returned(db_url: str) -> No
         await budget.close()
 
 
+class CountingBudget(SqliteBudget):
+    """Counts the decisions asked for."""
+
+    asked = 0
+
+    async def attempt(self, route: str) -> Grant | Wait:
+        self.asked += 1
+        return await super().attempt(route)
+
+
+async def test_waiters_are_woken_in_line_not_all_at_once(db_url: str) -> None:
+    budget = CountingBudget(db_url, Limits(max_inflight=2, error_floor=0), rules=NO_DOWNTIME)
+    try:
+        await budget.settle(await budget.reserve("/x"), report(100, 60))
+
+        async def job() -> None:
+            lease = await budget.reserve("/x")
+            await asyncio.sleep(0.01)
+            await budget.settle(lease, report(100, 60))
+
+        budget.asked, t0 = 0, time.monotonic()
+        await asyncio.wait_for(asyncio.gather(*(job() for _ in range(12))), 5)
+        # Nobody slept out a poll_s (1 s): each settle woke the next in line.
+        assert time.monotonic() - t0 < 0.9
+        # Each job asks once, and each settle wakes about two (the next, and the one after if that
+        # one was granted): 30 asks. Waking every waiter after each settle asked 42 times.
+        assert budget.asked <= 12 + 2 * 12, budget.asked
+    finally:
+        await budget.close()
+
+
 async def test_a_cancelled_reserve_gives_its_lease_back(db_url: str) -> None:
     budget = SqliteBudget(db_url, Limits(max_inflight=1, error_floor=0), rules=NO_DOWNTIME)
     try:
