@@ -48,7 +48,7 @@ def test_env_example_names_only_real_options() -> None:
 
 def test_an_embedded_runner_fills_the_in_flight_cap_unless_told_otherwise() -> None:
     embedded = Settings(database_url="sqlite:///k.db", esi_max_inflight=40, _env_file=None)
-    assert embedded.job_concurrency == 40
+    assert embedded.job_concurrency == 60  # 1.5 x the in-flight cap
     assert embedded.model_copy(update={"worker_concurrency": 8}).job_concurrency == 8  # --concurrency 8
     assert Settings(database_url="sqlite:///k.db", worker_concurrency=5, _env_file=None).job_concurrency == 5
     distributed = Settings(database_url="postgresql://u@h/db", esi_max_inflight=40, _env_file=None)

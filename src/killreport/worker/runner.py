@@ -72,7 +72,10 @@ async def _until(deliveries: AsyncIterator[Delivery], stop: asyncio.Event,
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while not stop.is_set():
-            if not await _first(slots.acquire(), stopping):
+            # A free slot is taken at once: racing it against `stopping` cost a task and a wait().
+            if not slots.locked():
+                await slots.acquire()
+            elif not await _first(slots.acquire(), stopping):
                 return
             try:
                 delivery = await _first(anext(deliveries), stopping)
