@@ -5,6 +5,8 @@
     queue, budget                   the SQL of the table queue (queue/table.py) and of the budget row
     engine, driver                  opening the file (WAL, busy timeout, one connection) and the
                                     sqlite3 driver under it
+    fast, lent                      the hot statements run straight on sqlite3 (compiled once, a
+                                    transaction per call), and the one connection lent in turn
     types, tables, write            epoch-second times, the embedded-only tables, BEGIN IMMEDIATE
     migrations/                     the file's own Alembic history
 """

@@ -13,8 +13,10 @@ Trade-offs, made here:
   connections of one process that contend for it do not queue, they poll (SQLite's busy handler
   sleeps 1, 2, 5 ... 100 ms between tries). With a pool of 16 an answer in hand waited up to
   0.84 s for its commit (seen in tests/embedded's SIGKILL test, as cache violations: a killed
-  runner had answers it never stored); with one connection, jobs queue for it in order, in the
-  pool, and are woken at once. Reads queue too; they take microseconds.
+  runner had answers it never stored); with one connection, jobs queue for it in order and are
+  woken at once. Reads queue too; they take microseconds. The processes' store keeps that one
+  connection out of the pool and lends it (lent.py); the pool's second serves what reads the engine
+  directly (the web's queue statistics).
 """
 
 from __future__ import annotations
