@@ -1,12 +1,15 @@
 """End-to-end benchmark: simulator + N worker processes + `sync-all --wait`, on private DB and vhost.
 
 Run: .venv/bin/python bench/sync_all.py [--alliances 3550] [--workers 2] [--latency-ms 50]
-     [--jitter-ms 20] [--concurrency 16] [--max-inflight 32] [--metrics] [--pg-stats]
+     [--jitter-ms 20] [--concurrency 16] [--max-inflight 32] [--metrics | --metrics-worker I]
+     [--pg-stats]
 Prints one JSON object: wall time, requests by status, requests/s, entities/s, the bound
 ESI_MAX_INFLIGHT / mean latency and the achieved fraction of it, 420s, peak RSS and CPU per process,
 and CPU milliseconds per request of the workers and of this run's PostgreSQL backends (`postgres`
 counts every database on the server, other users' too).
---metrics: each worker serves METRICS_PORT (its own free port) and is scraped every second.
+--metrics: each worker serves METRICS_PORT (its own free port) and is scraped every second;
+--metrics-worker I: only worker I does. Each worker has its own ESI_CONTACT, so the simulator's
+per-User-Agent counts give each worker's requests (`per_worker`).
 --pg-stats: transactions and per-table scans and row counts of the run's database, at the end.
 """
 
@@ -115,14 +118,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
            "WORKER_CONCURRENCY": str(args.concurrency), "LOG_LEVEL": "WARNING"}
     sampler = Sampler(name)
     workers: list[subprocess.Popen[bytes]] = []
-    ports = [free_port() for _ in range(args.workers)] if args.metrics else []
-    scraper = Scraper(ports)
+    # Which workers serve metrics: all with --metrics, one with --metrics-worker I (1-based).
+    serving = [args.metrics or args.metrics_worker == i + 1 for i in range(args.workers)]
+    ports = [free_port() if on else 0 for on in serving]
+    scraper = Scraper([p for p in ports if p])
     try:
         subprocess.run([*KR, "migrate"], env=env, check=True, capture_output=True)
         sampler.watch("sim", sim.pid)
         for i in range(args.workers):
-            port = str(ports[i]) if args.metrics else "0"  # never an inherited METRICS_PORT
-            w = subprocess.Popen([*KR, "worker", "all"], env={**env, "METRICS_PORT": port})
+            port = str(ports[i])  # "0" when off: never an inherited METRICS_PORT
+            # Each worker names itself in its User-Agent, so the simulator counts its requests.
+            w = subprocess.Popen([*KR, "worker", "all"], env={**env, "METRICS_PORT": port,
+                                                               "ESI_CONTACT": _contact(i + 1)})
             workers.append(w)
             sampler.watch(f"worker{i + 1}", w.pid)
         sampler.start()
@@ -180,10 +187,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "workers": round(1000 * sum(v for k, v in sampler.cpu.items() if k.startswith("worker"))
                              / requests, 3),
             "postgres_this_db": round(1000 * sampler.postgres_db_cpu() / requests, 3)},
+        "per_worker": _per_worker(args, sampler.cpu, stats["user_agents"], serving),
         "machine_cpu_percent": machine_cpu,
         "metrics_scrapes": scraper.scrapes,
         "database_stats": db_stats,
     }
+
+
+def _contact(worker: int) -> str:
+    return f"bench-worker{worker}@killreport.invalid"
+
+
+def _per_worker(args: argparse.Namespace, cpu: dict[str, float], agents: dict[str, int],
+                serving: list[bool]) -> list[dict[str, Any]]:
+    """Each worker's requests (by its User-Agent), CPU seconds and CPU per request, and metrics on/off."""
+    out = []
+    for i in range(args.workers):
+        requests = sum(n for agent, n in agents.items() if _contact(i + 1) in agent)
+        cpu_s = cpu.get(f"worker{i + 1}", 0.0)
+        out.append({"worker": i + 1, "metrics": serving[i], "requests": requests, "cpu_s": round(cpu_s, 2),
+                    "cpu_ms_per_request": round(1000 * cpu_s / max(requests, 1), 3)})
+    return out
 
 
 async def database_stats(pg_url: str) -> dict[str, Any]:
@@ -210,6 +234,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-inflight", type=int, default=32)
     parser.add_argument("--metrics", action="store_true", help="serve and scrape each worker's metrics")
+    parser.add_argument("--metrics-worker", type=int, default=0,
+                        help="serve and scrape only this worker's metrics (1-based): an A/B within one run")
     parser.add_argument("--pg-stats", action="store_true",
                         help="report transactions and per-table scans of the run's database")
     print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
