@@ -6,8 +6,11 @@ No broker: RABBITMQ_URL points at a closed port, so a process that reached for o
 The one process takes the file's runner lock and does the whole job. Its CPU and RSS (children
 included, if any) are sampled every 0.2 s until it exits; the file is then compared with the
 simulator's truth (tests/truth.py). Prints one JSON object: wall time, requests by status,
-requests/s, entities stored, CPU seconds and milliseconds per entity, peak RSS, 420s/429s, cache
-violations, equal_to_truth (with the first differences if not) and the options.
+requests/s against the bound of ESI_MAX_INFLIGHT requests always in flight (max_inflight / mean
+latency), entities stored, CPU seconds and milliseconds per entity, the share of one core kept busy,
+peak RSS, 420s/429s, cache violations, equal_to_truth (with the first differences if not) and the
+options. The simulator's latency is latency + uniform(0, jitter): the default is 50-70 ms, mean 60;
+50 +- 20 ms (30-70, mean 50) is `--latency-ms 30 --jitter-ms 40`.
 --profile FILE: run the process under cProfile and write its stats to FILE (slows it down).
 --py-spy FILE: sample the process with py-spy (`pip install py-spy`) into FILE, raw (collapsed)
 stacks of every thread; --py-spy-gil: only samples holding the GIL (CPU in Python, not waiting).
@@ -164,6 +167,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             by_status[code] = by_status.get(code, 0) + count
     requests = sum(by_status.values())
     entities = sum(counts.values())
+    # The simulator waits latency + uniform(0, jitter) before each answer: with ESI_MAX_INFLIGHT
+    # requests in flight at all times no client could go faster than this.
+    mean_latency_s = (args.latency_ms + args.jitter_ms / 2) / 1000
+    bound = args.max_inflight / mean_latency_s if mean_latency_s else None
     return {
         "command": " ".join(["DATABASE_URL=sqlite:///<tmp>/killreport.db", f"RABBITMQ_URL={NO_BROKER}",
                              "killreport", "sync-all", "--wait"]),
@@ -172,11 +179,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "requests": requests,
         "requests_by_status": by_status,
         "requests_per_s": round(requests / wall, 1),
+        "mean_latency_ms": round(1000 * mean_latency_s, 1),
+        "inflight_bound_requests_per_s": round(bound, 1) if bound else None,
+        "share_of_bound": round(requests / wall / bound, 3) if bound else None,
         "entities": entities,
         "entities_by_kind": counts,
         "cpu_s": round(cpu_s, 1),
         "cpu_ms_per_entity": round(1000 * cpu_s / max(entities, 1), 3),
         "cpu_ms_per_request": round(1000 * cpu_s / max(requests, 1), 3),
+        "busy_share": round(cpu_s / wall, 3),  # of one core: the process is one event loop
         # The simulator shares the two cores: what it took bounds what the process could have.
         "simulator_cpu_s": round(sim_times.user + sim_times.system, 1),
         "peak_rss_mb": round(peak_rss / 2**20, 1),
@@ -196,10 +207,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--alliances", type=int, default=3550)
+    # The simulator draws latency + uniform(0, jitter): 50-70 ms (mean 60) by default, the setting
+    # of every row in the README; `--latency-ms 30 --jitter-ms 40` is 50 +- 20 ms read literally.
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--jitter-ms", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=None,
-                        help="WORKER_CONCURRENCY (default: unset, so ESI_MAX_INFLIGHT jobs at a time)")
+                        help="WORKER_CONCURRENCY (default: unset, so 1.5 x ESI_MAX_INFLIGHT jobs at a time)")
     parser.add_argument("--max-inflight", type=int, default=32, help="ESI_MAX_INFLIGHT")
     parser.add_argument("--profile", help="write cProfile stats of the sync-all process here")
     parser.add_argument("--py-spy", help="record py-spy samples (raw stacks) of the process here")

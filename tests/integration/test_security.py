@@ -181,7 +181,7 @@ async def test_an_unforeseen_failure_shows_its_traceback_but_never_the_password(
     ("ESI_TIMEOUT_S", SECRET),
     ("WORKER_CONCURRENCY", SECRET),
     ("ESI_COMPATIBILITY_DATE", SECRET),
-])
+], ids=lambda v: v if v.isupper() else "secret")  # ids never hold the random secret: xdist's workers
 async def test_a_bad_setting_is_named_and_not_echoed(env: dict[str, str], name: str, value: str) -> None:
     """A value that does not parse is named by its variable in one line; the value is not repeated."""
     for args in (["status"], ["worker", "all"]):

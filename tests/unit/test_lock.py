@@ -144,8 +144,8 @@ def test_a_new_runtime_dependency_fails_both_locks(copy: Path) -> None:
 
 
 def test_a_new_dev_dependency_fails_only_the_dev_lock(copy: Path) -> None:
-    edit(copy / "pyproject.toml", '"pytest>=8",', '"pytest>=8", "pytest-xdist>=3",')
-    assert lock_problems(copy) == ["dev-lock.txt: pytest-xdist is declared but not pinned"]
+    edit(copy / "pyproject.toml", '"pytest>=8",', '"pytest>=8", "pytest-randomly>=3",')
+    assert lock_problems(copy) == ["dev-lock.txt: pytest-randomly is declared but not pinned"]
 
 
 def test_a_raised_minimum_fails_both_locks(copy: Path) -> None:

@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from killreport.store.sqlite.fast import driver_of
+from killreport.store.sqlite.write import immediately
 
 WAIT_S = 30.0  # as SQLAlchemy's pool waits for a connection
 
@@ -78,15 +79,8 @@ class LentConnection:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """The connection inside BEGIN IMMEDIATE: committed when the block ends, rolled back if it raises."""
-        async with self._lent() as conn:
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if driver_of(conn).in_transaction:  # SQLite rolls some errors back by itself
-                    await conn.exec_driver_sql("ROLLBACK")
-                raise
-            await conn.exec_driver_sql("COMMIT")
+        async with self._lent() as conn, immediately(conn):
+            yield conn
 
     async def close(self) -> None:
         """Close the connection (after the block holding it, if any)."""
