@@ -53,3 +53,9 @@ def test_an_embedded_runner_fills_the_in_flight_cap_unless_told_otherwise() -> N
     assert Settings(database_url="sqlite:///k.db", worker_concurrency=5, _env_file=None).job_concurrency == 5
     distributed = Settings(database_url="postgresql://u@h/db", esi_max_inflight=40, _env_file=None)
     assert distributed.job_concurrency == distributed.worker_concurrency == 16
+
+
+def test_env_example_copied_to_env_leaves_an_embedded_runner_its_default_concurrency() -> None:
+    settings = Settings(_env_file=ROOT / ".env.example")
+    assert settings.embedded
+    assert settings.job_concurrency == settings.esi_max_inflight * 3 // 2
