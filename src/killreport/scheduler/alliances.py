@@ -19,17 +19,37 @@ from killreport.scheduler.rules import ListDelta, closing_changes, list_delta
 from killreport.store import schedule
 from killreport.store.facts import CacheFacts
 from killreport.store.interface import ScheduleQueries
+from killreport.store.schedule import ListCache
 from killreport.sync.enqueue import enqueue
 
 log = structlog.get_logger("killreport.scheduler")
 
 
 async def refresh_list_if_due(ctx: Scheduling) -> ListDelta | None:
-    """Fetch the alliance list if it expired (conditionally), then act on it; None if it was not due."""
-    async with ctx.store.connect() as conn:
-        cached = await ctx.store.schedule.alliance_list(conn, ctx.settings.refresh_min_age_alliance)
-    if cached is not None and not cached.due:
+    """Fetch the alliance list if it expired (conditionally), then act on it; None if it was not due.
+
+    Fetched under the store's fetch lock, and looked at again once it is held: `sync-all` may have
+    fetched it meanwhile (sync/orchestrate.alliance_ids)."""
+    if not _due(await _stored_list(ctx)):
         return None
+    async with ctx.store.jobs.fetch_lock(ctx.store.engine, schedule.ALLIANCE_LIST):
+        cached = await _stored_list(ctx)
+        if not _due(cached):
+            return None
+        return await _refresh_list(ctx, cached)
+
+
+async def _stored_list(ctx: Scheduling) -> ListCache | None:
+    async with ctx.store.connect() as conn:
+        return await ctx.store.schedule.alliance_list(conn, ctx.settings.refresh_min_age_alliance)
+
+
+def _due(cached: ListCache | None) -> bool:
+    return cached is None or cached.due
+
+
+async def _refresh_list(ctx: Scheduling, cached: ListCache | None) -> ListDelta:
+    """Fetch the due list (conditionally, with a stored copy), store it, act on what changed."""
     try:
         got = await ctx.esi.get(schedule.ALLIANCE_LIST, models.IdList, cached.etag if cached else None)
     except EsiError as exc:

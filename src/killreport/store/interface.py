@@ -138,6 +138,11 @@ class JobQueries(Protocol):
         """Store the id list of `path` with its cache facts."""
         ...
 
+    def fetch_lock(self, engine: AsyncEngine, path: str) -> AbstractAsyncContextManager[None]:
+        """While the block runs no other process fetches `path` (GET /alliances: the scheduler and
+        `sync-all` both may); it waits for its turn first, and a killed holder's turn ends with it."""
+        ...
+
     async def referenced_ids(self, conn: AsyncConnection, kind: Kind) -> list[int]:
         """Ids of `kind` that stored alliances and corporations name."""
         ...

@@ -7,11 +7,12 @@ import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
 from killreport.esi.errors import TransientError
+from killreport.esi.types import Fetched
 from killreport.ids import Kind
 from killreport.queue.broker import Broker, BrokerError
 from killreport.store.facts import CacheFacts
@@ -24,17 +25,37 @@ ALLIANCE_LIST = "/alliances"
 T = TypeVar("T")
 
 
-async def alliance_ids(esi: EsiSource, store: Store) -> list[int]:
-    """Every active alliance: from the stored list while it is fresh, else from ESI."""
-    async with store.connect() as conn:
-        cached = await store.jobs.fresh_ids(conn, ALLIANCE_LIST)
+class AllianceList(Protocol):
+    """The one request `alliance_ids` needs (EsiSource has it)."""
+
+    async def alliance_ids(self) -> Fetched[list[int]]:
+        """GET /alliances."""
+        ...
+
+
+async def alliance_ids(esi: AllianceList, store: Store) -> list[int]:
+    """Every active alliance: from the stored list while it is fresh, else from ESI.
+
+    Fetched under the store's fetch lock, and looked for again once it is held: a scheduler (or
+    another `sync-all`) that fetched the list meanwhile must not be followed by a second request
+    before its Expires (a cache violation, seen when `sync-all` started beside a new runner)."""
+    cached = await _fresh_alliance_ids(store)
     if cached is not None:
         return cached
-    got = await _with_retries(esi.alliance_ids, attempts=6)
-    ids = sorted(got.data)
-    async with store.begin() as conn:
-        await store.jobs.put_ids(conn, ALLIANCE_LIST, ids, CacheFacts.of(got, dt.datetime.now(dt.UTC)))
+    async with store.jobs.fetch_lock(store.engine, ALLIANCE_LIST):
+        cached = await _fresh_alliance_ids(store)
+        if cached is not None:
+            return cached
+        got = await _with_retries(esi.alliance_ids, attempts=6)
+        ids = sorted(got.data)
+        async with store.begin() as conn:
+            await store.jobs.put_ids(conn, ALLIANCE_LIST, ids, CacheFacts.of(got, dt.datetime.now(dt.UTC)))
     return ids
+
+
+async def _fresh_alliance_ids(store: Store) -> list[int] | None:
+    async with store.connect() as conn:
+        return await store.jobs.fresh_ids(conn, ALLIANCE_LIST)
 
 
 async def _with_retries(call: Callable[[], Awaitable[T]], attempts: int) -> T:

@@ -11,7 +11,7 @@ from killreport.store.entities import (
     store_and_finish,
     tombstone,
 )
-from killreport.store.http_cache import fresh_ids, put_ids
+from killreport.store.http_cache import fetch_lock, fresh_ids, put_ids
 from killreport.store.pending import (
     add,
     among,
@@ -24,7 +24,8 @@ from killreport.store.pending import (
 from killreport.store.references import referenced_ids
 
 __all__ = [
-    "add", "among", "claim_and_read", "defer", "finish", "forget_unclaimed", "fresh_ids", "mark_published",
+    "add", "among", "claim_and_read", "defer", "fetch_lock", "finish", "forget_unclaimed", "fresh_ids",
+    "mark_published",
     "put_ids", "record_failure", "referenced_ids", "release", "replace_members", "revalidate",
     "revalidate_and_finish", "store", "store_and_finish", "tombstone", "unpublished",
 ]

@@ -62,11 +62,12 @@ from killreport.store.entities import Stored
 from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.references import referenced_ids
 from killreport.store.sqlite import fast
+from killreport.store.sqlite.fetch_lock import fetch_lock
 from killreport.store.sqlite.schedule import NOW, NOW_S, record
 from killreport.store.sqlite.types import UtcEpoch
 
 __all__ = [
-    "add", "among", "claim_and_read", "defer", "finish", "forget_unclaimed", "fresh_ids",
+    "add", "among", "claim_and_read", "defer", "fetch_lock", "finish", "forget_unclaimed", "fresh_ids",
     "mark_published", "put_ids", "record_failure", "referenced_ids", "release", "replace_members",
     "revalidate", "revalidate_and_finish", "store", "store_and_finish", "tombstone", "unpublished",
 ]
