@@ -67,3 +67,22 @@ async def sim_post(url: str, path: str) -> Any:
     async with aiohttp.ClientSession() as s, s.post(url + path) as r:
         r.raise_for_status()
         return await r.json()
+
+
+def requests_by_status(stats: dict[str, Any]) -> dict[str, int]:
+    """The simulator's answers by status, over every route (from /_sim/stats)."""
+    by_status: dict[str, int] = {}
+    for route in stats["by_route"].values():
+        for code, count in route.items():
+            by_status[code] = by_status.get(code, 0) + count
+    return by_status
+
+
+def inflight_bound(args: argparse.Namespace, requests: int, wall_s: float) -> dict[str, float | None]:
+    """The fastest any client could go with ESI_MAX_INFLIGHT requests always in flight, and the share
+    of it reached. The simulator waits latency + uniform(0, jitter) before each answer."""
+    mean_latency_s = (args.latency_ms + args.jitter_ms / 2) / 1000
+    bound = args.max_inflight / mean_latency_s if mean_latency_s else None
+    return {"mean_latency_ms": round(1000 * mean_latency_s, 1),
+            "bound_requests_per_s": round(bound, 1) if bound else None,
+            "fraction_of_bound": round(requests / wall_s / bound, 3) if bound else None}

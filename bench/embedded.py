@@ -33,7 +33,7 @@ from typing import Any
 import psutil
 from sqlalchemy import func, select
 
-from common import KR, sim_get, start_sim
+from common import KR, inflight_bound, requests_by_status, sim_get, start_sim
 from killreport.store import tables as t
 from killreport.store.sqlite.engine import open_engine
 
@@ -161,16 +161,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         sim.terminate()
         sim.wait(30)
-    by_status: dict[str, int] = {}
-    for route in stats["by_route"].values():
-        for code, count in route.items():
-            by_status[code] = by_status.get(code, 0) + count
+    by_status = requests_by_status(stats)
     requests = sum(by_status.values())
     entities = sum(counts.values())
-    # The simulator waits latency + uniform(0, jitter) before each answer: with ESI_MAX_INFLIGHT
-    # requests in flight at all times no client could go faster than this.
-    mean_latency_s = (args.latency_ms + args.jitter_ms / 2) / 1000
-    bound = args.max_inflight / mean_latency_s if mean_latency_s else None
     return {
         "command": " ".join(["DATABASE_URL=sqlite:///<tmp>/killreport.db", f"RABBITMQ_URL={NO_BROKER}",
                              "killreport", "sync-all", "--wait"]),
@@ -179,9 +172,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "requests": requests,
         "requests_by_status": by_status,
         "requests_per_s": round(requests / wall, 1),
-        "mean_latency_ms": round(1000 * mean_latency_s, 1),
-        "inflight_bound_requests_per_s": round(bound, 1) if bound else None,
-        "share_of_bound": round(requests / wall / bound, 3) if bound else None,
+        **inflight_bound(args, requests, wall),
         "entities": entities,
         "entities_by_kind": counts,
         "cpu_s": round(cpu_s, 1),

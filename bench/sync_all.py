@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 import psutil
 
-from common import KR, service_cpu_s, setup, sim_get, start_sim, teardown
+from common import KR, inflight_bound, requests_by_status, service_cpu_s, setup, sim_get, start_sim, teardown
 
 
 class Sampler(threading.Thread):
@@ -157,14 +157,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sim.terminate()
         sim.wait(30)
         await teardown(name)
-    by_status: dict[str, int] = {}
-    for route in stats["by_route"].values():
-        for code, count in route.items():
-            by_status[code] = by_status.get(code, 0) + count
+    by_status = requests_by_status(stats)
     requests = sum(by_status.values())
     entities = len(truth["alliances"]) + len(truth["corporations"]) + len(truth["characters"])
-    mean_latency_s = (args.latency_ms + args.jitter_ms / 2) / 1000 if args.latency_ms else None
-    bound = args.max_inflight / mean_latency_s if mean_latency_s else None
     return {
         "setup": vars(args),
         "wall_s": round(wall, 1),
@@ -173,8 +168,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "requests_per_s": round(requests / wall, 1),
         "entities": entities,
         "entities_per_s": round(entities / wall, 1),
-        "bound_requests_per_s": bound and round(bound, 1),
-        "fraction_of_bound": bound and round(requests / wall / bound, 3),
+        **inflight_bound(args, requests, wall),
         "served_420": stats["limit_violations"]["420"],
         "served_429": stats["limit_violations"]["429"],
         "cache_violations": stats["cache_violations"]["total"],

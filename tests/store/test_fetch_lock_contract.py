@@ -12,7 +12,8 @@ import datetime as dt
 import pytest
 
 from killreport.esi.types import Fetched
-from killreport.sync.orchestrate import ALLIANCE_LIST, alliance_ids
+from killreport.store.schedule import ALLIANCE_LIST
+from killreport.sync.orchestrate import alliance_ids
 from tests.store.conftest import open_store
 
 

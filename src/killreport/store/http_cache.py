@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Final
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from killreport.store import tables as t
 from killreport.store.facts import CacheFacts
 
+ALLIANCE_LIST: Final = "/alliances"  # the one list route; its path is also its fetch lock's key
 # Transaction-level, so a pooled connection can never keep it; hashtext is int4, the scheduler's
 # key (store/schedule.py) lies outside that range, so the two never meet.
 _FETCH_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")

@@ -32,11 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from killreport.ids import Kind
 from killreport.scheduler.rules import Affiliated, Move, StoredAlliance
 from killreport.store import tables as t
+from killreport.store.http_cache import ALLIANCE_LIST as ALLIANCE_LIST  # re-exported: written once there
 
 # The advisory lock only one scheduler holds ("killrept"); advisory locks are per database, so
 # several killreport databases on one server do not contend.
 LOCK_KEY: Final = 0x6B696C6C_72657074
-ALLIANCE_LIST: Final = "/alliances"
 
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key) AS got")
 _UNLOCK = text("SELECT pg_advisory_unlock(:key)")

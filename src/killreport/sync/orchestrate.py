@@ -16,12 +16,12 @@ from killreport.esi.types import Fetched
 from killreport.ids import Kind
 from killreport.queue.broker import Broker, BrokerError
 from killreport.store.facts import CacheFacts
+from killreport.store.http_cache import ALLIANCE_LIST
 from killreport.store.interface import Store
 from killreport.sync.enqueue import enqueue, republish_stale
 from killreport.sync.fetch import EsiSource
 from killreport.sync.plan import requestable
 
-ALLIANCE_LIST = "/alliances"
 T = TypeVar("T")
 
 
