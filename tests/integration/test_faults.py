@@ -202,7 +202,7 @@ async def test_rabbitmq_restarted_mid_sync_with_retries_waiting_loses_nothing(
         # that ESI's error limit (100 a minute) does not become what the test waits for.
         async with running_sim(alliances=20, latency_ms=20, error_rate=0.05) as sim:
             env = env_for(fresh_pg_url, rabbit.url, sim.base_url, RETRY_DELAYS_S="[4, 8]",
-                          MAX_ATTEMPTS="20", CLAIM_TTL_S="5")
+                          MAX_ATTEMPTS="20")
             async with workers(env, 2):
                 syncing = asyncio.create_task(cli(env, "sync-all", "--wait", timeout_s=280))
                 assert await _retries_waiting(env) > 0, "no job was waiting in a retry queue"
