@@ -77,6 +77,21 @@ class Worker:
         """Everything the worker wrote to stderr so far."""
         return self.log_path.read_text(errors="replace")
 
+    async def until_logged(self, *needles: str, times: int = 1, within_s: float = 60.0) -> str:
+        """The log once any of `needles` appears in it `times` times; fails if the process ends first.
+
+        Waiting for the line itself, not a fixed sleep: on a loaded machine starting the process
+        alone can take seconds (a fixed 4 s wait failed with two busy cores).
+        """
+        deadline = asyncio.get_running_loop().time() + within_s
+        while True:
+            log = self.read_log()
+            if any(log.count(needle) >= times for needle in needles):
+                return log
+            assert self.returncode is None, f"exited {self.returncode} first: {log[-2000:]}"
+            assert asyncio.get_running_loop().time() < deadline, f"not logged {needles}: {log[-2000:]}"
+            await asyncio.sleep(0.1)
+
 
 @asynccontextmanager
 async def workers(env: Mapping[str, str], count: int = 1, *args: str) -> AsyncIterator[list[Worker]]:

@@ -88,14 +88,11 @@ async def test_a_worker_started_before_its_services_waits_for_them(
     async with running_sim(alliances=5) as sim:
         env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, LOG_LEVEL="INFO")
         broken = {**env, "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:1/"}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "killreport", "worker", "all", env=broken,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        await asyncio.sleep(4)
-        assert proc.returncode is None, "the worker gave up instead of waiting"
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), 20)
-        assert b"retry" in err and b"guest:guest@" not in err
+        async with workers(broken, 1) as [proc]:
+            await proc.until_logged("retry", times=2)  # a second attempt: it waits, it did not give up
+            assert proc.returncode is None, "the worker gave up instead of waiting"
+        assert proc.returncode == 0, proc.log[-2000:]
+        assert "guest:guest@" not in proc.log
 
 
 async def test_dead_letters_list_replay_and_store_once_the_fault_is_gone(

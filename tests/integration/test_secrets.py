@@ -6,7 +6,6 @@ a user of its own with a password, on the test's vhost, removed afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -84,7 +83,7 @@ async def test_failures_name_the_service_not_the_password(env: dict[str, str],
 async def test_a_worker_waiting_for_its_database_logs_without_the_password(env: dict[str, str]) -> None:
     broken = {**env, "DATABASE_URL": f"postgresql://root:{SECRET}@127.0.0.1:1/nowhere"}
     async with workers(broken, 1) as [proc]:
-        await asyncio.sleep(3)  # long enough for a failed attempt and its log line
+        await proc.until_logged("unavailable", "unreachable")  # a failed attempt and its log line
     log = proc.log
     assert "unavailable" in log or "unreachable" in log, log[-2000:]
     assert SECRET not in log, log[-3000:]

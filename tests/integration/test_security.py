@@ -159,7 +159,7 @@ async def test_a_worker_waiting_for_rabbitmq_logs_without_the_password(
     """A worker shows its libraries' warnings: aio-pika's and aiormq's included, nothing has the password."""
     netloc = f"guest:{SECRET}@127.0.0.1:{'1' if port_or_login == 'port' else '5672'}"
     async with workers({**env, "RABBITMQ_URL": replace_netloc(fresh_rabbit_url, netloc)}, 1) as [proc]:
-        await asyncio.sleep(4)  # several attempts and their log lines
+        await proc.until_logged("service unavailable; retrying", times=3)  # several attempts
     log = proc.log
     assert "service unavailable; retrying" in log, log[-2000:]
     assert SECRET not in log, log[-3000:]
