@@ -34,7 +34,7 @@ async def test_workers_killed_with_sigkill_at_random_moments_lose_nothing(
     rng = random.Random(7)
     async with running_sim(alliances=60, latency_ms=20, jitter_ms=10) as sim:
         witness = CacheWitness(sim)
-        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, CLAIM_TTL_S="3")
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, CLAIM_TTL_S="6")
         procs = [await spawn_worker(env), await spawn_worker(env)]
         syncing = asyncio.create_task(cli(env, "sync-all", "--wait", timeout_s=240))
         kills: list[float] = []
