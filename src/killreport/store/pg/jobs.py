@@ -25,7 +25,6 @@ from killreport.store.references import referenced_ids
 
 __all__ = [
     "add", "among", "claim_and_read", "defer", "fetch_lock", "finish", "forget_unclaimed", "fresh_ids",
-    "mark_published",
-    "put_ids", "record_failure", "referenced_ids", "release", "replace_members", "revalidate",
-    "revalidate_and_finish", "store", "store_and_finish", "tombstone", "unpublished",
+    "mark_published", "put_ids", "record_failure", "referenced_ids", "release", "replace_members",
+    "revalidate", "revalidate_and_finish", "store", "store_and_finish", "tombstone", "unpublished",
 ]
