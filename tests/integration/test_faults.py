@@ -34,8 +34,8 @@ async def test_workers_killed_with_sigkill_at_random_moments_lose_nothing(
     rng = random.Random(7)
     async with running_sim(alliances=60, latency_ms=20, jitter_ms=10) as sim:
         witness = CacheWitness(sim)
-        # A short claim, so the killed workers' claims run out within the test; not shorter: the
-        # claim is all the time an answer has to come back and be stored (3 s failed once, loaded).
+        # A short claim, so the killed workers' claims run out within the test; not much shorter:
+        # the claim is all the time an answer has to come back and be stored.
         env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, CLAIM_TTL_S="6")
         procs = [await spawn_worker(env), await spawn_worker(env)]
         syncing = asyncio.create_task(cli(env, "sync-all", "--wait", timeout_s=240))
@@ -200,8 +200,7 @@ async def test_rabbitmq_restarted_mid_sync_with_retries_waiting_loses_nothing(
         # Few errors: enough that jobs sit in the retry queues when the broker stops, few enough
         # that ESI's error limit (100 a minute) does not become what the test waits for.
         async with running_sim(alliances=20, latency_ms=20, error_rate=0.05) as sim:
-            # The default claim (60 s): no worker dies here, so no claim has to run out; a short
-            # one only narrowed how late an answer may come back (5 s failed once, loaded).
+            # The default claim (60 s): no worker dies here, so no claim has to run out.
             env = env_for(fresh_pg_url, rabbit.url, sim.base_url, RETRY_DELAYS_S="[4, 8]",
                           MAX_ATTEMPTS="20")
             async with workers(env, 2):
