@@ -104,7 +104,11 @@ class JobQueue(Protocol):
     def consume(
         self, queues: Sequence[str], prefetch: int
     ) -> AbstractAsyncContextManager[AsyncIterator[Delivery]]:
-        """Deliveries from the given main queues until the context exits (then stop taking more)."""
+        """Deliveries from the given main queues until the context exits (then stop taking more).
+
+        `queues` come in order of preference; a broker follows it as far as it can, but every queue
+        with messages gets deliveries (none starves).
+        """
         ...
 
 
