@@ -20,8 +20,9 @@ are rows with a later `not_before`. Trade-offs, decided here:
 - `ready` in stats counts rows, handed out or not: another process cannot see what is in flight.
   `consumers` is 1 for a queue this process consumes, or for every main queue while another
   process holds the runner lock.
-- Delivery order is oldest `not_before` first per queue, round robin across queues; a requeued
-  message keeps its place, so it comes back first.
+- Delivery order is oldest `not_before` first per queue; across queues, the consumer's order of
+  preference, one of each queue first in every fill (`_TableFeed._fill`). A requeued message keeps
+  its place, so it comes back first.
 """
 
 from __future__ import annotations

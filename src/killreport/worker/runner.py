@@ -52,7 +52,7 @@ def deepest_first(kinds: tuple[Kind, ...]) -> list[Kind]:
     window and 84 in the second, whose last 20 s crawled, and took 109.5-119.7 s (8 runs, two
     VMs). Deepest first the split is 76-80 and 70-74: 109.0-115.3 s (5 runs). At the benchmarks'
     default 50-70 ms the run outlasts two windows either way: 124.8-127.4 s turn by turn (8 runs),
-    125.1-129.3 s deepest first (4). The broker follows the order as far as it can: TableQueue does
+    125.1-129.5 s deepest first (5). The broker follows the order as far as it can: TableQueue does
     (starving no queue); RabbitMQ delivers from each queue's consumer as messages come.
     """
     return sorted(kinds, key=KINDS.index, reverse=True)
