@@ -322,47 +322,6 @@ async def test_the_worker_loop_runs_every_job_once_and_stops(queue: TableQueue, 
     assert sum(s.ready for s in await queue.stats()) == 0
 
 
-async def test_the_worker_loop_takes_deeper_kinds_first_without_starving_any(queue: TableQueue,
-                                                                             db_url: str) -> None:
-    settings = Settings(database_url=db_url, worker_concurrency=4, shutdown_timeout_s=5, _env_file=None)
-    await queue.publish(ALLIANCES, _jobs(*range(1, 51)))
-    await queue.publish(CORPS, [encode(Job("corporation", i)) for i in range(1, 51)])
-    done: list[str] = []
-    stop = asyncio.Event()
-
-    async def handle(delivery: Delivery) -> None:
-        done.append(delivery.queue)
-        await delivery.ack()
-        if len(done) == 100:
-            stop.set()
-
-    # Given alliances first: the worker still prefers corporations, the deeper kind.
-    await asyncio.wait_for(consume(queue, handle, ("alliance", "corporation"), settings, stop), 30)
-    first_half = done[:50]
-    assert first_half.count(CORPS) > 2 * first_half.count(ALLIANCES) > 0  # in turn: 25 and 25
-    assert sorted(done) == [ALLIANCES] * 50 + [CORPS] * 50
-
-
-async def test_queues_given_first_are_served_first_and_none_starves(queue: TableQueue) -> None:
-    await queue.publish(CORPS, [encode(Job("corporation", i)) for i in (1, 2, 3)])
-    await queue.publish(ALLIANCES, _jobs(4, 5, 6))
-    async with queue.consume([CORPS, ALLIANCES], prefetch=10) as deliveries:
-        got = await _take(deliveries, 6)
-    assert [decode(d.body).id for d in got] == [1, 4, 2, 3, 5, 6]
-
-
-async def test_a_prefetch_smaller_than_the_queues_still_serves_each_in_turn(queue: TableQueue) -> None:
-    await queue.publish(CORPS, [encode(Job("corporation", i)) for i in (1, 2, 3)])
-    await queue.publish(ALLIANCES, _jobs(4, 5, 6))
-    ids = []
-    async with queue.consume([CORPS, ALLIANCES], prefetch=1) as deliveries:
-        for _ in range(6):
-            (delivery,) = await _take(deliveries, 1)
-            ids.append(decode(delivery.body).id)
-            await delivery.ack()
-    assert ids == [1, 4, 2, 5, 3, 6]
-
-
 async def test_a_seq_is_never_reused_after_a_purge(queue: TableQueue, engine: AsyncEngine) -> None:
     await queue.publish(ALLIANCES, _jobs(1))
     await queue.publish_dead(_letter(1))

@@ -104,11 +104,7 @@ class JobQueue(Protocol):
     def consume(
         self, queues: Sequence[str], prefetch: int
     ) -> AbstractAsyncContextManager[AsyncIterator[Delivery]]:
-        """Deliveries from the given main queues until the context exits (then stop taking more).
-
-        `queues` come in order of preference; a broker follows it as far as it can, but every queue
-        with messages gets deliveries (none starves).
-        """
+        """Deliveries from the given main queues until the context exits (then stop taking more)."""
         ...
 
 

@@ -20,9 +20,8 @@ are rows with a later `not_before`. Trade-offs, decided here:
 - `ready` in stats counts rows, handed out or not: another process cannot see what is in flight.
   `consumers` is 1 for a queue this process consumes, or for every main queue while another
   process holds the runner lock.
-- Delivery order is oldest `not_before` first per queue; across queues, the consumer's order of
-  preference, one of each queue first in every fill (`_TableFeed._fill`). A requeued message keeps
-  its place, so it comes back first.
+- Delivery order is oldest `not_before` first per queue, round robin across queues; a requeued
+  message keeps its place, so it comes back first.
 """
 
 from __future__ import annotations
@@ -162,7 +161,7 @@ class _TableFeed:
         self._owner, self._mains, self._prefetch = owner, mains, prefetch
         self._buffer: deque[TableDelivery] = deque()  # fetched and held, not yet handed out
         self._out: list[TableDelivery] = []
-        self._fills = 0
+        self._turn = 0
         self._stopped = False
 
     def __aiter__(self) -> _TableFeed:
@@ -184,24 +183,20 @@ class _TableFeed:
             await self._owner.changed(self._owner.poll_s)
 
     async def _fill(self, room: int) -> None:
-        """Fetch up to `room` ready rows and hold them: one of each queue first, then in the given order.
-
-        The worker gives its queues deepest kind first (worker/runner.py says why). One row of each
-        queue ahead of the rest, led by a different queue each time, keeps a queue that never
-        empties from starving the others, even when `room` is smaller than the number of queues.
-        """
+        """Fetch up to `room` ready rows, round robin across the queues, and hold them."""
         async with self._owner.connections.connect() as conn:
             rows = await sql.ready(conn, self._mains, time.time(), self._owner.held, room)
         # Nothing awaited from here on: a cancelled anext cannot lose rows it has just held.
         by_main: dict[str, list[sql.Row]] = {m: [] for m in self._mains}
         for row in rows:
             by_main[self._owner.main_of(row.queue)].append(row)
-        firsts = [(found[0], main) for main, found in by_main.items() if found]
-        lead = self._fills % len(firsts) if firsts else 0
-        self._fills += 1
-        rest = [(row, main) for main, found in by_main.items() for row in found[1:]]
-        for row, main in [*firsts[lead:], *firsts[:lead], *rest][:room]:
-            self._take(row, main)
+        order = self._mains[self._turn:] + self._mains[:self._turn]
+        for i in range(room):
+            for main in order:
+                if len(by_main[main]) > i and len(self._buffer) < room:
+                    self._take(by_main[main][i], main)
+        if self._buffer:
+            self._turn = (self._mains.index(self._buffer[-1].queue) + 1) % len(self._mains)
 
     def _take(self, row: sql.Row, main: str) -> None:
         self._owner.held.add(row.seq)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import structlog
 
 from killreport.config import Settings
-from killreport.ids import KINDS, Kind
+from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES, Delivery, JobQueue
 
 log = structlog.get_logger("killreport.worker")
@@ -39,29 +39,10 @@ class Backoff:
         self._failures = 0
 
 
-def deepest_first(kinds: tuple[Kind, ...]) -> list[Kind]:
-    """The kinds in the order a worker prefers their jobs: characters, corporations, alliances.
-
-    A character job finds nothing new, a corporation job finds characters, an alliance job
-    corporations: deepest first, a sync drains what it found before looking for more. What it buys
-    is where ESI's errors fall. Deleted characters answer 404, an error; ESI allows 100 a 60-second
-    window, and past about 57 in one the budget lets fewer requests fly until the window ends
-    (budget/rules.py). Taken in turn with the other kinds, characters piled up and ran alone at the
-    end, and their errors bunched into the last window: the embedded full universe (150 deleted
-    characters, `bench/embedded.py --latency-ms 30 --jitter-ms 40`) spent 66 errors in the first
-    window and 84 in the second, whose last 20 s crawled, and took 109.5-119.7 s (8 runs, two
-    VMs). Deepest first the split is 76-80 and 70-74: 109.0-115.3 s (5 runs). At the benchmarks'
-    default 50-70 ms the run outlasts two windows either way: 124.8-127.4 s turn by turn (8 runs),
-    125.1-129.5 s deepest first (5). The broker follows the order as far as it can: TableQueue does
-    (starving no queue); RabbitMQ delivers from each queue's consumer as messages come.
-    """
-    return sorted(kinds, key=KINDS.index, reverse=True)
-
-
 async def consume(broker: JobQueue, handle: Handler, kinds: tuple[Kind, ...], settings: Settings,
                   stop: asyncio.Event) -> None:
     """Run jobs of `kinds` until `stop` is set, then shut down gracefully."""
-    queues = [QUEUE_NAMES[kind] for kind in deepest_first(kinds)]
+    queues = [QUEUE_NAMES[kind] for kind in kinds]
     concurrency = settings.job_concurrency
     slots = asyncio.Semaphore(concurrency)
     running: set[asyncio.Task[None]] = set()
