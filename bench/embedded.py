@@ -1,7 +1,7 @@
 """Embedded benchmark: the simulator + `killreport sync-all --wait` alone on a fresh SQLite file.
 
 Run: .venv/bin/python bench/embedded.py [--alliances 3550] [--latency-ms 50] [--jitter-ms 20]
-     [--concurrency N] [--max-inflight 32] [--profile FILE] [--keep DIR]
+     [--concurrency N] [--max-inflight 32] [--deleted-characters N] [--profile FILE] [--keep DIR]
 No broker: RABBITMQ_URL points at a closed port, so a process that reached for one would fail.
 The one process takes the file's runner lock and does the whole job. Its CPU and RSS (children
 included, if any) are sampled every 0.2 s until it exits; the file is then compared with the
@@ -139,7 +139,9 @@ async def _stored(db_url: str, sim_url: str) -> tuple[dict[str, int], list[str]]
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    sim, sim_url = start_sim(args)
+    count = args.deleted_characters
+    deleted = [] if count is None else ["--deleted-characters", str(count)]
+    sim, sim_url = start_sim(args, *deleted)
     try:
         with tempfile.TemporaryDirectory(prefix="kr_bench_embedded_", dir=args.keep) as tmp:
             db_url = f"sqlite:///{Path(tmp) / 'killreport.db'}"
@@ -205,6 +207,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None,
                         help="WORKER_CONCURRENCY (default: unset, so 1.5 x ESI_MAX_INFLIGHT jobs at a time)")
     parser.add_argument("--max-inflight", type=int, default=32, help="ESI_MAX_INFLIGHT")
+    parser.add_argument("--deleted-characters", type=int, default=None,
+                        help="deleted characters in the universe (each a 404, an error against "
+                             "ESI's limit; default: the simulator's, 150 per 3,550 alliances)")
     parser.add_argument("--profile", help="write cProfile stats of the sync-all process here")
     parser.add_argument("--py-spy", help="record py-spy samples (raw stacks) of the process here")
     parser.add_argument("--py-spy-gil", action="store_true", help="only samples holding the GIL")
