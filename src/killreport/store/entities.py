@@ -76,6 +76,20 @@ class Stored:
     members_etag: str | None = None
 
 
+# An entity's own answer, or an alliance's member list.
+Resource = Literal["detail", "members"]
+
+
+def due(kind: Kind, stored: Stored) -> tuple[Resource, ...]:
+    """The entity's resources whose Expires has passed, which a job asks ESI for; none once tombstoned."""
+    if stored.tombstoned:
+        return ()
+    wanted: list[Resource] = [] if stored.fresh else ["detail"]
+    if kind == "alliance" and not stored.members_fresh:
+        wanted.append("members")
+    return tuple(wanted)
+
+
 async def upsert(conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts) -> None:
     """Insert or replace one entity's row; running it twice leaves the same row."""
     values = {**rows.row_of(entity), **facts.columns(), "id": entity_id}
@@ -260,7 +274,7 @@ async def claim_and_read(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_
     if not found:
         return None
     stored = await _as_stored(conn, kind, entity_id, found[0])
-    if stored.fresh and (kind != "alliance" or stored.members_fresh):
+    if not due(kind, stored):
         return stored
     # Read again before asking ESI: the claim may have waited for a job finishing this entity, and
     # the statement then read with the snapshot from before that job's commit (READ COMMITTED takes

@@ -14,17 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from killreport.changes import Change, diff, members_change
 from killreport.esi.models import Alliance, Corporation, Entity
 from killreport.ids import Kind, is_special, is_valid_id
-from killreport.store.entities import Stored
+from killreport.store.entities import Resource, Stored, due
 from killreport.store.references import AllianceReferences, CorporationReferences, References
 from killreport.store.rows import row_of
-
-# An entity's own answer, or an alliance's member list.
-Resource = Literal["detail", "members"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +32,9 @@ class Request:
 
 
 def requests_for(kind: Kind, stored: Stored) -> tuple[Request, ...]:
-    """The entity's resources whose Expires has passed; nothing for a tombstoned character."""
-    if stored.tombstoned:
-        return ()
-    wanted = [] if stored.fresh else [Request("detail", stored.etag)]
-    if kind == "alliance" and not stored.members_fresh:
-        wanted.append(Request("members", stored.members_etag))
-    return tuple(wanted)
+    """The entity's resources whose Expires has passed (store.entities.due), each with its ETag."""
+    etags: dict[Resource, str | None] = {"detail": stored.etag, "members": stored.members_etag}
+    return tuple(Request(resource, etags[resource]) for resource in due(kind, stored))
 
 
 def hold_until(expires: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
