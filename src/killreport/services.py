@@ -27,7 +27,6 @@ from sqlalchemy.pool import NullPool
 from killreport.config import Settings, mask_url, sqlalchemy_url
 from killreport.store import migrate
 from killreport.store.interface import Store
-from killreport.store.pg import postgres_store
 
 log = structlog.get_logger("killreport.services")
 T = TypeVar("T")
@@ -93,6 +92,9 @@ def open_store(settings: Settings, *, pool_size: int = 10, dedicated: bool = Fal
         # One connection, lent (store/sqlite/lent.py): engine.py says why the file is one queue, not a
         # pool. The pool's second is for what reads the engine directly (the web's queue stats).
         return sqlite_store(open_engine(url, pool_size=2, dedicated=dedicated), url, lend=True)
+    # Imported here too: an embedded process never loads the PostgreSQL store (nor asyncpg).
+    from killreport.store.pg import postgres_store
+
     engine: AsyncEngine = (
         create_async_engine(sqlalchemy_url(url), poolclass=NullPool) if dedicated else
         create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size))

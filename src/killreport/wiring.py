@@ -14,11 +14,10 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import asyncpg
 from sqlalchemy.exc import DBAPIError
 
-from killreport.budget.pg import PgBudget
 from killreport.budget.rules import RULES, WITHOUT_DOWNTIME, Rules
 from killreport.budget.sqlite import SqliteBudget
 from killreport.budget.types import Budget
@@ -27,12 +26,18 @@ from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.counting import CountingTransport, Observer
 from killreport.esi.transport import aiohttp_transport
 from killreport.queue.broker import Broker, BrokerUnavailable
-from killreport.queue.rabbit import RabbitBroker
 from killreport.queue.table import TableQueue
 from killreport.runner_lock import RunnerLock
 from killreport.services import ServiceUnavailable, patiently
 from killreport.store.interface import Store
 from killreport.store.sqlite.engine import open_engine, path_of
+
+if TYPE_CHECKING:
+    from killreport.budget.pg import PgBudget
+    from killreport.queue.rabbit import RabbitBroker
+
+# The distributed mode's modules (aio-pika, asyncpg: ~80 ms) are imported in the functions that use
+# them, so an embedded process never loads them (python -X importtime -m killreport status).
 
 
 def load_settings() -> Settings:
@@ -41,6 +46,8 @@ def load_settings() -> Settings:
 
 
 async def _connect(settings: Settings, attempts: int) -> RabbitBroker:
+    from killreport.queue.rabbit import RabbitBroker
+
     try:
         return await RabbitBroker.connect(settings.rabbitmq_url, settings.retry_delays_s,
                                           connect_attempts=attempts, connect_delay_s=0.5)
@@ -70,6 +77,8 @@ async def reading_broker(settings: Settings, store: Store) -> Broker:
     without declaring anything (queues it finds missing are reported, never created), one try."""
     if settings.embedded:
         return TableQueue(store.engine, settings.retry_delays_s)
+    from killreport.queue.rabbit import RabbitBroker
+
     return await RabbitBroker.connect(settings.rabbitmq_url, settings.retry_delays_s, declare=False,
                                       connect_attempts=1, connect_timeout_s=3.0)
 
@@ -151,11 +160,18 @@ async def _opened_budget(settings: Settings) -> AsyncIterator[PgBudget | SqliteB
 
 
 async def _budget(settings: Settings) -> PgBudget | SqliteBudget:
-    kind = SqliteBudget if settings.embedded else PgBudget
+    kind: type[PgBudget] | type[SqliteBudget] = SqliteBudget
+    failures: tuple[type[Exception], ...] = (OSError, sqlite3.Error, DBAPIError)
+    if not settings.embedded:
+        import asyncpg
+
+        from killreport.budget.pg import PgBudget
+
+        kind, failures = PgBudget, (*failures, asyncpg.PostgresError)
     try:
         return await kind.open(settings.database_url, max_inflight=settings.esi_max_inflight,
                                error_floor=settings.esi_error_floor, lease_ttl_s=settings.lease_ttl_s,
                                rules=budget_rules(settings))
-    except (OSError, asyncpg.PostgresError, sqlite3.Error, DBAPIError) as exc:
+    except failures as exc:
         where = mask_url(settings.database_url)
         raise ServiceUnavailable(f"the ESI budget's database at {where} cannot be used: {exc}") from exc

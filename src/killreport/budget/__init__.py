@@ -6,12 +6,22 @@
     types     the Budget protocol the ESI client talks to, Lease, BudgetSnapshot
 """
 
+from typing import TYPE_CHECKING
+
+from killreport._lazy import lazy_exports
 from killreport.budget.memory import MemoryBudget
-from killreport.budget.pg import PgBudget
 from killreport.budget.rules import RULES, Limits, Rules, apply_settle, decide
 from killreport.budget.types import BucketState, Budget, BudgetSnapshot, Lease
+
+if TYPE_CHECKING:
+    from killreport.budget.pg import PgBudget
+
+# Imported when first named: asyncpg is ~25 ms of every embedded command's start, which never
+# uses it (python -X importtime).
+__getattr__ = lazy_exports(__name__, {"PgBudget": "killreport.budget.pg"})
 
 __all__ = [
     "RULES", "BucketState", "Budget", "BudgetSnapshot", "Lease", "Limits", "MemoryBudget", "PgBudget",
     "Rules", "apply_settle", "decide",
 ]
+

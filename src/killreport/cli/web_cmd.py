@@ -7,7 +7,6 @@ import signal
 
 from killreport.cli.errors import UsageError
 from killreport.services import database
-from killreport.web import BrokerLink, build_app, check_bind, serve
 from killreport.wiring import load_settings, reading_broker
 
 # A few pages at a time need a connection each; the workers need the rest of PostgreSQL's.
@@ -22,6 +21,9 @@ async def web(*, host: str = "127.0.0.1", port: int = 8080) -> int:
     """Serve read-only pages and a JSON API over the copy and the system (loopback only without WEB_TOKEN)."""
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be from 0 to 65535, got {port}")
+    # Imported here: the site (~110 ms of imports) is no part of any other command's start.
+    from killreport.web import BrokerLink, build_app, check_bind, serve
+
     settings = load_settings()
     token = settings.web_token.get_secret_value()
     check_bind(host, token)

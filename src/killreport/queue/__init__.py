@@ -7,6 +7,9 @@
 Errors are drawn in killreport.queue.broker; message bodies are killreport.queue.messages.Job.
 """
 
+from typing import TYPE_CHECKING
+
+from killreport._lazy import lazy_exports
 from killreport.queue.broker import (
     DEAD_LETTER_QUEUE,
     QUEUE_NAMES,
@@ -21,11 +24,19 @@ from killreport.queue.broker import (
     QueueStats,
 )
 from killreport.queue.messages import Job, MessageError, decode, encode
-from killreport.queue.rabbit import RabbitBroker
-from killreport.queue.stub import StubBroker
+
+if TYPE_CHECKING:
+    from killreport.queue.rabbit import RabbitBroker
+    from killreport.queue.stub import StubBroker
+
+# Imported when first named: aio-pika is ~50 ms of every embedded command's start, which never
+# uses it (python -X importtime).
+__getattr__ = lazy_exports(__name__, {"RabbitBroker": "killreport.queue.rabbit",
+                                      "StubBroker": "killreport.queue.stub"})
 
 __all__ = [
     "DEAD_LETTER_QUEUE", "QUEUE_NAMES", "Broker", "BrokerError", "BrokerUnavailable", "DeadLetter",
     "Delivery", "Job", "JobQueue", "MessageError", "PublishFailed", "QueueAdmin", "QueueStats",
     "RabbitBroker", "StubBroker", "decode", "encode",
 ]
+

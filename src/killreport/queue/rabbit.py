@@ -23,6 +23,7 @@ from aio_pika.exceptions import (
     AMQPConnectionError,
     ChannelClosed,
     ChannelInvalidStateError,
+    ChannelPreconditionFailed,
 )
 
 from killreport.config import mask_url
@@ -30,6 +31,7 @@ from killreport.ids import Kind
 from killreport.queue import rabbit_dlq
 from killreport.queue.broker import (
     DEAD_LETTER_QUEUE,
+    BrokerError,
     BrokerUnavailable,
     DeadLetter,
     Delivery,
@@ -38,7 +40,7 @@ from killreport.queue.broker import (
 )
 from killreport.queue.dead import letter_headers
 from killreport.queue.rabbit_consume import consuming
-from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S, Topology, declare
+from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S, Topology
 
 CONTENT_TYPE = "application/json"
 _CONNECTION_LOST = (AMQPConnectionError, ChannelClosed, ChannelInvalidStateError, ConnectionError)
@@ -96,7 +98,7 @@ class RabbitBroker:
     async def declare(self) -> None:
         """Declare every queue (idempotent)."""
         async with self._channel() as channel:
-            await declare(channel, self._topology)
+            await _declare(channel, self._topology)
 
     async def publish(self, queue: str, bodies: Sequence[bytes]) -> None:
         """Publish persistent messages concurrently; return once every one is confirmed."""
@@ -238,3 +240,16 @@ def _describe(exc: BaseException) -> str:
 def _scrub(text: str, url: str) -> str:
     password = urlsplit(url).password
     return text.replace(password, "***") if password else text
+
+
+async def _declare(channel: AbstractRobustChannel, topology: Topology) -> None:
+    """Declare every queue of `topology` (idempotent while the arguments are unchanged)."""
+    for spec in topology.all_specs():
+        try:
+            await channel.declare_queue(spec.name, durable=True, arguments=dict(spec.arguments), robust=False)
+        except ChannelPreconditionFailed as exc:
+            # Changing the retry delays changes a tier's TTL, which RabbitMQ refuses to redeclare.
+            raise BrokerError(
+                f"queue {spec.name!r} exists with different arguments ({exc}); "
+                "drain and delete it (or restore the previous retry delays) before redeclaring"
+            ) from exc

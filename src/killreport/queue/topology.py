@@ -1,4 +1,4 @@
-"""Every queue killreport declares, as plain data, and the one function that declares them.
+"""Every queue killreport declares, as plain data (queue/rabbit.py declares them on RabbitMQ).
 
 RabbitMQ 3.10 has no delayed-message plugin, so a retry is a message parked in a tier queue with a
 message TTL; when it expires the queue dead-letters it (at-least-once, so a crash cannot drop it)
@@ -11,10 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from aio_pika.abc import AbstractRobustChannel
-from aio_pika.exceptions import ChannelPreconditionFailed
-
-from killreport.queue.broker import DEAD_LETTER_QUEUE, QUEUE_NAMES, BrokerError
+from killreport.queue.broker import DEAD_LETTER_QUEUE, QUEUE_NAMES
 
 DEFAULT_RETRY_DELAYS_S: Final[tuple[float, ...]] = (5, 30, 120, 600)
 _QUORUM: Final[Mapping[str, str | int]] = {"x-queue-type": "quorum"}
@@ -105,15 +102,3 @@ class Topology:
         """Every queue, in declaration order."""
         return [*self.purgeable(), self.dead_letter_spec()]
 
-
-async def declare(channel: AbstractRobustChannel, topology: Topology) -> None:
-    """Declare every queue of `topology` (idempotent while the arguments are unchanged)."""
-    for spec in topology.all_specs():
-        try:
-            await channel.declare_queue(spec.name, durable=True, arguments=dict(spec.arguments), robust=False)
-        except ChannelPreconditionFailed as exc:
-            # Changing the retry delays changes a tier's TTL, which RabbitMQ refuses to redeclare.
-            raise BrokerError(
-                f"queue {spec.name!r} exists with different arguments ({exc}); "
-                "drain and delete it (or restore the previous retry delays) before redeclaring"
-            ) from exc
