@@ -86,3 +86,15 @@ def inflight_bound(args: argparse.Namespace, requests: int, wall_s: float) -> di
     return {"mean_latency_ms": round(1000 * mean_latency_s, 1),
             "bound_requests_per_s": round(bound, 1) if bound else None,
             "fraction_of_bound": round(requests / wall_s / bound, 3) if bound else None}
+
+
+def inflight_profile(stats: dict[str, Any], max_inflight: int) -> dict[str, Any]:
+    """How full the client kept its in-flight cap, as the simulator saw it, and the errors each of
+    ESI's error-limit windows counted: where a run lost time to the error limit."""
+    seconds = {int(n): s for n, s in stats.get("in_flight_seconds", {}).items()}
+    total = sum(seconds.values())
+    return {
+        "in_flight_mean": round(sum(n * s for n, s in seconds.items()) / total, 1) if total else None,
+        "seconds_under_half_cap": round(sum(s for n, s in seconds.items() if n < max_inflight / 2), 1),
+        "errors_by_window": stats.get("errors_by_window", {}).get("127.0.0.1"),
+    }

@@ -8,9 +8,11 @@ included, if any) are sampled every 0.2 s until it exits; the file is then compa
 simulator's truth (tests/truth.py). Prints one JSON object: wall time, requests by status,
 requests/s against the bound of ESI_MAX_INFLIGHT requests always in flight (max_inflight / mean
 latency), entities stored, CPU seconds and milliseconds per entity, the share of one core kept busy,
-peak RSS, 420s/429s, cache violations, equal_to_truth (with the first differences if not) and the
-options. The simulator's latency is latency + uniform(0, jitter): the default is 50-70 ms, mean 60;
-50 +- 20 ms (30-70, mean 50) is `--latency-ms 30 --jitter-ms 40`.
+peak RSS, 420s/429s, cache violations, how full the in-flight cap was kept (mean in flight and
+seconds under half of it, as the simulator saw them), the errors each of ESI's error-limit windows
+counted, equal_to_truth (with the first differences if not) and the options. The simulator's
+latency is latency + uniform(0, jitter): the default is 50-70 ms, mean 60; 50 +- 20 ms (30-70,
+mean 50) is `--latency-ms 30 --jitter-ms 40`.
 --profile FILE: run the process under cProfile and write its stats to FILE (slows it down).
 --py-spy FILE: sample the process with py-spy (`pip install py-spy`) into FILE, raw (collapsed)
 stacks of every thread; --py-spy-gil: only samples holding the GIL (CPU in Python, not waiting).
@@ -33,7 +35,7 @@ from typing import Any
 import psutil
 from sqlalchemy import func, select
 
-from common import KR, inflight_bound, requests_by_status, sim_get, start_sim
+from common import KR, inflight_bound, inflight_profile, requests_by_status, sim_get, start_sim
 from killreport.store import tables as t
 from killreport.store.sqlite.engine import open_engine
 
@@ -190,6 +192,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "limit_violations": stats["limit_violations"]["total"],
         "cache_violations": stats["cache_violations"]["total"],
         "sim_max_in_flight": stats.get("max_in_flight"),
+        **inflight_profile(stats, args.max_inflight),
         "equal_to_truth": not problems,
         "first_differences": problems[:10],
         "load_average": os.getloadavg(),

@@ -30,7 +30,17 @@ from typing import Any
 import asyncpg
 import psutil
 
-from common import KR, inflight_bound, requests_by_status, service_cpu_s, setup, sim_get, start_sim, teardown
+from common import (
+    KR,
+    inflight_bound,
+    inflight_profile,
+    requests_by_status,
+    service_cpu_s,
+    setup,
+    sim_get,
+    start_sim,
+    teardown,
+)
 
 
 class Sampler(threading.Thread):
@@ -173,6 +183,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "served_429": stats["limit_violations"]["429"],
         "cache_violations": stats["cache_violations"]["total"],
         "sim_max_in_flight": stats["max_in_flight"],
+        **inflight_profile(stats, args.max_inflight),
         "peak_rss_mb": {k: round(v / 2**20, 1) for k, v in sampler.peak.items()},
         "cpu_s": {**{k: round(v, 1) for k, v in sampler.cpu.items()}, **services,
                   "postgres_this_db": round(sampler.postgres_db_cpu(), 1)},

@@ -105,3 +105,15 @@ def test_rate_counter() -> None:
     clock.now += 60
     assert counter.allow("a")
     assert RateCounter(60, 0, clock).allow("a")
+
+
+def test_errors_by_window_lists_each_window_oldest_first() -> None:
+    clock = FakeClock()
+    limiter = ErrorLimiter(60, 100, clock)
+    for _ in range(3):
+        limiter.record("a", 404)
+    limiter.record("a", 200)
+    clock.now += 61
+    limiter.record("a", 503)
+    limiter.record("b", 404)
+    assert limiter.errors_by_window() == {"a": [3, 1], "b": [1]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from killreport.sim.stats import Stats
 from killreport.sim.testing import RunningSim
 from tests.sim.conftest import CURRENT
 
@@ -31,6 +32,22 @@ async def test_stats_count_and_reset(sim: RunningSim, http: aiohttp.ClientSessio
     assert stats["user_agents"]["other/2"] == 1
     assert stats["compatibility_dates"] == {"2026-08-18": 1, "(none)": 2, "2026-06-09": 1}
     assert stats["max_in_flight"] >= 1 and stats["in_flight"] == 0
+    assert stats["errors_by_window"] == {"127.0.0.1": [2]}  # the two 404s
     reset = await sim.control.reset_stats()
     assert reset["requests"] == 0 and reset["by_route"] == {} and reset["user_agents"] == {}
     assert reset["cache_violations"]["total"] == 0 and reset["limit_violations"]["total"] == 0
+
+
+def test_seconds_at_each_in_flight_level() -> None:
+    now = [0.0]
+    stats = Stats(lambda: now[0])
+    for at, event in ((0, "start"), (1, "start"), (3, "finish"), (4, "finish"), (10, "start")):
+        now[0] = at
+        if event == "start":
+            stats.started(None, None)
+        else:
+            stats.finished("GET /alliances", 200)
+    # 0-1 s one in flight, 1-3 s two, 3-4 s one, 4-10 s none.
+    assert stats.as_dict()["in_flight_seconds"] == {"0": 6.0, "1": 2.0, "2": 2.0}
+    stats.reset()
+    assert stats.as_dict()["in_flight_seconds"] == {}

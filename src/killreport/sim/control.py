@@ -41,8 +41,9 @@ def _bad(message: str) -> web.HTTPBadRequest:
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    """GET /_sim/stats."""
-    return web.json_response(_sim(request).stats.as_dict())
+    """GET /_sim/stats, with the errors each IP's error-limit windows counted."""
+    sim = _sim(request)
+    return web.json_response({**sim.stats.as_dict(), "errors_by_window": sim.errors.errors_by_window()})
 
 
 async def reset_stats(request: web.Request) -> web.Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,6 +48,7 @@ class ErrorLimiter:
         self.clock = clock
         self._windows: dict[str, _Window] = {}
         self._spent: Counter[str] = Counter()
+        self._ended: defaultdict[str, list[int]] = defaultdict(list)  # errors of each past window
 
     def _window(self, ip: str) -> _Window:
         now = self.clock()
@@ -56,6 +57,8 @@ class ErrorLimiter:
             # Settle the old window up to its end first, so a budget the drain spent there is counted.
             self._catch_up(ip, win, min(now, win.ends_at))
         if win is None or now >= win.ends_at:
+            if win is not None:
+                self._ended[ip].append(win.errors)
             win = _Window(now + self.window_s)
             self._windows[ip] = win
         return win
@@ -106,6 +109,14 @@ class ErrorLimiter:
         elif win.errors < self.budget:
             win.drain = _Drain(self.clock(), float(rate))  # a later call replaces the earlier program
         return self._state(win)
+
+    def errors_by_window(self) -> dict[str, list[int]]:
+        """Each IP's errors counted in each of its windows so far, oldest first, the current one last."""
+        return {ip: [*self._ended[ip], self._counted(ip, win)] for ip, win in self._windows.items()}
+
+    def _counted(self, ip: str, win: _Window) -> int:
+        self._catch_up(ip, win, min(self.clock(), win.ends_at))
+        return win.errors
 
     def windows_spent(self, ip: str) -> int:
         """How many of this IP's windows have run out of budget, through its errors or another program's."""

@@ -34,7 +34,7 @@ class Sim:
         self.buckets = TokenBuckets(clock)
         self.bucket_of = bucket_map(options.buckets)
         self.corphistory = RateCounter(60.0, options.corphistory_per_min, clock)
-        self.stats = Stats()
+        self.stats = Stats(clock)
         self.downtime = Downtime(clock)
         self.resources = Resources(self.universe, options, clock, self.downtime)
         self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 
 class Stats:
     """Counters for `/_sim/stats`; `reset` zeroes them (in-flight requests stay counted)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.in_flight = 0
+        self._clock = clock
         self.reset()
 
     def reset(self) -> None:
@@ -22,12 +25,17 @@ class Stats:
         self.cache_violations: Counter[str] = Counter()
         self.affiliation_early_ids = 0
         self.max_in_flight = self.in_flight
+        # Seconds spent with each number of requests in flight, from the first request on: how much
+        # of a run a client kept its in-flight cap full (bench/embedded.py).
+        self.in_flight_s: defaultdict[int, float] = defaultdict(float)
+        self._level_since: float | None = None
         self.user_agents: Counter[str] = Counter()
         self.compatibility_dates: Counter[str] = Counter()
 
     def started(self, user_agent: str | None, compat: str | None) -> None:
         """A request arrived."""
         self.requests += 1
+        self._level_changes()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         self.user_agents[user_agent if user_agent is not None else "(none)"] += 1
@@ -35,12 +43,20 @@ class Stats:
 
     def finished(self, route_key: str, status: int) -> None:
         """A response was sent (or the client went away)."""
+        self._level_changes()
         self.in_flight -= 1
         self.by_route[route_key][str(status)] += 1
         if status in (420, 429):
             self.limit_violations[str(status)] += 1
         elif status == 304:
             self.not_modified += 1
+
+    def _level_changes(self) -> None:
+        """Count the time spent at the in-flight level about to change."""
+        now = self._clock()
+        if self._level_since is not None:
+            self.in_flight_s[self.in_flight] += now - self._level_since
+        self._level_since = now
 
     def cache_violation(self, route_key: str) -> None:
         """A client asked again for a resource before the Expires it had been given."""
@@ -63,6 +79,7 @@ class Stats:
             "affiliation_early_ids": self.affiliation_early_ids,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "in_flight_seconds": {str(n): round(s, 3) for n, s in sorted(self.in_flight_s.items())},
             "user_agents": dict(self.user_agents),
             "compatibility_dates": dict(self.compatibility_dates),
         }
