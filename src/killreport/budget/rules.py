@@ -248,7 +248,8 @@ def _gate(state: State, now: float, route: str, limits: Limits,
 def decide(state: State, now: float, route: str, limits: Limits,
            rules: Rules = RULES) -> tuple[State, Grant | Wait]:
     """Grant a lease for one request on `route`, or say how long to wait."""
-    state = replace(state, leases=tuple(lease for lease in state.leases if lease.expires_at >= now))
+    if any(lease.expires_at < now for lease in state.leases):  # rare: a holder died, its TTL ran out
+        state = replace(state, leases=tuple(lease for lease in state.leases if lease.expires_at >= now))
     state, down_probe, verdict = _gate(state, now, route, limits, rules)
     probe = False
     if verdict is None:
@@ -267,7 +268,9 @@ def _fold_error_report(state: State, now: float, obs: Observation, rules: Rules)
         if state.error_remain is None or end > state.window_end + rules.same_window_s:
             return replace(state, error_remain=obs.error_remain, window_end=end)
         if end >= state.window_end - rules.same_window_s:
-            return replace(state, error_remain=min(state.error_remain, obs.error_remain))
+            if obs.error_remain >= state.error_remain:
+                return state  # most answers: nothing new (a State is copied only when it changes)
+            return replace(state, error_remain=obs.error_remain)
         return state  # a straggler from an older window
     if obs.is_error and state.error_remain is not None and now < state.window_end:
         return replace(state, error_remain=max(state.error_remain - 1, 0))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -36,7 +37,7 @@ _LEASE_FIELDS: Final = ("id", "route", "group", "probe", "expires_at", "down_pro
 def _lease_json(lease: LeaseRec) -> str:
     # A list in _LEASE_FIELDS' order, not an object: the State is written twice per ESI request
     # with up to ESI_MAX_INFLIGHT leases, and 32 lease objects made state_to_json 167 us, 8 % of
-    # the embedded runner's CPU (py-spy); as lists, 54 us (and LeaseEncoder keeps each one's text).
+    # the embedded runner's CPU (py-spy); as lists, 54 us (and StateEncoder keeps each one's text).
     return _dumps([lease.id, lease.route, lease.group, lease.probe, lease.expires_at, lease.down_probe])
 
 
@@ -50,41 +51,60 @@ def _bucket_json(bucket: Bucket) -> dict[str, Any]:
             "spends": list(bucket.spends)}
 
 
-def state_to_json(state: State, leases: Sequence[str] | None = None) -> str:
+# Every field but next_id and the leases: what changes far less often than once per write.
+_HEAD_FIELDS: Final = ("error_remain", "window_end", "paused_until", "pause_reason", "last_wait_at",
+                       "buckets", "routes", "unavailable_at", "up_since", "status_next", "status_up")
+_head_of: Final = operator.attrgetter(*_HEAD_FIELDS)
+
+
+def _head_json(head: tuple[Any, ...]) -> str:
+    """The head fields' values (in _HEAD_FIELDS' order) as a JSON object's text, unclosed."""
+    fields = dict(zip(_HEAD_FIELDS, head, strict=True))
+    fields["buckets"] = {g: _bucket_json(b) for g, b in fields["buckets"].items()}
+    fields["routes"] = dict(fields["routes"])
+    return _dumps(fields)[:-1]
+
+
+def state_to_json(state: State, leases: Sequence[str] | None = None, head: str | None = None) -> str:
     """The State as JSON text; state_from_json gives back an equal State.
 
-    `leases`: each lease's text, if known already (LeaseEncoder)."""
-    head = _dumps({
-        "error_remain": state.error_remain, "window_end": state.window_end,
-        "paused_until": state.paused_until, "pause_reason": state.pause_reason,
-        "last_wait_at": state.last_wait_at,
-        "buckets": {g: _bucket_json(b) for g, b in state.buckets.items()},
-        "routes": dict(state.routes), "next_id": state.next_id,
-        "unavailable_at": state.unavailable_at, "up_since": state.up_since,
-        "status_next": state.status_next, "status_up": state.status_up,
-    })
+    `leases`, `head`: each lease's text and the head's, if known already (StateEncoder)."""
+    head = _head_json(_head_of(state)) if head is None else head
     texts = [_lease_json(x) for x in state.leases] if leases is None else leases
-    return f'{head[:-1]},"leases":[{",".join(texts)}]}}'
+    return f'{head},"next_id":{state.next_id},"leases":[{",".join(texts)}]}}'
 
 
-class LeaseEncoder:
-    """state_to_json, keeping each lease's text while the lease lives: a write adds or drops one
-    lease of up to ESI_MAX_INFLIGHT, so the others' texts are reused (encoding them every time
-    was still 7 % of the embedded runner's CPU with leases as lists)."""
+class StateEncoder:
+    """state_to_json, keeping the texts of what did not change since the last State it encoded.
+
+    A write adds or drops one lease of up to ESI_MAX_INFLIGHT and moves next_id; the rest mostly
+    stays as it was (the error limit's remaining changes only with an error or a new window).
+    Encoding every lease every time was 7 % of the embedded runner's CPU; with each lease's text
+    kept, the head's encoding and the bookkeeping still cost 60 us of a reserve+settle pair (6.8 %
+    under py-spy, bench/embedded.py); with the head's text kept too, and leases found by their id
+    rather than id(), 15 us (README, Speed: Embedded mode).
+    """
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[LeaseRec, str]] = {}  # by id(): the entry keeps the lease alive
+        self._leases: dict[int, tuple[LeaseRec, str]] = {}  # by lease id, with the lease it encoded
+        self._head: tuple[tuple[Any, ...], str] = (tuple(object() for _ in _HEAD_FIELDS), "")
 
     def __call__(self, state: State) -> str:
         """The same text as state_to_json(state)."""
-        known: dict[int, tuple[LeaseRec, str]] = {}
+        head = _head_of(state)
+        # The same objects, not equal ones: 0.0 == -0.0 and 1 == 1.0 == True, but their texts differ.
+        # The rules copy a State with the fields they did not change as they were (dataclasses.replace).
+        if not all(map(operator.is_, head, self._head[0])):
+            self._head = (head, _head_json(head))
+        kept, leases, texts = self._leases, {}, []
         for lease in state.leases:
-            entry = self._known.get(id(lease))
+            entry = kept.get(lease.id)
             if entry is None or entry[0] is not lease:
                 entry = (lease, _lease_json(lease))
-            known[id(lease)] = entry
-        self._known = known
-        return state_to_json(state, [known[id(lease)][1] for lease in state.leases])
+            leases[lease.id] = entry
+            texts.append(entry[1])
+        self._leases = leases
+        return state_to_json(state, texts, self._head[1])
 
 
 def _bucket(raw: dict[str, Any]) -> Bucket:
@@ -170,7 +190,7 @@ class BudgetRow:
         self._conn: sqlite3.Connection | None = None
         self._patience_s = lock_patience_s
         self._last: tuple[str, State] | None = None
-        self._encode = LeaseEncoder()
+        self._encode = StateEncoder()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
