@@ -80,9 +80,9 @@ class StateEncoder:
     A write adds or drops one lease of up to ESI_MAX_INFLIGHT and moves next_id; the rest mostly
     stays as it was (the error limit's remaining changes only with an error or a new window).
     Encoding every lease every time was 7 % of the embedded runner's CPU; with each lease's text
-    kept, the head's encoding and the bookkeeping still cost 60 us of a reserve+settle pair (6.8 %
+    kept, the head's encoding and the bookkeeping still cost 36-38 us of a reserve+settle pair (6.8 %
     under py-spy, bench/embedded.py); with the head's text kept too, and leases found by their id
-    rather than id(), 15 us (README, Speed: Embedded mode).
+    rather than id(), 15.6 us (README, Speed: Embedded mode).
     """
 
     def __init__(self) -> None:
