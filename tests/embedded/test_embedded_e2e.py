@@ -65,6 +65,7 @@ async def test_sync_all_wait_alone_does_the_whole_job_and_a_second_run_requests_
         done = await cli(env, "sync-all", "--wait", timeout_s=240)
         assert done.code == 0, done.err[-3000:]
         assert "this process works them" in done.err
+        assert "ESI errors left 100" in done.err  # the last progress line shows the shared budget
         assert "stored alliances" in done.out
         assert await diff_against_truth(engine, await sim.control.truth()) == []
         first = await _clean(sim)

@@ -14,10 +14,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from killreport.budget.rules import RULES
 from killreport.changes import Change
 from killreport.esi import models
 from killreport.store import entities
 from killreport.store.facts import CacheFacts, Revalidated
+from killreport.store.pg import admin as pg_admin
 
 CORPORATION = {
     "name": "Hot 'Path' \\ 漢字", "ticker": "HOT", "member_count": 3, "ceo_id": 90000001,
@@ -90,18 +92,34 @@ async def test_a_statement_error_is_the_one_sqlalchemy_raises(engine: AsyncEngin
     assert not direct.value.connection_invalidated
 
 
-async def test_a_lost_connection_is_invalidated_and_the_next_one_works(engine: AsyncEngine) -> None:
+async def _terminate(engine: AsyncEngine, conn: AsyncConnection) -> None:
+    """End `conn`'s server session from another connection, as a restart or an admin would."""
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+    killer = await asyncpg.connect(url)
+    try:
+        await killer.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await killer.close()
+    await asyncio.sleep(0.2)
+
+
+async def test_a_lost_connection_is_invalidated_and_the_next_one_works(engine: AsyncEngine) -> None:
     async with _auto(engine).connect() as conn:
-        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
-        killer = await asyncpg.connect(url)
-        try:
-            await killer.execute("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await killer.close()
-        await asyncio.sleep(0.2)
+        await _terminate(engine, conn)
         with pytest.raises(sa_exc.DBAPIError) as lost:
             await _claim(conn, 98000004)
     assert lost.value.connection_invalidated
     async with _auto(engine).connect() as conn:
         assert await _claim(conn, 98000004) == entities.Stored(fresh=False)
+
+
+async def test_the_budget_snapshot_read_on_the_driver_fails_as_sqlalchemy_does(engine: AsyncEngine) -> None:
+    # `sync-all --wait` and `status` wait out a DBAPIError; asyncpg's own error would end them.
+    async with engine.connect() as conn:
+        await _terminate(engine, conn)
+        with pytest.raises(sa_exc.DBAPIError) as lost:
+            await pg_admin.budget_snapshot(conn, RULES)
+    assert lost.value.connection_invalidated
+    async with engine.connect() as conn:
+        assert (await pg_admin.budget_snapshot(conn, RULES)).in_flight == 0

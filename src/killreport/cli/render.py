@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -86,7 +87,27 @@ def progress_line(p: Progress) -> str:
     stored = ", ".join(f"{k} {v}" for k, v in p.stored.items() if k in
                        ("alliances", "corporations", "characters"))
     return (f"[{p.elapsed_s:6.1f}s] pending: {left} | stored: {stored} | "
-            f"queued {p.queues_ready}, consumers {p.consumers}")
+            f"queued {p.queues_ready}, consumers {p.consumers}{_esi_part(p)}")
+
+
+def _esi_part(p: Progress) -> str:
+    """What the shared ESI budget allows now: why a sync slows down (a pause, the error limit)."""
+    b = p.budget
+    if b is None or p.at is None:
+        return ""
+    if b.downtime:
+        return " | ESI down: only /status until it is back"
+    if b.paused_until is not None and b.paused_until > p.at:
+        return f" | ESI paused {_seconds(b.paused_until, p.at)} s ({b.pause_reason})"
+    if b.error_limit_remaining is None:
+        return f" | in flight {b.in_flight}"
+    ends = b.error_limit_reset_at
+    reset = "" if ends is None else f", window ends in {_seconds(ends, p.at)} s"
+    return f" | in flight {b.in_flight}, ESI errors left {b.error_limit_remaining}{reset}"
+
+
+def _seconds(until: dt.datetime, now: dt.datetime) -> int:
+    return max(0, round((until - now).total_seconds()))
 
 
 def summary(console: Console, data: Mapping[str, Any]) -> None:

@@ -18,7 +18,7 @@ from killreport.services import database
 from killreport.store.interface import Store
 from killreport.sync.enqueue import enqueue
 from killreport.sync.orchestrate import Progress, sync_stage, wait_until_done
-from killreport.wiring import broker, esi_client, load_settings
+from killreport.wiring import broker, budget_rules, esi_client, load_settings
 
 _ERR: Final = Console(stderr=True)
 
@@ -64,7 +64,8 @@ async def sync_all(*, wait: bool = False) -> int:
         started = time.monotonic()
         before = await _totals(store)
         _queued(settings, await sync_stage(esi.client, store, mq, "alliance"), working=here)
-        final = await wait_until_done(store, mq, _show(settings), poll_s=1.0, on_outage=_outage)
+        final = await wait_until_done(store, mq, _show(settings), poll_s=1.0, on_outage=_outage,
+                                      rules=budget_rules(settings))
         after = await _totals(store)
     requests = {code: after.get(code, 0) - before.get(code, 0) for code in after}
     render.summary(Console(), {"seconds": time.monotonic() - started, "stored": final.stored,

@@ -6,10 +6,11 @@
     rows, facts, references, http_cache   answers to rows, cache facts, what rows name, list caches
     changes, freshness, schedule, lookup  the changes table, how fresh, the scheduler's, the web's
     request_counts, budget, sql/          requests by route and status, the budget's SQL
+    raw                                   statements on asyncpg's connection, errors as SQLAlchemy's
     migrate                               Alembic upgrade with the packaged migrations
 """
 
 __all__ = [
     "budget", "changes", "entities", "facts", "freshness", "http_cache", "lookup", "migrate", "pending",
-    "references", "request_counts", "rows", "schedule", "tables",
+    "raw", "references", "request_counts", "rows", "schedule", "tables",
 ]

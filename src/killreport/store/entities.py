@@ -36,7 +36,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change
@@ -45,6 +44,7 @@ from killreport.ids import Kind
 from killreport.store import pending, references, rows
 from killreport.store import tables as t
 from killreport.store.facts import CacheFacts, Revalidated
+from killreport.store.raw import on_driver
 from killreport.store.references import References
 
 TABLES = t.ENTITY_TABLES
@@ -383,31 +383,8 @@ async def _run(conn: AsyncConnection, statement: Select[Any], params: Mapping[st
         found: Sequence[Any] = (await conn.execute(statement, params)).mappings().all()
         return found
     compiled = _compiled(statement)
-    fairy = await conn.get_raw_connection()
-    driver: Any = fairy.driver_connection
-    try:
-        return list(await driver.fetch(compiled.sql, *compiled.args(params)))
-    except Exception as exc:
-        error = await _translated(conn, fairy.dbapi_connection, exc, compiled.sql)
-        if error is exc:
-            raise
-        raise error from exc
-
-
-async def _translated(conn: AsyncConnection, adapted: Any, exc: Exception, sql: str) -> Exception:
-    """`exc` as SQLAlchemy would have raised it; a lost connection is invalidated, as it would be."""
-    translated: Exception = exc
-    try:
-        adapted._handle_exception(exc)  # raises asyncpg's error as the DBAPI's (the adapter's map)
-    except Exception as dbapi_exc:
-        translated = dbapi_exc
-    base = conn.dialect.loaded_dbapi.Error
-    if not isinstance(translated, base):
-        return translated  # not a database error (OSError, ...): SQLAlchemy lets those through too
-    lost = conn.dialect.is_disconnect(translated, adapted, None)
-    if lost:
-        await conn.invalidate(translated)
-    return DBAPIError.instance(sql, None, translated, base, connection_invalidated=lost, dialect=conn.dialect)
+    return list(await on_driver(conn, compiled.sql, lambda driver: driver.fetch(compiled.sql,
+                                                                                *compiled.args(params))))
 
 
 def _members_facts(kind: Kind) -> list[Column[Any]]:

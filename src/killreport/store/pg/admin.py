@@ -13,6 +13,7 @@ from killreport.store.changes import recent as recent_changes
 from killreport.store.entities import entity_counts
 from killreport.store.freshness import per_kind as freshness
 from killreport.store.pending import counts as pending_counts
+from killreport.store.raw import on_driver
 from killreport.store.request_counts import add as add_request_counts
 from killreport.store.request_counts import recent as recent_requests
 from killreport.store.request_counts import totals as request_totals
@@ -39,5 +40,4 @@ async def schema_version(conn: AsyncConnection) -> str | None:
 
 async def budget_snapshot(conn: AsyncConnection, rules: Rules) -> BudgetSnapshot:
     """The shared budget's tables (the PL/pgSQL's view of them), read on the driver connection."""
-    raw = await conn.get_raw_connection()
-    return await budget.read_snapshot(raw.driver_connection, rules)
+    return await on_driver(conn, "budget snapshot", lambda driver: budget.read_snapshot(driver, rules))
