@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import signal
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,11 +54,16 @@ async def _held(db_url: str, within_s: float = 30.0) -> None:
     raise AssertionError(f"no runner took {db_url} within {within_s} s")
 
 
-async def _clean(sim: RunningSim) -> dict[str, object]:
+async def _clean(sim: RunningSim) -> dict[str, Any]:
     stats = await sim.control.stats()
     assert stats["limit_violations"]["total"] == 0, stats["limit_violations"]
     assert stats["cache_violations"]["total"] == 0, stats["cache_violations"]
     return stats
+
+
+def _summary_counts(out: str) -> dict[str, int]:
+    """The `ESI <status>` rows of sync-all's summary table."""
+    return {code: int(n) for code, n in re.findall(r"ESI (\d{3})\s*\S\s*(\d+)", out)}
 
 
 async def test_sync_all_wait_alone_does_the_whole_job_and_a_second_run_requests_nothing(
@@ -69,6 +77,10 @@ async def test_sync_all_wait_alone_does_the_whole_job_and_a_second_run_requests_
         assert "stored alliances" in done.out
         assert await diff_against_truth(engine, await sim.control.truth()) == []
         first = await _clean(sim)
+        served: Counter[str] = Counter()
+        for by_status in first["by_route"].values():
+            served.update(by_status)
+        assert _summary_counts(done.out) == dict(served), "the summary counts every request, the list's too"
 
         again = await cli(env, "sync-all", "--wait", timeout_s=120)
         assert again.code == 0, again.err[-3000:]

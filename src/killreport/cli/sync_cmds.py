@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
@@ -14,11 +15,13 @@ from killreport.cli.errors import UsageError
 from killreport.config import Settings
 from killreport.embedded import working_here
 from killreport.ids import Kind, refusal
+from killreport.queue.broker import Broker
 from killreport.services import database
 from killreport.store.interface import Store
 from killreport.sync.enqueue import enqueue
 from killreport.sync.orchestrate import Progress, sync_stage, wait_until_done
-from killreport.wiring import broker, budget_rules, esi_client, load_settings
+from killreport.wiring import Esi, broker, budget_rules, esi_client, load_settings
+from killreport.worker.stats import flush_once
 
 _ERR: Final = Console(stderr=True)
 
@@ -27,9 +30,16 @@ async def _stage(kind: Kind) -> int:
     settings = load_settings()
     async with database(settings, wait=False) as store, broker(settings) as mq, \
             esi_client(settings) as esi:
-        queued = await sync_stage(esi.client, store, mq, kind)
+        queued = await _staged(esi, store, mq, kind)
     print(f"queued {queued} {kind} job(s)")
     return 0
+
+
+async def _staged(esi: Esi, store: Store, mq: Broker, kind: Kind) -> int:
+    """Queue `kind`'s jobs, then add this process's own requests (the alliance list) to the log."""
+    queued = await sync_stage(esi.client, store, mq, kind)
+    await flush_once(store, esi.counter)
+    return queued
 
 
 async def sync_alliances() -> int:
@@ -56,16 +66,20 @@ async def sync_all(*, wait: bool = False) -> int:
     if not wait:
         async with database(settings, wait=False) as store, broker(settings) as mq, \
                 esi_client(settings) as esi:
-            queued = await sync_stage(esi.client, store, mq, "alliance")
+            queued = await _staged(esi, store, mq, "alliance")
         _queued(settings, queued, working=False)
         return 0
-    async with database(settings, wait=False) as store, working_here(settings) as here, \
-            broker(settings) as mq, esi_client(settings) as esi:
-        started = time.monotonic()
-        before = await _totals(store)
-        _queued(settings, await sync_stage(esi.client, store, mq, "alliance"), working=here)
-        final = await wait_until_done(store, mq, _show(settings), poll_s=1.0, on_outage=_outage,
-                                      rules=budget_rules(settings))
+    async with database(settings, wait=False) as store:
+        async with working_here(settings) as here, broker(settings) as mq, esi_client(settings) as esi:
+            started = time.monotonic()
+            before = await _totals(store)
+            _queued(settings, await _staged(esi, store, mq, "alliance"), working=here)
+            final = await wait_until_done(store, mq, _show(settings), poll_s=1.0, on_outage=_outage,
+                                          rules=budget_rules(settings))
+        if not here:
+            # Other processes did the work: each adds its counts to the log every STATS_FLUSH_S.
+            await asyncio.sleep(settings.stats_flush_s + 0.5)
+        # Read once this process's worker has stopped and added its last counts (worker/stats.py).
         after = await _totals(store)
     requests = {code: after.get(code, 0) - before.get(code, 0) for code in after}
     render.summary(Console(), {"seconds": time.monotonic() - started, "stored": final.stored,
