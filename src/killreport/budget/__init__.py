@@ -24,4 +24,3 @@ __all__ = [
     "RULES", "BucketState", "Budget", "BudgetSnapshot", "Lease", "Limits", "MemoryBudget", "PgBudget",
     "Rules", "apply_settle", "decide",
 ]
-

@@ -27,12 +27,16 @@ _ERR: Final = Console(stderr=True)
 
 
 async def _stage(kind: Kind) -> int:
-    settings = load_settings()
-    async with database(settings, wait=False) as store, broker(settings) as mq, \
-            esi_client(settings) as esi:
-        queued = await _staged(esi, store, mq, kind)
+    queued = await _queue_only(load_settings(), kind)
     print(f"queued {queued} {kind} job(s)")
     return 0
+
+
+async def _queue_only(settings: Settings, kind: Kind) -> int:
+    """Queue `kind`'s jobs for the workers and return how many (nothing waits for them)."""
+    async with database(settings, wait=False) as store, broker(settings) as mq, \
+            esi_client(settings) as esi:
+        return await _staged(esi, store, mq, kind)
 
 
 async def _staged(esi: Esi, store: Store, mq: Broker, kind: Kind) -> int:
@@ -64,10 +68,7 @@ async def sync_all(*, wait: bool = False) -> int:
     """
     settings = load_settings()
     if not wait:
-        async with database(settings, wait=False) as store, broker(settings) as mq, \
-                esi_client(settings) as esi:
-            queued = await _staged(esi, store, mq, "alliance")
-        _queued(settings, queued, working=False)
+        _queued(settings, await _queue_only(settings, "alliance"), working=False)
         return 0
     async with database(settings, wait=False) as store:
         async with working_here(settings) as here, broker(settings) as mq, esi_client(settings) as esi:

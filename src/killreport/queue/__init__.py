@@ -39,4 +39,3 @@ __all__ = [
     "Delivery", "Job", "JobQueue", "MessageError", "PublishFailed", "QueueAdmin", "QueueStats",
     "RabbitBroker", "StubBroker", "decode", "encode",
 ]
-

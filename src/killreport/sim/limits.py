@@ -110,19 +110,20 @@ class ErrorLimiter:
             win.drain = _Drain(self.clock(), float(rate))  # a later call replaces the earlier program
         return self._state(win)
 
+    def _caught_up(self, ip: str, win: _Window) -> _Window:
+        """`win` with another program's errors counted up to now (or to its end), for reading."""
+        self._catch_up(ip, win, min(self.clock(), win.ends_at))
+        return win
+
     def errors_by_window(self) -> dict[str, list[int]]:
         """Each IP's errors counted in each of its windows so far, oldest first, the current one last."""
-        return {ip: [*self._ended[ip], self._counted(ip, win)] for ip, win in self._windows.items()}
-
-    def _counted(self, ip: str, win: _Window) -> int:
-        self._catch_up(ip, win, min(self.clock(), win.ends_at))
-        return win.errors
+        return {ip: [*self._ended[ip], self._caught_up(ip, win).errors] for ip, win in self._windows.items()}
 
     def windows_spent(self, ip: str) -> int:
         """How many of this IP's windows have run out of budget, through its errors or another program's."""
         win = self._windows.get(ip)
         if win is not None:
-            self._catch_up(ip, win, min(self.clock(), win.ends_at))
+            self._caught_up(ip, win)
         return self._spent[ip]
 
 

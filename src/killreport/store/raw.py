@@ -22,23 +22,23 @@ async def on_driver(conn: AsyncConnection, sql: str, work: Callable[[Any], Await
     try:
         return await work(fairy.driver_connection)
     except Exception as exc:
-        error = await translated(conn, fairy.dbapi_connection, exc, sql)
+        error = await _translated(conn, fairy.dbapi_connection, exc, sql)
         if error is exc:
             raise
         raise error from exc
 
 
-async def translated(conn: AsyncConnection, adapted: Any, exc: Exception, sql: str) -> Exception:
+async def _translated(conn: AsyncConnection, adapted: Any, exc: Exception, sql: str) -> Exception:
     """`exc` as SQLAlchemy would have raised it; a lost connection is invalidated, as it would be."""
-    translated: Exception = exc
+    mapped: Exception = exc
     try:
         adapted._handle_exception(exc)  # raises asyncpg's error as the DBAPI's (the adapter's map)
     except Exception as dbapi_exc:
-        translated = dbapi_exc
+        mapped = dbapi_exc
     base = conn.dialect.loaded_dbapi.Error
-    if not isinstance(translated, base):
-        return translated  # not a database error (OSError, ...): SQLAlchemy lets those through too
-    lost = conn.dialect.is_disconnect(translated, adapted, None)
+    if not isinstance(mapped, base):
+        return mapped  # not a database error (OSError, ...): SQLAlchemy lets those through too
+    lost = conn.dialect.is_disconnect(mapped, adapted, None)
     if lost:
-        await conn.invalidate(translated)
-    return DBAPIError.instance(sql, None, translated, base, connection_invalidated=lost, dialect=conn.dialect)
+        await conn.invalidate(mapped)
+    return DBAPIError.instance(sql, None, mapped, base, connection_invalidated=lost, dialect=conn.dialect)
