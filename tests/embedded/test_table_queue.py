@@ -32,6 +32,7 @@ __all__ = ["db_file", "db_url", "engine", "migrated_template", "other_engine"]
 ROOT = Path(__file__).resolve().parents[2]
 ALLIANCES = "alliance_sync_queue"
 CORPS = "corporation_sync_queue"
+CHARACTERS = "character_sync_queue"
 
 
 def _jobs(*ids: int) -> list[bytes]:
@@ -123,6 +124,27 @@ async def test_what_is_in_flight_is_never_handed_out_twice(queue: TableQueue) ->
         await held[1].requeue()
         (again,) = await _take(deliveries, 1)
         assert again.body == held[1].body
+        assert await _nothing_more(deliveries, 0.2)
+
+
+async def test_characters_go_first_and_the_other_queues_are_not_starved(queue: TableQueue) -> None:
+    chars = [encode(Job("character", 90_000_000 + i)) for i in range(30)]
+    await queue.publish(CHARACTERS, chars)
+    await queue.publish(ALLIANCES, _jobs(1, 2))
+    await queue.publish(CORPS, [encode(Job("corporation", 98_000_000 + i)) for i in range(3)])
+    async with queue.consume([ALLIANCES, CORPS, CHARACTERS], prefetch=10) as deliveries:
+        first = await _take(deliveries, 10)
+        assert [d.body for d in first[:8]] == chars[:8]  # oldest characters first
+        assert {decode(d.body).kind for d in first[8:]} == {"alliance", "corporation"}
+        seen = [d.body for d in first]
+        for delivery in first:
+            await delivery.ack()
+        while len(seen) < 35:
+            (delivery,) = await _take(deliveries, 1)
+            seen.append(delivery.body)
+            await delivery.ack()
+        assert sorted(seen) == sorted([*chars, *_jobs(1, 2), *(
+            encode(Job("corporation", 98_000_000 + i)) for i in range(3))])
         assert await _nothing_more(deliveries, 0.2)
 
 

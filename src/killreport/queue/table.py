@@ -20,8 +20,9 @@ are rows with a later `not_before`. Trade-offs, decided here:
 - `ready` in stats counts rows, handed out or not: another process cannot see what is in flight.
   `consumers` is 1 for a queue this process consumes, or for every main queue while another
   process holds the runner lock.
-- Delivery order is oldest `not_before` first per queue, round robin across queues; a requeued
-  message keeps its place, so it comes back first.
+- Delivery order is oldest `not_before` first per queue; across queues, characters first and the
+  others in turn (queue/order.py says why); a requeued message keeps its place, so it comes back
+  first.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from killreport.queue.broker import (
 )
 from killreport.queue.dead import MAX_ERROR_CHARS, letter_from, letter_headers, replay_job
 from killreport.queue.messages import encode
+from killreport.queue.order import LEAVES, delivery_order
 from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S, Topology
 from killreport.runner_lock import holder
 from killreport.store.interface import Connections, Pooled
@@ -183,20 +185,19 @@ class _TableFeed:
             await self._owner.changed(self._owner.poll_s)
 
     async def _fill(self, room: int) -> None:
-        """Fetch up to `room` ready rows, round robin across the queues, and hold them."""
+        """Fetch up to `room` ready rows, in queue/order.py's order across the queues, and hold them."""
         async with self._owner.connections.connect() as conn:
             rows = await sql.ready(conn, self._mains, time.time(), self._owner.held, room)
         # Nothing awaited from here on: a cancelled anext cannot lose rows it has just held.
         by_main: dict[str, list[sql.Row]] = {m: [] for m in self._mains}
         for row in rows:
             by_main[self._owner.main_of(row.queue)].append(row)
-        order = self._mains[self._turn:] + self._mains[:self._turn]
-        for i in range(room):
-            for main in order:
-                if len(by_main[main]) > i and len(self._buffer) < room:
-                    self._take(by_main[main][i], main)
-        if self._buffer:
-            self._turn = (self._mains.index(self._buffer[-1].queue) + 1) % len(self._mains)
+        turn = self._mains[self._turn:] + self._mains[:self._turn]
+        ready = {main: len(found) for main, found in by_main.items()}
+        unread = {main: iter(found) for main, found in by_main.items()}
+        for main in delivery_order(ready, turn, LEAVES, room):
+            self._take(next(unread[main]), main)
+        self._turn = (self._turn + 1) % len(self._mains)
 
     def _take(self, row: sql.Row, main: str) -> None:
         self._owner.held.add(row.seq)
