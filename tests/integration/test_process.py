@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import hashlib
@@ -404,7 +405,7 @@ async def test_a_first_sighting_with_an_unusable_answer_is_held_until_its_expire
     assert await scalar(engine, "SELECT count(*) FROM characters") == 1
 
 
-async def test_a_job_whose_claim_ran_out_before_sending_is_looked_at_again_without_an_attempt(
+async def test_a_job_whose_claim_ran_out_before_sending_goes_back_in_line_at_once_without_an_attempt(
         engine: AsyncEngine) -> None:
     esi, broker = FakeEsi(), StubBroker()
     processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
@@ -412,9 +413,41 @@ async def test_a_job_whose_claim_ran_out_before_sending_is_looked_at_again_witho
     await enqueue(as_store(engine), broker, "character", [90000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
-    assert broker.retrying(QUEUE_NAMES["character"]) == [encode(Job(kind="character", id=90000001))]
+    # Not parked in a retry tier, and its claim given back: the next delivery does the job at once.
+    assert list(broker.queues[QUEUE_NAMES["character"]]) == [encode(Job(kind="character", id=90000001))]
+    assert broker.retrying(QUEUE_NAMES["character"]) == []
     assert await scalar(engine, "SELECT attempts FROM sync_pending") == 0
-    assert not broker.dead
+    assert await scalar(engine, select(t.sync_pending.c.claimed_until)) is None
+    del esi.failing["/characters/90000001"]
+    await run_until_idle(broker, processor)
+    assert esi.calls["/characters/90000001"] == 2 and not broker.dead
+    assert await scalar(engine, "SELECT count(*) FROM characters") == 1
+
+
+class ClaimedMeanwhile(FakeEsi):
+    """Waits past the claim, lets another job claim the entity, then says the request was not sent."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    async def character(self, character_id: int, etag: str | None = None) -> Any:
+        await asyncio.sleep(0.3)  # the processor's claim (0.2 s) runs out
+        async with as_store(self.engine).autocommit() as conn:
+            assert await as_store(self.engine).jobs.claim_and_read(conn, "character", character_id, 60)
+        raise NotSent("not sent", path=f"/characters/{character_id}")
+
+
+async def test_a_claim_that_ran_out_while_waiting_is_not_given_back_it_may_be_another_jobs(
+        engine: AsyncEngine) -> None:
+    esi, broker = ClaimedMeanwhile(engine), StubBroker()
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=0.2)
+    await enqueue(as_store(engine), broker, "character", [90000001], skip_fresh=False)
+    async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
+        await processor.handle(await anext(feed))
+    assert list(broker.queues[QUEUE_NAMES["character"]]) == [encode(Job(kind="character", id=90000001))]
+    held = await scalar(engine, select(t.sync_pending.c.claimed_until))
+    assert held is not None and held > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=50)
 
 
 async def test_a_new_alliances_unusable_member_list_is_asked_again_only_after_its_expires(

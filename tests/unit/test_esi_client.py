@@ -369,21 +369,50 @@ async def test_the_real_transport_tells_the_expires_of_a_body_over_the_cap() -> 
 class SlowBudget(RecordingBudget):
     """Grants a reservation only after a while, as a budget waiting out a pause does."""
 
+    def __init__(self, wait_s: float) -> None:
+        super().__init__()
+        self.wait_s = wait_s
+        self.cancelled = 0
+
     async def reserve(self, route: str) -> Lease:
-        await asyncio.sleep(0.05)
+        try:
+            await asyncio.sleep(self.wait_s)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
         return await super().reserve(route)
 
 
-async def test_nothing_is_sent_once_the_deadline_passed_while_waiting_for_the_budget() -> None:
+class BlockingBudget(RecordingBudget):
+    """Grants only after a while without yielding: a grant that arrives as the deadline passes."""
+
+    async def reserve(self, route: str) -> Lease:
+        time.sleep(0.05)  # noqa: ASYNC251 - on purpose: no await at which the deadline could cut in
+        return await super().reserve(route)
+
+
+async def test_the_wait_for_the_budget_ends_at_the_deadline_and_nothing_is_sent() -> None:
     transport, seen = answers((200, CHARACTER, {}))
-    budget = SlowBudget()
+    budget = SlowBudget(wait_s=30)
+    esi = client(transport, budget)
+    started = time.monotonic()
+    with sending_until(started + 0.05), pytest.raises(NotSent):
+        await esi.character(90000001)
+    assert time.monotonic() - started < 5  # not at the grant, 30 s later
+    assert seen == [] and budget.cancelled == 1 and budget.reserved == [] and budget.settled == []
+    budget.wait_s = 0.01
+    with sending_until(time.monotonic() + 5):
+        assert isinstance(await esi.character(90000001), Fetched)
+    assert len(seen) == 1
+
+
+async def test_a_lease_granted_as_the_deadline_passed_is_given_back_unused() -> None:
+    transport, seen = answers((200, CHARACTER, {}))
+    budget = BlockingBudget()
     esi = client(transport, budget)
     with sending_until(time.monotonic() + 0.01), pytest.raises(NotSent):
         await esi.character(90000001)
     assert seen == [] and budget.settled == [NOT_SENT] and not NOT_SENT.is_error
-    with sending_until(time.monotonic() + 5):
-        assert isinstance(await esi.character(90000001), Fetched)
-    assert len(seen) == 1
 
 
 async def test_an_answer_in_flight_outlives_a_cancellation_which_stops_the_next_request() -> None:

@@ -51,7 +51,8 @@ def sending_until(deadline: float) -> Iterator[None]:
 
     A job may only ask for an entity while its claim on it lasts: once the claim runs out, another
     worker may claim the entity and ask too, and the second request would come before the Expires
-    the first one got. A wait on the budget (a 420 pause, leases of killed workers) can outlast it.
+    the first one got. A wait on the budget (a 420 pause, a spent error window, a downtime) can
+    outlast it: the wait then ends at the deadline with NotSent.
     """
     token = _SEND_BY.set(deadline)
     try:
@@ -159,9 +160,9 @@ class EsiClient:
 
     async def _attempt(self, request: EsiRequest, route: str, path: str) -> EsiResponse:
         _refuse_when_cancelling()
-        lease = await self._budget.reserve(route)
         send_by = _SEND_BY.get()
-        if send_by is not None and time.monotonic() > send_by:
+        lease = await self._reserve(route, send_by, path)
+        if send_by is not None and time.monotonic() > send_by:  # granted as the deadline passed
             await self._budget.settle(lease, NOT_SENT)
             raise NotSent("not sent: the job's claim ran out while it waited for the budget", path=path)
         try:
@@ -181,6 +182,23 @@ class EsiClient:
             raise _given(MalformedResponse(f"body larger than {self._max_body} bytes",
                                            status=response.status, path=path), response)
         return response
+
+    async def _reserve(self, route: str, send_by: float | None, path: str) -> Lease:
+        """The budget's lease, or NotSent once `send_by` passes while waiting for it.
+
+        Waiting stops at the deadline, not at the next grant: a job then gives its claim back while
+        it surely still holds it (sync/process.py), and a grant after a long wait (a spent error
+        window, a downtime) goes to a job that can use it. The budgets give back a lease granted to
+        a reserve cancelled here.
+        """
+        if send_by is None:
+            return await self._budget.reserve(route)
+        try:
+            async with asyncio.timeout(max(send_by - time.monotonic(), 0.0)):
+                return await self._budget.reserve(route)
+        except TimeoutError:
+            raise NotSent("not sent: the job's claim ran out while it waited for the budget",
+                          path=path) from None
 
     async def _settle_answered(self, lease: Lease, response: EsiResponse, path: str) -> None:
         """Settle a request that got an answer; an answer worth keeping survives a failed settle.
