@@ -39,6 +39,7 @@ MAX_BATCH: Final = 1000
 _SEND_BY: ContextVar[float | None] = ContextVar("killreport_esi_send_by", default=None)
 # How a lease that was never used is returned: no answer, and no error either.
 NOT_SENT: Final = Observation(status=None, is_error=False)
+_CLAIM_RAN_OUT: Final = "not sent: the job's claim ran out while it waited for the budget"
 
 
 class NotSent(TransientError):
@@ -164,7 +165,7 @@ class EsiClient:
         lease = await self._reserve(route, send_by, path)
         if send_by is not None and time.monotonic() > send_by:  # granted as the deadline passed
             await self._budget.settle(lease, NOT_SENT)
-            raise NotSent("not sent: the job's claim ran out while it waited for the budget", path=path)
+            raise NotSent(_CLAIM_RAN_OUT, path=path)
         try:
             response = await _outliving(self._transport(request))
         except TransportError:
@@ -197,8 +198,7 @@ class EsiClient:
             async with asyncio.timeout(max(send_by - time.monotonic(), 0.0)):
                 return await self._budget.reserve(route)
         except TimeoutError:
-            raise NotSent("not sent: the job's claim ran out while it waited for the budget",
-                          path=path) from None
+            raise NotSent(_CLAIM_RAN_OUT, path=path) from None
 
     async def _settle_answered(self, lease: Lease, response: EsiResponse, path: str) -> None:
         """Settle a request that got an answer; an answer worth keeping survives a failed settle.
