@@ -49,7 +49,7 @@ LEASE_MARGIN_S: Final = 10.0
 
 
 def _option(default: Any, meaning: str, **limits: Any) -> Any:
-    """A setting's default and meaning, written once (README and .env.example are tested against it)."""
+    """A setting's default and meaning, written once (docs/configuration.md and .env.example are tested against it)."""
     return Field(default=default, description=meaning, **limits)
 
 
@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     declared, and the only place configuration is parsed (the environment, then `.env`).
 
     Everything else receives a Settings (or the few values it needs) from the composition root;
-    nothing reads `os.environ` for an option. `tests/unit/test_config_docs.py` holds the README's
-    table and `.env.example` to these fields.
+    nothing reads `os.environ` for an option. `tests/unit/test_config_docs.py` holds the table of
+    docs/configuration.md and `.env.example` to these fields.
     """
 
     # hide_input_in_errors: a ValidationError's text would otherwise quote the rejected value,
@@ -182,7 +182,7 @@ class Settings(BaseSettings):
 
         An embedded runner is the whole fleet, so it fills the budget's in-flight cap, and more: a job
         holds no lease while it claims, stores and acks, so with as many jobs as slots the slots
-        were 28 % idle. Full universe, this 2-core VM (README, Speed, Embedded mode): 32 jobs
+        were 28 % idle. Full universe, this 2-core VM (docs/performance.md, embedded mode): 32 jobs
         145.7 s, 48 jobs 137.0 s, 64 jobs 138.8 s (waiting jobs cost a little CPU)."""
         if self.embedded and "worker_concurrency" not in self.model_fields_set:
             return self.esi_max_inflight * 3 // 2

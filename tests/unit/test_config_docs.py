@@ -1,4 +1,4 @@
-"""The README's configuration table and `.env.example` say what `Settings` declares, no more, no less."""
+"""docs/configuration.md's table and `.env.example` say what `Settings` declares, no more, no less."""
 
 from __future__ import annotations
 
@@ -30,12 +30,31 @@ def test_every_option_has_a_meaning() -> None:
     assert all(field.description for field in Settings.model_fields.values())
 
 
-def test_the_readme_table_is_the_settings() -> None:
-    readme = (ROOT / "README.md").read_text()
-    table = readme[readme.index("| variable | default | meaning |"):].split("\n\n", 1)[0]
-    rows = table.splitlines()[2:]
-    assert rows == expected_rows(), "README's table drifted from Settings; it should read:\n" + "\n".join(
-        expected_rows())
+CONFIGURATION_PAGE = ROOT / "docs" / "configuration.md"
+HEADER = "| variable | default | meaning |"
+
+
+def documented_rows(page: str) -> list[str]:
+    """The rows of the page's one settings table (after its header and separator)."""
+    assert page.count(HEADER) == 1, f"{CONFIGURATION_PAGE.name} should hold one settings table"
+    table = page[page.index(HEADER):].split("\n\n", 1)[0]
+    return table.splitlines()[2:]
+
+
+def test_the_configuration_page_is_the_settings() -> None:
+    rows = documented_rows(CONFIGURATION_PAGE.read_text())
+    assert rows == expected_rows(), "docs/configuration.md's table drifted from Settings; it should read:\n" + (
+        "\n".join(expected_rows()))
+
+
+def test_a_drifted_table_is_caught() -> None:
+    page = CONFIGURATION_PAGE.read_text()
+    first = expected_rows()[0]
+    for drifted in (page.replace(first + "\n", ""),  # a setting left out
+                    page.replace(first, first.removesuffix(" |") + " (changed) |"),  # a meaning changed
+                    page.replace(first, first + "\n| `NOT_A_SETTING` | `1` | nothing |")):  # one too many
+        assert drifted != page
+        assert documented_rows(drifted) != expected_rows()
 
 
 def test_env_example_names_only_real_options() -> None:
