@@ -49,7 +49,8 @@ LEASE_MARGIN_S: Final = 10.0
 
 
 def _option(default: Any, meaning: str, **limits: Any) -> Any:
-    """A setting's default and meaning, written once (docs/configuration.md and .env.example are tested against it)."""
+    """A setting's default and meaning, written once (docs/configuration.md's table and .env.example
+    are tested against it)."""
     return Field(default=default, description=meaning, **limits)
 
 

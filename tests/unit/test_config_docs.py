@@ -43,8 +43,8 @@ def documented_rows(page: str) -> list[str]:
 
 def test_the_configuration_page_is_the_settings() -> None:
     rows = documented_rows(CONFIGURATION_PAGE.read_text())
-    assert rows == expected_rows(), "docs/configuration.md's table drifted from Settings; it should read:\n" + (
-        "\n".join(expected_rows()))
+    should = "\n".join(expected_rows())
+    assert rows == expected_rows(), f"docs/configuration.md's table drifted from Settings:\n{should}"
 
 
 def test_a_drifted_table_is_caught() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.metadata
 import json
 import time
 from typing import Any
@@ -11,7 +12,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from killreport import __version__
 from killreport.budget.memory import MemoryBudget
 from killreport.budget.rules import Limits
 from killreport.budget.types import BudgetSnapshot, Lease
@@ -88,7 +88,7 @@ async def test_every_request_sends_user_agent_and_compatibility_date() -> None:
     assert request.url == "http://esi.test/characters/90000001"
     assert request.headers["X-Compatibility-Date"] == "2026-08-18"
     agent = request.headers["User-Agent"]
-    assert agent.startswith("killreport/") and "a@b.c" in agent
+    assert agent.startswith(f"killreport/{importlib.metadata.version('killreport')} (a@b.c; ")
     assert request.headers["Accept"] == "application/json" and "If-None-Match" not in request.headers
     assert budget.reserved == ["/characters/{id}"]
     assert budget.settled[0].error_remain == 99
@@ -165,7 +165,8 @@ async def test_etag_is_sent_and_304_comes_back_as_not_modified() -> None:
 
 def test_user_agent_names_version_contact_and_project() -> None:
     agent = user_agent("ops@example.com")
-    assert agent == f"killreport/{__version__} (ops@example.com; +https://github.com/killreport/killreport)"
+    installed = importlib.metadata.version("killreport")  # the package's metadata, not a constant
+    assert agent == f"killreport/{installed} (ops@example.com; +https://github.com/killreport/killreport)"
     assert "\n" not in user_agent("a@b.c\r\nX-Evil: 1")
     assert route_of("/alliances/99000001/corporations") == "/alliances/{id}/corporations"
 

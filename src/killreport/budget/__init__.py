@@ -1,7 +1,10 @@
-"""The ESI budget every worker shares: reserve before sending, settle with what ESI reported.
+"""The ESI budget every process of one copy shares: reserve before sending, settle with what ESI
+reported. Embedded, it lives in a row of the SQLite file; distributed, in PostgreSQL.
 
     rules     the pure decisions (decide, apply_settle) on an immutable State; every number in Rules
+    sqlite    SqliteBudget: the rules in Python, their State in the file's one budget row (embedded)
     pg        PgBudget: the same rules in PL/pgSQL (store/sql), one round trip per reserve and settle
+              (distributed)
     memory    MemoryBudget: the rules held in one process
     types     the Budget protocol the ESI client talks to, Lease, BudgetSnapshot
 """

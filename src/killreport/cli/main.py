@@ -20,7 +20,10 @@ from killreport.logs import configure_logging
 def build_app() -> App:
     """The command tree."""
     app = App(name="killreport", version=__version__,
-              help="Keep a PostgreSQL copy of EVE Online's public data from ESI.")
+              help="Keep a local copy of EVE Online's public alliance, corporation and character data "
+                   "from ESI, under one ESI budget: in one SQLite file (DATABASE_URL=sqlite:///..., the "
+                   "default), or in PostgreSQL with RabbitMQ and any number of workers "
+                   "(DATABASE_URL=postgresql://...).")
     app.command(admin_cmds.migrate_cmd, name="migrate")
     app.command(worker_cmd.worker, name="worker")
     app.command(scheduler_cmd.scheduler, name="scheduler")
@@ -75,7 +78,7 @@ def _log_level() -> str:
 
 
 def use_fast_event_loop() -> None:
-    """uvloop where it installs (measured: it cuts a worker's CPU per job; see README)."""
+    """uvloop where it installs (measured: it cuts a worker's CPU per job)."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency, but never required to run

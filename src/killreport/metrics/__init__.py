@@ -1,1 +1,2 @@
-"""Prometheus metrics of the long-running processes: made per process, passed down explicitly."""
+"""Prometheus metrics of the long-running processes (`run`, `worker`, `scheduler`, in either mode):
+made per process, passed down explicitly."""

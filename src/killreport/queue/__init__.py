@@ -1,8 +1,11 @@
-"""Jobs on a message broker: the narrow interfaces, RabbitMQ behind them, and a stub beside it for tests.
+"""Jobs on a queue: the narrow interfaces, and behind them a table of the SQLite file (embedded),
+RabbitMQ (distributed) or a stub for tests.
 
     JobQueue  (workers, sync commands)   publish, publish_retry, publish_dead, consume
     QueueAdmin (status, purge, dlq)      stats, purge, dead_letters, replay_dead, purge_dead
-    Broker = JobQueue + QueueAdmin + close:  RabbitBroker (quorum queues, TTL retry tiers), StubBroker
+    Broker = JobQueue + QueueAdmin + close:  TableQueue (queue/table.py: rows of the file, one
+             consumer), RabbitBroker (quorum queues, TTL retry tiers), StubBroker
+    order     which queue an embedded fill takes from next (characters first)
 
 Errors are drawn in killreport.queue.broker; message bodies are killreport.queue.messages.Job.
 """

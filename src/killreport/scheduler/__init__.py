@@ -1,4 +1,5 @@
-"""The scheduler: one active process (an advisory lock elects it) keeps the copy fresh.
+"""The scheduler: one active process keeps the copy fresh. Distributed, any number run and a
+PostgreSQL advisory lock elects one; embedded, it runs inside the file's one runner.
 
 It re-queues entities whose Expires has passed, spread out (rules.release_count), refreshes the
 alliance list and marks alliances that left it closed, and sweeps characters' affiliations.

@@ -1,4 +1,9 @@
-"""Every SQL statement of killreport, one module per concern, on SQLAlchemy Core (asyncpg).
+"""Every SQL statement of killreport, one module per concern, on SQLAlchemy Core. The modules here
+are PostgreSQL's (asyncpg); sqlite/ answers the same questions on one SQLite file, and interface.py
+is the seam both implement.
+
+    interface    the Store: every question asked of a database, four query groups (pg/, sqlite/)
+    copy         `killreport copy`: a SQLite file's rows into an empty PostgreSQL database
 
     tables       the schema as Core tables (migrations/ builds it; a test holds the two equal)
     entities     claim-and-read, store, members, tombstones, failures: the job's hot path

@@ -1,7 +1,7 @@
 """The Store seam: every question killreport asks a database, one interface, two implementations.
 
 `Store` is an engine plus four groups of queries, each a Protocol that a module satisfies (mypy
-checks a module against a Protocol): the PostgreSQL modules in `store/` (today's tuned statements,
+checks a module against a Protocol): the PostgreSQL modules in `store/` (the tuned statements,
 named by `store/pg/`) and the SQLite ones in `store/sqlite/`. Queries take an open connection,
 so a caller that needs several in one transaction (the scheduler's list and sweep) opens it
 (`store.begin()`) and passes it along; nothing outside `store/` writes SQL.

@@ -1,5 +1,6 @@
-"""Syncing: what a job asks for and what it leads to (plan), asking (fetch), doing one job (process),
-putting entities on the queues (enqueue), and the sync commands' stages and waiting (orchestrate).
+"""Syncing, the same in both modes: what a job asks for and what it leads to (plan), asking (fetch),
+doing one job (process), putting entities on the queues (enqueue), and the sync commands' stages and
+waiting (orchestrate).
 """
 
 from killreport.sync.enqueue import enqueue, republish_stale

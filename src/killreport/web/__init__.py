@@ -1,4 +1,5 @@
-"""`killreport web`: a small read-only site and JSON API over the copy and the system.
+"""`killreport web`: a small read-only site and JSON API over the copy and the system, on a SQLite
+file or PostgreSQL (RabbitMQ optional: without it the status page shows the rest).
 
 Server-rendered pages (Jinja2, autoescaped), one small script for the live status page, a strict
 Content-Security-Policy, loopback-only unless WEB_TOKEN is set.

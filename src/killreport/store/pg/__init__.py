@@ -1,4 +1,5 @@
-"""The PostgreSQL store: today's tuned statements (store/*.py, store/sql/) behind the Store seam.
+"""The PostgreSQL store (distributed mode): the tuned statements of store/*.py and store/sql/ behind
+the Store seam.
 
 Each module here only names which statement answers which question of store/interface.py; the
 SQL itself stays beside its concern in store/ (entities, pending, schedule, lookup, ...).

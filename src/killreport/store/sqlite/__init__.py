@@ -1,4 +1,5 @@
-"""The embedded store: the same interface as store/ on one SQLite file (WAL), no server.
+"""The embedded store (the default mode): the same interface as store/ on one SQLite file (WAL), no
+server.
 
     store      sqlite_store(): the Store on a SQLite engine
     jobs, schedule, lookup, admin   the four query groups of store/interface.py
