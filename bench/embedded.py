@@ -204,7 +204,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--alliances", type=int, default=3550)
     # The simulator draws latency + uniform(0, jitter): 50-70 ms (mean 60) by default, the setting
-    # of every row in the README; `--latency-ms 30 --jitter-ms 40` is 50 +- 20 ms read literally.
+    # of docs/performance.md's rows unless they say otherwise; `--latency-ms 30 --jitter-ms 40` is
+    # 50 +- 20 ms read literally.
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--jitter-ms", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=None,

@@ -11,7 +11,7 @@ Two designs (goal: requests/s with metrics at most 3 % below without):
   metrics, measured under the very same load, disk and network as its control.
 - pairs: runs with every worker serving metrics against runs with none, in alternating order.
   Why `within` is the default: on this 2-core machine the same run varies by up to 17 % in
-  requests/s and 15 % in workers' CPU per request (README, Speed), so between-run pairs need
+  requests/s and 15 % in workers' CPU per request (docs/performance.md), so between-run pairs need
   dozens of runs to see 3 %; two workers in one run see the same noise.
 Prints one JSON object: every run, the per-run ratios, their mean and a 95 % interval (Student's t),
 and whether the interval clears the goal.

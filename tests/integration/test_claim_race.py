@@ -6,7 +6,7 @@ job finishing the same entity) and reads the stored copy; PostgreSQL reads with 
 when the statement started, before that job's commit. The claim is then won on a deleted pending
 row and the job sees no fresh copy, so it asks ESI again before the Expires just stored: the rare
 cache violations of the distributed fault tests (duplicate messages after a broker restart or a
-kill; one in fresh-clone scripts/test, fifth session, with a 60 s claim). claim_and_read now reads
+kill; one in a fresh-clone scripts/test run of 2026-11-30, with a 60 s claim). claim_and_read now reads
 again, in a statement of its own, whenever the first read found something to fetch.
 """
 

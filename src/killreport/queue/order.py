@@ -12,8 +12,8 @@ where their errors bunch into one window and its last 20 s run at a handful of l
 soon as they are found, their errors spread over the run in step with the cascade. Measured with
 `.venv/bin/python bench/embedded.py --latency-ms 30 --jitter-ms 40` (full default universe, 2-core
 VM), alternating trees: 110.2-115.8 s against 112.6-120.6 s in turn, the second window's errors
-74-77 against 83-85; 1-3 s at 50-70 ms; no change where errors bound the run. README, Speed,
-eighth session.
+74-77 against 83-85; 1-3 s at 50-70 ms; no change where errors bound the run
+(docs/performance.md, 2026-12-01).
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ class StateEncoder:
     Encoding every lease every time was 7 % of the embedded runner's CPU; with each lease's text
     kept, the head's encoding and the bookkeeping still cost 36-38 us of a reserve+settle pair (6.8 %
     under py-spy, bench/embedded.py); with the head's text kept too, and leases found by their id
-    rather than id(), 15.6 us (README, Speed: Embedded mode).
+    rather than id(), 15.6 us (docs/performance.md, 2026-12-01).
     """
 
     def __init__(self) -> None:
