@@ -44,7 +44,7 @@ async def test_npc_and_system_ids_are_shown_without_links(client: Client) -> Non
     closed = await page(client, "/corporations/98000011")
     assert 'href="/characters/1"' not in closed and "system or NPC" in closed
     pilot = await page(client, "/characters/90000003")
-    assert 'href="/corporations/1000167"' not in pilot and "Flies &lt;b&gt;safe&lt;/b&gt;" in pilot
+    assert 'href="/corporations/1000167"' not in pilot and "Flies <b>safe</b>" in pilot
 
 
 async def test_a_character_page_links_its_corporation_alliance_and_says_when_deleted(client: Client) -> None:

@@ -34,7 +34,8 @@ async def web(*, host: str = "127.0.0.1", port: int = 8080) -> int:
     async with database(settings, wait=False, pool_size=POOL_SIZE) as store:
         link = BrokerLink(lambda: reading_broker(settings, store))
         try:
-            await serve(build_app(store, link, token=token or None), host, port, stop, _ready)
+            await serve(build_app(store, link, token=token or None, images=settings.web_images), host, port,
+                        stop, _ready)
         finally:
             await link.close()
     return 0

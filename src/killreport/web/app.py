@@ -11,7 +11,7 @@ from killreport.web import api, pages, render
 from killreport.web.broker_link import BrokerLink
 from killreport.web.errors import error_response, errors
 from killreport.web.keys import BROKER, STORE
-from killreport.web.security import add_security_headers, auth_middleware
+from killreport.web.security import auth_middleware, security_headers_hook
 
 _PAGES = [("/", pages.status_page), ("/alliances/{id}", pages.alliance_page),
           ("/corporations/{id}", pages.corporation_page), ("/characters/{id}", pages.character_page),
@@ -23,17 +23,22 @@ _API = [("/api", api.index), ("/api/status", api.status_json), ("/api/alliances/
         ("/api/characters/{id}", api.character), ("/api/search", api.search), ("/api/changes", api.changes)]
 
 
-def build_app(store: Store, broker: BrokerLink, *, token: str | None = None) -> web.Application:
-    """The read-only site over `store` and `broker`; with a token, every request must carry it."""
+def build_app(store: Store, broker: BrokerLink, *, token: str | None = None,
+              images: bool = False) -> web.Application:
+    """The read-only site over `store` and `broker`; with a token, every request must carry it.
+
+    With `images`, entity pages show portraits and logos from CCP's image server (WEB_IMAGES);
+    without, no page loads anything from anywhere but this site.
+    """
     # The token check comes first: nothing, not even an error page, is served without it.
     middlewares = [auth_middleware(token, error_response)] if token else []
     app = web.Application(middlewares=[*middlewares, errors])
     app[STORE] = store
     app[BROKER] = broker
-    render.setup(app)
+    render.setup(app, images=images)
     for path, handler in _PAGES + _API:
         app.router.add_get(path, handler)
     static = resources.files("killreport.web") / "static"
     app.router.add_static("/static", str(static), append_version=False)
-    app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(security_headers_hook(images))
     return app

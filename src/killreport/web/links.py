@@ -10,6 +10,7 @@ from aiohttp import web
 
 from killreport.ids import Kind, is_special
 from killreport.store.lookup import Page, Row
+from killreport.web.security import IMAGE_SERVER
 
 PLURAL: Final[Mapping[Kind, str]] = {
     "alliance": "alliances", "corporation": "corporations", "character": "characters"}
@@ -36,6 +37,12 @@ def link(kind: Kind, entity_id: int | None, known: Mapping[tuple[Kind, int], Row
     found = known.get((kind, entity_id), {})
     return {"kind": kind, "id": entity_id, "name": found.get("name"), "ticker": found.get("ticker"),
             "npc": False, "url": page_url(kind, entity_id), "api": api_url(kind, entity_id)}
+
+
+def image_url(kind: Kind, entity_id: int) -> str:
+    """A character's portrait or an alliance's or corporation's logo on CCP's image server, 128 px."""
+    what = "portrait" if kind == "character" else "logo"
+    return f"{IMAGE_SERVER}/{PLURAL[kind]}/{entity_id}/{what}?size=128"
 
 
 def next_url(request: web.Request, page: Page, current: int) -> str | None:

@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
-from killreport.web.links import json_time
+from killreport.web import markup
+from killreport.web.links import image_url, json_time
 
 
 def cell(value: Any) -> str:
@@ -57,15 +59,30 @@ def when(value: dt.datetime | None) -> str:
     return "-" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def setup(app: web.Application) -> None:
-    """Load the package's templates with autoescaping on and undefined names an error."""
+def eve(value: str | None) -> Markup:
+    """A description's EVE markup as safe HTML (markup.render: only what it writes is markup)."""
+    return Markup(markup.render(value or ""))  # noqa: S704 - render escapes all the player wrote
+
+
+def eve_inline(value: str | None) -> Markup:
+    """A title's EVE markup as safe HTML for inside a line: no breaks, sizes or colours."""
+    return Markup(markup.render(value or "", inline=True))  # noqa: S704 - as eve()
+
+
+def setup(app: web.Application, *, images: bool = False) -> None:
+    """Load the package's templates with autoescaping on and undefined names an error.
+
+    `images` tells the templates whether to show CCP's portraits and logos (WEB_IMAGES).
+    """
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("killreport.web", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, auto_reload=False, trim_blocks=True, lstrip_blocks=True,
         default_helpers=False)
     filters: dict[str, Callable[..., Any]] = {"cell": cell, "when": when, "as_rows": as_rows,
-                                              "web_url": web_url}
+                                              "web_url": web_url, "eve": eve, "eve_inline": eve_inline}
     env.filters.update(filters)
+    env.globals["images"] = images
+    env.globals["image_url"] = image_url
 
 
 def page(template: str, request: web.Request, context: dict[str, Any], status: int = 200) -> web.Response:

@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from aiohttp import BasicAuth, web
@@ -20,11 +20,16 @@ from aiohttp.typedefs import Handler, Middleware
 from killreport.config import ConfigError
 
 MIN_TOKEN_CHARS: Final = 16
-# Scripts only from this origin and none inline; no plugins, frames, forms elsewhere or base tags:
-# even a string that escaped escaping could neither run nor load anything.
-CONTENT_SECURITY_POLICY: Final = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+# Portraits and logos come from here when WEB_IMAGES is on; from nowhere else, ever.
+IMAGE_SERVER: Final = "https://images.evetech.net"
+# Scripts only from this origin and none inline; styles only from style.css (no style attributes:
+# EVE's colours are classes, see markup._colour_classes); no plugins, frames, forms elsewhere or
+# base tags: even a string that escaped escaping could neither run nor load anything.
+_POLICY: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY: Final = _POLICY.format(images="'self'")
+CONTENT_SECURITY_POLICY_WITH_IMAGES: Final = _POLICY.format(images=f"'self' {IMAGE_SERVER}")
 SECURITY_HEADERS: Final[Mapping[str, str]] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -96,9 +101,22 @@ def auth_middleware(token: str, refuse: Refuse) -> Middleware:
     return require_token
 
 
-async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: the same headers on every answer (pages, API, static files, errors)."""
-    response.headers.update(SECURITY_HEADERS)
-    if not request.path.startswith("/static/"):
-        # Pages show live data and may sit behind a token: no shared cache may keep them.
-        response.headers["Cache-Control"] = "no-store"
+def security_headers(images: bool) -> Mapping[str, str]:
+    """The headers every answer carries; with `images`, the policy lets pages show CCP's images."""
+    if not images:
+        return SECURITY_HEADERS
+    return {**SECURITY_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY_WITH_IMAGES}
+
+
+def security_headers_hook(images: bool) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """An on_response_prepare signal handler adding `security_headers(images)` to every answer."""
+    headers = security_headers(images)
+
+    async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+        """The same headers on every answer (pages, API, static files, errors)."""
+        response.headers.update(headers)
+        if not request.path.startswith("/static/"):
+            # Pages show live data and may sit behind a token: no shared cache may keep them.
+            response.headers["Cache-Control"] = "no-store"
+
+    return add_security_headers
