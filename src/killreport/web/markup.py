@@ -153,6 +153,7 @@ def size_class(value: str) -> str | None:
         return None
     if size != size:  # NaN
         return None
+    size = min(max(size, SIZES[0]), SIZES[-1])  # before comparing: infinity is as far from them all
     nearest = min(SIZES, key=lambda s: (abs(s - size), s))
     return f"fs-{nearest}"
 
