@@ -68,6 +68,7 @@ async def filled() -> AsyncIterator[Filled]:
         async with engine.begin() as conn:
             await fill.scenario(conn)
             hostile = await fill.hostile(conn)
+            await fill.markup(conn)
         yield Filled(url, engine, hostile)
         await engine.dispose()
     finally:

@@ -69,13 +69,23 @@ async def character(conn: AsyncConnection, character_id: int, name: str, corpora
 
 @dataclass
 class Hostile:
-    """Where the hostile strings went: each one's text and the page that shows it."""
+    """Where the hostile strings went: each one's text and the page that shows it.
+
+    `shown_on` texts are shown as written (names, tickers, URLs, changed values); `described_on`
+    ones are EVE markup rendered by markup.render (descriptions, and titles inline).
+    """
 
     shown_on: dict[str, list[str]] = field(default_factory=dict)
+    described_on: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
 
     def add(self, url: str, *texts: str | None) -> None:
         """Record that `url` shows each of `texts`."""
         self.shown_on.setdefault(url, []).extend(t for t in texts if t)
+
+    def describe(self, url: str, source: str | None, *, inline: bool = False) -> None:
+        """Record that `url` renders the markup `source` (inline: as a title)."""
+        if source:
+            self.described_on.setdefault(url, []).append((source, inline))
 
 
 async def hostile(conn: AsyncConnection, first_id: int = 0) -> Hostile:
@@ -95,8 +105,12 @@ async def hostile(conn: AsyncConnection, first_id: int = 0) -> Hostile:
                         corporation_title=name)
         await changes.record(conn, [Change("corporation", c, "name", text, name)])
         placed.add(f"/alliances/{a}", name, ticker)
-        placed.add(f"/corporations/{c}", name, ticker, text, url)
-        placed.add(f"/characters/{p}", name, texts[-1 - n % len(texts)])
+        placed.add(f"/corporations/{c}", name, ticker, text, url)  # `text` also as a changed name
+        placed.describe(f"/corporations/{c}", text)
+        placed.describe(f"/corporations/{c}", name, inline=True)  # its character's title
+        placed.add(f"/characters/{p}", name)
+        placed.describe(f"/characters/{p}", texts[-1 - n % len(texts)])
+        placed.describe(f"/characters/{p}", name, inline=True)
     return placed
 
 
@@ -140,3 +154,40 @@ async def big_alliance(conn: AsyncConnection, alliance_id: int, members: Sequenc
     for n, corporation_id in enumerate(members):
         await corporation(conn, corporation_id, f"Member Corp {n:04d}", f"M{n:04d}"[:5],
                           alliance_id=alliance_id, member_count=1 + n % 97, ceo_id=90000001)
+
+
+# EVE's own markup as players write it, with hostile strings among it: tests/web/test_markup_pages.py
+# checks what Chromium makes of each piece.
+MARKED_ALLIANCE, MARKED_CORPORATION, MARKED_CHARACTER = 99_300_001, 98_300_001, 90_300_001
+WRAPPED_CORPORATION, LONG_CORPORATION = 98_300_002, 98_300_003
+MARKED_DESCRIPTION = "".join((
+    '<font size="24" color="#ffff0000">Big red</font><br>',
+    "<b>bold</b> <i>italic</i> <u>under</u> <color=0xff00ff00>green</color><br>",
+    '<a href="showinfo:1377//90000001">The Mittani</a> <url=showinfo:16159//99000001>Goonswarm</url> ',
+    '<a href="showinfo:2//98000001">GoonWaffe</a> <a href="showinfo:587//123456">Rifter</a><br>',
+    "<url=https://example.com/recruit?a=1&amp;b=2>recruiting</url> ",
+    '<a href="javascript:window.__pwned=6">js link</a> <url=javascript:window.__pwned=7>js url</url><br>',
+    '<font color="red;background:url(http://127.0.0.2/x)">css</font> &lt;b&gt;not bold&lt;/b&gt;<br>',
+    '<script>window.__pwned=9</script> <img src=x onerror="window.__pwned=10"> ',
+    '<div onclick="window.__pwned=11">div</div><br>',
+    "\u202eright to left\u202c <loc>localized</loc><br>",
+    "<b>unclosed <i>misnested</b> tail</i> <u>open to the end",
+))
+MARKED_TITLE = "<b>Director</b> of <color=0xffff0000>Pain</color><br><script>window.__pwned=12</script>"
+# How ESI has handed over some old descriptions: a Python literal with \\u escapes.
+WRAPPED_DESCRIPTION = "u'\\u041f\\u0440\\u0438\\u0432\\u0435\\u0442 <b>\\u0434\\u0440\\u0443\\u0437\\u044c\\u044f</b>'"
+
+
+async def markup(conn: AsyncConnection) -> None:
+    """An alliance, corporations and a character whose descriptions and title are EVE markup."""
+    await alliance(conn, MARKED_ALLIANCE, "Markup Alliance", "MARK", creator_id=MARKED_CHARACTER,
+                   creator_corporation_id=MARKED_CORPORATION, executor=MARKED_CORPORATION,
+                   members=[MARKED_CORPORATION, WRAPPED_CORPORATION, LONG_CORPORATION])
+    await corporation(conn, MARKED_CORPORATION, "Markup Corp", "MKUP", alliance_id=MARKED_ALLIANCE,
+                      ceo_id=MARKED_CHARACTER, description=MARKED_DESCRIPTION)
+    await corporation(conn, WRAPPED_CORPORATION, "Wrapped Corp", "WRAP", alliance_id=MARKED_ALLIANCE,
+                      description=WRAPPED_DESCRIPTION)
+    await corporation(conn, LONG_CORPORATION, "Long Corp", "LONG", alliance_id=MARKED_ALLIANCE,
+                      description=strings.long_text(random.Random(11), 9000))
+    await character(conn, MARKED_CHARACTER, "Markup Pilot", MARKED_CORPORATION, alliance_id=MARKED_ALLIANCE,
+                    description=MARKED_DESCRIPTION, corporation_title=MARKED_TITLE)
