@@ -123,8 +123,8 @@ class Settings(BaseSettings):
         "", "a secret every `killreport web` request must carry (`Authorization: Bearer TOKEN`, or as the "
         "basic-auth password); required to listen on anything but a loopback address", validate_default=True)
     web_images: bool = _option(
-        True, "`killreport web` shows portraits and logos from CCP's image server (images.evetech.net); "
-        "false for an offline or private deployment: no page then loads anything from elsewhere")
+        True, "`killreport web` shows portraits and logos from images.evetech.net; false: no page loads "
+        "anything from elsewhere (offline or private deployments)")
     metrics_port: int = _option(
         0, "worker, scheduler and run serve /metrics, /healthz and /readyz on this port; 0: off",
         ge=0, le=65535)

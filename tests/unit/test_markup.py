@@ -133,9 +133,12 @@ def test_showinfo_links_to_the_three_kinds_go_to_their_pages_here(type_id: int, 
 
 
 def test_the_url_form_and_unquoted_hrefs_link_too() -> None:
-    assert render("<url=showinfo:1377//90000001>M</url>") == '<a href="/characters/90000001" class="eve-link">M</a>'
-    assert render("<a href=showinfo:16159//99000001>G</a>") == '<a href="/alliances/99000001" class="eve-link">G</a>'
-    assert site_target("showinfo:2") is None and site_target("showinfo:２//９８") is None  # no wide digits
+    assert render("<url=showinfo:1377//90000001>M</url>") == (
+        '<a href="/characters/90000001" class="eve-link">M</a>')
+    assert render("<a href=showinfo:16159//99000001>G</a>") == (
+        '<a href="/alliances/99000001" class="eve-link">G</a>')
+    wide = "showinfo:\uff12//\uff19\uff18"  # fullwidth digits: no id
+    assert site_target("showinfo:2") is None and site_target(wide) is None
 
 
 def test_links_out_are_http_only_and_carry_rel() -> None:

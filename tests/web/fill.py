@@ -175,7 +175,8 @@ MARKED_DESCRIPTION = "".join((
 ))
 MARKED_TITLE = "<b>Director</b> of <color=0xffff0000>Pain</color><br><script>window.__pwned=12</script>"
 # How ESI has handed over some old descriptions: a Python literal with \\u escapes.
-WRAPPED_DESCRIPTION = "u'\\u041f\\u0440\\u0438\\u0432\\u0435\\u0442 <b>\\u0434\\u0440\\u0443\\u0437\\u044c\\u044f</b>'"
+WRAPPED_DESCRIPTION = ("u'\\u041f\\u0440\\u0438\\u0432\\u0435\\u0442 "
+                       "<b>\\u0434\\u0440\\u0443\\u0437\\u044c\\u044f</b>'")
 
 
 async def markup(conn: AsyncConnection) -> None:
@@ -191,3 +192,7 @@ async def markup(conn: AsyncConnection) -> None:
                       description=strings.long_text(random.Random(11), 9000))
     await character(conn, MARKED_CHARACTER, "Markup Pilot", MARKED_CORPORATION, alliance_id=MARKED_ALLIANCE,
                     description=MARKED_DESCRIPTION, corporation_title=MARKED_TITLE)
+    await changes.record(conn, [
+        Change("corporation", MARKED_CORPORATION, "description",
+               "<i>We were</i> <url=showinfo:2//98000001>elsewhere</url>", "<b>now here</b>"),
+        Change("character", MARKED_CHARACTER, "corporation_title", "<u>Recruit</u><br>x", MARKED_TITLE)])

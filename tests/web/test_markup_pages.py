@@ -121,3 +121,15 @@ async def test_a_long_description_scrolls_in_its_box(site: str, page: Page) -> N
     box = await page.evaluate(_DESCRIPTION, ".text")
     assert box["scrolls"] and len(box["text"]) > 4000
     assert await page.is_visible("footer")
+
+
+async def test_changed_descriptions_and_titles_render_in_changes(site: str, page: Page) -> None:
+    await visit(page, f"{site}/corporations/{MARKED_CORPORATION}", "corporation-changes")
+    cells = await page.evaluate(_DESCRIPTION, "table.changes tbody")
+    shown = [(e["tag"], e["text"], e["href"]) for e in cells["elements"] if e["tag"] in ("a", "b", "i")]
+    assert shown == [("i", "We were", None), ("a", "elsewhere", "/corporations/98000001"),
+                     ("b", "now here", None)]
+    await visit(page, f"{site}/characters/{MARKED_CHARACTER}", "character-changes")
+    title = await page.evaluate(_DESCRIPTION, "table.changes tbody")
+    assert ("u", "Recruit") in [(e["tag"], e["text"]) for e in title["elements"]]
+    assert "Recruit x" in title["text"] and "<u>" not in title["text"]

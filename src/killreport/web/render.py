@@ -6,7 +6,6 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -44,14 +43,8 @@ def as_rows(value: Any) -> list[Any]:
 
 def web_url(value: str | None) -> str | None:
     """A corporation's URL if it is a plain http(s) address worth a link, else None (shown as text)."""
-    if not value:
-        return None
-    try:
-        parts = urlsplit(value.strip())
-        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # an unclosed IPv6 bracket, a bad port
-        return None
-    return value.strip() if usable else None
+    # The same rule as a link out in a description.
+    return markup.external_target(value) if value else None
 
 
 def when(value: dt.datetime | None) -> str:
