@@ -16,7 +16,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Route
 
 from killreport.web import build_app
 from killreport.web.security import CONTENT_SECURITY_POLICY, IMAGE_SERVER
-from tests.cluster import env_for, web_process
+from tests.cluster import cli, env_for, web_process
 from tests.web.browser import served
 from tests.web.conftest import CLOSED_PORT_AMQP, Filled, link_to
 from tests.web.fill import MARKED_ALLIANCE, MARKED_CHARACTER, MARKED_CORPORATION
@@ -126,3 +126,11 @@ async def test_the_command_reads_web_images(filled: Filled) -> None:
             policy = resp.headers["Content-Security-Policy"]
         assert (IMAGES[2] in body) is shown and (IMAGE_SERVER in policy) is shown, setting
         assert shown or policy == CONTENT_SECURITY_POLICY
+
+
+async def test_the_command_refuses_a_web_images_that_is_not_true_or_false() -> None:
+    env = env_for("postgresql://root@127.0.0.1:1/killreport", CLOSED_PORT_AMQP, "http://127.0.0.1:1",
+                  WEB_TOKEN="", WEB_IMAGES="maybe")
+    done = await cli(env, "web", "--port", "0", timeout_s=60)
+    assert done.code == 1 and done.out == "" and done.err.count("\n") == 1, done.err
+    assert "invalid setting WEB_IMAGES" in done.err and "maybe" not in done.err
