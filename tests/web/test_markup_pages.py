@@ -133,3 +133,15 @@ async def test_changed_descriptions_and_titles_render_in_changes(site: str, page
     title = await page.evaluate(_DESCRIPTION, "table.changes tbody")
     assert ("u", "Recruit") in [(e["tag"], e["text"]) for e in title["elements"]]
     assert "Recruit x" in title["text"] and "<u>" not in title["text"]
+
+
+async def test_escaping_alone_keeps_these_pages_inert(site: str, browser: Browser) -> None:
+    context = await browser.new_context(bypass_csp=True)  # no policy to fall back on
+    try:
+        page = await context.new_page()
+        for path in (f"/characters/{MARKED_CHARACTER}", f"/corporations/{MARKED_CORPORATION}",
+                     f"/corporations/{WRAPPED_CORPORATION}", f"/corporations/{LONG_CORPORATION}"):
+            injected = await visit(page, site + path, "no-csp" + path.replace("/", "-"))
+            assert injected["hrefs"], path  # visit() found no script, handler or javascript: link
+    finally:
+        await context.close()

@@ -41,13 +41,14 @@ _PY_SIMPLE: Final = {"n": "\n", "r": "\r", "t": "\t", "'": "'", '"': '"', "\\": 
 ALLIANCE_TYPE: Final = 16159
 CORPORATION_TYPE: Final = 2
 CHARACTER_TYPES: Final = frozenset({*range(1373, 1387), 34574})
+# links.PLURAL, repeated so this module stays free of the web server's imports.
 _PLURAL: Final[dict[Kind, str]] = {
     "alliance": "alliances", "corporation": "corporations", "character": "characters"}
 EXTERNAL_REL: Final = "nofollow noopener noreferrer"
-# The font sizes EVE's editor offers span 8 to about 36 (12 is normal text); each size becomes
-# the nearest of these, a class in style.css.
+# A size (12 is EVE's normal text) becomes the nearest of these, clamped, each a class in style.css:
+# a few steps read as the author meant, and no size can fill or shrink away the page.
 SIZES: Final = (8, 10, 12, 14, 18, 24, 32)
-# Named colours the client accepts besides hex, as RRGGBB.
+# A few colour names players write besides hex, as RRGGBB.
 _NAMED: Final = {"white": "ffffff", "black": "000000", "red": "ff0000", "green": "00ff00",
                  "blue": "0000ff", "yellow": "ffff00", "orange": "ff8000", "gray": "808080",
                  "grey": "808080", "cyan": "00ffff", "magenta": "ff00ff", "purple": "800080"}
