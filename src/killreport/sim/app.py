@@ -29,6 +29,8 @@ async def handle_esi(request: web.Request) -> web.StreamResponse:
     sim.stats.started(request.headers.get("User-Agent"), compat)
     if found.route is not None and found.route.method == "GET" and sim.is_cache_violation(ip, found.path):
         sim.stats.cache_violation(route_key)
+    if sim.downtime.active():
+        sim.stats.down(route_key)
     status = 499  # the client went away before an answer was decided
     try:
         response = await _serve(sim, request, found, ip, compat)
