@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
-from killreport.budget.rules import RULES, Rules
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from killreport.budget.rules import Rules
+from killreport.budget.types import BudgetSnapshot
 from killreport.esi.counting import RouteStatus
 from killreport.queue.broker import QueueAdmin
 from killreport.store.interface import Store
@@ -22,6 +26,20 @@ ROUTE_KINDS: Final[Mapping[str, str]] = {
     "/characters/{id}": "character",
     "/characters/affiliation": "character",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetView:
+    """How the status readers see the shared budget: by the configured rules (wiring.budget_view,
+    from Settings), at the store's clock unless `clock` (a test's) is given."""
+
+    rules: Rules
+    clock: Callable[[], float] | None = None
+
+    async def snapshot(self, store: Store, conn: AsyncConnection) -> BudgetSnapshot:
+        """The budget snapshot as `status`, `status --watch` and the web show it."""
+        now = None if self.clock is None else self.clock()
+        return await store.admin.budget_snapshot(conn, self.rules, now)
 
 
 def kind_of_route(route: str) -> str | None:
@@ -53,13 +71,13 @@ def scheduler_data(leader: Leader | None) -> dict[str, Any] | None:
             "heartbeat_age_s": round(leader.heartbeat_age_s, 1)}
 
 
-async def status_data(store: Store, admin: QueueAdmin, rules: Rules = RULES) -> dict[str, Any]:
+async def status_data(store: Store, admin: QueueAdmin, budget: BudgetView) -> dict[str, Any]:
     """Queues, pending work, the shared ESI budget, what is stored, requests, freshness, the scheduler."""
     async with store.connect() as conn:
         work = await store.admin.pending_counts(conn)
         stored = await store.admin.entity_counts(conn)
         leader = await store.schedule.leader(conn)
-        snapshot = await store.admin.budget_snapshot(conn, rules)
+        snapshot = await budget.snapshot(store, conn)
         totals = await store.admin.request_totals(conn)
     return {
         "queues": [dataclasses.asdict(q) for q in await admin.stats()],
