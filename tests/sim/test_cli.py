@@ -30,6 +30,8 @@ async def test_serves_and_stops_on_signal(sig: signal.Signals) -> None:
             "7",
             "--bucket",
             "s:/status=600/15m",
+            "--daily-downtime-s",
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -65,7 +67,8 @@ def test_bad_option_exits_2() -> None:
 
 async def test_cache_scale_flag_shortens_expires() -> None:
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any awaiting
-        [sys.executable, "-c", CODE, "sim", "--port", "0", "--alliances", "5", "--cache-scale", "0.01"],
+        [sys.executable, "-c", CODE, "sim", "--port", "0", "--alliances", "5", "--cache-scale", "0.01",
+         "--daily-downtime-s", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
