@@ -115,6 +115,8 @@ async def test_over_http_game_routes_503_status_502_then_a_new_start_time() -> N
             aiohttp.ClientSession(headers=CURRENT) as http:
         async with http.get(f"{sim.base_url}/status") as resp:
             assert resp.status == 200 and (await resp.json())["start_time"] == iso(ELEVEN - 86400 + 120)
+            # Date is on the simulator's clock, like Expires: the two say how long /status is cached.
+            assert resp.headers["Date"] == "Mon, 07 Dec 2026 10:59:59 GMT"
         clock.now = ELEVEN + 1
         async with http.get(f"{sim.base_url}/alliances") as resp:
             assert resp.status == 503

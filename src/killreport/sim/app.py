@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from email.utils import formatdate
 from typing import Final
 
 from aiohttp import web
@@ -35,6 +36,9 @@ async def handle_esi(request: web.Request) -> web.StreamResponse:
     try:
         response = await _serve(sim, request, found, ip, compat)
         status = response.status
+        # On the simulator's clock, like Expires: a client reads how long an answer is cached from
+        # the two (aiohttp would write the machine's time, wrong when a test sets the clock).
+        response.headers["Date"] = formatdate(sim.clock(), usegmt=True)
         return response
     finally:
         sim.stats.finished(route_key, status)
