@@ -96,3 +96,11 @@ async def test_cache_scale_flag_shortens_expires() -> None:
 def _lifetime(headers: Mapping[str, str]) -> float:
     expires = email.utils.parsedate_to_datetime(headers["Expires"])
     return (expires - email.utils.parsedate_to_datetime(headers["Date"])).total_seconds()
+
+
+def test_a_daily_downtime_that_cannot_be_exits_2() -> None:
+    for flags, said in ((["--daily-downtime-at", "25:00"], "bad time of day"),
+                        (["--daily-downtime-s", "-5"], "daily_downtime_s")):
+        done = subprocess.run([sys.executable, "-c", CODE, "sim", *flags], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 2 and said in done.stdout, done.stdout

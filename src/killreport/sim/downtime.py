@@ -65,6 +65,8 @@ class Downtime:
 
     def _roll(self) -> None:
         """Open the daily window once its time has come (at most once a day)."""
+        if self.daily_s <= 0:
+            return
         latest = latest_daily(self.clock(), self.daily_at_s)
         if latest > self.daily_done:
             self.daily_done = latest
