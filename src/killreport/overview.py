@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Final
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from killreport.budget.rules import Rules
-from killreport.budget.types import BudgetSnapshot
+from killreport.budget.view import BudgetView
 from killreport.esi.counting import RouteStatus
 from killreport.queue.broker import QueueAdmin
 from killreport.store.interface import Store
@@ -26,20 +22,6 @@ ROUTE_KINDS: Final[Mapping[str, str]] = {
     "/characters/{id}": "character",
     "/characters/affiliation": "character",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetView:
-    """How the status readers see the shared budget: by the configured rules (wiring.budget_view,
-    from Settings), at the store's clock unless `clock` (a test's) is given."""
-
-    rules: Rules
-    clock: Callable[[], float] | None = None
-
-    async def snapshot(self, store: Store, conn: AsyncConnection) -> BudgetSnapshot:
-        """The budget snapshot as `status`, `status --watch` and the web show it."""
-        now = None if self.clock is None else self.clock()
-        return await store.admin.budget_snapshot(conn, self.rules, now)
 
 
 def kind_of_route(route: str) -> str | None:

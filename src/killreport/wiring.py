@@ -21,11 +21,11 @@ from sqlalchemy.exc import DBAPIError
 from killreport.budget.rules import RULES, WITHOUT_DOWNTIME, Rules
 from killreport.budget.sqlite import SqliteBudget
 from killreport.budget.types import Budget
+from killreport.budget.view import BudgetView
 from killreport.config import Settings, mask_url
 from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.counting import CountingTransport, Observer
 from killreport.esi.transport import aiohttp_transport
-from killreport.overview import BudgetView
 from killreport.queue.broker import Broker, BrokerUnavailable
 from killreport.queue.table import TableQueue
 from killreport.runner_lock import RunnerLock

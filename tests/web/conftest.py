@@ -19,8 +19,8 @@ from playwright.async_api import Browser
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.budget.rules import WITHOUT_DOWNTIME
+from killreport.budget.view import BudgetView
 from killreport.config import sqlalchemy_url
-from killreport.overview import BudgetView
 from killreport.queue.rabbit import RabbitBroker
 from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S
 from killreport.store import migrate

@@ -4,6 +4,7 @@
     pg        PgBudget: the same rules in PL/pgSQL (store/sql), one round trip per reserve and settle
     memory    MemoryBudget: the rules held in one process
     types     the Budget protocol the ESI client talks to, Lease, BudgetSnapshot
+    view      BudgetView: how the status readers see the budget, by the rules Settings configure
 """
 
 from typing import TYPE_CHECKING
