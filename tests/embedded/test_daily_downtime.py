@@ -5,7 +5,7 @@ the downtime falls inside the run on the real clock. The client's own rule stays
 is off here (ESI_DAILY_DOWNTIME=false, as in every test: a run at 10:59:30 must not wait for an
 11:00 that this simulator does not keep), so the client learns of the downtime from its answers:
 the requests already on their way when it began answer 503, and then only /status goes out until
-it shows ESI back. tests/integration/test_daily_downtime_clock.py shows the client's 10:59:30 rule
+it shows ESI back. tests/embedded/test_daily_downtime_clock.py shows the client's 10:59:30 rule
 and the simulator's 11:00 on one clock, with nothing but /status sent while it is down.
 """
 
