@@ -74,7 +74,8 @@ async def test_only_status_goes_out_while_the_simulator_is_down_then_requests_re
         eleven + dt.timedelta(seconds=DOWN_S)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert set(stats["during_downtime"]) == {STATUS}, stats["during_downtime"]  # nothing else
     assert stats["limit_violations"]["total"] == 0 and stats["cache_violations"]["total"] == 0, stats
-    # Requests went out before the lead and again after the simulator was back, none in between.
+    # Requests went out before the lead and again after the simulator was back, none in between
+    # (half a second allowed for an answer granted just before the lead to come back).
     start = eleven.timestamp()
     assert any(t < start - 3 for t in answered_at) and any(t > start + DOWN_S for t in answered_at)
-    assert not any(start - 3 < t < start + DOWN_S for t in answered_at), answered_at
+    assert not any(start - 2.5 < t < start + DOWN_S for t in answered_at), answered_at
