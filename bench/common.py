@@ -46,8 +46,9 @@ def service_cpu_s() -> dict[str, float]:
 
 
 def start_sim(args: argparse.Namespace, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    # No daily downtime: a run that crosses 11:00 UTC would measure the downtime, not the client.
     cmd = [*KR, "sim", "--port", "0", "--alliances", str(args.alliances), "--latency-ms",
-           str(args.latency_ms), "--jitter-ms", str(args.jitter_ms), *extra]
+           str(args.latency_ms), "--jitter-ms", str(args.jitter_ms), "--daily-downtime-s", "0", *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()

@@ -26,7 +26,7 @@ def start_sim(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     """Start the simulator pinned to one core; return the process and its base URL."""
     code = "import sys; from killreport.cli.main import main; main(sys.argv[1:])"
     cmd = [sys.executable, "-c", code, "sim", "--port", "0", "--alliances", str(args.alliances),
-           "--error-budget", "1000000"]
+           "--error-budget", "1000000", "--daily-downtime-s", "0"]  # 11:00 UTC must not count
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                             preexec_fn=lambda: os.sched_setaffinity(0, {args.sim_cpu}))
     assert proc.stdout is not None

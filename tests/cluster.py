@@ -21,7 +21,8 @@ def env_for(pg_url: str, rabbit_url: str, esi_url: str, **extra: str) -> dict[st
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESI_", "DATABASE_", "RABBITMQ_"))}
     env.update(DATABASE_URL=pg_url, RABBITMQ_URL=rabbit_url, ESI_BASE_URL=esi_url,
                ESI_CONTACT="tests@killreport.invalid", RETRY_DELAYS_S="[1, 2, 3]", LOG_LEVEL="WARNING",
-               # The simulator has no daily downtime: a run that spans 11:00 UTC must not wait for one.
+               # The tests' simulators keep no daily downtime unless a test asks (running_sim): a run
+               # that spans 11:00 UTC must not wait for one.
                ESI_DAILY_DOWNTIME="false")
     env.update(extra)
     return env

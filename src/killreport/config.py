@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     esi_max_body_bytes: int = _option(4 * 1024 * 1024, "larger bodies are malformed", gt=0)
     esi_daily_downtime: bool = _option(
         True, "pause every request but /status from 30 s before 11:00 UTC until /status shows ESI back "
-        "(ESI's daily downtime); off only for a simulator, which has no daily downtime")
+        "(ESI's daily downtime, which the simulator keeps too); off only for an ESI without one "
+        "(e.g. `killreport sim --daily-downtime-s 0`)")
     retry_delays_s: tuple[int, ...] = _option(
         (5, 30, 120, 600), "retry tiers (changing them needs the old retry queues deleted)")
     max_attempts: int = _option(5, "transient failures before dead-lettering", ge=1)

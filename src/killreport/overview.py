@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
-from killreport.budget.rules import RULES, Rules
+from killreport.budget.view import BudgetView
 from killreport.esi.counting import RouteStatus
 from killreport.queue.broker import QueueAdmin
 from killreport.store.interface import Store
@@ -53,13 +53,13 @@ def scheduler_data(leader: Leader | None) -> dict[str, Any] | None:
             "heartbeat_age_s": round(leader.heartbeat_age_s, 1)}
 
 
-async def status_data(store: Store, admin: QueueAdmin, rules: Rules = RULES) -> dict[str, Any]:
+async def status_data(store: Store, admin: QueueAdmin, budget: BudgetView) -> dict[str, Any]:
     """Queues, pending work, the shared ESI budget, what is stored, requests, freshness, the scheduler."""
     async with store.connect() as conn:
         work = await store.admin.pending_counts(conn)
         stored = await store.admin.entity_counts(conn)
         leader = await store.schedule.leader(conn)
-        snapshot = await store.admin.budget_snapshot(conn, rules)
+        snapshot = await budget.snapshot(store, conn)
         totals = await store.admin.request_totals(conn)
     return {
         "queues": [dataclasses.asdict(q) for q in await admin.stats()],

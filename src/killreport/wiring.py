@@ -11,7 +11,7 @@ The mode is chosen here, once, from DATABASE_URL:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from killreport.budget.rules import RULES, WITHOUT_DOWNTIME, Rules
 from killreport.budget.sqlite import SqliteBudget
 from killreport.budget.types import Budget
+from killreport.budget.view import BudgetView
 from killreport.config import Settings, mask_url
 from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.counting import CountingTransport, Observer
@@ -147,6 +148,12 @@ def budget_rules(settings: Settings) -> Rules:
     if settings.esi_daily_downtime:
         return RULES
     return WITHOUT_DOWNTIME
+
+
+def budget_view(settings: Settings, clock: Callable[[], float] | None = None) -> BudgetView:
+    """What every status reader (status, --watch, the web) shows of the budget: the configured rules,
+    on the store's clock unless `clock` (a test's)."""
+    return BudgetView(budget_rules(settings), clock)
 
 
 @asynccontextmanager

@@ -27,6 +27,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from killreport.budget.rules import WITHOUT_DOWNTIME
 from killreport.budget.types import DOWNTIME
 from killreport.sim.options import parse_bucket
 from killreport.sim.testing import RunningSim, running_sim
@@ -141,7 +142,7 @@ async def shows_downtime(pg_url: str) -> None:
     """`killreport status` reads the budget through read_snapshot: it says downtime."""
     conn = await asyncpg.connect(pg_url)
     try:
-        snap = await read_snapshot(conn)
+        snap = await read_snapshot(conn, WITHOUT_DOWNTIME)  # the processes' rules (tests.cluster)
     finally:
         await conn.close()
     assert snap.downtime and snap.pause_reason == DOWNTIME, snap

@@ -30,6 +30,8 @@ async def test_serves_and_stops_on_signal(sig: signal.Signals) -> None:
             "7",
             "--bucket",
             "s:/status=600/15m",
+            "--daily-downtime-s",
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -65,7 +67,8 @@ def test_bad_option_exits_2() -> None:
 
 async def test_cache_scale_flag_shortens_expires() -> None:
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any awaiting
-        [sys.executable, "-c", CODE, "sim", "--port", "0", "--alliances", "5", "--cache-scale", "0.01"],
+        [sys.executable, "-c", CODE, "sim", "--port", "0", "--alliances", "5", "--cache-scale", "0.01",
+         "--daily-downtime-s", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -93,3 +96,11 @@ async def test_cache_scale_flag_shortens_expires() -> None:
 def _lifetime(headers: Mapping[str, str]) -> float:
     expires = email.utils.parsedate_to_datetime(headers["Expires"])
     return (expires - email.utils.parsedate_to_datetime(headers["Date"])).total_seconds()
+
+
+def test_a_daily_downtime_that_cannot_be_exits_2() -> None:
+    for flags, said in ((["--daily-downtime-at", "25:00"], "bad time of day"),
+                        (["--daily-downtime-s", "-5"], "daily_downtime_s")):
+        done = subprocess.run([sys.executable, "-c", CODE, "sim", *flags], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 2 and said in done.stdout, done.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from typing import Any
 
 import aiohttp
 import pytest
@@ -132,7 +133,7 @@ async def test_malformed_modes(http: aiohttp.ClientSession) -> None:
 
 
 async def test_malformed_rate_and_lists(http: aiohttp.ClientSession) -> None:
-    options = {"alliances": 5, "malformed_rate": 1.0, "malformed_modes": ("wrong_type",)}
+    options: dict[str, Any] = {"alliances": 5, "malformed_rate": 1.0, "malformed_modes": ("wrong_type",)}
     async with running_sim(**options) as sim, http.get(f"{sim.base_url}/alliances") as resp:
         assert "not an id" in await resp.json()
 

@@ -18,6 +18,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Browser
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from killreport.budget.rules import WITHOUT_DOWNTIME
+from killreport.budget.view import BudgetView
 from killreport.config import sqlalchemy_url
 from killreport.queue.rabbit import RabbitBroker
 from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S
@@ -33,6 +35,9 @@ HERE = Path(__file__).parent
 CLOSED_PORT_AMQP = "amqp://guest:guest@127.0.0.1:1/"
 # tests.cluster.env_for's RETRY_DELAYS_S: what the workers of end-to-end tests declare.
 CLUSTER_RETRY_DELAYS_S = (1, 2, 3)
+# The budget as the site shows it, by the rules of the tests' processes (ESI_DAILY_DOWNTIME=false,
+# tests.cluster): no daily window, so a page read at 11:00 UTC shows no downtime nobody asked for.
+UNSCHEDULED = BudgetView(WITHOUT_DOWNTIME)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -98,7 +103,8 @@ def link_to(url: str, retry_delays_s: Sequence[float] = DEFAULT_RETRY_DELAYS_S) 
 async def client(filled: Filled, declared_vhost: str) -> AsyncIterator[TestClient[Any, Any]]:
     """A test client of the app over the shared database and a reachable broker."""
     link = link_to(declared_vhost)
-    async with TestClient(TestServer(build_app(filled.store, link), host="127.0.0.1")) as test_client:
+    site = build_app(filled.store, link, UNSCHEDULED)
+    async with TestClient(TestServer(site, host="127.0.0.1")) as test_client:
         yield test_client
     await link.close()
 
@@ -120,6 +126,6 @@ async def browser() -> AsyncIterator[Browser]:
 async def site(filled: Filled, declared_vhost: str) -> AsyncIterator[str]:
     """The app over the shared database, listening on 127.0.0.1; its base URL."""
     link = link_to(declared_vhost)
-    async with served(build_app(filled.store, link)) as base:
+    async with served(build_app(filled.store, link, UNSCHEDULED)) as base:
         yield base
     await link.close()

@@ -29,7 +29,7 @@ from tests import services
 from tests.cluster import cli, env_for, workers
 from tests.stores import as_store
 from tests.web.browser import chromium, served
-from tests.web.conftest import CLUSTER_RETRY_DELAYS_S, link_to
+from tests.web.conftest import CLUSTER_RETRY_DELAYS_S, UNSCHEDULED, link_to
 
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 
@@ -73,7 +73,7 @@ async def run(out: Path, alliances: int, db_url: str, vhost_url: str) -> None:
     engine = create_async_engine(sqlalchemy_url(db_url))
     link = link_to(vhost_url, CLUSTER_RETRY_DELAYS_S)
     async with running_sim(alliances=alliances, latency_ms=100, jitter_ms=100) as sim, \
-            served(build_app(as_store(engine), link)) as base, chromium() as browser:
+            served(build_app(as_store(engine), link, UNSCHEDULED)) as base, chromium() as browser:
         env = env_for(db_url, vhost_url, sim.base_url, WORKER_CONCURRENCY="8")
         async with workers(env, 2):
             assert (await cli(env, "sync-all")).code == 0

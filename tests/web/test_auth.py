@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from killreport.config import ConfigError
 from killreport.web import build_app, check_bind, is_loopback, token_matches
 from tests.cluster import cli, env_for, web_process
-from tests.web.conftest import CLOSED_PORT_AMQP, Filled, link_to
+from tests.web.conftest import CLOSED_PORT_AMQP, UNSCHEDULED, Filled, link_to
 
 Client = TestClient[Any, Any]
 TOKEN = "s3cret-token-for-tests-only"
@@ -63,7 +63,8 @@ def test_the_token_is_a_bearer_token_or_the_basic_auth_password(header: str, ok:
 async def guarded(filled: Filled) -> AsyncIterator[Client]:
     """The app as `killreport web` builds it when WEB_TOKEN is set."""
     link = link_to(CLOSED_PORT_AMQP)
-    async with TestClient(TestServer(build_app(filled.store, link, token=TOKEN), host="127.0.0.1")) as c:
+    site = build_app(filled.store, link, UNSCHEDULED, token=TOKEN)
+    async with TestClient(TestServer(site, host="127.0.0.1")) as c:
         yield c
 
 

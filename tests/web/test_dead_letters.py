@@ -12,7 +12,7 @@ from killreport.queue.broker import DeadLetter
 from killreport.queue.rabbit import RabbitBroker
 from killreport.web import build_app
 from tests import services
-from tests.web.conftest import Filled, link_to
+from tests.web.conftest import UNSCHEDULED, Filled, link_to
 
 Client = TestClient[Any, Any]
 HOSTILE_ERROR = "<script>window.__pwned = 1</script> \u202eliated"
@@ -30,7 +30,8 @@ async def with_letters(filled: Filled) -> AsyncIterator[Client]:
         await broker.publish_dead(DeadLetter(b"not json", None, None, "unreadable message", 0, "", {}))
         await broker.close()
         link = link_to(url)
-        async with TestClient(TestServer(build_app(filled.store, link), host="127.0.0.1")) as client:
+        site = build_app(filled.store, link, UNSCHEDULED)
+        async with TestClient(TestServer(site, host="127.0.0.1")) as client:
             yield client
         await link.close()
     finally:

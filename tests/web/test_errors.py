@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from killreport.web import BrokerLink, build_app
 from killreport.web.security import SECURITY_HEADERS
 from tests.stores import as_store
-from tests.web.conftest import Filled
+from tests.web.conftest import UNSCHEDULED, Filled
 
 Client = TestClient[Any, Any]
 BAD_IDS = ["abc", "0", "-1", "1.5", "1e3", "0x10", "9223372036854775808", "99999999999999999999", "%20",
@@ -106,7 +106,8 @@ async def test_every_answer_carries_the_security_headers(client: Client, path: s
 async def no_database(unreachable_link: BrokerLink) -> AsyncIterator[Client]:
     """The app over a database that cannot be reached (nothing listens on port 1)."""
     engine = create_async_engine("postgresql+asyncpg://root@127.0.0.1:1/killreport")
-    async with TestClient(TestServer(build_app(as_store(engine), unreachable_link), host="127.0.0.1")) as c:
+    site = build_app(as_store(engine), unreachable_link, UNSCHEDULED)
+    async with TestClient(TestServer(site, host="127.0.0.1")) as c:
         yield c
     await engine.dispose()
 
@@ -121,7 +122,8 @@ async def test_a_database_that_is_down_is_a_503_in_one_line(no_database: Client,
 @pytest_asyncio.fixture(loop_scope="session")
 async def no_broker(filled: Filled, unreachable_link: BrokerLink) -> AsyncIterator[Client]:
     """The app over the shared database and a broker that cannot be reached."""
-    async with TestClient(TestServer(build_app(filled.store, unreachable_link), host="127.0.0.1")) as c:
+    site = build_app(filled.store, unreachable_link, UNSCHEDULED)
+    async with TestClient(TestServer(site, host="127.0.0.1")) as c:
         yield c
 
 

@@ -18,7 +18,7 @@ from tests import services
 from tests.cluster import cli, env_for, workers
 from tests.stores import as_store
 from tests.web.browser import served
-from tests.web.conftest import CLUSTER_RETRY_DELAYS_S, link_to
+from tests.web.conftest import CLUSTER_RETRY_DELAYS_S, UNSCHEDULED, link_to
 
 pytestmark = pytest.mark.timeout(180)
 STORED = "tbody[data-rows=stored]"
@@ -49,7 +49,7 @@ async def test_the_status_page_numbers_move_while_a_sync_runs(
     link = link_to(fresh_rabbit_url, CLUSTER_RETRY_DELAYS_S)
     # Slow answers and few jobs at a time: the sync lasts long enough for several polls.
     async with running_sim(alliances=8, latency_ms=150, jitter_ms=50) as sim, \
-            served(build_app(as_store(engine), link)) as base:
+            served(build_app(as_store(engine), link, UNSCHEDULED)) as base:
         env = env_for(empty_db, fresh_rabbit_url, sim.base_url, WORKER_CONCURRENCY="4")
         page = await browser.new_page()
         await page.goto(base + "/")

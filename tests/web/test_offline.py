@@ -18,7 +18,7 @@ from killreport.web import build_app
 from killreport.web.security import CONTENT_SECURITY_POLICY, IMAGE_SERVER
 from tests.cluster import cli, env_for, web_process
 from tests.web.browser import served
-from tests.web.conftest import CLOSED_PORT_AMQP, Filled, link_to
+from tests.web.conftest import CLOSED_PORT_AMQP, UNSCHEDULED, Filled, link_to
 from tests.web.fill import MARKED_ALLIANCE, MARKED_CHARACTER, MARKED_CORPORATION
 
 ENTITY_PAGES: Final = (f"/alliances/{MARKED_ALLIANCE}", f"/corporations/{MARKED_CORPORATION}",
@@ -103,7 +103,7 @@ async def test_with_images_off_every_request_of_every_page_goes_to_the_site(
 async def test_with_images_on_entity_pages_show_portraits_and_logos_from_ccp(
         filled: Filled, declared_vhost: str, fenced: BrowserContext) -> None:
     link = link_to(declared_vhost)
-    async with served(build_app(filled.store, link, images=True)) as site:
+    async with served(build_app(filled.store, link, UNSCHEDULED, images=True)) as site:
         fence = Fence(site)
         await fenced.route("**/*", fence.route)
         page = await fenced.new_page()

@@ -7,6 +7,7 @@ reported. Embedded, it lives in a row of the SQLite file; distributed, in Postgr
               (distributed)
     memory    MemoryBudget: the rules held in one process
     types     the Budget protocol the ESI client talks to, Lease, BudgetSnapshot
+    view      BudgetView: how the status readers see the budget, by the rules Settings configure
 """
 
 from typing import TYPE_CHECKING

@@ -16,7 +16,7 @@ from killreport.ids import Kind
 from killreport.overview import status_data
 from killreport.services import database
 from killreport.store import migrate
-from killreport.wiring import broker, budget_rules, load_settings
+from killreport.wiring import broker, budget_view, load_settings
 
 dlq = App(name="dlq", help="Jobs that could not succeed: list, replay or drop them.")
 
@@ -38,8 +38,8 @@ async def status(*, json: bool = False, watch: bool = False) -> int:
     settings = load_settings()
     async with database(settings, wait=False) as store, broker(settings) as mq:
         if watch:
-            return await watching(store, mq)
-        data = await status_data(store, mq, budget_rules(settings))
+            return await watching(store, mq, budget_view(settings))
+        data = await status_data(store, mq, budget_view(settings))
     if json:
         print(render.as_json(data))
     else:

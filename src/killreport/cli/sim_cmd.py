@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cyclopts import Parameter
 
-from killreport.sim.options import SimOptions, parse_bucket
+from killreport.sim.options import DAILY_DOWNTIME_AT, SimOptions, parse_bucket, parse_time_of_day
 from killreport.sim.server import serve_until_signal
 from killreport.sim.state import bucket_map
 from killreport.sim.truth import truth
@@ -46,6 +46,9 @@ class SimArgs:
     cache_scale: Multiplier on every route's cache time (e.g. 0.01 for fast refresh tests).
     tax_rates_as: How tax_rates is written from 2026-07-21: percent or fraction (unverified in ESI).
     corphistory_per_min: Header-less 429 limit on corporationhistory per IP (0: off).
+    daily_downtime_s: The daily downtime's length in seconds (0: none).
+    daily_vip_s: After the daily downtime, /status says vip for this long.
+    daily_downtime_at: When the daily downtime begins, HH:MM or HH:MM:SS UTC.
     export_truth: Write the truth JSON to this file and exit.
     """
 
@@ -68,6 +71,9 @@ class SimArgs:
     cache_scale: float = _SIM.cache_scale
     tax_rates_as: str = _SIM.tax_rates_as
     corphistory_per_min: int = _SIM.corphistory_per_min
+    daily_downtime_s: float = _SIM.daily_downtime_s
+    daily_vip_s: float = _SIM.daily_vip_s
+    daily_downtime_at: str = DAILY_DOWNTIME_AT
     export_truth: Path | None = None
 
     def options(self) -> SimOptions:
@@ -79,7 +85,9 @@ class SimArgs:
             malformed_modes=tuple(m for m in self.malformed_modes.split(",") if m),
             error_window_s=self.error_window_s, error_budget=self.error_budget,
             buckets=tuple(parse_bucket(b) for b in self.bucket or ()), cache_scale=self.cache_scale,
-            tax_rates_as=self.tax_rates_as, corphistory_per_min=self.corphistory_per_min)
+            tax_rates_as=self.tax_rates_as, corphistory_per_min=self.corphistory_per_min,
+            daily_downtime_s=self.daily_downtime_s, daily_vip_s=self.daily_vip_s,
+            daily_downtime_at_s=parse_time_of_day(self.daily_downtime_at))
         bucket_map(options.buckets)  # a bucket naming no route fails here, before anything starts
         return options
 

@@ -20,7 +20,7 @@ from killreport.services import database
 from killreport.store.interface import Store
 from killreport.sync.enqueue import enqueue
 from killreport.sync.orchestrate import Progress, sync_stage, wait_until_done
-from killreport.wiring import Esi, broker, budget_rules, esi_client, load_settings
+from killreport.wiring import Esi, broker, budget_view, esi_client, load_settings
 from killreport.worker.stats import flush_once
 
 _ERR: Final = Console(stderr=True)
@@ -76,7 +76,7 @@ async def sync_all(*, wait: bool = False) -> int:
             before = await _totals(store)
             _queued(settings, await _staged(esi, store, mq, "alliance"), working=here)
             final = await wait_until_done(store, mq, _show(settings), poll_s=1.0, on_outage=_outage,
-                                          rules=budget_rules(settings))
+                                          budget=budget_view(settings))
         if not here:
             # Other processes did the work: each adds its counts to the log every STATS_FLUSH_S.
             await asyncio.sleep(settings.stats_flush_s + 0.5)

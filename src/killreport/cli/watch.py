@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from killreport.budget.view import BudgetView
 from killreport.cli import render
 from killreport.overview import status_data
 from killreport.queue.broker import QueueAdmin
@@ -59,7 +60,15 @@ def view(data: Mapping[str, Any], per_s: tuple[float, float]) -> Group:
     return Group(head, *render.status_tables(data))
 
 
-async def watch(store: Store, admin: QueueAdmin, every_s: float = 1.0) -> int:
+async def frame(store: Store, admin: QueueAdmin, budget: BudgetView,
+                before: Sample | None) -> tuple[Group, Sample]:
+    """One redraw: the view of the status now, and the sample the next one's rates start from."""
+    data = await status_data(store, admin, budget)
+    now = sample(data, time.monotonic())
+    return view(data, rates(before, now)), now
+
+
+async def watch(store: Store, admin: QueueAdmin, budget: BudgetView, every_s: float = 1.0) -> int:
     """Redraw until SIGINT or SIGTERM, then exit 0."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -68,10 +77,8 @@ async def watch(store: Store, admin: QueueAdmin, every_s: float = 1.0) -> int:
     before: Sample | None = None
     with Live(auto_refresh=False) as live:
         while not stop.is_set():
-            data = await status_data(store, admin)
-            now = sample(data, time.monotonic())
-            live.update(view(data, rates(before, now)), refresh=True)
-            before = now
+            shown, before = await frame(store, admin, budget, before)
+            live.update(shown, refresh=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
     return 0

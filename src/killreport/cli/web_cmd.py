@@ -7,7 +7,7 @@ import signal
 
 from killreport.cli.errors import UsageError
 from killreport.services import database
-from killreport.wiring import load_settings, reading_broker
+from killreport.wiring import budget_view, load_settings, reading_broker
 
 # A few pages at a time need a connection each; the workers need the rest of PostgreSQL's.
 POOL_SIZE = 5
@@ -34,8 +34,9 @@ async def web(*, host: str = "127.0.0.1", port: int = 8080) -> int:
     async with database(settings, wait=False, pool_size=POOL_SIZE) as store:
         link = BrokerLink(lambda: reading_broker(settings, store))
         try:
-            await serve(build_app(store, link, token=token or None, images=settings.web_images), host, port,
-                        stop, _ready)
+            site = build_app(store, link, budget_view(settings), token=token or None,
+                             images=settings.web_images)
+            await serve(site, host, port, stop, _ready)
         finally:
             await link.close()
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from email.utils import formatdate
 from typing import Final
 
 from aiohttp import web
@@ -29,10 +30,15 @@ async def handle_esi(request: web.Request) -> web.StreamResponse:
     sim.stats.started(request.headers.get("User-Agent"), compat)
     if found.route is not None and found.route.method == "GET" and sim.is_cache_violation(ip, found.path):
         sim.stats.cache_violation(route_key)
+    if sim.downtime.active():
+        sim.stats.down(route_key)
     status = 499  # the client went away before an answer was decided
     try:
         response = await _serve(sim, request, found, ip, compat)
         status = response.status
+        # On the simulator's clock, like Expires: a client reads how long an answer is cached from
+        # the two (aiohttp would write the machine's time, wrong when a test sets the clock).
+        response.headers["Date"] = formatdate(sim.clock(), usegmt=True)
         return response
     finally:
         sim.stats.finished(route_key, status)

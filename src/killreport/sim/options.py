@@ -13,6 +13,12 @@ DEFAULT_ALLIANCES: Final = 3_550
 # A choice, not a measured proportion: see docs/simulator.md.
 DEFAULT_DELETED_PER_DEFAULT_UNIVERSE: Final = 150
 
+# ESI's daily downtime: 11:00 UTC. The simulator's lasts two minutes by default (ESI's lasts about
+# ten): long enough to be seen, short enough that the demo is not held up for long.
+DAILY_DOWNTIME_AT: Final = "11:00"
+DAILY_DOWNTIME_S: Final = 120.0
+_DAY_S: Final = 86400
+
 _WINDOW_UNITS: Final = {"s": 1, "m": 60, "h": 3600}
 _BUCKET_RE: Final = re.compile(r"^(?P<group>[\w.-]+):(?P<routes>[^=]+)=(?P<tokens>\d+)/(?P<window>\d+[smh])$")
 
@@ -57,6 +63,20 @@ def parse_bucket(text: str) -> BucketSpec:
     return BucketSpec(match.group("group"), routes, int(match.group("tokens")), parse_window(window), window)
 
 
+def parse_time_of_day(text: str) -> float:
+    """Seconds into the day of a UTC time written `HH:MM` or `HH:MM:SS`."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text.strip())
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59 or int(match.group(3) or 0) > 59:
+        raise ValueError(f"bad time of day {text!r}; expected HH:MM or HH:MM:SS (UTC)")
+    return float(int(match.group(1)) * 3600 + int(match.group(2)) * 60 + int(match.group(3) or 0))
+
+
+def time_of_day(seconds: float) -> str:
+    """`HH:MM:SS` for seconds into the day."""
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
 def default_deleted(alliances: int) -> int:
     """Deleted characters for a universe of `alliances`, scaled from the default universe."""
     if alliances <= 0:
@@ -85,6 +105,9 @@ class SimOptions:
     tax_rates_as: str = "percent"
     corphistory_per_min: int = 300
     huge_bytes: int = 20_000_000
+    daily_downtime_s: float = DAILY_DOWNTIME_S  # 0: no daily downtime
+    daily_vip_s: float = 0.0  # after the daily downtime, /status says vip for this long
+    daily_downtime_at_s: float = parse_time_of_day(DAILY_DOWNTIME_AT)  # seconds into the UTC day
 
     def __post_init__(self) -> None:
         """Check values that would otherwise fail late and obscurely."""
@@ -96,6 +119,10 @@ class SimOptions:
         for name in ("error_rate", "hang_rate", "malformed_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
+        if not 0.0 <= self.daily_downtime_s < _DAY_S or self.daily_vip_s < 0.0:
+            raise ValueError("daily_downtime_s must be within 0..86399 and daily_vip_s not negative")
+        if not 0.0 <= self.daily_downtime_at_s < _DAY_S:
+            raise ValueError("daily_downtime_at_s must be within 0..86399 (seconds into the UTC day)")
         self.buckets = tuple(parse_bucket(b) if isinstance(b, str) else b for b in self.buckets)
 
     @property

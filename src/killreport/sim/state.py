@@ -35,7 +35,8 @@ class Sim:
         self.bucket_of = bucket_map(options.buckets)
         self.corphistory = RateCounter(60.0, options.corphistory_per_min, clock)
         self.stats = Stats(clock)
-        self.downtime = Downtime(clock)
+        self.downtime = Downtime(clock, options.daily_downtime_s, options.daily_vip_s,
+                                 options.daily_downtime_at_s)
         self.resources = Resources(self.universe, options, clock, self.downtime)
         self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2))
         self.rng = random.Random(options.seed * 7 + 1)

@@ -23,6 +23,7 @@ class Stats:
         self.limit_violations: Counter[str] = Counter()
         self.not_modified = 0
         self.cache_violations: Counter[str] = Counter()
+        self.during_downtime: Counter[str] = Counter()
         self.affiliation_early_ids = 0
         self.max_in_flight = self.in_flight
         # Seconds spent with each number of requests in flight, from the first request on: how much
@@ -62,6 +63,10 @@ class Stats:
         """A client asked again for a resource before the Expires it had been given."""
         self.cache_violations[route_key] += 1
 
+    def down(self, route_key: str) -> None:
+        """A request arrived while a downtime window was open."""
+        self.during_downtime[route_key] += 1
+
     def affiliation_early(self, ids: int) -> None:
         """An affiliation request covered `ids` characters again before their answer's Expires."""
         self.affiliation_early_ids += ids
@@ -77,6 +82,7 @@ class Stats:
             "cache_violations": {"total": sum(self.cache_violations.values()),
                                  "by_route": dict(self.cache_violations)},
             "affiliation_early_ids": self.affiliation_early_ids,
+            "during_downtime": dict(self.during_downtime),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
             "in_flight_seconds": {str(n): round(s, 3) for n, s in sorted(self.in_flight_s.items())},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from killreport.sim.limits import Clock
 from killreport.sim.options import SimOptions
 from killreport.sim.server import SimServer
 from killreport.sim.state import Sim
@@ -84,11 +86,17 @@ class RunningSim:
 
 
 @asynccontextmanager
-async def running_sim(**options: Any) -> AsyncIterator[RunningSim]:
-    """Run a simulator on 127.0.0.1 and a free port for the duration of the block; options as SimOptions."""
+async def running_sim(clock: Clock = time.time, **options: Any) -> AsyncIterator[RunningSim]:
+    """Run a simulator on 127.0.0.1 and a free port for the duration of the block; options as SimOptions.
+
+    `clock` is the simulator's (epoch seconds): a test can set the time of day it believes it is.
+    Without a daily downtime unless `daily_downtime_s` is given: a test that happens to run at 11:00
+    UTC must not see one it did not ask for.
+    """
+    options.setdefault("daily_downtime_s", 0.0)
     host = options.pop("host", "127.0.0.1")
     port = options.pop("port", 0)
-    server = SimServer(Sim(SimOptions(**options)))
+    server = SimServer(Sim(SimOptions(**options), clock))
     url = await server.start(host, port)
     try:
         async with aiohttp.ClientSession() as session:

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from killreport.budget.rules import RULES, Limits, Rules, esi_down, token_cost
+from killreport.budget.rules import Limits, Rules, esi_down, token_cost
 from killreport.budget.types import DOWNTIME, BucketState, BudgetSnapshot
 from killreport.esi.classify import Observation
 
@@ -64,14 +64,15 @@ def _at(seconds: float | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-async def read_snapshot(conn: asyncpg.Connection, rules: Rules = RULES) -> BudgetSnapshot:
-    """Read the budget tables (in-flight counts only unexpired leases; down by the database's clock)."""
+async def read_snapshot(conn: asyncpg.Connection, rules: Rules, now: float | None = None) -> BudgetSnapshot:
+    """Read the budget tables (in-flight counts only unexpired leases; down by the database's clock
+    unless `now` is given)."""
     b = await conn.fetchrow(
         "SELECT *, (SELECT count(*) FROM esi_leases WHERE expires_at >= n.now) AS in_flight"
         " FROM esi_budget, (SELECT extract(epoch FROM clock_timestamp())::double precision AS now) n"
         " WHERE id = 1")
     assert b is not None
-    down = esi_down(b["unavailable_at"], b["up_since"], b["now"], rules)
+    down = esi_down(b["unavailable_at"], b["up_since"], b["now"] if now is None else now, rules)
     buckets = [BucketState(group=r["grp"], limit=r["token_limit"], window_s=int(r["window_s"]),
                            remaining=r["remaining"], reported_at=_at(r["reported_at"]),
                            paused_until=_at(r["paused_until"]))

@@ -336,8 +336,9 @@ class AdminQueries(Protocol):
         """The newest `limit` changes matching when, kind and entity, oldest first."""
         ...
 
-    async def budget_snapshot(self, conn: AsyncConnection, rules: Rules) -> BudgetSnapshot:
-        """The shared ESI budget as `status` shows it."""
+    async def budget_snapshot(self, conn: AsyncConnection, rules: Rules,
+                              now: float | None = None) -> BudgetSnapshot:
+        """The shared ESI budget as `status` shows it, by `rules`, at `now` (None: the database's clock)."""
         ...
 
 

@@ -11,8 +11,8 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
-from killreport.budget.rules import RULES, Rules
 from killreport.budget.types import BudgetSnapshot
+from killreport.budget.view import BudgetView
 from killreport.esi.errors import TransientError
 from killreport.esi.types import Fetched
 from killreport.ids import Kind
@@ -100,22 +100,22 @@ class Progress:
         object.__setattr__(self, "remaining", sum(p["pending"] for p in self.pending.values()))
 
 
-async def progress(store: Store, broker: Broker, started: float, rules: Rules = RULES) -> Progress:
+async def progress(store: Store, broker: Broker, started: float, budget: BudgetView) -> Progress:
     """Pending work by kind, stored entities, what the queues hold and the shared ESI budget."""
     async with store.connect() as conn:
         left = await store.admin.pending_counts(conn)
         stored = await store.admin.entity_counts(conn)
-        budget = await store.admin.budget_snapshot(conn, rules)
+        snapshot = await budget.snapshot(store, conn)
     stats = await broker.stats()
     return Progress(pending=left, stored=stored, elapsed_s=time.monotonic() - started,
                     queues_ready=sum(s.ready for s in stats),
-                    consumers=sum(s.consumers for s in stats), budget=budget, at=dt.datetime.now(dt.UTC))
+                    consumers=sum(s.consumers for s in stats), budget=snapshot, at=dt.datetime.now(dt.UTC))
 
 
 async def wait_until_done(
     store: Store, broker: Broker, on_progress: Callable[[Progress], Awaitable[None]],
     *, poll_s: float = 0.5, republish_after_s: float = 30.0,
-    on_outage: Callable[[str], Awaitable[None]] | None = None, rules: Rules = RULES,
+    on_outage: Callable[[str], Awaitable[None]] | None = None, budget: BudgetView,
 ) -> Progress:
     """Block until no entity is pending anywhere (queued, retrying or in flight).
 
@@ -125,7 +125,7 @@ async def wait_until_done(
     last_republish = started
     while True:
         try:
-            now = await progress(store, broker, started, rules)
+            now = await progress(store, broker, started, budget)
         except (DBAPIError, OSError, BrokerError) as exc:
             if on_outage is not None:
                 await on_outage(f"{type(exc).__name__}: {exc}".splitlines()[0])

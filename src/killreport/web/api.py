@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from killreport.web import status, views
-from killreport.web.keys import BROKER, STORE
+from killreport.web.keys import BROKER, BUDGET, STORE
 from killreport.web.links import next_url, plain
 from killreport.web.pages import not_found
 from killreport.web.params import (
@@ -41,7 +41,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def status_json(request: web.Request) -> web.Response:
     """Everything the status page shows."""
-    return reply(await status.gather(request.app[STORE], request.app[BROKER]))
+    return reply(await status.gather(request.app[STORE], request.app[BROKER], request.app[BUDGET]))
 
 
 async def alliance(request: web.Request) -> web.Response:

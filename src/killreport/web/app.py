@@ -6,11 +6,12 @@ from importlib import resources
 
 from aiohttp import web
 
+from killreport.budget.view import BudgetView
 from killreport.store.interface import Store
 from killreport.web import api, pages, render
 from killreport.web.broker_link import BrokerLink
 from killreport.web.errors import error_response, errors
-from killreport.web.keys import BROKER, STORE
+from killreport.web.keys import BROKER, BUDGET, STORE
 from killreport.web.security import auth_middleware, security_headers_hook
 
 _PAGES = [("/", pages.status_page), ("/alliances/{id}", pages.alliance_page),
@@ -23,9 +24,10 @@ _API = [("/api", api.index), ("/api/status", api.status_json), ("/api/alliances/
         ("/api/characters/{id}", api.character), ("/api/search", api.search), ("/api/changes", api.changes)]
 
 
-def build_app(store: Store, broker: BrokerLink, *, token: str | None = None,
+def build_app(store: Store, broker: BrokerLink, budget: BudgetView, *, token: str | None = None,
               images: bool = False) -> web.Application:
-    """The read-only site over `store` and `broker`; with a token, every request must carry it.
+    """The read-only site over `store` and `broker`, the budget seen through `budget`
+    (wiring.budget_view); with a token, every request must carry it.
 
     With `images`, entity pages show portraits and logos from CCP's image server (WEB_IMAGES);
     without, no page loads anything from anywhere but this site.
@@ -35,6 +37,7 @@ def build_app(store: Store, broker: BrokerLink, *, token: str | None = None,
     app = web.Application(middlewares=[*middlewares, errors])
     app[STORE] = store
     app[BROKER] = broker
+    app[BUDGET] = budget
     render.setup(app, images=images)
     for path, handler in _PAGES + _API:
         app.router.add_get(path, handler)

@@ -1,4 +1,4 @@
-"""What every handler finds on the application: the database and the broker link."""
+"""What every handler finds on the application: the database, the broker link, the budget's view."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from typing import Final
 
 from aiohttp import web
 
+from killreport.budget.view import BudgetView
 from killreport.store.interface import Store
 from killreport.web.broker_link import BrokerLink
 
 STORE: Final = web.AppKey("store", Store)
 BROKER: Final = web.AppKey("broker", BrokerLink)
+BUDGET: Final = web.AppKey("budget", BudgetView)

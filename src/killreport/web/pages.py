@@ -6,7 +6,7 @@ from aiohttp import web
 
 from killreport.ids import Kind
 from killreport.web import render, status, views
-from killreport.web.keys import BROKER, STORE
+from killreport.web.keys import BROKER, BUDGET, STORE
 from killreport.web.params import Problem, parse_id, parse_paging, parse_search
 
 # A page lists this many members or characters unless asked otherwise: every member of almost any
@@ -21,7 +21,7 @@ def not_found(kind: Kind, entity_id: int) -> Problem:
 
 async def status_page(request: web.Request) -> web.Response:
     """The live status page (static/status.js refreshes it from /api/status)."""
-    data = await status.gather(request.app[STORE], request.app[BROKER])
+    data = await status.gather(request.app[STORE], request.app[BROKER], request.app[BUDGET])
     return render.page("status.html", request, {"title": "Status", "s": data})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final, NoReturn
 
+from killreport.budget.view import BudgetView
 from killreport.ids import KINDS, Kind, is_valid_id
 from killreport.overview import status_data
 from killreport.queue.broker import DEAD_LETTER_QUEUE, DeadLetter, QueueStats
@@ -63,10 +64,10 @@ def _letter_url(kind: str | None, entity_id: int | None) -> str | None:
     return None
 
 
-async def gather(store: Store, link: BrokerLink) -> Row:
+async def gather(store: Store, link: BrokerLink, budget: BudgetView) -> Row:
     """Everything the status page shows (times as datetimes: JSON and the page write them alike)."""
     queues, broker_error = await link.stats()
-    data = await status_data(store, _KnownStats(queues))
+    data = await status_data(store, _KnownStats(queues), budget)
     waiting = next((q.ready for q in queues if q.name == DEAD_LETTER_QUEUE), 0)
     letters = [] if broker_error else await link.dead_letters(DEAD_LETTERS_SHOWN, waiting)
     async with store.connect() as conn:

@@ -38,6 +38,6 @@ async def schema_version(conn: AsyncConnection) -> str | None:
         return None
 
 
-async def budget_snapshot(conn: AsyncConnection, rules: Rules) -> BudgetSnapshot:
+async def budget_snapshot(conn: AsyncConnection, rules: Rules, now: float | None = None) -> BudgetSnapshot:
     """The shared budget's tables (the PL/pgSQL's view of them), read on the driver connection."""
-    return await on_driver(conn, "budget snapshot", lambda driver: budget.read_snapshot(driver, rules))
+    return await on_driver(conn, "budget snapshot", lambda driver: budget.read_snapshot(driver, rules, now))

@@ -319,6 +319,7 @@ def snapshot_of(state: State, now: float, rules: Rules = RULES) -> BudgetSnapsho
     )
 
 
-async def budget_snapshot(conn: AsyncConnection, rules: Rules = RULES) -> BudgetSnapshot:
-    """The shared budget as `killreport status` shows it (an empty table: a fresh budget)."""
-    return snapshot_of(await read_state(conn), time.time(), rules)
+async def budget_snapshot(conn: AsyncConnection, rules: Rules, now: float | None = None) -> BudgetSnapshot:
+    """The shared budget as `killreport status` shows it (an empty table: a fresh budget), at `now`
+    (None: this machine's clock)."""
+    return snapshot_of(await read_state(conn), time.time() if now is None else now, rules)
