@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
-from killreport.budget.rules import RULES, Rules
-from killreport.esi.counting import RouteStatus
+from killreport.domain.budget_rules import RULES, Rules
+from killreport.domain.routes import RouteStatus
 from killreport.queue.broker import QueueAdmin
 from killreport.store.interface import Store
 from killreport.store.schedule import Leader

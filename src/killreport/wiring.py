@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
-from killreport.budget.rules import RULES, WITHOUT_DOWNTIME, Rules
 from killreport.budget.sqlite import SqliteBudget
-from killreport.budget.types import Budget
 from killreport.config import Settings, mask_url
+from killreport.domain.budget import Budget
+from killreport.domain.budget_rules import RULES, WITHOUT_DOWNTIME, Rules
 from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.counting import CountingTransport, Observer
 from killreport.esi.transport import aiohttp_transport

@@ -27,7 +27,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from killreport.budget.types import DOWNTIME
+from killreport.domain.budget import DOWNTIME
 from killreport.sim.options import parse_bucket
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store.budget import read_snapshot

@@ -15,7 +15,6 @@ import structlog
 from killreport.config import Settings
 from killreport.downtime import watch as watch_downtime
 from killreport.esi.errors import EsiError
-from killreport.esi.types import expires_given
 from killreport.metrics.expose import Exposition, exposing
 from killreport.scheduler.alliances import refresh_list_if_due
 from killreport.scheduler.context import Scheduling
@@ -92,7 +91,7 @@ def _tick_once(ctx: Scheduling) -> Callable[[float], Awaitable[object]]:
                 backoff.reset()
             except EsiError as exc:
                 # Never sooner than an Expires the failed answer came with.
-                given = expires_given(exc)
+                given = exc.expires_at
                 until_expires = 0.0 if given is None else (given - dt.datetime.now(dt.UTC)).total_seconds()
                 delay = max(backoff.next_delay(), until_expires)
                 not_before[0] = loop.time() + delay

@@ -11,10 +11,10 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
-from killreport.budget.rules import RULES, Rules
-from killreport.budget.types import BudgetSnapshot
+from killreport.domain.budget import BudgetSnapshot
+from killreport.domain.budget_rules import RULES, Rules
+from killreport.domain.cache import Fetched
 from killreport.esi.errors import TransientError
-from killreport.esi.types import Fetched
 from killreport.ids import Kind
 from killreport.queue.broker import Broker, BrokerError
 from killreport.store.facts import CacheFacts
