@@ -86,6 +86,10 @@ LIBRARIES: Final = {
     "aiormq": frozenset({"queue"}),
 }
 
+# Where a layer may reach another only through one module: the queue sees of the store what
+# store/sqlite/queue.py exports (its __all__), not the SQLite store's internals.
+SURFACES: Final = {("queue", "store"): "killreport.store.sqlite.queue"}
+
 # A module named in a string: "killreport.queue.rabbit", or cyclopts' "killreport.cli.copy_cmd:copy".
 _NAMED = re.compile(r"^killreport(?:\.\w+)+(?::[\w.]+)?$")
 
@@ -215,3 +219,24 @@ def test_the_store_loads_nothing_above_it() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = {unit_of(m) if m.startswith("killreport") else m.split(".")[0] for m in done.stdout.split()}
     assert loaded <= BASE | {"domain", "store"}, sorted(loaded - BASE - {"domain", "store"})
+
+
+def _exported(module: str) -> set[str]:
+    tree = ast.parse(SRC.joinpath(*module.split(".")).with_suffix(".py").read_text())
+    return set(ast.literal_eval(next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                                     and getattr(n.targets[0], "id", "") == "__all__")))
+
+
+def test_a_layer_held_to_a_surface_imports_only_what_that_surface_exports() -> None:
+    found = []
+    for (unit, other), surface in SURFACES.items():
+        exported = _exported(surface)
+        for path in sorted((SRC / "killreport" / unit).rglob("*.py")):
+            module = module_name(path)
+            for line, target in imported(path.read_text(), module, path.name == "__init__.py"):
+                if target.startswith("killreport.") and unit_of(_existing(target)) == other:
+                    # `from <surface-package> import queue` names the surface itself.
+                    name = target.removeprefix(surface + ".")
+                    if target != surface and not (target.startswith(surface + ".") and name in exported):
+                        found.append(f"{path.relative_to(SRC)}:{line}: {target} (only {surface}'s __all__)")
+    assert found == [], "\n".join(found)
