@@ -8,8 +8,8 @@
     budget        the Budget protocol the ESI client talks to, Lease, BudgetSnapshot
     budget_rules  the budget's pure decisions (decide, apply_settle) and every number in Rules
 
-esi, store, budget, sync and web import these; this package imports
-nothing of killreport (tests/unit/test_layers.py holds the order of the layers).
+Every layer above may import these (store, budget, esi, sync...); this package imports nothing of
+killreport. tests/unit/test_layers.py writes down the order of the layers and holds it.
 """
 
 __all__ = ["budget", "budget_rules", "cache", "models", "observation", "routes", "schedule"]
