@@ -23,9 +23,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from killreport.budget.rules import Limits
 from killreport.budget.sqlite import SqliteBudget
-from killreport.esi.classify import Observation, observe
+from killreport.domain.budget_rules import Limits
+from killreport.domain.observation import Observation
+from killreport.esi.classify import observe
 from killreport.store.sqlite.engine import open_engine
 from killreport.store.sqlite.tables import esi_budget_state, metadata
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from killreport.changes import Change
 from killreport.config import sqlalchemy_url
-from killreport.esi import models
+from killreport.domain import models
 from killreport.store import changes, entities, migrate
 from killreport.store.facts import CacheFacts
 

@@ -20,7 +20,8 @@ from aiohttp import web
 
 from killreport.budget.pg import PgBudget
 from killreport.budget.sqlite import SqliteBudget
-from killreport.esi.classify import NO_ANSWER, Observation, observe
+from killreport.domain.observation import NO_ANSWER, Observation
+from killreport.esi.classify import observe
 from tests.rules import NO_DOWNTIME
 
 SPAWN = mp.get_context("spawn")

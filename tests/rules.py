@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from killreport.budget.rules import WITHOUT_DOWNTIME, Rules
+from killreport.domain.budget_rules import WITHOUT_DOWNTIME, Rules
 
 NO_DOWNTIME: Final[Rules] = WITHOUT_DOWNTIME

@@ -17,12 +17,12 @@ from typing import Protocol
 
 import structlog
 
-from killreport.budget.rules import RULES, Rules
-from killreport.budget.types import Budget
-from killreport.esi import models
+from killreport.domain import models
+from killreport.domain.budget import Budget
+from killreport.domain.budget_rules import RULES, Rules
+from killreport.domain.cache import Fetched
 from killreport.esi.client import NotSent, sending_until
 from killreport.esi.errors import EsiError
-from killreport.esi.types import Fetched
 
 log = structlog.get_logger("killreport.downtime")
 

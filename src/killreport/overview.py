@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
-from killreport.budget.view import BudgetView
-from killreport.esi.counting import RouteStatus
+from killreport.domain.routes import RouteStatus
 from killreport.queue.broker import QueueAdmin
+from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
 from killreport.store.schedule import Leader
 

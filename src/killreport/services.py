@@ -15,9 +15,10 @@ Errors::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import TypeVar
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Final, TypeVar
 
 import structlog
 from sqlalchemy.exc import DBAPIError
@@ -30,6 +31,21 @@ from killreport.store.interface import Store
 
 log = structlog.get_logger("killreport.services")
 T = TypeVar("T")
+
+# What this process holds open right now, by kind: "database", "broker", "budget", "esi". `run`
+# holds one of each, shared by its parts; a second budget in one process would agree with the
+# first only through the database. A count: nothing is reached through it.
+HELD: Final[Counter[str]] = Counter()
+
+
+@contextmanager
+def holding(kind: str) -> Iterator[None]:
+    """Count one `kind` in HELD while the block runs."""
+    HELD[kind] += 1
+    try:
+        yield
+    finally:
+        HELD[kind] -= 1
 
 
 class ServiceUnavailable(RuntimeError):
@@ -114,6 +130,7 @@ async def database(settings: Settings, *, wait: bool, need_schema: bool = True,
         # A SQLite file that cannot be opened will not open by waiting: only servers are waited for.
         await patiently(lambda: _check_database(store, need_schema=need_schema),
                         wait=wait and store.dialect != "sqlite", max_delay_s=max_delay_s)
-        yield store
+        with holding("database"):
+            yield store
     finally:
         await store.close()

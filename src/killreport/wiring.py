@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
-from killreport.budget.rules import RULES, WITHOUT_DOWNTIME, Rules
 from killreport.budget.sqlite import SqliteBudget
-from killreport.budget.types import Budget
-from killreport.budget.view import BudgetView
 from killreport.config import Settings, mask_url
+from killreport.domain.budget import Budget
+from killreport.domain.budget_rules import RULES, WITHOUT_DOWNTIME, Rules
 from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.counting import CountingTransport, Observer
 from killreport.esi.transport import aiohttp_transport
 from killreport.queue.broker import Broker, BrokerUnavailable
 from killreport.queue.table import TableQueue
 from killreport.runner_lock import RunnerLock
-from killreport.services import ServiceUnavailable, patiently
+from killreport.services import ServiceUnavailable, holding, patiently
+from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
 from killreport.store.sqlite.engine import open_engine, path_of
 
@@ -63,12 +63,14 @@ async def broker(settings: Settings, *, wait: bool = False,
     with backoff if `wait`)."""
     if settings.embedded:
         async with _table_queue(settings) as queue:
-            yield queue
+            with holding("broker"):
+                yield queue
         return
     connected = await patiently(lambda: _connect(settings, 1 if wait else 2), wait=wait,
                                 max_delay_s=max_delay_s)
     try:
-        yield connected
+        with holding("broker"):
+            yield connected
     finally:
         await connected.close()
 
@@ -140,7 +142,8 @@ async def esi_client(settings: Settings, observe: Observer | None = None) -> Asy
                            compatibility_date=settings.esi_compatibility_date,
                            timeout_s=settings.esi_timeout_s,
                            max_body_bytes=settings.esi_max_body_bytes)
-        yield Esi(client=client, counter=counter, budget=budget)
+        with holding("esi"):
+            yield Esi(client=client, counter=counter, budget=budget)
 
 
 def budget_rules(settings: Settings) -> Rules:
@@ -161,7 +164,8 @@ async def _opened_budget(settings: Settings) -> AsyncIterator[PgBudget | SqliteB
     """The mode's shared budget: the SQLite file's row, or PostgreSQL's tables."""
     budget = await patiently(lambda: _budget(settings), wait=False, max_delay_s=1)
     try:
-        yield budget
+        with holding("budget"):
+            yield budget
     finally:
         await budget.close()
 

@@ -18,8 +18,8 @@ from dataclasses import replace
 
 import pytest
 
-from killreport.budget.rules import RULES, Limits
 from killreport.budget.sqlite import SqliteBudget
+from killreport.domain.budget_rules import RULES, Limits
 from killreport.downtime import watch
 from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.transport import aiohttp_transport

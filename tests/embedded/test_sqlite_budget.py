@@ -16,10 +16,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.budget.memory import MemoryBudget
-from killreport.budget.rules import RULES, Grant, Limits, State, Wait, apply_settle, decide
 from killreport.budget.sqlite import SqliteBudget
-from killreport.budget.types import Lease
-from killreport.esi.classify import NO_ANSWER, Observation, observe
+from killreport.domain.budget import Lease
+from killreport.domain.budget_rules import RULES, Grant, Limits, State, Wait, apply_settle, decide
+from killreport.domain.observation import NO_ANSWER, Observation
+from killreport.esi.classify import observe
 from killreport.store.sqlite.budget import BudgetRow, budget_snapshot
 from killreport.store.sqlite.engine import path_of
 from killreport.store.sqlite.tables import esi_budget_state

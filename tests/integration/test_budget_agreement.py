@@ -1,4 +1,4 @@
-"""The PL/pgSQL budget (store/sql/esi_*.sql) and the pure rules (budget/rules.py) agree step by step.
+"""The PL/pgSQL budget (store/sql/esi_*.sql) and the pure rules (domain/budget_rules.py) agree step by step.
 
 A Hypothesis state machine runs random reserves, settles (of outstanding, expired and unknown
 leases, with observations the real parser makes from random headers) and clock steps (small ones,
@@ -42,8 +42,18 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from killreport.budget.rules import RULES, Grant, Limits, Rules, State, apply_settle, daily_start, decide
-from killreport.esi.classify import NO_ANSWER, Observation, observe
+from killreport.domain.budget_rules import (
+    RULES,
+    Grant,
+    Limits,
+    Rules,
+    State,
+    apply_settle,
+    daily_start,
+    decide,
+)
+from killreport.domain.observation import NO_ANSWER, Observation
+from killreport.esi.classify import observe
 from killreport.store import migrate
 from killreport.store.budget import RESERVE, SETTLE, reserve_args, settle_args
 

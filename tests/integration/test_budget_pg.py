@@ -17,7 +17,8 @@ import pytest
 
 from killreport.budget.memory import MemoryBudget
 from killreport.budget.pg import PgBudget
-from killreport.esi.classify import NO_ANSWER, Observation, observe
+from killreport.domain.observation import NO_ANSWER, Observation
+from killreport.esi.classify import observe
 from killreport.store import migrate
 from tests.rules import NO_DOWNTIME
 

@@ -27,8 +27,8 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from killreport.budget.rules import WITHOUT_DOWNTIME
-from killreport.budget.types import DOWNTIME
+from killreport.domain.budget import DOWNTIME
+from killreport.domain.budget_rules import WITHOUT_DOWNTIME
 from killreport.sim.options import parse_bucket
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store.budget import read_snapshot

@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.budget.memory import MemoryBudget
-from killreport.budget.rules import Limits
 from killreport.config import Settings, sqlalchemy_url
+from killreport.domain.budget_rules import Limits
 from killreport.metrics.expose import Exposition
 from killreport.metrics.names import make_metrics
 from killreport.metrics.server import metrics_app, serving

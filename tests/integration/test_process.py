@@ -18,10 +18,11 @@ from sqlalchemy import Select, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from killreport.esi import models
+from killreport.domain import models
+from killreport.domain.cache import Fetched, NotModified
 from killreport.esi.client import NotSent
 from killreport.esi.errors import Deleted, MalformedResponse, NotFound, ServerError
-from killreport.esi.types import Fetched, NotModified, give_expires
+from killreport.esi.validate import validate
 from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import Job, encode
@@ -86,7 +87,7 @@ class FakeEsi:
         expires = now + dt.timedelta(seconds=self.expires_in_s)
         if etag == current:
             return NotModified(expires_at=expires)
-        data = models.validate(schema, raw, path)
+        data = validate(schema, raw, path)
         return Fetched(data=data, expires_at=expires, etag=current, last_modified=now)
 
     async def alliance_ids(self) -> Fetched[list[int]]:
@@ -374,8 +375,8 @@ async def test_an_unusable_refresh_keeps_the_copy_and_its_expires_and_asks_again
     await expire_everything(engine)
     before = (await rows_of(engine, "corporations"))[98000001]
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-    esi.failing["/corporations/98000001"] = give_expires(
-        MalformedResponse("Invalid JSON", status=200, path="/corporations/98000001"), soon)
+    esi.failing["/corporations/98000001"] = MalformedResponse(
+        "Invalid JSON", status=200, path="/corporations/98000001", expires_at=soon)
     await enqueue(as_store(engine), broker, "corporation", [98000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["corporation"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
@@ -393,8 +394,8 @@ async def test_a_first_sighting_with_an_unusable_answer_is_held_until_its_expire
     esi, broker = FakeEsi(), StubBroker()
     processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-    esi.failing["/characters/90000001"] = give_expires(
-        ServerError("Bad gateway", status=502, path="/characters/90000001"), soon)
+    esi.failing["/characters/90000001"] = ServerError("Bad gateway", status=502, path="/characters/90000001",
+                                                         expires_at=soon)
     await enqueue(as_store(engine), broker, "character", [90000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["character"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
@@ -456,7 +457,7 @@ async def test_a_new_alliances_unusable_member_list_is_asked_again_only_after_it
     processor = JobProcessor(as_store(engine), broker, esi, max_attempts=5, claim_ttl_s=60)
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     path = "/alliances/99000001/corporations"
-    esi.failing[path] = give_expires(MalformedResponse("EOF while parsing", status=200, path=path), soon)
+    esi.failing[path] = MalformedResponse("EOF while parsing", status=200, path=path, expires_at=soon)
     await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))
@@ -477,7 +478,7 @@ async def test_when_both_alliance_answers_are_unusable_the_retry_waits_for_the_l
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     sooner, later = now + dt.timedelta(minutes=1), now + dt.timedelta(minutes=2)
     for path, until in (("/alliances/99000001", sooner), ("/alliances/99000001/corporations", later)):
-        esi.failing[path] = give_expires(MalformedResponse("Invalid JSON", status=200, path=path), until)
+        esi.failing[path] = MalformedResponse("Invalid JSON", status=200, path=path, expires_at=until)
     await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
     async with broker.consume([QUEUE_NAMES["alliance"]], prefetch=1) as feed:
         await processor.handle(await anext(feed))

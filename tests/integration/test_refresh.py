@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.budget.memory import MemoryBudget
-from killreport.budget.rules import Limits
+from killreport.domain.budget_rules import Limits
 from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.transport import aiohttp_transport
 from killreport.ids import Kind

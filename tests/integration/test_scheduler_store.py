@@ -19,9 +19,10 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from killreport.config import Settings
-from killreport.esi import models
+from killreport.domain import models
+from killreport.domain.cache import Fetched, NotModified
 from killreport.esi.errors import MalformedResponse
-from killreport.esi.types import Fetched, NotModified, give_expires
+from killreport.esi.validate import validate
 from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import decode
@@ -92,7 +93,7 @@ class FakeEsi:
 
     def _maybe_broken(self, call: int) -> None:
         if call in self.broken:
-            raise give_expires(MalformedResponse("unreadable body", status=200), _at(self.expires_in_s))
+            raise MalformedResponse("unreadable body", status=200, expires_at=_at(self.expires_in_s))
 
     async def get(self, path: str, model: TypeAdapter[T] | type[T],
                   etag: str | None = None) -> Fetched[T] | NotModified:
@@ -101,7 +102,7 @@ class FakeEsi:
         self._maybe_broken(0)
         if etag == self.list_etag:
             return NotModified(expires_at=_at(self.expires_in_s))
-        data = models.validate(model, str(self.listed).encode(), path)
+        data = validate(model, str(self.listed).encode(), path)
         return Fetched(data, _at(self.expires_in_s), self.list_etag, self.list_modified)
 
     async def affiliations(self, character_ids: Sequence[int]) -> Fetched[Sequence[models.Affiliation]]:

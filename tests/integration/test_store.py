@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.changes import Change
 from killreport.config import sqlalchemy_url
-from killreport.esi import models
+from killreport.domain import models
+from killreport.esi.validate import validate
 from killreport.ids import Kind
 from killreport.store import changes as change_log
 from killreport.store import entities, http_cache, migrate, pending, references, rows
@@ -38,7 +39,7 @@ ALLIANCE = {"name": "A", "ticker": "A", "creator_id": 90000001, "creator_corpora
 
 def _valid(model: type[M], body: dict[str, Any]) -> M:
     """The body as the client would hand it over: JSON, validated by the strict model."""
-    return models.validate(model, json.dumps(body).encode(), "/test")
+    return validate(model, json.dumps(body).encode(), "/test")
 
 
 def _corp(name: str, description: str, **more: Any) -> models.Corporation:

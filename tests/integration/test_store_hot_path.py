@@ -14,9 +14,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from killreport.budget.rules import RULES
 from killreport.changes import Change
-from killreport.esi import models
+from killreport.domain import models
+from killreport.domain.budget_rules import RULES
+from killreport.esi.validate import validate
 from killreport.store import entities
 from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.pg import admin as pg_admin
@@ -29,7 +30,7 @@ CORPORATION = {
 
 
 def _corporation(**more: Any) -> models.Corporation:
-    return models.validate(models.Corporation, json.dumps({**CORPORATION, **more}).encode(), "/test")
+    return validate(models.Corporation, json.dumps({**CORPORATION, **more}).encode(), "/test")
 
 
 def _facts() -> CacheFacts:

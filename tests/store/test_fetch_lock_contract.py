@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from killreport.esi.types import Fetched
+from killreport.domain.cache import Fetched
 from killreport.store.schedule import ALLIANCE_LIST
 from killreport.sync.orchestrate import alliance_ids
 from tests.store.conftest import open_store

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from killreport.changes import Change
-from killreport.esi.models import Alliance, Character, Corporation, Entity
+from killreport.domain.models import Alliance, Character, Corporation, Entity
 from killreport.ids import Kind
 from killreport.store import rows
 from killreport.store import tables as t

@@ -20,8 +20,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change
+from killreport.domain.schedule import Affiliated, Move, StoredAlliance
 from killreport.ids import Kind
-from killreport.scheduler.rules import Affiliated, Move, StoredAlliance
 from killreport.store import tables as t
 from killreport.store.interface import Store
 from killreport.store.schedule import ALLIANCE_LIST

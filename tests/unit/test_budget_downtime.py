@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from killreport.budget.rules import (
+from killreport.domain.budget_rules import (
     RULES,
     Grant,
     Limits,
@@ -29,7 +29,8 @@ from killreport.budget.rules import (
     decide,
     esi_down,
 )
-from killreport.esi.classify import Observation, observe, says_unavailable, up_since
+from killreport.domain.observation import Observation
+from killreport.esi.classify import observe, says_unavailable, up_since
 
 ELEVEN = dt.datetime(2026, 11, 30, 11, 0, tzinfo=dt.UTC).timestamp()
 LIMITS = Limits(max_inflight=8, error_floor=5, lease_ttl_s=20.0)

@@ -6,8 +6,9 @@ import asyncio
 import time
 
 from killreport.budget.memory import MemoryBudget
-from killreport.budget.rules import Limits
-from killreport.esi.classify import NO_ANSWER, observe
+from killreport.domain.budget_rules import Limits
+from killreport.domain.observation import NO_ANSWER
+from killreport.esi.classify import observe
 from tests.rules import NO_DOWNTIME
 
 

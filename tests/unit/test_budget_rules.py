@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from killreport.budget.rules import Grant, Limits, Rules, State, Wait, apply_settle, decide, token_cost
-from killreport.esi.classify import NO_ANSWER, Observation, TokenReport
+from killreport.domain.budget_rules import Grant, Limits, Rules, State, Wait, apply_settle, decide, token_cost
+from killreport.domain.observation import NO_ANSWER, Observation, TokenReport
 
 ROUTES = ["/a/{id}", "/b/{id}", "/status"]
 

@@ -1,4 +1,4 @@
-"""The embedded budget keeps budget.rules.State as JSON: every State comes back equal."""
+"""The embedded budget keeps domain.budget_rules.State as JSON: every State comes back equal."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from killreport.budget.rules import RULES, Bucket, Grant, LeaseRec, Limits, State, apply_settle, decide
+from killreport.domain.budget_rules import RULES, Bucket, Grant, LeaseRec, Limits, State, apply_settle, decide
 from killreport.esi.classify import observe
 from killreport.store.sqlite.budget import StateEncoder, state_from_json, state_to_json
 

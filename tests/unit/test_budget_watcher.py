@@ -7,14 +7,15 @@ import asyncio
 from typing import Any
 
 from killreport.budget.memory import MemoryBudget
-from killreport.budget.rules import RULES, Rules
-from killreport.budget.types import DOWNTIME
+from killreport.domain import models
+from killreport.domain.budget import DOWNTIME
+from killreport.domain.budget_rules import RULES, Rules
+from killreport.domain.cache import Fetched
+from killreport.domain.observation import Observation
 from killreport.downtime import ask, watch
-from killreport.esi import models
-from killreport.esi.classify import Observation, observe
+from killreport.esi.classify import observe
 from killreport.esi.client import NotSent
 from killreport.esi.errors import ServerError
-from killreport.esi.types import Fetched
 from tests.unit.test_budget_downtime import ELEVEN, LIMITS, UNAVAILABLE, iso, status_answer
 
 

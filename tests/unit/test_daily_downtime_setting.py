@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from killreport.budget.rules import daily_down
 from killreport.config import Settings
+from killreport.domain.budget_rules import daily_down
 from killreport.wiring import budget_rules
 
 AT_10_59_45 = dt.datetime(2026, 11, 30, 10, 59, 45, tzinfo=dt.UTC).timestamp()

@@ -13,10 +13,11 @@ import pytest
 from aiohttp import web
 
 from killreport.budget.memory import MemoryBudget
-from killreport.budget.rules import Limits
-from killreport.budget.types import BudgetSnapshot, Lease
-from killreport.esi import models
-from killreport.esi.classify import Observation
+from killreport.domain import models
+from killreport.domain.budget import BudgetSnapshot, Lease
+from killreport.domain.budget_rules import Limits
+from killreport.domain.cache import Fetched, NotModified
+from killreport.domain.observation import Observation
 from killreport.esi.client import NOT_SENT, EsiClient, NotSent, route_of, sending_until, user_agent
 from killreport.esi.errors import (
     Deleted,
@@ -28,7 +29,7 @@ from killreport.esi.errors import (
     TransportError,
 )
 from killreport.esi.transport import aiohttp_transport
-from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport, expires_given
+from killreport.esi.types import EsiRequest, EsiResponse, Transport
 from tests.rules import NO_DOWNTIME
 
 CHARACTER = {"name": "Ann 'O\" <b>", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1,
@@ -332,7 +333,7 @@ async def test_an_unusable_answer_tells_the_expires_it_came_with(response: Any) 
     transport, _ = answers(response)
     with pytest.raises(TransientError) as caught:
         await client(transport, RecordingBudget()).character(90000001)
-    assert expires_given(caught.value) == dt.datetime(2026, 11, 28, 16, tzinfo=dt.UTC)
+    assert caught.value.expires_at == dt.datetime(2026, 11, 28, 16, tzinfo=dt.UTC)
 
 
 async def test_no_answer_or_no_expires_tells_none() -> None:
@@ -341,7 +342,7 @@ async def test_no_answer_or_no_expires_tells_none() -> None:
     for _ in range(2):
         with pytest.raises(TransientError) as caught:
             await esi.character(90000001)
-        assert expires_given(caught.value) is None
+        assert caught.value.expires_at is None
 
 
 async def test_the_real_transport_tells_the_expires_of_a_body_over_the_cap() -> None:
@@ -364,7 +365,7 @@ async def test_the_real_transport_tells_the_expires_of_a_body_over_the_cap() -> 
                 await esi.character(90000001)
     finally:
         await runner.cleanup()
-    assert expires_given(caught.value) == dt.datetime(2026, 11, 28, 16, tzinfo=dt.UTC)
+    assert caught.value.expires_at == dt.datetime(2026, 11, 28, 16, tzinfo=dt.UTC)
 
 
 class SlowBudget(RecordingBudget):

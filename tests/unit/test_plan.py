@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from killreport.changes import Change
-from killreport.esi import models
+from killreport.domain import models
+from killreport.esi.validate import validate
 from killreport.store import rows
 from killreport.store.entities import Stored
 from killreport.store.references import AllianceReferences, CorporationReferences
@@ -38,12 +39,12 @@ IDS = st.one_of(st.integers(90_000_000, 2_200_000_000),
 
 def alliance(**ids: int | None) -> models.Alliance:
     body = {**ALLIANCE, **{k: v for k, v in ids.items() if v is not None}}
-    return models.validate(models.Alliance, json.dumps(body).encode(), "/x")
+    return validate(models.Alliance, json.dumps(body).encode(), "/x")
 
 
 def corporation(**ids: int | None) -> models.Corporation:
     body = {**CORPORATION, **{k: v for k, v in ids.items() if v is not None}}
-    return models.validate(models.Corporation, json.dumps(body).encode(), "/x")
+    return validate(models.Corporation, json.dumps(body).encode(), "/x")
 
 
 def test_an_alliance_leads_to_members_creator_executor_and_its_creator_character() -> None:
@@ -61,7 +62,7 @@ def test_a_corporation_leads_to_its_ceo_and_creator_never_to_npcs() -> None:
 def test_characters_and_nothing_lead_nowhere() -> None:
     character = {"name": "P", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1, "race_id": 1,
                  "corporation_id": 98000001, "gender": "female", "achievement_score": 1}
-    assert children_of(models.validate(models.Character, json.dumps(character).encode(), "/x")) == Children()
+    assert children_of(validate(models.Character, json.dumps(character).encode(), "/x")) == Children()
     assert children_of(None, [98000001]) == Children()
 
 

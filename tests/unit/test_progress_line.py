@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from killreport.budget.types import BudgetSnapshot
 from killreport.cli.render import progress_line
+from killreport.domain.budget import BudgetSnapshot
 from killreport.sync.orchestrate import Progress
 
 AT = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from killreport.esi import models
+from killreport.domain import models
+from killreport.esi.validate import validate
 from killreport.ids import Kind
 from killreport.store import rows
 
@@ -35,11 +36,11 @@ def examples() -> dict[Kind, Any]:
 
 
 def corporation(**more: Any) -> models.Corporation:
-    return models.validate(models.Corporation, json.dumps({**CORPORATION, **more}).encode(), "/x")
+    return validate(models.Corporation, json.dumps({**CORPORATION, **more}).encode(), "/x")
 
 
 def example_of(examples: dict[Kind, Any], kind: Kind) -> models.Entity:
-    return cast(models.Entity, models.validate(rows.MODELS[kind], json.dumps(examples[kind]).encode(), "/x"))
+    return cast(models.Entity, validate(rows.MODELS[kind], json.dumps(examples[kind]).encode(), "/x"))
 
 
 @pytest.mark.parametrize("kind", EXAMPLES)

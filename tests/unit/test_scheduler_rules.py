@@ -10,11 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from killreport.changes import Change
+from killreport.domain.schedule import Affiliated, Move, StoredAlliance
 from killreport.scheduler.rules import (
     AFFILIATION_BATCH,
-    Affiliated,
-    Move,
-    StoredAlliance,
     chunks,
     closing_changes,
     list_delta,

@@ -1,6 +1,6 @@
 """One shape per entity: every model field has a column, every column a model field or a bookkeeping role.
 
-No database: the models (esi/models.py), the row builder (store/rows.py) and the tables
+No database: the models (domain/models.py), the row builder (store/rows.py) and the tables
 (store/tables.py) are compared as code. tests/integration/test_shapes_schema.py compares the tables
 with what the migrations make.
 """
@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import Column
 
-from killreport.esi import models
+from killreport.domain import models
 from killreport.ids import KINDS, Kind
 from killreport.store import references, rows
 from killreport.store import tables as t

@@ -18,12 +18,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Browser
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from killreport.budget.rules import WITHOUT_DOWNTIME
-from killreport.budget.view import BudgetView
 from killreport.config import sqlalchemy_url
+from killreport.domain.budget_rules import WITHOUT_DOWNTIME
 from killreport.queue.rabbit import RabbitBroker
 from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S
 from killreport.store import migrate
+from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
 from killreport.web import BrokerLink, build_app
 from tests import services

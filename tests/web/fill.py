@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change
-from killreport.esi import models
+from killreport.domain import models
 from killreport.sim import strings
 from killreport.store import changes, entities
 from killreport.store import tables as t

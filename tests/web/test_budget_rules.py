@@ -7,8 +7,8 @@ import datetime as dt
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from killreport.budget.types import DOWNTIME
 from killreport.config import Settings
+from killreport.domain.budget import DOWNTIME
 from killreport.web import build_app
 from killreport.wiring import budget_view
 from tests.web.conftest import Filled, link_to

@@ -1,21 +1,20 @@
-"""The ESI budget every process of one copy shares: reserve before sending, settle with what ESI
-reported. Embedded, it lives in a row of the SQLite file; distributed, in PostgreSQL.
+"""The ESI budget every process of one copy shares, as backends of domain/budget.py's Budget
+protocol. Embedded, it lives in a row of the SQLite file; distributed, in PostgreSQL.
 
-    rules     the pure decisions (decide, apply_settle) on an immutable State; every number in Rules
     sqlite    SqliteBudget: the rules in Python, their State in the file's one budget row (embedded)
     pg        PgBudget: the same rules in PL/pgSQL (store/sql), one round trip per reserve and settle
               (distributed)
     memory    MemoryBudget: the rules held in one process
-    types     the Budget protocol the ESI client talks to, Lease, BudgetSnapshot
-    view      BudgetView: how the status readers see the budget, by the rules Settings configure
+
+The pure rules and the protocol are domain/budget_rules.py and domain/budget.py: the store reads
+and writes their state (the SQL side of both backends), so they sit below it, and these backends,
+which open the store, above it.
 """
 
 from typing import TYPE_CHECKING
 
 from killreport._lazy import lazy_exports
 from killreport.budget.memory import MemoryBudget
-from killreport.budget.rules import RULES, Limits, Rules, apply_settle, decide
-from killreport.budget.types import BucketState, Budget, BudgetSnapshot, Lease
 
 if TYPE_CHECKING:
     from killreport.budget.pg import PgBudget
@@ -24,7 +23,4 @@ if TYPE_CHECKING:
 # uses it (python -X importtime).
 __getattr__ = lazy_exports(__name__, {"PgBudget": "killreport.budget.pg"})
 
-__all__ = [
-    "RULES", "BucketState", "Budget", "BudgetSnapshot", "Lease", "Limits", "MemoryBudget", "PgBudget",
-    "Rules", "apply_settle", "decide",
-]
+__all__ = ["MemoryBudget", "PgBudget"]

@@ -8,9 +8,9 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from killreport.budget.rules import RULES, Grant, Limits, Rules, State, apply_settle, decide, esi_down
-from killreport.budget.types import DOWNTIME, BucketState, BudgetSnapshot, Lease
-from killreport.esi.classify import Observation
+from killreport.domain.budget import DOWNTIME, BucketState, BudgetSnapshot, Lease
+from killreport.domain.budget_rules import RULES, Grant, Limits, Rules, State, apply_settle, decide, esi_down
+from killreport.domain.observation import Observation
 
 
 def _at(seconds: float) -> dt.datetime | None:

@@ -1,6 +1,6 @@
 """PgBudget: the budget in PostgreSQL, shared by every worker process on every machine.
 
-The rules are killreport.budget.rules; store/sql/esi_reserve.sql and esi_settle.sql mirror them
+The rules are killreport.domain.budget_rules; store/sql/esi_reserve.sql and esi_settle.sql mirror them
 in PL/pgSQL so reserve and settle are one round trip each. Every constant is an argument taken from
 rules.Limits and rules.Rules, so each number lives in Python only, and
 tests/integration/test_budget_agreement.py drives both with random steps and checks they agree.
@@ -44,9 +44,9 @@ from typing import Any, Final
 import asyncpg
 import structlog
 
-from killreport.budget.rules import RULES, Limits, Rules
-from killreport.budget.types import BudgetSnapshot, Lease
-from killreport.esi.classify import NO_ANSWER, Observation
+from killreport.domain.budget import BudgetSnapshot, Lease
+from killreport.domain.budget_rules import RULES, Limits, Rules
+from killreport.domain.observation import NO_ANSWER, Observation
 from killreport.store.budget import RESERVE, SETTLE, read_snapshot, reserve_args, settle_args
 
 __all__ = ["CHANNEL", "PgBudget", "asyncpg_dsn", "read_snapshot"]

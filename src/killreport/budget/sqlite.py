@@ -1,6 +1,6 @@
 """SqliteBudget: the pure budget rules with their State in the SQLite file, shared by its processes.
 
-The rules are budget.rules, exactly as MemoryBudget runs them; the State lives as JSON in the one
+The rules are domain.budget_rules, exactly as MemoryBudget runs them; the State lives as JSON in the one
 esi_budget_state row (store/sqlite/budget.py). Each reserve and settle is one short BEGIN IMMEDIATE
 transaction (read the State, decide, write it back), so `sync-all` in a second terminal and the
 runner obey one error limit and one in-flight cap. Trade-offs, decided here:
@@ -49,9 +49,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
 
-from killreport.budget.rules import RULES, Grant, Limits, Rules, State, Wait, apply_settle, decide
-from killreport.budget.types import BudgetSnapshot, Lease
-from killreport.esi.classify import NO_ANSWER, Observation
+from killreport.domain.budget import BudgetSnapshot, Lease
+from killreport.domain.budget_rules import RULES, Grant, Limits, Rules, State, Wait, apply_settle, decide
+from killreport.domain.observation import NO_ANSWER, Observation
 from killreport.store.sqlite.budget import BudgetRow, snapshot_of
 from killreport.store.sqlite.engine import path_of
 

@@ -15,10 +15,10 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from killreport.budget.view import BudgetView
 from killreport.cli import render
 from killreport.overview import status_data
 from killreport.queue.broker import QueueAdmin
+from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
 
 ENTITY_KINDS: Final = ("alliances", "corporations", "characters")

@@ -4,7 +4,8 @@
                                      (AiohttpTransport, or a fake in tests)
 
 Errors are drawn in killreport.esi.errors; what a response means is decided by the total
-functions of killreport.esi.classify; bodies validate against the pinned models.
+functions of killreport.esi.classify; bodies validate (esi/validate.py) against the pinned models of
+killreport.domain.models, which the store shares without loading this client.
 """
 
 from killreport.esi.client import EsiClient, route_of, user_agent
@@ -18,13 +19,11 @@ from killreport.esi.errors import (
     TransientError,
     TransportError,
 )
-from killreport.esi.models import Affiliation, Alliance, Character, Corporation, Entity, Status
 from killreport.esi.transport import AiohttpTransport, aiohttp_transport
-from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport
+from killreport.esi.types import EsiRequest, EsiResponse, Transport
 
 __all__ = [
-    "Affiliation", "AiohttpTransport", "Alliance", "Character", "Corporation", "Deleted", "Entity",
-    "EsiClient", "EsiError", "EsiRequest", "EsiResponse", "Fetched", "MalformedResponse", "NotFound",
-    "NotModified", "PermanentError", "ServerError", "Status", "TransientError", "Transport",
-    "TransportError", "aiohttp_transport", "route_of", "user_agent",
+    "AiohttpTransport", "Deleted", "EsiClient", "EsiError", "EsiRequest", "EsiResponse", "MalformedResponse",
+    "NotFound", "PermanentError", "ServerError", "TransientError", "Transport", "TransportError",
+    "aiohttp_transport", "route_of", "user_agent",
 ]

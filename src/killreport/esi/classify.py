@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Final, Literal
 
+from killreport.domain.observation import Observation, TokenReport
 from killreport.esi.errors import Deleted, EsiError, NotFound, PermanentError, ServerError, TransientError
 
 DELETED_TEXT: Final = "Character has been deleted!"
@@ -30,37 +31,6 @@ _UNAVAILABLE_STATUSES: Final = frozenset({502, 503, 504})
 # Error and /status bodies are about 100 bytes: anything larger is some other answer, not parsed here.
 _SMALL_BODY_MAX: Final = 1024
 
-
-@dataclass(frozen=True, slots=True)
-class TokenReport:
-    """The X-Ratelimit-* family of one response (token-bucket route groups)."""
-
-    group: str
-    limit: int | None = None
-    window_s: int | None = None
-    remaining: int | None = None
-    used: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """What one response (or the lack of one) tells the budget."""
-
-    status: int | None
-    is_error: bool
-    error_remain: int | None = None
-    error_reset_s: int | None = None
-    tokens: TokenReport | None = None
-    retry_after_s: float | None = None
-    unavailable: bool = False  # ESI says it cannot reach the game server: a downtime has begun
-    up_since: float | None = None  # a /status showing the cluster open to all (vip false): its start_time
-    fresh_s: float | None = None  # how long ESI caches this /status answer (Expires - Date)
-
-
-# A request that got no HTTP answer: ESI may still have counted it as an error.
-NO_ANSWER: Final = Observation(status=None, is_error=True)
-# How request counts by status record a request that got no HTTP answer.
-NO_ANSWER_STATUS: Final = 0
 
 OutcomeKind = Literal["ok", "not-modified", "wait", "transient", "permanent"]
 

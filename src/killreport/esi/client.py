@@ -19,14 +19,18 @@ import structlog
 from pydantic import TypeAdapter
 
 from killreport import __version__
-from killreport.budget.types import Budget, Lease
-from killreport.esi import models
-from killreport.esi.classify import NO_ANSWER, Observation, classify, etag_of, observe, parse_http_date
+from killreport.domain import models
+from killreport.domain.budget import Budget, Lease
+from killreport.domain.cache import Fetched, NotModified
+from killreport.domain.observation import NO_ANSWER, Observation
+from killreport.esi.classify import classify, etag_of, observe, parse_http_date
 from killreport.esi.errors import EsiError, MalformedResponse, PermanentError, TransientError, TransportError
-from killreport.esi.types import EsiRequest, EsiResponse, Fetched, NotModified, Transport, give_expires
+from killreport.esi.types import EsiRequest, EsiResponse, Transport
+from killreport.esi.validate import validate
 from killreport.ids import MAX_ID, Kind, is_special, is_valid_id
 
 T = TypeVar("T")
+E = TypeVar("E", bound=EsiError)
 PROJECT_URL: Final = "https://github.com/killreport/killreport"
 _NUMBER_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
 AFFILIATION_PATH: Final = "/characters/affiliation"
@@ -221,8 +225,10 @@ class EsiClient:
             raise PermanentError(f"{entity_id} is a system/NPC/faction id; not requested", path=kind)
 
 
-def _given(exc: EsiError, response: EsiResponse) -> EsiError:
-    return give_expires(exc, parse_http_date(response.headers.get("expires")))
+def _given(exc: E, response: EsiResponse) -> E:
+    # An answer came, with its Expires: whoever retries must not ask again before it.
+    exc.expires_at = parse_http_date(response.headers.get("expires"))
+    return exc
 
 
 async def _outliving(call: Awaitable[T]) -> T:
@@ -257,7 +263,7 @@ def _read(response: EsiResponse, model: TypeAdapter[T] | type[T], path: str) -> 
     if response.status == 304:
         raise _given(TransientError("304 to an unconditional request", status=304, path=path), response)
     try:
-        data = models.validate(model, response.body, path)
+        data = validate(model, response.body, path)
     except MalformedResponse as exc:
         raise _given(exc, response) from None
     return Fetched(data=data, expires_at=parse_http_date(response.headers.get("expires")),

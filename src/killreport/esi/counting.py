@@ -7,13 +7,11 @@ from collections import Counter
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from killreport.esi.classify import NO_ANSWER_STATUS
+from killreport.domain.routes import NO_ANSWER_STATUS, RouteStatus
 from killreport.esi.client import route_of
 from killreport.esi.errors import TransportError
 from killreport.esi.types import EsiRequest, EsiResponse, Transport
 
-# A route template (`/alliances/{id}`) and a status (NO_ANSWER_STATUS when there was no answer).
-RouteStatus = tuple[str, int]
 # Told of every request: its route template, status and duration in seconds (metrics, if on).
 Observer = Callable[[str, int, float], None]
 

@@ -15,15 +15,24 @@ tries again, without using up an attempt.
 
 from __future__ import annotations
 
+import datetime as dt
+
 
 class EsiError(Exception):
-    """Base of every ESI failure."""
+    """Base of every ESI failure.
 
-    def __init__(self, message: str, *, status: int | None = None, path: str = "") -> None:
+    `expires_at` is the Expires of the unusable answer that raised it (None: none came, or no
+    answer). Asking again before it is asking before Expires, however broken the answer was: ESI's
+    cache serves the same body until then, and may treat the request as circumventing it.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, path: str = "",
+                 expires_at: dt.datetime | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.path = path
+        self.expires_at = expires_at
 
     def __str__(self) -> str:
         where = f" {self.path}" if self.path else ""

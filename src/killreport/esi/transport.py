@@ -10,7 +10,7 @@ import aiohttp
 
 from killreport.esi.classify import parse_http_date
 from killreport.esi.errors import MalformedResponse, TransportError
-from killreport.esi.types import EsiRequest, EsiResponse, give_expires
+from killreport.esi.types import EsiRequest, EsiResponse
 
 
 class AiohttpTransport:
@@ -39,9 +39,9 @@ class AiohttpTransport:
                 size += len(chunk)
                 if size > self._max_body:
                     # An answer came, with its Expires: the caller must not ask again before it.
-                    raise give_expires(MalformedResponse(f"body larger than {self._max_body} bytes",
-                                                         status=response.status, path=request.url),
-                                       parse_http_date(response.headers.get("Expires")))
+                    raise MalformedResponse(f"body larger than {self._max_body} bytes",
+                                            status=response.status, path=request.url,
+                                            expires_at=parse_http_date(response.headers.get("Expires")))
                 chunks.append(chunk)
             body = b"".join(chunks)
             headers = {k.lower(): v for k, v in response.headers.items()}

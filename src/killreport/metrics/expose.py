@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from killreport.budget.types import Budget
 from killreport.config import Settings
+from killreport.domain.budget import Budget
 from killreport.metrics.gauges import refresh_forever, show_shared_budget, show_store
 from killreport.metrics.names import Metrics, make_metrics
 from killreport.metrics.server import Check, metrics_app, serving

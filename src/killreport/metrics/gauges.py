@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from killreport.budget.types import Budget, BudgetSnapshot
+from killreport.domain.budget import Budget, BudgetSnapshot
 from killreport.metrics.names import Metrics
 from killreport.store.freshness import Freshness
 from killreport.store.interface import Store

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from killreport.esi.classify import NO_ANSWER_STATUS
+from killreport.domain.routes import NO_ANSWER_STATUS
 
 # ESI answers within milliseconds (cache hits) to the request timeout (10 s by default).
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

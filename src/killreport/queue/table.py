@@ -1,7 +1,7 @@
 """TableQueue: the Broker protocol on the SQLite file, for the embedded mode (no RabbitMQ).
 
-A message is a row of queue_messages; store/sqlite/queue.py holds the SQL and says how retry tiers
-are rows with a later `not_before`. Trade-offs, decided here:
+A message is a row of queue_messages; store/sqlite/queue.py holds the SQL (and is all of the SQLite
+store used here) and says how retry tiers are rows with a later `not_before`. Trade-offs, decided here:
 
 - One consumer per file. The runner holds runner_lock.RunnerLock, so only this process consumes;
   what it has handed out is remembered in memory (not written), and acking deletes the row. A
@@ -55,10 +55,7 @@ from killreport.queue.messages import encode
 from killreport.queue.order import LEAVES, delivery_order
 from killreport.queue.topology import DEFAULT_RETRY_DELAYS_S, Topology
 from killreport.runner_lock import holder
-from killreport.store.interface import Connections, Pooled
 from killreport.store.sqlite import queue as sql
-from killreport.store.sqlite.lent import LentConnection
-from killreport.store.sqlite.write import immediate
 
 POLL_S: Final = 0.2  # an idle consumer sees another process's publish within this
 _REPLAY_PAGE: Final = 500  # dead letters moved per transaction
@@ -117,7 +114,7 @@ class _Acks:
     to its thread), so sixteen tasks acking one by one queued behind each other and the store's writes.
     """
 
-    def __init__(self, connections: Connections) -> None:
+    def __init__(self, connections: sql.Connections) -> None:
         self._connections = connections
         self._waiting: list[tuple[sql.Row, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -220,7 +217,7 @@ class TableQueue:
         self.engine = engine
         # The consumer's polls, publishes and acks: on one connection lent in turn (`lend`: the
         # runner's queue, closed with it; store/sqlite/lent.py says why), else from the pool.
-        self.connections: Connections = LentConnection(engine) if lend else Pooled(engine)
+        self.connections = sql.connections(engine, lend=lend)
         self.topology = Topology(tuple(retry_delays_s))
         self.poll_s = poll_s
         self.held: set[int] = set()  # seqs handed out (or buffered) and not yet settled
@@ -319,7 +316,7 @@ class TableQueue:
     async def purge(self) -> dict[str, int]:
         """Delete every main and retry message (in flight too); return how many each queue lost."""
         try:
-            async with immediate(self.engine) as conn:
+            async with sql.immediate(self.engine) as conn:
                 lost = _tally(self.topology, await sql.counts(conn, time.time()))
                 await sql.delete_queues(conn, self.topology.main_queues)
         except DBAPIError as exc:

@@ -4,13 +4,11 @@ PostgreSQL advisory lock elects one; embedded, it runs inside the file's one run
 It re-queues entities whose Expires has passed, spread out (rules.release_count), refreshes the
 alliance list and marks alliances that left it closed, and sweeps characters' affiliations.
 
-    rules       the pure decisions (and the shapes the store reads and writes for them)
+    rules       the pure decisions (their shapes, which the store reads too, are domain/schedule.py)
     main        a scheduler process's life; standalone: `killreport run`
 
-This package's root imports only the pure rules: the store names their shapes, and importing a
-process's wiring from here would make every store import pull in the whole scheduler.
+This package's root imports nothing: `from killreport.scheduler import main` must not pull in
+more than it names.
 """
 
-from killreport.scheduler.rules import Affiliated, Move, StoredAlliance
-
-__all__ = ["Affiliated", "Move", "StoredAlliance"]
+__all__ = ["alliances", "context", "lock", "main", "refresh", "retry", "rules", "standalone", "sweep"]

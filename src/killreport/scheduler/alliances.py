@@ -11,9 +11,9 @@ import datetime as dt
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from killreport.esi import models
+from killreport.domain import models
+from killreport.domain.cache import NotModified
 from killreport.esi.errors import EsiError, TransientError
-from killreport.esi.types import NotModified, expires_given
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.rules import ListDelta, closing_changes, list_delta
 from killreport.store import schedule
@@ -53,7 +53,7 @@ async def _refresh_list(ctx: Scheduling, cached: ListCache | None) -> ListDelta:
     try:
         got = await ctx.esi.get(schedule.ALLIANCE_LIST, models.IdList, cached.etag if cached else None)
     except EsiError as exc:
-        expires = expires_given(exc)
+        expires = exc.expires_at
         if cached is not None and expires is not None:
             # An unusable answer still came with an Expires: the copy is not asked for again before
             # it, whichever scheduler leads by then (the ids stay as they were).

@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 from pydantic import TypeAdapter
 
 from killreport.config import Settings
-from killreport.esi.types import Fetched, NotModified
+from killreport.domain.cache import Fetched, NotModified
 from killreport.ids import Kind
 from killreport.queue.broker import JobQueue
 from killreport.scheduler.rules import AffiliationAnswer

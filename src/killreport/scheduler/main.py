@@ -13,55 +13,42 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from killreport.config import Settings
-from killreport.downtime import watch as watch_downtime
 from killreport.esi.errors import EsiError
-from killreport.esi.types import expires_given
 from killreport.metrics.expose import Exposition, exposing
 from killreport.scheduler.alliances import refresh_list_if_due
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.lock import Leadership, acquire
 from killreport.scheduler.refresh import Releaser
 from killreport.scheduler.sweep import sweep_if_due
-from killreport.services import database
-from killreport.wiring import broker, esi_client
+from killreport.worker.connected import Connected, shared_or_connected
 from killreport.worker.runner import Backoff
-from killreport.worker.stats import flush_forever
 
 log = structlog.get_logger("killreport.scheduler")
 
 
 async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None,
-              exposed: Exposition | None = None) -> None:
+              exposed: Exposition | None = None, shared: Connected | None = None) -> None:
     """Connect (waiting for PostgreSQL and RabbitMQ; then `ready` is set), stand by or lead until `stop`.
 
-    With METRICS_PORT set it serves its metrics, unless `exposed` (`run`'s shared one) is given.
+    With METRICS_PORT set it serves its metrics, unless `exposed` (`run`'s shared one) is given;
+    `shared` (`run`'s) is used instead of opening the services.
     """
-    wait_s = settings.reconnect_max_delay_s
     async with exposing(settings, exposed) as ex, \
-            database(settings, wait=True, max_delay_s=wait_s, pool_size=4) as store, \
-            broker(settings, wait=True, max_delay_s=wait_s) as mq, \
-            esi_client(settings, ex.metrics.observe_request if ex else None) as esi:
-        ctx = Scheduling(store, mq, esi.client, settings)
+            shared_or_connected(shared, settings, pool_size=4,
+                                observe=ex.metrics.observe_request if ex else None) as services:
+        ctx = Scheduling(services.store, services.broker, services.esi.client, settings)
         if ex is not None:
-            ex.attach(store, mq, esi.budget, freshness=True)
+            ex.attach(services.store, services.broker, services.esi.budget, freshness=True)
         if ready is not None:
             ready.set()
-        counting = asyncio.create_task(flush_forever(store, esi.counter, settings.stats_flush_s))
-        # Leading or standing by: a downtime must end even where no worker runs.
-        watching = asyncio.create_task(watch_downtime(esi.budget, esi.client))
-        try:
-            while not stop.is_set():
-                held = await acquire(settings, stop)
-                if held is None:
-                    break
-                try:
-                    await _lead(ctx, held, stop)
-                finally:
-                    await held.release()
-        finally:
-            counting.cancel()
-            watching.cancel()
-            await asyncio.gather(counting, watching, return_exceptions=True)
+        while not stop.is_set():
+            held = await acquire(settings, stop)
+            if held is None:
+                break
+            try:
+                await _lead(ctx, held, stop)
+            finally:
+                await held.release()
     log.info("scheduler stopped")
 
 
@@ -92,7 +79,7 @@ def _tick_once(ctx: Scheduling) -> Callable[[float], Awaitable[object]]:
                 backoff.reset()
             except EsiError as exc:
                 # Never sooner than an Expires the failed answer came with.
-                given = expires_given(exc)
+                given = exc.expires_at
                 until_expires = 0.0 if given is None else (given - dt.datetime.now(dt.UTC)).total_seconds()
                 delay = max(backoff.next_delay(), until_expires)
                 not_before[0] = loop.time() + delay

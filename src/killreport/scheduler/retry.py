@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from killreport.esi.errors import TransientError
-from killreport.esi.types import expires_given
 
 T = TypeVar("T")
 
@@ -24,7 +23,7 @@ async def retrying(call: Callable[[], Awaitable[T]], *, attempts: int = 4, first
         try:
             return await call()
         except TransientError as exc:
-            if expires_given(exc) is not None:
+            if exc.expires_at is not None:
                 raise
             await asyncio.sleep(first_delay_s * 2**attempt)
     return await call()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from killreport.changes import Change
+from killreport.domain.schedule import Affiliated, Move, StoredAlliance
 from killreport.sync.plan import requestable
 
 # ESI answers at most this many ids per POST /characters/affiliation.
@@ -55,7 +56,7 @@ def chunks(ids: Sequence[int], size: int = AFFILIATION_BATCH) -> list[list[int]]
 
 
 class AffiliationAnswer(Protocol):
-    """One row of POST /characters/affiliation (esi.models.Affiliation has these fields)."""
+    """One row of POST /characters/affiliation (domain.models.Affiliation has these fields)."""
 
     @property
     def character_id(self) -> int:
@@ -66,23 +67,6 @@ class AffiliationAnswer(Protocol):
     @property
     def alliance_id(self) -> int | None:
         """That corporation's alliance, if any."""
-
-
-@dataclass(frozen=True, slots=True)
-class Affiliated:
-    """Where a character is: its corporation and that corporation's alliance."""
-
-    corporation_id: int
-    alliance_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Move:
-    """A stored character that affiliation shows somewhere else."""
-
-    character_id: int
-    old: Affiliated
-    new: Affiliated
 
 
 def moves(stored: Mapping[int, Affiliated], answers: Iterable[AffiliationAnswer]) -> list[Move]:
@@ -114,14 +98,6 @@ def pointed_to(applied: Iterable[Move]) -> tuple[frozenset[int], frozenset[int]]
     applied = list(applied)
     return (requestable("corporation", [m.new.corporation_id for m in applied]),
             requestable("alliance", [m.new.alliance_id for m in applied]))
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAlliance:
-    """What the list refresh needs of a stored alliance."""
-
-    closed: bool
-    date_founded: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)

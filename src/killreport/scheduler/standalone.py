@@ -1,7 +1,9 @@
 """`killreport run`: the whole system in one process, for those who want one command, not a fleet.
 
 It migrates, then runs a scheduler (which leads unless another one does) and a worker for every
-kind side by side until told to stop; the worker then drains as `killreport worker` does.
+kind side by side until told to stop; the worker then drains as `killreport worker` does. Both
+parts share one set of services (worker/connected.py): one engine, one broker, one ESI client on
+one budget.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from killreport.scheduler import main as scheduler
 from killreport.services import database
 from killreport.store import migrate
 from killreport.worker import main as worker
+from killreport.worker.connected import Connected, connected
 
 
 async def run_all(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
@@ -26,16 +29,19 @@ async def run_all(settings: Settings, stop: asyncio.Event, ready: asyncio.Event 
     async with database(settings, wait=True, need_schema=False, max_delay_s=settings.reconnect_max_delay_s):
         pass
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
-    async with exposing(settings) as exposed:  # one metrics server for both parts
-        await _run_parts(settings, stop, ready, exposed)
+    # One metrics server and one set of services for both parts; the pool has room for both.
+    async with exposing(settings) as exposed, \
+            connected(settings, pool_size=max(5, settings.job_concurrency) + 4,
+                      observe=exposed.metrics.observe_request if exposed else None) as shared:
+        await _run_parts(settings, stop, ready, exposed, shared)
 
 
 async def _run_parts(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None,
-                     exposed: Exposition | None) -> None:
+                     exposed: Exposition | None, shared: Connected) -> None:
     """The scheduler and a worker of every kind side by side; if either fails, stop the other."""
     scheduling, consuming = asyncio.Event(), asyncio.Event()
-    parts = [asyncio.create_task(scheduler.run(settings, stop, scheduling, exposed)),
-             asyncio.create_task(worker.run(settings, KINDS, stop, consuming, exposed))]
+    parts = [asyncio.create_task(scheduler.run(settings, stop, scheduling, exposed, shared)),
+             asyncio.create_task(worker.run(settings, KINDS, stop, consuming, exposed, shared))]
     both = asyncio.create_task(_both(scheduling, consuming, ready))
     try:
         await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 import structlog
 
 from killreport.esi.errors import TransientError
-from killreport.esi.types import expires_given
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.retry import retrying
 from killreport.scheduler.rules import chunks, move_changes, moves, pointed_to, sweep_due
@@ -57,7 +56,7 @@ async def sweep_if_due(ctx: Scheduling) -> int | None:
 
 async def _unusable(ctx: Scheduling, exc: TransientError) -> bool:
     """Whether the error was an answer with an Expires; if so, no sweep starts before it."""
-    expires = expires_given(exc)
+    expires = exc.expires_at
     if expires is None:
         return False
     async with ctx.store.begin() as conn:

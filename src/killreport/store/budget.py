@@ -12,9 +12,9 @@ from typing import Any, Final
 
 import asyncpg
 
-from killreport.budget.rules import Limits, Rules, esi_down, token_cost
-from killreport.budget.types import DOWNTIME, BucketState, BudgetSnapshot
-from killreport.esi.classify import Observation
+from killreport.domain.budget import DOWNTIME, BucketState, BudgetSnapshot
+from killreport.domain.budget_rules import Limits, Rules, esi_down, token_cost
+from killreport.domain.observation import Observation
 
 # Named notation: the argument lists are long, and a name cannot be passed to the wrong slot.
 RESERVE: Final = (

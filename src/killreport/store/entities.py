@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change
-from killreport.esi.models import Entity
+from killreport.domain.models import Entity
 from killreport.ids import Kind
 from killreport.store import pending, references, rows
 from killreport.store import tables as t

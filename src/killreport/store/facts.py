@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from killreport.esi.types import Fetched, NotModified
+from killreport.domain.cache import Fetched, NotModified
 
 
 @dataclass(frozen=True, slots=True)

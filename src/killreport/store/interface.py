@@ -29,13 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 # Annotations only: the store's modules and their callers import this seam, so it imports none of
 # them at run time (no cycles, whatever imports it first).
 if TYPE_CHECKING:
-    from killreport.budget.rules import Rules
-    from killreport.budget.types import BudgetSnapshot
     from killreport.changes import Change
-    from killreport.esi.counting import RouteStatus
-    from killreport.esi.models import Entity
+    from killreport.domain.budget import BudgetSnapshot
+    from killreport.domain.budget_rules import Rules
+    from killreport.domain.models import Entity
+    from killreport.domain.routes import RouteStatus
+    from killreport.domain.schedule import Affiliated, Move, StoredAlliance
     from killreport.ids import Kind
-    from killreport.scheduler.rules import Affiliated, Move, StoredAlliance
     from killreport.store.changes import Observed
     from killreport.store.entities import Stored
     from killreport.store.facts import CacheFacts, Revalidated

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from killreport.esi.counting import RouteStatus
+from killreport.domain.routes import RouteStatus
 
 _ADD = text(
     "INSERT INTO esi_request_log (minute, route, status, count)"

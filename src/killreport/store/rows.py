@@ -17,7 +17,7 @@ from typing import Final, TypeAlias, Union, cast, get_args, get_origin
 from pydantic import BaseModel
 from sqlalchemy import DateTime, Table
 
-from killreport.esi.models import Alliance, Character, Corporation, Entity
+from killreport.domain.models import Alliance, Character, Corporation, Entity
 from killreport.ids import Kind
 from killreport.store.tables import ENTITY_TABLES
 

@@ -29,8 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from killreport.domain.schedule import Affiliated, Move, StoredAlliance
 from killreport.ids import Kind
-from killreport.scheduler.rules import Affiliated, Move, StoredAlliance
 from killreport.store import tables as t
 from killreport.store.http_cache import ALLIANCE_LIST as ALLIANCE_LIST  # re-exported: written once there
 

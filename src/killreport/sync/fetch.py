@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from killreport.domain.cache import Fetched, NotModified
+from killreport.domain.models import Alliance, Character, Corporation, Entity
 from killreport.esi.errors import EsiError
-from killreport.esi.models import Alliance, Character, Corporation, Entity
-from killreport.esi.types import Fetched, NotModified, expires_given, give_expires
 from killreport.ids import Kind
 from killreport.sync.plan import Request
 
@@ -123,9 +123,9 @@ async def fetch_alliance(esi: EsiSource, alliance_id: int, wanted: Sequence[Requ
 def _latest_expires(raised: BaseException, other: object) -> BaseException:
     # Both failed: the job's retry must wait for the later of their Expires, or it would find the
     # other resource still fresh and finish without it.
-    times = [t for t in (expires_given(raised), expires_given(other) if isinstance(other, BaseException)
-                         else None) if t is not None]
-    return give_expires(raised, max(times)) if times else raised
+    if isinstance(raised, EsiError) and isinstance(other, EsiError) and other.expires_at is not None:
+        raised.expires_at = max(t for t in (raised.expires_at, other.expires_at) if t is not None)
+    return raised
 
 
 async def kept(call: Awaitable[Answer[T]], keep: Keep[T]) -> Answer[T]:
@@ -133,7 +133,7 @@ async def kept(call: Awaitable[Answer[T]], keep: Keep[T]) -> Answer[T]:
     try:
         answer = await call
     except EsiError as exc:
-        until = expires_given(exc)
+        until = exc.expires_at
         if until is not None and until > now():
             await keep.defer(until)
         raise

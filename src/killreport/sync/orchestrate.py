@@ -11,12 +11,12 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
-from killreport.budget.types import BudgetSnapshot
-from killreport.budget.view import BudgetView
+from killreport.domain.budget import BudgetSnapshot
+from killreport.domain.cache import Fetched
 from killreport.esi.errors import TransientError
-from killreport.esi.types import Fetched
 from killreport.ids import Kind
 from killreport.queue.broker import Broker, BrokerError
+from killreport.store.budget_view import BudgetView
 from killreport.store.facts import CacheFacts
 from killreport.store.http_cache import ALLIANCE_LIST
 from killreport.store.interface import Store

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from killreport.changes import Change, diff, members_change
-from killreport.esi.models import Alliance, Corporation, Entity
+from killreport.domain.models import Alliance, Corporation, Entity
 from killreport.ids import Kind, is_special, is_valid_id
 from killreport.store.entities import Resource, Stored, due
 from killreport.store.references import AllianceReferences, CorporationReferences, References

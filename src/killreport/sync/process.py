@@ -27,10 +27,10 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change
+from killreport.domain.cache import Fetched, NotModified
+from killreport.domain.models import Alliance, Entity
 from killreport.esi.client import NotSent, sending_until
 from killreport.esi.errors import Deleted, PermanentError, TransientError
-from killreport.esi.models import Alliance, Entity
-from killreport.esi.types import Fetched, NotModified, expires_given
 from killreport.ids import Kind
 from killreport.queue.broker import QUEUE_NAMES, DeadLetter, Delivery, JobQueue
 from killreport.queue.messages import Job, MessageError, decode, encode
@@ -115,7 +115,7 @@ class JobProcessor:
             await self._in_tx(lambda c: self._fail(c, job, status, reason, permanent=True))
             outcome = "failed"
         except TransientError as exc:
-            await self._retry_or_dead(job, exc, hold_until(expires_given(exc), now()))
+            await self._retry_or_dead(job, exc, hold_until(exc.expires_at, now()))
             return  # noted there: retried or dead-lettered
         self._note(job.kind, outcome)
 

@@ -6,7 +6,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from killreport.budget.view import BudgetView
+from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
 from killreport.web import api, pages, render
 from killreport.web.broker_link import BrokerLink

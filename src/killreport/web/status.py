@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final, NoReturn
 
-from killreport.budget.view import BudgetView
 from killreport.ids import KINDS, Kind, is_valid_id
 from killreport.overview import status_data
 from killreport.queue.broker import DEAD_LETTER_QUEUE, DeadLetter, QueueStats
+from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
 from killreport.store.lookup import Row
 from killreport.web import views

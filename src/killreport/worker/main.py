@@ -7,51 +7,42 @@ import asyncio
 import structlog
 
 from killreport.config import Settings
-from killreport.downtime import watch as watch_downtime
 from killreport.ids import Kind
 from killreport.metrics.expose import Exposition, exposing
 from killreport.queue.broker import JobQueue
-from killreport.services import database
 from killreport.store.interface import Store
 from killreport.sync.enqueue import republish_stale
 from killreport.sync.process import JobProcessor
-from killreport.wiring import broker, esi_client
+from killreport.worker.connected import Connected, shared_or_connected
 from killreport.worker.runner import consume
-from killreport.worker.stats import flush_forever
 
 log = structlog.get_logger("killreport.worker")
 
 
 async def run(settings: Settings, kinds: tuple[Kind, ...], stop: asyncio.Event,
-              consuming: asyncio.Event | None = None, exposed: Exposition | None = None) -> None:
+              consuming: asyncio.Event | None = None, exposed: Exposition | None = None,
+              shared: Connected | None = None) -> None:
     """Connect (waiting for services), then consume jobs of `kinds` until `stop`.
 
-    With METRICS_PORT set it serves its metrics, unless `exposed` (`run`'s shared one) is given.
+    With METRICS_PORT set it serves its metrics, unless `exposed` (`run`'s shared one) is given;
+    `shared` (`run`'s) is used instead of opening the services.
     """
-    wait_s = settings.reconnect_max_delay_s
     async with exposing(settings, exposed) as ex, \
-            database(settings, wait=True, max_delay_s=wait_s,
-                     pool_size=max(5, settings.job_concurrency)) as store, \
-            broker(settings, wait=True, max_delay_s=wait_s) as mq, \
-            esi_client(settings, ex.metrics.observe_request if ex else None) as esi:
+            shared_or_connected(shared, settings, pool_size=max(5, settings.job_concurrency),
+                                observe=ex.metrics.observe_request if ex else None) as services:
+        store, mq, esi = services.store, services.broker, services.esi
         processor = JobProcessor(store, mq, esi.client, max_attempts=settings.max_attempts,
                                  claim_ttl_s=settings.claim_ttl_s, observe=ex.metrics.jobs if ex else None)
         if ex is not None:
             ex.attach(store, mq, esi.budget)
-        background = [
-            asyncio.create_task(flush_forever(store, esi.counter, settings.stats_flush_s)),
-            asyncio.create_task(_janitor(store, mq, settings)),
-            # Every process that sends asks /status while ESI is down: no fleet waits on a scheduler.
-            asyncio.create_task(watch_downtime(esi.budget, esi.client)),
-        ]
+        janitor = asyncio.create_task(_janitor(store, mq, settings))
         try:
             if consuming is not None:
                 consuming.set()
             await consume(mq, processor.handle, kinds, settings, stop)
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            janitor.cancel()
+            await asyncio.gather(janitor, return_exceptions=True)
     log.info("worker stopped")
 
 

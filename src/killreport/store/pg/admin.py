@@ -6,8 +6,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from killreport.budget.rules import Rules
-from killreport.budget.types import BudgetSnapshot
+from killreport.domain.budget import BudgetSnapshot
+from killreport.domain.budget_rules import Rules
 from killreport.store import budget
 from killreport.store.changes import recent as recent_changes
 from killreport.store.entities import entity_counts

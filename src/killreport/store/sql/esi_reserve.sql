@@ -1,4 +1,4 @@
--- killreport.budget.rules.decide in PL/pgSQL, so that a reserve is one round trip.
+-- killreport.domain.budget_rules.decide in PL/pgSQL, so that a reserve is one round trip.
 -- Every number comes in as an argument (rules.Limits and rules.Rules): this file holds none of its
 -- own. p_now drives the clock in tests; production passes NULL, so the database clock is the only
 -- clock. Returns a lease, or how long to wait (the waiter also wakes on NOTIFY esi_budget).

@@ -1,4 +1,4 @@
--- killreport.budget.rules.apply_settle in PL/pgSQL, so that a settle is one round trip.
+-- killreport.domain.budget_rules.apply_settle in PL/pgSQL, so that a settle is one round trip.
 -- Every number comes in as an argument (rules.Rules); p_cost is rules.token_cost(status), computed
 -- in Python so the cost table exists only there. p_now drives the clock in tests; production
 -- passes NULL, so the database clock is the only clock. Returns whether it notified waiters.

@@ -31,7 +31,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.sqlite import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from killreport.esi.counting import RouteStatus
+from killreport.domain.routes import RouteStatus
 from killreport.store import tables as t
 from killreport.store.changes import recent as recent_changes
 from killreport.store.entities import entity_counts

@@ -1,6 +1,6 @@
-"""The embedded budget's SQL: budget.rules.State as JSON in the one esi_budget_state row.
+"""The embedded budget's SQL: domain.budget_rules.State as JSON in the one esi_budget_state row.
 
-The rules run in Python (budget.rules); SQLite only keeps their state, so there is no PL/SQL
+The rules run in Python (domain.budget_rules); SQLite only keeps their state, so there is no PL/SQL
 mirror to keep in step. An absent row is a fresh State: nothing has been reported yet, and so is
 a row that cannot be read (logged): the rules start a fresh budget with a single probe request.
 `budget_snapshot` is for `status` on the store's AsyncEngine; SqliteBudget reads and writes
@@ -23,8 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from killreport.budget.rules import RULES, Bucket, LeaseRec, Rules, State, esi_down
-from killreport.budget.types import DOWNTIME, BucketState, BudgetSnapshot
+from killreport.domain.budget import DOWNTIME, BucketState, BudgetSnapshot
+from killreport.domain.budget_rules import RULES, Bucket, LeaseRec, Rules, State, esi_down
 from killreport.store.sqlite.tables import esi_budget_state
 
 log = structlog.get_logger("killreport.budget")

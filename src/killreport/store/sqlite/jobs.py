@@ -54,7 +54,7 @@ from sqlalchemy.sql.dml import Update
 from sqlalchemy.types import TypeEngine
 
 from killreport.changes import Change
-from killreport.esi.models import Entity
+from killreport.domain.models import Entity
 from killreport.ids import Kind
 from killreport.store import references, rows
 from killreport.store import tables as t

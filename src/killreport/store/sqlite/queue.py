@@ -4,6 +4,9 @@ A message's `queue` is where it sits: a main queue, or a retry tier (`<main>.ret
 `not_before` passes, after which it is ready in its main queue exactly as RabbitMQ's TTL would move
 it. Tiers are matched by prefix, not by the configured names, so messages parked under retry delays
 that have since changed are still delivered.
+
+This module is all of the SQLite store that queue/table.py uses (`__all__`): the statements, the
+connections they run on, and BEGIN IMMEDIATE for the counted purges.
 """
 
 from __future__ import annotations
@@ -30,10 +33,18 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from killreport.store.interface import Connections, Pooled
 from killreport.store.sqlite import fast
+from killreport.store.sqlite.lent import LentConnection
 from killreport.store.sqlite.tables import dead_letters, queue_messages
+from killreport.store.sqlite.write import immediate
+
+__all__ = [
+    "Connections", "Letter", "Row", "connections", "count_dead", "counts", "delete_dead", "delete_messages",
+    "delete_queues", "immediate", "insert_dead", "insert_messages", "peek_dead", "ready", "tier_prefix",
+]
 
 _q = queue_messages.c
 
@@ -60,6 +71,11 @@ class Letter:
 _DELETE_ONE = delete(queue_messages).where(_q.seq == bindparam("s", type_=Integer),
                                            _q.queue == bindparam("q", type_=Text),
                                            _q.body == bindparam("b", type_=LargeBinary))
+
+
+def connections(engine: AsyncEngine, *, lend: bool) -> Connections:
+    """The queue's connections: one lent in turn (`lend`, the runner's queue: lent.py says why), or pooled."""
+    return LentConnection(engine) if lend else Pooled(engine)
 
 
 def tier_prefix(main: str) -> str:

@@ -2,7 +2,7 @@
 
 With no RabbitMQ, a queue is rows: a message is ready once `not_before` (epoch seconds) has passed
 (a retry tier is a later `not_before`), and a dead letter is a row of `dead_letters`. The budget's
-state (budget.rules.State, as JSON) is one row, so every process on the file obeys one budget.
+state (domain.budget_rules.State, as JSON) is one row, so every process on the file obeys one budget.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ esi_budget_state = Table(
     "esi_budget_state",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("state", Text, nullable=False),  # budget.rules.State as JSON
+    Column("state", Text, nullable=False),  # domain.budget_rules.State as JSON
     Column("updated_at", Float, nullable=False),
     CheckConstraint("id = 1", name="esi_budget_state_one_row"),
 )

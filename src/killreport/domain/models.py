@@ -3,17 +3,14 @@
 Strict: an id must be a JSON int64 (not "123", not true, not 1.0); unknown extra fields are ignored
 so a new optional field from CCP does not stop the sync. Strings are kept exactly as sent (no
 stripping or normalising); date-times stay strings, checked against RFC 3339's shape, and are parsed
-when stored.
+when stored. esi/validate.py parses answers against them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeAlias, TypeVar, cast
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, TypeAdapter
-from pydantic import ValidationError as _ValidationError
-
-from killreport.esi.errors import MalformedResponse
 
 # int64 as the schema says; strict: a JSON integer, never "123", true or 1.0.
 Id = Annotated[int, Field(strict=True, ge=-(2**63), le=2**63 - 1)]
@@ -133,29 +130,3 @@ def _unique(ids: list[int]) -> list[int]:
 
 IdList: TypeAdapter[list[int]] = TypeAdapter(Annotated[list[Id], AfterValidator(_unique)])
 Affiliations: TypeAdapter[list[Affiliation]] = TypeAdapter(list[Affiliation])
-T = TypeVar("T")
-
-
-def _adapter_for(model: type[T]) -> TypeAdapter[T]:
-    # Building an adapter compiles a validator: do it once per model class.
-    adapter = _ADAPTERS.get(model)
-    if adapter is None:
-        adapter = _ADAPTERS[model] = TypeAdapter(model)
-    return cast(TypeAdapter[T], adapter)
-
-
-_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
-
-
-def validate(schema: TypeAdapter[T] | type[T], body: bytes, path: str) -> T:
-    """Parse and validate a JSON body, or raise MalformedResponse with a short reason (never the body)."""
-    try:
-        adapter = schema if isinstance(schema, TypeAdapter) else _adapter_for(schema)
-        return adapter.validate_json(body, strict=True)
-    except _ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])[:80] or "body"
-        raise MalformedResponse(f"schema mismatch at {where}: {first['msg'][:120]}", status=200,
-                                path=path) from None
-    except (ValueError, RecursionError) as exc:
-        raise MalformedResponse(f"unreadable body: {type(exc).__name__}", status=200, path=path) from None

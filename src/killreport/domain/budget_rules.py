@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from killreport.esi.classify import Observation
+from killreport.domain.observation import Observation
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """How the status readers (`status`, `status --watch`, `sync-all --wait`'s progress, the web) see the
 shared budget: by the rules Settings configure (wiring.budget_view builds it, the one place), on the
-store's clock unless a test gives its own."""
+store's clock unless a test gives its own. It reads the store, so it lives in it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from killreport.budget.rules import Rules
-from killreport.budget.types import BudgetSnapshot
+from killreport.domain.budget import BudgetSnapshot
+from killreport.domain.budget_rules import Rules
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from killreport.esi.classify import Observation
+from killreport.domain.observation import Observation
 
 
 @dataclass(frozen=True, slots=True)
