@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from killreport.store import migrate
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
 RABBIT_BASE_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -42,6 +45,59 @@ async def drop_database(name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+# One database migrated once per process (each pytest-xdist worker is one), cloned for every test that
+# wants a migrated database: CREATE DATABASE ... TEMPLATE took ~0.1 s where the migrations took ~1 s.
+# Tests of the migrations themselves still run them.
+_template: str | None = None
+
+
+async def _migrated_template() -> str:
+    """The name of this process's migrated template database, made on first use."""
+    global _template
+    if _template is None:
+        name = unique_name("kr_template")
+        url = await create_database(name)
+        try:
+            await asyncio.to_thread(migrate.upgrade, url)
+        except BaseException:
+            await drop_database(name)
+            raise
+        _template = name
+    return _template
+
+
+async def create_migrated_database(name: str) -> str:
+    """Create a database holding the whole schema (a copy of the template) and return its URL."""
+    template = await _migrated_template()
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+    return _with_path(PG_ADMIN_URL, "/" + name)
+
+
+def on_shared_server(url: str) -> bool:
+    """Whether `url` names a database of the shared server (not of a test's private one)."""
+    ours, theirs = urlsplit(PG_ADMIN_URL), urlsplit(url)
+    return (ours.hostname, ours.port) == (theirs.hostname, theirs.port)
+
+
+async def replace_with_migrated(url: str) -> None:
+    """Make the shared server's database at `url` a fresh copy of the template (whatever it held is gone)."""
+    name = urlsplit(url).path.lstrip("/")
+    await drop_database(name)
+    await create_migrated_database(name)
+
+
+def drop_template() -> None:
+    """Drop this process's template database, if it made one."""
+    global _template
+    if _template is not None:
+        asyncio.run(drop_database(_template))
+        _template = None
 
 
 def create_vhost(name: str) -> str:
