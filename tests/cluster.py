@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from killreport.store import migrate
+from tests import services
 
 
 def env_for(pg_url: str, rabbit_url: str, esi_url: str, **extra: str) -> dict[str, str]:
@@ -145,8 +146,14 @@ async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
 
 
 async def migrated(pg_url: str) -> str:
-    """Run the migrations on a database and return its URL."""
-    await asyncio.to_thread(migrate.upgrade, pg_url)
+    """Give a new, empty database the whole schema and return its URL.
+
+    On the shared server it becomes a copy of the migrated template (~0.1 s, not ~1 s of migrations);
+    a test's private server is migrated."""
+    if services.on_shared_server(pg_url):
+        await services.replace_with_migrated(pg_url)
+    else:
+        await asyncio.to_thread(migrate.upgrade, pg_url)
     return pg_url
 
 

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.config import sqlalchemy_url
-from killreport.store import migrate
 from killreport.store.interface import Store
 from killreport.store.pg import postgres_store
 from tests import services
@@ -24,11 +23,21 @@ def pg_url() -> Iterator[str]:
     asyncio.run(services.drop_database(name))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_template() -> Iterator[None]:
+    """Drop the migrated template database at the end, if a test made one."""
+    yield
+    services.drop_template()
+
+
 @pytest.fixture
-def fresh_pg_url() -> Iterator[str]:
-    """A database created for one test."""
+def fresh_pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database created for one test: empty, or holding the whole schema when `engine` is used."""
     name = services.unique_name("kr_test")
-    url = asyncio.run(services.create_database(name))
+    # `engine` promises the schema on this same database: copy the migrated template rather than
+    # migrate (~0.1 s instead of ~1 s a test).
+    migrated = "engine" in request.fixturenames
+    url = asyncio.run(services.create_migrated_database(name) if migrated else services.create_database(name))
     yield url
     asyncio.run(services.drop_database(name))
 
@@ -53,8 +62,7 @@ def fresh_rabbit_url() -> Iterator[str]:
 
 @pytest.fixture
 async def engine(fresh_pg_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on a fresh database with the whole schema."""
-    await asyncio.to_thread(migrate.upgrade, fresh_pg_url)
+    """An engine on a fresh database with the whole schema (fresh_pg_url made it a migrated copy)."""
     eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
     yield eng
     await eng.dispose()

@@ -19,7 +19,7 @@ from killreport.budget.memory import MemoryBudget
 from killreport.budget.pg import PgBudget
 from killreport.domain.observation import NO_ANSWER, Observation
 from killreport.esi.classify import observe
-from killreport.store import migrate
+from tests.cluster import migrated
 from tests.rules import NO_DOWNTIME
 
 Opener = Callable[..., Awaitable[PgBudget]]
@@ -27,7 +27,7 @@ Opener = Callable[..., Awaitable[PgBudget]]
 
 @pytest.fixture
 async def open_budget(fresh_pg_url: str) -> AsyncIterator[Opener]:
-    await asyncio.to_thread(migrate.upgrade, fresh_pg_url)
+    await migrated(fresh_pg_url)  # a copy of the migrated template; test_budget_migrations runs them
     opened: list[PgBudget] = []
 
     async def opener(**kw: Any) -> PgBudget:

@@ -11,7 +11,7 @@ import pytest
 
 from killreport.budget.pg import PgBudget
 from killreport.esi.classify import observe
-from killreport.store import migrate
+from tests import cluster
 from tests.budget_children import FakeEsi, a_killed_holders_lease_expires, fake_esi, no_420_from_processes
 from tests.rules import NO_DOWNTIME
 
@@ -22,8 +22,8 @@ SPAWN = mp.get_context("spawn")
 
 @pytest.fixture
 async def migrated(fresh_pg_url: str) -> str:
-    await asyncio.to_thread(migrate.upgrade, fresh_pg_url)
-    return fresh_pg_url
+    # A copy of the migrated template; test_budget_migrations runs the migrations themselves.
+    return await cluster.migrated(fresh_pg_url)
 
 
 

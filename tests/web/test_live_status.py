@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,7 +11,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from killreport.config import sqlalchemy_url
 from killreport.sim.testing import running_sim
-from killreport.store import migrate
 from killreport.web import build_app
 from tests import services
 from tests.cluster import cli, env_for, workers
@@ -28,9 +26,8 @@ STORED = "tbody[data-rows=stored]"
 async def empty_db() -> AsyncIterator[str]:
     """A migrated database of its own: a sync is about to fill it."""
     name = services.unique_name("kr_web_live")
-    url = await services.create_database(name)
+    url = await services.create_migrated_database(name)
     try:
-        await asyncio.to_thread(migrate.upgrade, url)
         yield url
     finally:
         await services.drop_database(name)
