@@ -6,7 +6,9 @@ import asyncio
 import email.utils
 
 import aiohttp
+import pytest
 
+from killreport.sim.options import parse_route_scale
 from killreport.sim.testing import RunningSim, running_sim
 from tests.sim.conftest import CURRENT
 
@@ -120,3 +122,35 @@ async def test_cache_scale_001_gives_caches_of_seconds_on_every_route(http: aioh
                 lifetime = _ts(resp.headers["Expires"]) - _ts(resp.headers["Date"])
             # Expires is rounded up to a whole second and Date down: up to 2 s more than the scaled time.
             assert ttl * 0.01 - 1 <= lifetime <= ttl * 0.01 + 2, (path, lifetime)
+
+
+async def test_a_route_scale_overrides_the_cache_scale_on_its_route(http: aiohttp.ClientSession) -> None:
+    async with running_sim(alliances=5, cache_scale=0.01, route_cache_scales=(("character", 0.001),)) as sim:
+        uni = sim.sim.universe
+        char = next(c for c in uni.characters.values() if not c.deleted and not c.npc)
+        lifetimes = {}
+        for path in (f"/characters/{char.id}", f"/corporations/{char.corporation_id}"):
+            async with http.get(sim.base_url + path, headers=CURRENT) as resp:
+                assert resp.status == 200, path
+                lifetimes[path] = _ts(resp.headers["Expires"]) - _ts(resp.headers["Date"])
+    assert 86.4 - 1 <= lifetimes[f"/characters/{char.id}"] <= 86.4 + 2, lifetimes  # 86400 x 0.001
+    assert 36 - 1 <= lifetimes[f"/corporations/{char.corporation_id}"] <= 36 + 2, lifetimes  # 3600 x 0.01
+
+
+async def test_a_route_scale_for_no_route_is_refused() -> None:
+    with pytest.raises(ValueError, match="no route named charactr"):
+        async with running_sim(alliances=1, route_cache_scales=(("charactr", 0.1),)):
+            pass
+
+
+@pytest.mark.parametrize(("text", "wanted"), [
+    ("character=0.5", ("character", 0.5)), (" affiliation=2 ", ("affiliation", 2.0))])
+def test_route_scales_parse(text: str, wanted: tuple[str, float]) -> None:
+    assert parse_route_scale(text, ("character", "affiliation")) == wanted
+
+
+@pytest.mark.parametrize("text", ["character", "charactr=0.5", "character=0", "character=-1",
+                                  "character=abc", "character=inf", "character=nan", "=0.5"])
+def test_bad_route_scales_say_what_is_expected(text: str) -> None:
+    with pytest.raises(ValueError, match="bad route scale"):
+        parse_route_scale(text, ("character", "affiliation"))

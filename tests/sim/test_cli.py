@@ -55,6 +55,16 @@ async def test_serves_and_stops_on_signal(sig: signal.Signals) -> None:
             proc.wait()
 
 
+def test_a_route_scale_for_no_route_exits_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CODE, "sim", "--cache-scale-route", "charactr=0.1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "bad route scale 'charactr=0.1'" in done.stdout
+
+
 def test_bad_option_exits_2() -> None:
     done = subprocess.run(
         [sys.executable, "-c", CODE, "sim", "--bucket", "nonsense"],
@@ -68,7 +78,7 @@ def test_bad_option_exits_2() -> None:
 async def test_cache_scale_flag_shortens_expires() -> None:
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any awaiting
         [sys.executable, "-c", CODE, "sim", "--port", "0", "--alliances", "5", "--cache-scale", "0.01",
-         "--daily-downtime-s", "0"],
+         "--cache-scale-route", "character=0.001", "--daily-downtime-s", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -84,7 +94,15 @@ async def test_cache_scale_flag_shortens_expires() -> None:
                 creator = (await resp.json())["creator_id"]
             async with http.post(f"{url}/characters/affiliation", json=[creator]) as resp:
                 lifetimes.append(_lifetime(resp.headers))
+            async with http.get(f"{url}/alliances/{ids[0]}/corporations") as resp:
+                corporation = (await resp.json())[0]
+            async with http.get(f"{url}/corporations/{corporation}") as resp:
+                ceo = (await resp.json())["ceo_id"]
+            async with http.get(f"{url}/characters/{ceo}") as resp:
+                assert resp.status == 200
+                character = _lifetime(resp.headers)
         assert all(35 <= s <= 38 for s in lifetimes), lifetimes  # 3600 s x 0.01
+        assert 85 <= character <= 89, character  # 86400 s x 0.001, the route's own scale
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:

@@ -10,13 +10,21 @@ from pathlib import Path
 
 from cyclopts import Parameter
 
-from killreport.sim.options import DAILY_DOWNTIME_AT, SimOptions, parse_bucket, parse_time_of_day
+from killreport.sim.options import (
+    DAILY_DOWNTIME_AT,
+    SimOptions,
+    parse_bucket,
+    parse_route_scale,
+    parse_time_of_day,
+)
+from killreport.sim.routes import ROUTES
 from killreport.sim.server import serve_until_signal
 from killreport.sim.state import bucket_map
 from killreport.sim.truth import truth
 from killreport.sim.universe import generate
 
 _SIM = SimOptions()
+_ROUTE_NAMES = tuple(route.name for route in ROUTES)
 
 
 # name="*" flattens the fields into top-level flags, so the command line is what it was when they were
@@ -44,6 +52,7 @@ class SimArgs:
     error_budget: Errors allowed per window and IP.
     bucket: Token-bucket group GROUP:ROUTE[+ROUTE]=TOKENS/WINDOW (repeatable).
     cache_scale: Multiplier on every route's cache time (e.g. 0.01 for fast refresh tests).
+    cache_scale_route: One route's own multiplier, ROUTE=SCALE (e.g. character=0.0004; repeatable).
     tax_rates_as: How tax_rates is written from 2026-07-21: percent or fraction (unverified in ESI).
     corphistory_per_min: Header-less 429 limit on corporationhistory per IP (0: off).
     daily_downtime_s: The daily downtime's length in seconds (0: none).
@@ -69,6 +78,7 @@ class SimArgs:
     error_budget: int = _SIM.error_budget
     bucket: list[str] | None = None
     cache_scale: float = _SIM.cache_scale
+    cache_scale_route: list[str] | None = None
     tax_rates_as: str = _SIM.tax_rates_as
     corphistory_per_min: int = _SIM.corphistory_per_min
     daily_downtime_s: float = _SIM.daily_downtime_s
@@ -85,6 +95,8 @@ class SimArgs:
             malformed_modes=tuple(m for m in self.malformed_modes.split(",") if m),
             error_window_s=self.error_window_s, error_budget=self.error_budget,
             buckets=tuple(parse_bucket(b) for b in self.bucket or ()), cache_scale=self.cache_scale,
+            route_cache_scales=tuple(parse_route_scale(r, _ROUTE_NAMES)
+                                     for r in self.cache_scale_route or ()),
             tax_rates_as=self.tax_rates_as, corphistory_per_min=self.corphistory_per_min,
             daily_downtime_s=self.daily_downtime_s, daily_vip_s=self.daily_vip_s,
             daily_downtime_at_s=parse_time_of_day(self.daily_downtime_at))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -63,6 +65,21 @@ def parse_bucket(text: str) -> BucketSpec:
     return BucketSpec(match.group("group"), routes, int(match.group("tokens")), parse_window(window), window)
 
 
+def parse_route_scale(text: str, routes: Iterable[str]) -> tuple[str, float]:
+    """Parse `ROUTE=SCALE`, e.g. `character=0.0004`: one route's cache time multiplier."""
+    name, sep, value = text.strip().partition("=")
+    known = sorted(routes)
+    if not sep or name not in known:
+        raise ValueError(f"bad route scale {text!r}; expected ROUTE=SCALE, ROUTE one of {', '.join(known)}")
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = -1.0
+    if not 0 < scale < math.inf:
+        raise ValueError(f"bad route scale {text!r}; SCALE must be a positive number")
+    return name, scale
+
+
 def parse_time_of_day(text: str) -> float:
     """Seconds into the day of a UTC time written `HH:MM` or `HH:MM:SS`."""
     match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text.strip())
@@ -102,6 +119,9 @@ class SimOptions:
     error_budget: int = 100
     buckets: tuple[BucketSpec, ...] = ()
     cache_scale: float = 1.0
+    # Route name -> its own multiplier instead of cache_scale: a test can shorten the caches it
+    # waits on without shortening one whose length its check depends on.
+    route_cache_scales: tuple[tuple[str, float], ...] = ()
     tax_rates_as: str = "percent"
     corphistory_per_min: int = 300
     huge_bytes: int = 20_000_000

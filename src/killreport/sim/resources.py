@@ -15,7 +15,7 @@ from killreport.sim.downtime import Downtime
 from killreport.sim.limits import Clock
 from killreport.sim.model import Universe
 from killreport.sim.options import SimOptions
-from killreport.sim.routes import Route
+from killreport.sim.routes import ROUTES, Route
 
 _NOT_FOUND = {"alliance": "Alliance not found", "corporation": "Corporation not found",
               "character": "Character not found"}
@@ -49,7 +49,15 @@ class Resources:
         self.downtime = downtime
         self.cache = BodyCache()
         self.cache_scale = options.cache_scale
+        self.route_scales = dict(options.route_cache_scales)
+        unknown = set(self.route_scales) - {route.name for route in ROUTES}
+        if unknown:
+            raise ValueError(f"no route named {', '.join(sorted(unknown))} to scale the cache of")
         self.tax_percent = options.tax_rates_as == "percent"
+
+    def ttl(self, route: Route) -> float:
+        """The route's cache time, scaled by its own multiplier or the simulator's."""
+        return (route.ttl or 0) * self.route_scales.get(route.name, self.cache_scale)
 
     def get(self, route: Route, entity_id: int | None, path: str, date: str) -> Answer:
         """Answer a GET on a matched route."""
@@ -57,7 +65,7 @@ class Resources:
         if isinstance(found, Answer):
             return found
         revision, variant, render = found
-        ttl = (route.ttl or 0) * self.cache_scale
+        ttl = self.ttl(route)
         entry = self.cache.get((path, variant), revision, self.clock(), ttl, render)
         return Answer(200, entry.data, entry.body, entry)
 
@@ -108,7 +116,7 @@ class Resources:
             return self._names(ids, date)
         data = [self._affiliation(i) for i in ids]
         rows = [row for row in data if row is not None]
-        expires = math.ceil(self.clock() + (route.ttl or 0) * self.cache_scale)
+        expires = math.ceil(self.clock() + self.ttl(route))
         return Answer(200, rows, dumps(rows), expires_text=http_date(expires), expires_at=expires)
 
     def _names(self, ids: list[int], date: str) -> Answer:
