@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from killreport.changes import Change
 from killreport.config import sqlalchemy_url
 from killreport.store import changes
-from tests.cluster import cli, env_for, migrated
+from tests.cluster import cli_here, env_for, migrated
 
 HOSTILE = "<script>alert(1)</script> [bold]x[/bold] \u202eevil"
 
@@ -32,18 +32,18 @@ async def test_changes_filters_and_prints_hostile_values_as_they_are(fresh_pg_ur
     await _record(fresh_pg_url,
                   Change("corporation", 98000001, "name", "Old", HOSTILE),
                   Change("character", 90000001, "corporation_id", 98000001, 98000002))
-    everything = await cli(env, "changes", "--json")
+    everything = await cli_here(env, "changes", "--json")
     assert everything.code == 0, everything.err
     rows = json.loads(everything.out)["changes"]
     assert [(r["kind"], r["id"], r["field"], r["old"], r["new"]) for r in rows] == [
         ("corporation", 98000001, "name", "Old", HOSTILE),
         ("character", 90000001, "corporation_id", 98000001, 98000002)]
-    recent = json.loads((await cli(env, "changes", "--since", "1h", "--json")).out)["changes"]
+    recent = json.loads((await cli_here(env, "changes", "--since", "1h", "--json")).out)["changes"]
     assert [r["field"] for r in recent] == ["corporation_id"]
-    one = json.loads((await cli(env, "changes", "--kind", "corporation", "--id", "98000001",
+    one = json.loads((await cli_here(env, "changes", "--kind", "corporation", "--id", "98000001",
                                 "--json")).out)["changes"]
     assert [r["id"] for r in one] == [98000001]
-    shown = await cli(env, "changes", "--kind", "corporation")
+    shown = await cli_here(env, "changes", "--kind", "corporation")
     assert shown.code == 0 and "[bold]x[/bold]" in shown.out and "<script>" in shown.out, shown.out
 
 
@@ -63,19 +63,19 @@ async def test_status_shows_freshness_per_kind(fresh_pg_url: str, fresh_rabbit_u
             " (date_trunc('minute', now()), '/corporations/{id}', 200, 1)"))
     await eng.dispose()
     env = env_for(fresh_pg_url, fresh_rabbit_url, "http://127.0.0.1:9")
-    status = await cli(env, "status", "--json")
+    status = await cli_here(env, "status", "--json")
     assert status.code == 0, status.err
     corporations = json.loads(status.out)["freshness"]["corporation"]
     assert (corporations["tracked"], corporations["past_expires"]) == (2, 1)
     assert 590 <= corporations["oldest_past_s"] <= 700
     assert (corporations["requests_last_hour"], corporations["share_304"]) == (4, 0.75)
     assert json.loads(status.out)["scheduler"] is None
-    table = await cli(env, "status")
+    table = await cli_here(env, "status")
     assert "Freshness" in table.out and "75.0 %" in table.out, table.out
     assert "killreport scheduler" in table.out  # no scheduler ever led: status says how to start one
     eng = create_async_engine(sqlalchemy_url(fresh_pg_url))
     async with eng.begin() as conn:  # a scheduler led, then died: its row stays, its lock went with it
         await conn.execute(text("INSERT INTO scheduler_lease VALUES (1, 'box:42', now(), now())"))
     await eng.dispose()
-    scheduler = json.loads((await cli(env, "status", "--json")).out)["scheduler"]
+    scheduler = json.loads((await cli_here(env, "status", "--json")).out)["scheduler"]
     assert (scheduler["holder"], scheduler["active"]) == ("box:42", False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cluster import cli, env_for, migrated
+from tests.cluster import cli_here, env_for, migrated
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,12 +39,12 @@ async def env(fresh_pg_url: str, fresh_rabbit_url: str) -> dict[str, str]:
 ])
 async def test_bad_arguments_exit_2_with_one_line_and_queue_nothing(
         env: dict[str, str], args: list[str]) -> None:
-    done = await cli(env, *args)
+    done = await cli_here(env, *args)
     assert done.code == 2, done
     lines = [line for line in done.err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("killreport: "), done.err
     assert "Traceback" not in done.err
-    status = await cli(env, "status", "--json")
+    status = await cli_here(env, "status", "--json")
     assert status.code == 0, status
     assert '"ready": 0' in status.out and '"ready": 1' not in status.out
 
@@ -56,31 +56,31 @@ async def test_bad_arguments_exit_2_with_one_line_and_queue_nothing(
 async def test_unreachable_services_fail_fast_with_masked_secrets(
         env: dict[str, str], override: dict[str, str], needle: str) -> None:
     for args in (["status"], ["queue", "alliance", "99000001"], ["sync-corporations"]):
-        done = await cli({**env, **override}, *args, timeout_s=60)
+        done = await cli_here({**env, **override}, *args, timeout_s=60)
         assert done.code == 1, done
         assert done.err.count("\n") == 1 and needle in done.err, done.err
         assert "s3cret" not in done.err and "s3cret" not in done.out
 
 
 async def test_real_esi_without_contact_is_refused(env: dict[str, str]) -> None:
-    done = await cli({**env, "ESI_BASE_URL": "https://esi.evetech.net", "ESI_CONTACT": ""},
+    done = await cli_here({**env, "ESI_BASE_URL": "https://esi.evetech.net", "ESI_CONTACT": ""},
                      "sync-alliances")
     assert done.code == 1 and "ESI_CONTACT" in done.err, done
 
 
 async def test_bad_setting_is_named(env: dict[str, str]) -> None:
-    done = await cli({**env, "ESI_ERROR_FLOOR": "lots"}, "status")
+    done = await cli_here({**env, "ESI_ERROR_FLOOR": "lots"}, "status")
     assert done.code == 1 and "ESI_ERROR_FLOOR" in done.err, done
 
 
 async def test_queue_then_purge_then_status(env: dict[str, str]) -> None:
-    done = await cli(env, "queue", "corporation", "98000001", "98000002")
+    done = await cli_here(env, "queue", "corporation", "98000001", "98000002")
     assert done.code == 0 and "queued 2" in done.out, done
-    again = await cli(env, "queue", "corporation", "98000001")
+    again = await cli_here(env, "queue", "corporation", "98000001")
     assert again.code == 0 and "queued 0" in again.out, again
-    refused = await cli(env, "purge")
+    refused = await cli_here(env, "purge")
     assert refused.code == 2 and "--yes" in refused.err, refused
-    purged = await cli(env, "purge", "--yes")
+    purged = await cli_here(env, "purge", "--yes")
     assert purged.code == 0 and "corporation_sync_queue: 2 messages purged" in purged.out, purged
 
 
@@ -90,6 +90,6 @@ async def test_an_unforeseen_failure_is_still_one_line(fresh_pg_url: str, fresh_
     from killreport.store import migrate
 
     await asyncio.to_thread(migrate.upgrade, fresh_pg_url, "0001")  # the budget tables are missing
-    done = await cli(env_for(fresh_pg_url, fresh_rabbit_url, "http://127.0.0.1:9"), "status")
+    done = await cli_here(env_for(fresh_pg_url, fresh_rabbit_url, "http://127.0.0.1:9"), "status")
     assert done.code == 1 and done.err.startswith("killreport: unexpected error: "), done
     assert done.err.count("\n") == 1 and "Traceback" not in done.err

@@ -32,7 +32,7 @@ from killreport.store.pg import postgres_store
 from killreport.store.sqlite.engine import open_engine, path_of
 from killreport.store.sqlite.store import sqlite_store
 from tests import services
-from tests.cluster import NO_BROKER, Done, cli, embedded_env, env_for, migrated, workers
+from tests.cluster import NO_BROKER, Done, cli_here, embedded_env, env_for, migrated, workers
 from tests.truth import diff_against_truth
 
 pytestmark = pytest.mark.timeout(300)
@@ -72,7 +72,7 @@ def _one_line(done: Done) -> str:
 
 
 async def _fill(url: str, sim: RunningSim, **extra: str) -> None:
-    done = await cli(embedded_env(url, sim.base_url, **extra), "sync-all", "--wait", timeout_s=240)
+    done = await cli_here(embedded_env(url, sim.base_url, **extra), "sync-all", "--wait", timeout_s=240)
     assert done.code == 0, done.err[-3000:]
 
 
@@ -144,7 +144,7 @@ async def _next_change_id(pg_url: str) -> tuple[int, int]:
 
 
 async def _dead_letters(env: dict[str, str]) -> list[dict[str, Any]]:
-    listed = await cli(env, "dlq", "list", "--json")
+    listed = await cli_here(env, "dlq", "list", "--json")
     assert listed.code == 0, listed.err
     return list(json.loads(listed.out)["dead_letters"])
 
@@ -157,12 +157,12 @@ async def test_copy_carries_the_embedded_copy_and_the_distributed_system_asks_es
         await sim.control.override(f"/characters/{failing}", status=500)
         await _fill(source, sim, MAX_ATTEMPTS="2")  # `failing` is dead-lettered
         embedded = embedded_env(source, sim.base_url)
-        queued = await cli(embedded, "queue", "character", str(failing))  # pending; no runner works it
+        queued = await cli_here(embedded, "queue", "character", str(failing))  # pending; no runner works it
         assert queued.code == 0 and "queued 1" in queued.out, queued.out + queued.err
         await _extras(source)
 
         # RABBITMQ_URL for this command alone: the dead letter goes to the new RabbitMQ's queue.
-        done = await cli({**embedded, "RABBITMQ_URL": fresh_rabbit_url}, "copy", "--to", fresh_pg_url)
+        done = await cli_here({**embedded, "RABBITMQ_URL": fresh_rabbit_url}, "copy", "--to", fresh_pg_url)
         assert done.code == 0, done.err
         shown = [line.split()[:3] for line in done.out.splitlines()]
         assert ["sync_pending", "1", "rows"] in shown and ["dead", "letters", "1"] in shown, done.out
@@ -183,7 +183,7 @@ async def test_copy_carries_the_embedded_copy_and_the_distributed_system_asks_es
                       JANITOR_AGE_S="0.1")
         assert [(d["kind"], d["id"]) for d in await _dead_letters(env)] == [("character", failing)]
         async with workers(env, 1):
-            again = await cli(env, "sync-all", "--wait", timeout_s=120)
+            again = await cli_here(env, "sync-all", "--wait", timeout_s=120)
             assert again.code == 0, again.err[-3000:]
         after = await sim.control.stats()
         async with _engine(fresh_pg_url) as engine:
@@ -222,7 +222,7 @@ async def test_tables_larger_than_a_batch_go_whole_and_ids_continue_after_them(
                 Change("corporation", 98000000 + n, "member_count", n, n + 1) for n in range(many)])
     finally:
         await store.engine.dispose()
-    done = await cli(embedded_env(own_copy, NO_ESI), "copy", "--to", fresh_pg_url)
+    done = await cli_here(embedded_env(own_copy, NO_ESI), "copy", "--to", fresh_pg_url)
     assert done.code == 0, done.err
     assert ["changes", f"{many:,}", "rows"] in [line.split()[:3] for line in done.out.splitlines()]
     await _check_rows_equal(own_copy, fresh_pg_url, complete=False)
@@ -232,9 +232,9 @@ async def test_tables_larger_than_a_batch_go_whole_and_ids_continue_after_them(
 
 async def test_a_target_holding_rows_is_refused_and_left_untouched(filled: str, fresh_pg_url: str) -> None:
     env = embedded_env(filled, NO_ESI)
-    assert (await cli(env, "copy", "--to", fresh_pg_url)).code == 0
+    assert (await cli_here(env, "copy", "--to", fresh_pg_url)).code == 0
     held = await _everything(fresh_pg_url)
-    refused = await cli(env, "copy", "--to", fresh_pg_url)
+    refused = await cli_here(env, "copy", "--to", fresh_pg_url)
     assert refused.code == 1 and refused.out == ""
     line = _one_line(refused)
     assert line.startswith("killreport: error:") and "already holds rows (alliances," in line, line
@@ -245,7 +245,7 @@ async def test_a_target_holding_only_pending_work_is_refused_too(filled: str, fr
     await migrated(fresh_pg_url)
     async with _engine(fresh_pg_url) as engine, engine.begin() as conn:
         await postgres_store(engine, fresh_pg_url).jobs.add(conn, "alliance", [99000001], skip_fresh=False)
-    refused = await cli(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
+    refused = await cli_here(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
     assert refused.code == 1 and "already holds rows (sync_pending)" in _one_line(refused)
     assert (await _everything(fresh_pg_url))["alliances"] == []
 
@@ -253,7 +253,7 @@ async def test_a_target_holding_only_pending_work_is_refused_too(filled: str, fr
 async def test_a_runner_holding_the_file_is_named_and_nothing_is_copied(
         filled: str, fresh_pg_url: str) -> None:
     with RunnerLock.acquire(path_of(filled), "killreport run"):
-        refused = await cli(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
+        refused = await cli_here(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
     assert refused.code == 1
     line = _one_line(refused)
     assert f"in use by `killreport run` (pid {os.getpid()}" in line and "stop it first" in line, line
@@ -265,7 +265,7 @@ async def test_a_failure_mid_copy_leaves_the_target_without_rows(filled: str, fr
     async with _engine(fresh_pg_url) as engine, engine.begin() as conn:
         # Tampered: alliances and corporations go in first, then the characters' insert fails.
         await conn.execute(text("ALTER TABLE characters ADD CONSTRAINT tampered CHECK (id < 0)"))
-    failed = await cli(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
+    failed = await cli_here(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
     assert failed.code == 1 and failed.out == ""
     line = _one_line(failed)
     assert "copying characters failed" in line and "tampered" in line and "target is as it was" in line, line
@@ -275,7 +275,8 @@ async def test_a_failure_mid_copy_leaves_the_target_without_rows(filled: str, fr
 async def test_dead_letters_without_a_reachable_rabbitmq_refuse_before_anything(
         own_copy: str, fresh_pg_url: str) -> None:
     await _with_a_dead_letter(own_copy)
-    refused = await cli(embedded_env(own_copy, NO_ESI, RABBITMQ_URL=NO_BROKER), "copy", "--to", fresh_pg_url)
+    refused = await cli_here(embedded_env(own_copy, NO_ESI, RABBITMQ_URL=NO_BROKER),
+                             "copy", "--to", fresh_pg_url)
     assert refused.code == 1
     line = _one_line(refused)
     assert "1 dead letter(s) must go to RabbitMQ" in line and "nothing was copied" in line, line
@@ -298,7 +299,7 @@ async def test_dead_letters_and_a_rabbitmq_whose_queues_differ_refuse_before_any
     await _with_a_dead_letter(own_copy)
     await (await RabbitBroker.connect(fresh_rabbit_url, (5, 30))).close()  # other retry tiers
     env = embedded_env(own_copy, NO_ESI, RABBITMQ_URL=fresh_rabbit_url)
-    refused = await cli(env, "copy", "--to", fresh_pg_url)
+    refused = await cli_here(env, "copy", "--to", fresh_pg_url)
     assert refused.code == 1
     line = _one_line(refused)
     assert "must go to RabbitMQ, which cannot take them" in line and "different arguments" in line, line
@@ -325,7 +326,7 @@ async def test_dead_letters_rabbitmq_refuses_undo_the_whole_copy(
         await mq.close()
     await asyncio.to_thread(_full_dead_letter_queue, fresh_rabbit_url)
     env = embedded_env(own_copy, NO_ESI, RABBITMQ_URL=fresh_rabbit_url)
-    failed = await cli(env, "copy", "--to", fresh_pg_url, timeout_s=90)
+    failed = await cli_here(env, "copy", "--to", fresh_pg_url, timeout_s=90)
     assert failed.code == 1 and failed.out == ""
     line = _one_line(failed)
     assert "publishing the dead letters to RabbitMQ failed" in line and "nothing was copied" in line, line
@@ -335,7 +336,7 @@ async def test_dead_letters_rabbitmq_refuses_undo_the_whole_copy(
 async def test_a_target_that_cannot_be_migrated_is_one_line(filled: str, fresh_pg_url: str) -> None:
     async with _engine(fresh_pg_url) as engine, engine.begin() as conn:
         await conn.execute(text("CREATE TABLE alliances (somebody_elses integer)"))
-    failed = await cli(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
+    failed = await cli_here(embedded_env(filled, NO_ESI), "copy", "--to", fresh_pg_url)
     assert failed.code == 1
     line = _one_line(failed)
     assert "migrating postgresql://" in line and 'relation "alliances" already exists' in line, line
@@ -353,16 +354,16 @@ async def test_passwords_in_either_url_are_never_shown(own_copy: str, fresh_pg_u
         pg = urlsplit(fresh_pg_url)  # PostgreSQL trusts local connections: any password connects
         to = pg._replace(netloc=f"root:{secret}@{pg.hostname}:{pg.port}").geturl()
         env = embedded_env(own_copy, NO_ESI, RABBITMQ_URL=rabbit, LOG_LEVEL="DEBUG")
-        done = await cli(env, "copy", "--to", to)
+        done = await cli_here(env, "copy", "--to", to)
         assert done.code == 0, done.err
-        again = await cli(env, "copy", "--to", to)  # refused: the target holds rows now
+        again = await cli_here(env, "copy", "--to", to)  # refused: the target holds rows now
     assert again.code == 1 and "root:***@" in again.err
     assert "root:***@" in done.out and f"{DEAD_LETTER_QUEUE} at amqp://{user}:***@" in done.out
     assert secret not in done.out + done.err + again.out + again.err
 
 
 async def test_unreachable_postgresql_is_one_line(filled: str) -> None:
-    done = await cli(embedded_env(filled, NO_ESI), "copy", "--to", "postgresql://root:s3cret@127.0.0.1:1/kr")
+    done = await cli_here(embedded_env(filled, NO_ESI), "copy", "--to", "postgresql://root:s3cret@127.0.0.1:1/kr")
     assert done.code == 1
     line = _one_line(done)
     assert "PostgreSQL unreachable at postgresql://root:***@127.0.0.1:1/kr" in line and "s3cret" not in line
@@ -377,7 +378,7 @@ async def test_unreachable_postgresql_is_one_line(filled: str) -> None:
     ((), "--to"),
 ])
 async def test_bad_arguments_exit_2_with_one_line(filled: str, args: tuple[str, ...], says: str) -> None:
-    done = await cli(embedded_env(filled, NO_ESI), "copy", *args)
+    done = await cli_here(embedded_env(filled, NO_ESI), "copy", *args)
     assert done.code == 2, done.err
     line = _one_line(done)
     assert line.startswith("killreport: ") and says in line, line
@@ -386,21 +387,21 @@ async def test_bad_arguments_exit_2_with_one_line(filled: str, args: tuple[str, 
 
 async def test_a_postgresql_database_url_needs_from(filled: str, fresh_pg_url: str) -> None:
     env = env_for(fresh_pg_url, NO_BROKER, NO_ESI)
-    done = await cli(env, "copy", "--to", fresh_pg_url)
+    done = await cli_here(env, "copy", "--to", fresh_pg_url)
     assert done.code == 2 and "--from sqlite:///" in _one_line(done)
-    done = await cli(env, "copy", "--to", fresh_pg_url, "--from", filled)
+    done = await cli_here(env, "copy", "--to", fresh_pg_url, "--from", filled)
     assert done.code == 0, done.err
     assert len((await _everything(fresh_pg_url))["alliances"]) == 5
 
 
 async def test_a_missing_file_or_one_without_the_schema_is_refused(tmp_path: Path, fresh_pg_url: str) -> None:
     missing = tmp_path / "missing.db"
-    done = await cli(embedded_env(f"sqlite:///{missing}", NO_ESI), "copy", "--to", fresh_pg_url)
+    done = await cli_here(embedded_env(f"sqlite:///{missing}", NO_ESI), "copy", "--to", fresh_pg_url)
     assert done.code == 1 and f"no SQLite file at {missing}" in _one_line(done)
     assert not missing.exists(), "copy never creates the file it was asked to read"
     blank = tmp_path / "blank.db"
     blank.touch()  # SQLite reads an empty file as an empty database
-    done = await cli(embedded_env(f"sqlite:///{blank}", NO_ESI), "copy", "--to", fresh_pg_url)
+    done = await cli_here(embedded_env(f"sqlite:///{blank}", NO_ESI), "copy", "--to", fresh_pg_url)
     assert done.code == 1 and "has no killreport schema" in _one_line(done)
     assert await _table_names(fresh_pg_url) == []
 

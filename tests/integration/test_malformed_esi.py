@@ -28,7 +28,7 @@ from killreport.ids import KINDS, Kind, is_special
 from killreport.sim.options import MALFORMED_MODES
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
-from tests.cluster import Worker, cli, env_for, workers
+from tests.cluster import Worker, cli_here, env_for, workers
 from tests.truth import diff_against_truth
 
 pytestmark = pytest.mark.timeout(180)
@@ -220,7 +220,7 @@ async def stored_ids(engine: AsyncEngine) -> dict[str, set[int]]:
 
 async def dead_letters(env: Mapping[str, str]) -> list[dict[str, Any]]:
     """`killreport dlq list --json`, decoded."""
-    listed = await cli(env, "dlq", "list", "--json")
+    listed = await cli_here(env, "dlq", "list", "--json")
     assert listed.code == 0, listed.err
     return list(json.loads(listed.out)["dead_letters"])
 
@@ -319,7 +319,7 @@ async def test_every_malformed_mode_is_retried_dead_lettered_never_stored_then_r
         env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, MAX_ATTEMPTS=str(MAX_ATTEMPTS),
                       RETRY_DELAYS_S="[1]")
         async with workers(env, 2) as procs:
-            done = await cli(env, "sync-all", "--wait", timeout_s=90)
+            done = await cli_here(env, "sync-all", "--wait", timeout_s=90)
             assert done.code == 0, done.err[-2000:]
             check_letters(await dead_letters(env), faults)
             assert await served(sim, faults) == {f.path: MAX_ATTEMPTS for f in faults}
@@ -333,7 +333,7 @@ async def test_every_malformed_mode_is_retried_dead_lettered_never_stored_then_r
             # A dead letter does not keep the Expires of the last broken answer (see the report of
             # issue 9): an operator replaying before it would ask too early, so this one waits.
             await asyncio.sleep(max(sim.sim.handed_out.values()) - time.time())
-            replayed = await cli(env, "dlq", "replay")
+            replayed = await cli_here(env, "dlq", "replay")
             assert replayed.code == 0, replayed.err
             assert f"{len(faults)} dead letter(s) replayed" in replayed.out
             assert await until_equal(engine, truth, within_s=30) == []
@@ -354,7 +354,7 @@ async def test_esi_max_body_bytes_raises_the_cap_for_a_big_valid_body(
         env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, MAX_ATTEMPTS="1",
                       ESI_MAX_BODY_BYTES=str(8 * 1024 * 1024))
         async with workers(env, 1):
-            done = await cli(env, "sync-all", "--wait", timeout_s=90)
+            done = await cli_here(env, "sync-all", "--wait", timeout_s=90)
         assert done.code == 0, done.err[-2000:]
         assert await dead_letters(env) == []
         assert await diff_against_truth(engine, truth) == []

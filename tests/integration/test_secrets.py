@@ -14,7 +14,7 @@ import pytest
 
 from killreport.sim.testing import running_sim
 from tests import services
-from tests.cluster import Done, cli, env_for, migrated, workers
+from tests.cluster import Done, cli_here, env_for, migrated, workers
 
 pytestmark = pytest.mark.timeout(180)
 SECRET = f"Pw-{uuid.uuid4().hex[:12]}"
@@ -52,11 +52,11 @@ def assert_clean(done: Done, *what: str) -> None:
 async def test_commands_and_a_working_worker_never_show_the_password(env: dict[str, str]) -> None:
     for args in (["status"], ["status", "--json"], ["queue", "alliance", "99000001"], ["dlq", "list"],
                  ["migrate"]):
-        done = await cli(env, *args)
+        done = await cli_here(env, *args)
         assert done.code == 0, (args, done.err[-2000:])
         assert_clean(done, *args)
     async with workers(env, 1) as [proc]:
-        synced = await cli(env, "sync-all", "--wait", timeout_s=120)
+        synced = await cli_here(env, "sync-all", "--wait", timeout_s=120)
         assert synced.code == 0, synced.err[-2000:]
         assert_clean(synced, "sync-all")
     assert proc.returncode == 0
@@ -74,10 +74,10 @@ async def test_commands_and_a_working_worker_never_show_the_password(env: dict[s
 async def test_failures_name_the_service_not_the_password(env: dict[str, str],
                                                            broken: dict[str, str]) -> None:
     for args in (["status"], ["sync-alliances"]):
-        done = await cli({**env, **broken}, *args, timeout_s=60)
+        done = await cli_here({**env, **broken}, *args, timeout_s=60)
         assert done.code != 0 and done.err.strip(), (args, done)
         assert_clean(done, *args)
-    assert_clean(await cli({**env, **broken}, "dlq", "list", timeout_s=60), "dlq list")  # RabbitMQ only
+    assert_clean(await cli_here({**env, **broken}, "dlq", "list", timeout_s=60), "dlq list")  # RabbitMQ only
 
 
 async def test_a_worker_waiting_for_its_database_logs_without_the_password(env: dict[str, str]) -> None:

@@ -32,7 +32,7 @@ from killreport.esi.transport import aiohttp_transport
 from killreport.sim.testing import running_sim
 from killreport.store import migrate
 from tests import services
-from tests.cluster import Done, cli, env_for, migrated, workers
+from tests.cluster import Done, cli, cli_here, env_for, migrated, workers
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -85,16 +85,16 @@ async def test_unusual_url_shapes_work_and_never_show_their_password(env: dict[s
     async with running_sim(alliances=3) as sim:
         env = {**env, "ESI_BASE_URL": sim.base_url}
         for args in (["migrate"], ["status"], ["dlq", "list", "--json"]):
-            done = await cli(env, *args)
+            done = await cli_here(env, *args)
             assert done.code == 0, (args, done.err[-2000:])
             assert_clean(done, *args)
         async with workers(env, 1) as [worker]:
             for args in (["sync-alliances"], ["sync-corporations"], ["sync-characters"],
                          ["queue", "corporation", "98000001"], ["sync-all", "--wait"]):
-                done = await cli(env, *args)
+                done = await cli_here(env, *args)
                 assert done.code == 0, (args, done.err[-2000:])
                 assert_clean(done, *args)
-            status = await cli(env, "status", "--json")
+            status = await cli_here(env, "status", "--json")
         assert_clean(status, "status --json")
         assert json.loads(status.out)["stored"]["alliances"] == 3, status.out
         assert worker.returncode == 0
@@ -170,7 +170,7 @@ async def test_an_unforeseen_failure_shows_its_traceback_but_never_the_password(
     """With LOG_LEVEL=DEBUG an unforeseen error prints its whole traceback, without the password."""
     pg = replace_netloc(fresh_pg_url, f"root:{SECRET}@127.0.0.1:5432")
     await asyncio.to_thread(migrate.upgrade, pg, "0001")  # the budget tables are missing
-    done = await cli(env_for(pg, rabbit_url, "http://127.0.0.1:9", LOG_LEVEL="DEBUG"), "status")
+    done = await cli_here(env_for(pg, rabbit_url, "http://127.0.0.1:9", LOG_LEVEL="DEBUG"), "status")
     assert done.code == 1 and done.err.startswith("killreport: unexpected error: "), done
     assert "Traceback" in done.err, "no traceback printed: the DEBUG path was not exercised"
     assert_clean(done, "status")
