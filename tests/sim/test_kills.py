@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from killreport.sim.kills import NPC_CORPORATIONS, NPC_FACTIONS, STRUCTURES
+from killreport.sim.kills import STRUCTURES
 from killreport.sim.roster import ROSTER_BASE
 from killreport.sim.testing import RunningSim, running_sim
 from tests.sim.conftest import CURRENT
@@ -45,9 +45,9 @@ async def test_kills_are_shaped_like_killmails_and_drawn_from_everyone() -> None
         assert victim["damage_taken"] == sum(a["damage_done"] for a in esi["attackers"])
         assert ("character_id" in victim) != (victim["ship_type_id"] in STRUCTURES)
         for npc in (a for a in esi["attackers"] if "character_id" not in a):
-            assert npc.get("corporation_id", NPC_CORPORATIONS[0]) in NPC_CORPORATIONS
-            assert npc.get("faction_id", NPC_FACTIONS[0]) in NPC_FACTIONS
             assert "corporation_id" in npc or "faction_id" in npc
+            assert "corporation_id" not in npc or uni.corporations[npc["corporation_id"]].npc
+            assert npc.get("faction_id", 0) in {0, *uni.factions}
     people = [p for k in kills for p in participants(k) if "character_id" in p]
     corps = {p["corporation_id"] for p in people}
     assert any(p["character_id"] >= ROSTER_BASE for p in people), "ordinary pilots"
@@ -137,3 +137,13 @@ async def test_control_refuses_bad_calls(sim: RunningSim) -> None:
     first = (await sim.control.publish_kills(3))[0]["sequence_id"]
     assert [k["sequence_id"] for k in (await sim.control.kills(since=first + 1))["kills"]] == [
         first + 1, first + 2]
+
+
+async def test_characters_a_mutation_creates_take_part_in_later_kills() -> None:
+    async with running_sim(alliances=3, clock=FakeClock(NOON)) as sim:
+        await sim.control.publish_kills(1)  # the pool is listed before the mutation
+        before = set(sim.sim.universe.characters)
+        log = await sim.control.mutate(40, ["ceo"])
+        born = set(log["characters"]) - before
+        seen = {p.get("character_id") for k in await sim.control.publish_kills(600) for p in participants(k)}
+    assert born and born & seen

@@ -24,8 +24,6 @@ WEAPONS: Final = (3082, 2889, 3186, 2456, 24473, 2929, 2488, 3146)
 NPC_SHIPS: Final = (13537, 17705, 33470, 23707, 11965)
 SYSTEMS: Final = (30000142, 30002187, 30002053, 30004759, 30002813, 31000005, 30003504, 30045329,
                   30001161, 30000144)
-NPC_CORPORATIONS: Final = (1000125, 1000127, 1000134, 1000135, 1000162)
-NPC_FACTIONS: Final = (500010, 500011, 500012, 500019, 500020)
 KILLMAIL_ID_OFFSET: Final = 130_000_000  # killmail id = this + sequence number
 LATE_MIN_S: Final = 3600
 LATE_MAX_S: Final = 72 * 3600
@@ -43,22 +41,36 @@ def kill_hash(seed: int, killmail_id: int) -> str:
 
 
 class Everyone:
-    """Every player character: the universe's (as it started) and the roster's ordinary pilots."""
+    """Every player character, the universe's and the roster's, and the NPC corporations and factions."""
 
     def __init__(self, universe: Universe, roster: Roster) -> None:
         self.universe = universe
         self.roster = roster
-        self._named = sorted(c.id for c in universe.characters.values() if not c.npc and c.id < ROSTER_BASE)
+        starters = set(universe.starter_corporations)
+        # NPC attackers belong to the universe's NPC corporations, so a reader can resolve them on ESI.
+        self.npc_corporations = sorted(c.id for c in universe.corporations.values()
+                                       if c.npc and c.id not in starters)
+        self.factions = sorted(universe.factions)
+        self._named: list[int] = []
+        self._known = -1
+
+    def _players(self) -> list[int]:
+        # Characters are never removed, so a changed count means a mutation created some: list them again.
+        uni = self.universe
+        if len(uni.characters) != self._known:
+            self._named = sorted(c.id for c in uni.characters.values() if not c.npc)
+            self._known = len(uni.characters)
+        return self._named
 
     def pick(self, rng: random.Random) -> dict[str, int]:
         """A character with the corporation, alliance and faction it holds now."""
-        uni = self.universe
-        k = rng.randrange(len(self._named) + self.roster.size)
-        if k < len(self._named):
-            char = uni.characters[self._named[k]]
+        uni, named = self.universe, self._players()
+        k = rng.randrange(len(named) + self.roster.size)
+        if k < len(named):
+            char = uni.characters[named[k]]
             char_id, corp_id, faction = char.id, char.corporation_id, char.faction_id
         else:
-            k -= len(self._named)
+            k -= len(named)
             char_id, corp_id, faction = ROSTER_BASE + k, self.roster.corporation_of(k), None
         return _affiliation({"character_id": char_id}, uni, corp_id, faction)
 
@@ -117,7 +129,7 @@ def _attackers(rng: random.Random, everyone: Everyone) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for _ in range(count):
         if rng.random() < _NPC_ATTACKER_SHARE:
-            row: dict[str, Any] = _npc(rng)
+            row: dict[str, Any] = _npc(rng, everyone)
         else:
             row = dict(everyone.pick(rng))
             row["ship_type_id"] = rng.choice(SHIPS)
@@ -131,14 +143,14 @@ def _attackers(rng: random.Random, everyone: Everyone) -> list[dict[str, Any]]:
     return rows
 
 
-def _npc(rng: random.Random) -> dict[str, Any]:
+def _npc(rng: random.Random, everyone: Everyone) -> dict[str, Any]:
     """An NPC attacker: no character; an NPC corporation, a faction or both."""
     roll = rng.random()
     row: dict[str, Any] = {"ship_type_id": rng.choice(NPC_SHIPS)}
-    if roll < 0.7:
-        row["corporation_id"] = rng.choice(NPC_CORPORATIONS)
-    if roll >= 0.4:
-        row["faction_id"] = rng.choice(NPC_FACTIONS)
+    if roll < 0.7 or not everyone.factions:
+        row["corporation_id"] = rng.choice(everyone.npc_corporations)
+    if roll >= 0.4 and everyone.factions:
+        row["faction_id"] = rng.choice(everyone.factions)
     return row
 
 
