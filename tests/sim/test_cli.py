@@ -40,8 +40,11 @@ async def test_serves_and_stops_on_signal(sig: signal.Signals) -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        url = next(w for w in line.split() if w.startswith("http://"))
+        url, feed = [w for w in line.split() if w.startswith("http://")]
+        assert feed.endswith("/r2z2") and feed.split(":")[2] != url.split(":")[2]
         async with aiohttp.ClientSession() as http:
+            async with http.get(f"{feed}/ephemeral/sequence.json") as resp:
+                assert resp.status == 200 and "sequence" in await resp.json()
             async with http.get(f"{url}/alliances") as resp:
                 assert resp.status == 200 and len(await resp.json()) == 10
                 assert resp.headers["X-ESI-Error-Limit-Remain"] == "7"

@@ -1,4 +1,5 @@
-"""Every 200 body served at compatibility date 2026-08-18 validates against CCP's OpenAPI schema."""
+"""Every 200 body served at compatibility date 2026-08-18 validates against CCP's OpenAPI schema, killmails
+and the roster's ordinary pilots included."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import aiohttp
 import jsonschema
 import pytest
 
+from killreport.sim.roster import ROSTER_BASE
 from killreport.sim.testing import RunningSim
 from tests.sim.conftest import CURRENT, OPENAPI_SPEC
 
@@ -102,3 +104,22 @@ async def test_truth_bodies_validate(sim: RunningSim, spec: dict[str, Any]) -> N
         validator = _validator(spec, path, "get")
         for body in truth[kind].values():
             assert not list(validator.iter_errors(body)), body
+
+
+async def test_killmails_and_ordinary_pilots_validate(
+    sim: RunningSim, http: aiohttp.ClientSession, spec: dict[str, Any]
+) -> None:
+    killmail = _validator(spec, "/killmails/{killmail_id}/{killmail_hash}", "get")
+    character = _validator(spec, "/characters/{character_id}", "get")
+    history = _validator(spec, "/characters/{character_id}/corporationhistory", "get")
+    kills = await sim.control.publish_kills(150)
+    for kill in kills:
+        url = f"{sim.base_url}/killmails/{kill['killmail_id']}/{kill['hash']}/"
+        await _check(http, killmail, "GET", url)
+    roster = sim.sim.roster
+    pilots = [p for p in range(0, roster.size, max(1, roster.size // 40)) if not roster.is_deleted(p)]
+    assert pilots
+    for k in pilots:
+        url = f"{sim.base_url}/characters/{ROSTER_BASE + k}"
+        await _check(http, character, "GET", url)
+        await _check(http, history, "GET", f"{url}/corporationhistory")

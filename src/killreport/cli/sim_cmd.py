@@ -58,6 +58,17 @@ class SimArgs:
     daily_downtime_s: The daily downtime's length in seconds (0: none).
     daily_vip_s: After the daily downtime, /status says vip for this long.
     daily_downtime_at: When the daily downtime begins, HH:MM or HH:MM:SS UTC.
+    r2z2_port: Port of the R2Z2 kill feed (default: --port + 1, or any free port when --port is 0).
+    kill_rate: Kills published a second (0: none unless asked through the control API).
+    kill_burst: Kills the timed generator publishes at once.
+    kill_late_share: Share of kills posted 1..72 hours after they happened.
+    kill_republish_share: Share of new kills that republish an earlier one (sequence_updated).
+    r2z2_stale_share: Share of new files that answer 404 for --r2z2-stale-s after publication.
+    r2z2_stale_s: How long a stale file keeps answering 404.
+    r2z2_retention_s: How long an ephemeral file is served.
+    r2z2_sequence_every: sequence.json moves to the newest file once every this many kills.
+    r2z2_per_s: Feed requests a second per IP before 429 (0: no limit).
+    r2z2_today: Serve the current day's history files too (the real feed waits for the day's end).
     export_truth: Write the truth JSON to this file and exit.
     """
 
@@ -84,6 +95,17 @@ class SimArgs:
     daily_downtime_s: float = _SIM.daily_downtime_s
     daily_vip_s: float = _SIM.daily_vip_s
     daily_downtime_at: str = DAILY_DOWNTIME_AT
+    r2z2_port: int | None = None
+    kill_rate: float = _SIM.kill_rate
+    kill_burst: int = _SIM.kill_burst
+    kill_late_share: float = _SIM.kill_late_share
+    kill_republish_share: float = _SIM.kill_republish_share
+    r2z2_stale_share: float = _SIM.r2z2_stale_share
+    r2z2_stale_s: float = _SIM.r2z2_stale_s
+    r2z2_retention_s: float = _SIM.r2z2_retention_s
+    r2z2_sequence_every: int = _SIM.r2z2_sequence_every
+    r2z2_per_s: int = _SIM.r2z2_per_s
+    r2z2_today: bool = _SIM.r2z2_today
     export_truth: Path | None = None
 
     def options(self) -> SimOptions:
@@ -99,9 +121,21 @@ class SimArgs:
                                      for r in self.cache_scale_route or ()),
             tax_rates_as=self.tax_rates_as, corphistory_per_min=self.corphistory_per_min,
             daily_downtime_s=self.daily_downtime_s, daily_vip_s=self.daily_vip_s,
-            daily_downtime_at_s=parse_time_of_day(self.daily_downtime_at))
+            daily_downtime_at_s=parse_time_of_day(self.daily_downtime_at), kill_rate=self.kill_rate,
+            kill_burst=self.kill_burst, kill_late_share=self.kill_late_share,
+            kill_republish_share=self.kill_republish_share, r2z2_stale_share=self.r2z2_stale_share,
+            r2z2_stale_s=self.r2z2_stale_s, r2z2_retention_s=self.r2z2_retention_s,
+            r2z2_sequence_every=self.r2z2_sequence_every, r2z2_per_s=self.r2z2_per_s,
+            r2z2_today=self.r2z2_today)
         bucket_map(options.buckets)  # a bucket naming no route fails here, before anything starts
         return options
+
+    @property
+    def feed_port(self) -> int:
+        """The R2Z2 port: as given, else the one after ESI's (any free one when ESI's is)."""
+        if self.r2z2_port is not None:
+            return self.r2z2_port
+        return self.port + 1 if self.port else 0
 
 
 _DEFAULTS = SimArgs()
@@ -117,7 +151,7 @@ def sim(*, args: SimArgs = _DEFAULTS) -> int:
     if args.export_truth is not None:
         return export_truth(options, args.export_truth)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_until_signal(options, args.host, args.port))
+        asyncio.run(serve_until_signal(options, args.host, args.port, args.feed_port))
     return 0
 
 

@@ -65,6 +65,31 @@ async def get_truth(request: web.Request) -> web.Response:
     return web.json_response(document, dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
+async def get_kills(request: web.Request) -> web.Response:
+    """GET /_sim/kills: the kill truth, every published kill apart from what the cascade reaches."""
+    sim = _sim(request)
+    since = request.query.get("since")
+    if since is not None and not (since.isascii() and since.isdigit()):
+        raise _bad("since must be a sequence number")
+    sim.feed.catch_up()
+    document = sim.feed.truth(None if since is None else int(since))
+    return web.json_response(document, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+async def publish_kills(request: web.Request) -> web.Response:
+    """POST /_sim/kills {"count": N, "late": bool}: publish N kills now, deterministically."""
+    sim = _sim(request)
+    body = await _body(request)
+    count, late = body.get("count"), body.get("late")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
+        raise _bad("count must be an integer within 1..10000")
+    if late is not None and not isinstance(late, bool):
+        raise _bad("late must be true, false or absent")
+    sim.feed.catch_up()
+    kills = [p.document() for p in sim.feed.publish(count, late=late)]
+    return web.json_response({"kills": kills}, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
 async def get_faults(request: web.Request) -> web.Response:
     """GET /_sim/faults: the settings, overrides and downtime in force."""
     sim = _sim(request)
@@ -162,6 +187,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/stats", get_stats)
     app.router.add_post(f"{PREFIX}/stats/reset", reset_stats)
     app.router.add_get(f"{PREFIX}/truth", get_truth)
+    app.router.add_get(f"{PREFIX}/kills", get_kills)
+    app.router.add_post(f"{PREFIX}/kills", publish_kills)
     app.router.add_get(f"{PREFIX}/faults", get_faults)
     app.router.add_post(f"{PREFIX}/faults", set_faults)
     app.router.add_post(f"{PREFIX}/downtime", downtime)

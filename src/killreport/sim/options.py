@@ -128,6 +128,16 @@ class SimOptions:
     daily_downtime_s: float = DAILY_DOWNTIME_S  # 0: no daily downtime
     daily_vip_s: float = 0.0  # after the daily downtime, /status says vip for this long
     daily_downtime_at_s: float = parse_time_of_day(DAILY_DOWNTIME_AT)  # seconds into the UTC day
+    kill_rate: float = 0.0  # kills published a second by the timed generator; 0: only on request
+    kill_burst: int = 1  # the timed generator publishes this many at once
+    kill_late_share: float = 0.1  # share of kills posted 1..72 hours after they happened
+    kill_republish_share: float = 0.0  # share of new packages that republish an earlier kill
+    r2z2_stale_share: float = 0.0  # share of new files that answer 404 for r2z2_stale_s after publication
+    r2z2_stale_s: float = 10.0
+    r2z2_retention_s: float = 86400.0  # how long an ephemeral file is served
+    r2z2_sequence_every: int = 51  # sequence.json moves to the newest file once every this many kills
+    r2z2_per_s: int = 20  # requests a second per IP before 429 (0: no limit)
+    r2z2_today: bool = False  # serve the current day's history files too (the real feed does not)
 
     def __post_init__(self) -> None:
         """Check values that would otherwise fail late and obscurely."""
@@ -143,7 +153,18 @@ class SimOptions:
             raise ValueError("daily_downtime_s must be within 0..86399 and daily_vip_s not negative")
         if not 0.0 <= self.daily_downtime_at_s < _DAY_S:
             raise ValueError("daily_downtime_at_s must be within 0..86399 (seconds into the UTC day)")
+        self._check_kills()
         self.buckets = tuple(parse_bucket(b) if isinstance(b, str) else b for b in self.buckets)
+
+    def _check_kills(self) -> None:
+        for name in ("kill_late_share", "kill_republish_share", "r2z2_stale_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0..1")
+        if self.kill_rate < 0 or self.r2z2_stale_s < 0 or self.r2z2_retention_s <= 0 or self.r2z2_per_s < 0:
+            raise ValueError("kill_rate, r2z2_stale_s and r2z2_per_s must not be negative, "
+                             "r2z2_retention_s must be positive")
+        if self.kill_burst < 1 or self.r2z2_sequence_every < 1:
+            raise ValueError("kill_burst and r2z2_sequence_every must be at least 1")
 
     @property
     def deleted_count(self) -> int:

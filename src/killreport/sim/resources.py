@@ -12,14 +12,17 @@ from killreport.ids import MAX_ID
 from killreport.sim import schemas
 from killreport.sim.cache import BodyCache, Entry, dumps, http_date
 from killreport.sim.downtime import Downtime
+from killreport.sim.feed import KillFeed
 from killreport.sim.limits import Clock
-from killreport.sim.model import Universe
+from killreport.sim.model import Character, Universe
 from killreport.sim.options import SimOptions
+from killreport.sim.roster import Roster
 from killreport.sim.routes import ROUTES, Route
 
 _NOT_FOUND = {"alliance": "Alliance not found", "corporation": "Corporation not found",
               "character": "Character not found"}
 _NAMES_INVALID = "Ensure all IDs are valid before resolving."
+_KILLMAIL_INVALID = "Invalid killmail_id and/or killmail_hash"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +46,11 @@ def error_answer(status: int, message: str, date: str) -> Answer:
 class Resources:
     """Renders every route for one universe; GET bodies go through the shared cache."""
 
-    def __init__(self, universe: Universe, options: SimOptions, clock: Clock, downtime: Downtime) -> None:
+    def __init__(self, universe: Universe, options: SimOptions, clock: Clock, downtime: Downtime,
+                 roster: Roster, feed: KillFeed) -> None:
         self.universe = universe
+        self.roster = roster
+        self.feed = feed
         self.clock = clock
         self.downtime = downtime
         self.cache = BodyCache()
@@ -61,6 +67,8 @@ class Resources:
 
     def get(self, route: Route, entity_id: int | None, path: str, date: str) -> Answer:
         """Answer a GET on a matched route."""
+        if route.name == "killmail":
+            return self._killmail(route, entity_id or 0, path, date)
         found = self._lookup(route.name, entity_id or 0, date)
         if isinstance(found, Answer):
             return found
@@ -68,6 +76,21 @@ class Resources:
         ttl = self.ttl(route)
         entry = self.cache.get((path, variant), revision, self.clock(), ttl, render)
         return Answer(200, entry.data, entry.body, entry)
+
+    def _killmail(self, route: Route, eid: int, path: str, date: str) -> Answer:
+        self.feed.catch_up()
+        seq = self.feed.by_killmail.get(eid)
+        package = None if seq is None else self.feed.packages[seq]
+        if package is None or path.rsplit("/", 1)[-1] != package.hash:
+            return error_answer(422, _KILLMAIL_INVALID, date)
+        ttl = self.ttl(route)
+        # A killmail never changes (zKillboard's block does, ESI's body not): one revision forever.
+        entry = self.cache.get((path, 1), 0, self.clock(), ttl, lambda: package.esi)
+        return Answer(200, entry.data, entry.body, entry)
+
+    def character(self, eid: int) -> Character | None:
+        """A character of the universe or an ordinary pilot of the roster."""
+        return self.universe.characters.get(eid) or self.roster.character(eid)
 
     def _lookup(self, name: str, eid: int, date: str) -> Answer | tuple[int, int, Callable[[], Any]]:
         uni = self.universe
@@ -96,7 +119,7 @@ class Resources:
 
     def _character(self, name: str, eid: int, date: str) -> Answer | tuple[int, int, Callable[[], Any]]:
         uni = self.universe
-        char = uni.characters.get(eid)
+        char = self.character(eid)
         if char is None or char.npc:
             return error_answer(404, _NOT_FOUND["character"], date)
         if char.deleted:
@@ -126,8 +149,8 @@ class Resources:
                 rows.append({"category": "alliance", "id": eid, "name": uni.alliances[eid].name})
             elif eid in uni.corporations:
                 rows.append({"category": "corporation", "id": eid, "name": uni.corporations[eid].name})
-            elif eid in uni.characters:
-                rows.append({"category": "character", "id": eid, "name": uni.characters[eid].name})
+            elif (char := self.character(eid)) is not None:
+                rows.append({"category": "character", "id": eid, "name": char.name})
             elif eid in uni.factions:
                 rows.append({"category": "faction", "id": eid, "name": uni.factions[eid]})
             else:
@@ -136,7 +159,7 @@ class Resources:
 
     def _affiliation(self, eid: int) -> dict[str, int] | None:
         # Unknown ids are left out of the answer rather than failing the batch (unlike /universe/names).
-        char = self.universe.characters.get(eid)
+        char = self.character(eid)
         if char is None:
             return None
         row = {"character_id": eid, "corporation_id": char.corporation_id}

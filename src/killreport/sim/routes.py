@@ -35,6 +35,7 @@ ROUTES: Final = (
     Route("affiliation", "POST", "/characters/affiliation", 3600),
     Route("names", "POST", "/universe/names", None),
     Route("status", "GET", "/status", 30),
+    Route("killmail", "GET", "/killmails/{killmail_id}/{killmail_hash}", 2_592_000),
 )
 _BY_SHAPE: Final = {tuple(r.template.strip("/").split("/")): r for r in ROUTES}
 _BY_PARAM_SHAPE: Final = {tuple(normalize_template(r.template).strip("/").split("/")): r for r in ROUTES}
@@ -80,6 +81,9 @@ def match(method: str, path: str) -> Match:
     if route is None and len(parts) in (2, 3):
         shape = [parts[0], "{}", *parts[2:]]
         route = _BY_PARAM_SHAPE.get(tuple(shape))
+        if route is None and len(parts) == 3:
+            # The killmail route's last segment is a parameter too (the hash), checked by the route itself.
+            route = _BY_PARAM_SHAPE.get((parts[0], "{}", "{}"))
         if route is not None:
             entity_id = _parse_id(parts[1])
             bad = entity_id is None

@@ -11,6 +11,8 @@ from aiohttp import web
 from killreport.sim import control
 from killreport.sim.app import handle_esi
 from killreport.sim.options import SimOptions
+from killreport.sim.r2z2 import PREFIX as R2Z2_PREFIX
+from killreport.sim.r2z2 import build_r2z2_app
 from killreport.sim.state import SIM_KEY, Sim
 
 
@@ -24,12 +26,13 @@ def build_app(sim: Sim) -> web.Application:
 
 
 class SimServer:
-    """One simulator listening on a TCP port (0 picks a free one)."""
+    """One simulator listening on a TCP port for ESI and another for R2Z2 (0 picks a free one)."""
 
     def __init__(self, sim: Sim) -> None:
         self.sim = sim
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self.port = 0
+        self.r2z2_port = 0
         self.host = "127.0.0.1"
 
     @property
@@ -37,31 +40,39 @@ class SimServer:
         """`http://host:port` of the running server."""
         return f"http://{self.host}:{self.port}"
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start listening; returns the base URL."""
-        # Hung requests must not hold up shutdown, and access logging would cost a third of the throughput.
-        runner = web.AppRunner(build_app(self.sim), access_log=None, shutdown_timeout=0.5,
-                               handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=1024)
-        await site.start()
-        self._runner = runner
-        self.host, self.port = host, int(runner.addresses[0][1])
+    @property
+    def r2z2_url(self) -> str:
+        """`http://host:port/r2z2` of the running feed."""
+        return f"http://{self.host}:{self.r2z2_port}{R2Z2_PREFIX}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0, r2z2_port: int = 0) -> str:
+        """Start listening for ESI on `port` and for R2Z2 on `r2z2_port`; returns ESI's base URL."""
+        self.host = host
+        self.port = await self._listen(build_app(self.sim), host, port)
+        self.r2z2_port = await self._listen(build_r2z2_app(self.sim), host, r2z2_port)
         return self.base_url
+
+    async def _listen(self, app: web.Application, host: str, port: int) -> int:
+        # Hung requests must not hold up shutdown, and access logging would cost a third of the throughput.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handle_signals=False)
+        await runner.setup()
+        self._runners.append(runner)
+        await web.TCPSite(runner, host, port, backlog=1024).start()
+        return int(runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Stop listening and end open connections."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        while self._runners:
+            await self._runners.pop().cleanup()
 
 
-async def serve_until_signal(options: SimOptions, host: str, port: int,
+async def serve_until_signal(options: SimOptions, host: str, port: int, r2z2_port: int,
                              ready: Callable[[str], None] = print) -> None:
     """Run a simulator until SIGINT or SIGTERM."""
     server = SimServer(Sim(options))
-    url = await server.start(host, port)
-    ready(f"killreport sim: listening on {url} ({options.alliances} alliances, seed {options.seed})")
+    url = await server.start(host, port, r2z2_port)
+    ready(f"killreport sim: listening on {url} ({options.alliances} alliances, seed {options.seed}); "
+          f"R2Z2 on {server.r2z2_url}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,10 +11,13 @@ from aiohttp import web
 from killreport.sim import schemas
 from killreport.sim.downtime import Downtime
 from killreport.sim.faults import FaultSettings, Overrides
+from killreport.sim.feed import KillFeed
+from killreport.sim.kills import Everyone
 from killreport.sim.limits import Clock, ErrorLimiter, RateCounter, TokenBuckets
 from killreport.sim.mutate import Mutator
-from killreport.sim.options import BucketSpec, SimOptions
+from killreport.sim.options import BucketSpec, SimOptions, parse_bucket
 from killreport.sim.resources import Resources
+from killreport.sim.roster import Roster
 from killreport.sim.routes import route_for_template
 from killreport.sim.stats import Stats
 from killreport.sim.truth import referenced_characters
@@ -37,7 +40,10 @@ class Sim:
         self.stats = Stats(clock)
         self.downtime = Downtime(clock, options.daily_downtime_s, options.daily_vip_s,
                                  options.daily_downtime_at_s)
-        self.resources = Resources(self.universe, options, clock, self.downtime)
+        self.roster = Roster(options.seed, self.universe)
+        self.feed = KillFeed(options, clock, Everyone(self.universe, self.roster))
+        self.r2z2_requests = RateCounter(1.0, options.r2z2_per_s, clock)
+        self.resources = Resources(self.universe, options, clock, self.downtime, self.roster, self.feed)
         self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2))
         self.rng = random.Random(options.seed * 7 + 1)
         # The Expires each client was handed per canonical path, to catch requests made before it.
@@ -101,9 +107,14 @@ class Sim:
         return early
 
 
+# What CCP's spec declares for the killmail route; unlike the others it is always on, as the route is new
+# and every client of it must meet the bucket.
+KILLMAIL_BUCKET: Final = parse_bucket("killmail:/killmails/{killmail_id}/{killmail_hash}=3600/15m")
+
+
 def bucket_map(specs: tuple[BucketSpec, ...]) -> dict[str, BucketSpec]:
-    """Route name → its token-bucket group; raises ValueError for a template no route has."""
-    out: dict[str, BucketSpec] = {}
+    """Route name → its token-bucket group (killmail's always); ValueError for a template no route has."""
+    out: dict[str, BucketSpec] = {"killmail": KILLMAIL_BUCKET}
     for spec in specs:
         for template in spec.routes:
             route = route_for_template(template)

@@ -71,6 +71,15 @@ class SimControl:
         body.update({k: v for k, v in (("status", status), ("mode", mode)) if v is not None})
         return dict(await self._call("POST", "/override", body))
 
+    async def kills(self, since: int | None = None) -> dict[str, Any]:
+        """GET /_sim/kills: every published kill (`since`: from that sequence on), head and pointer."""
+        return dict(await self._call("GET", "/kills" if since is None else f"/kills?since={since}"))
+
+    async def publish_kills(self, count: int, *, late: bool | None = None) -> list[dict[str, Any]]:
+        """POST /_sim/kills: publish `count` kills now; `late` forces or forbids late postings."""
+        body: dict[str, Any] = {"count": count} if late is None else {"count": count, "late": late}
+        return list((await self._call("POST", "/kills", body))["kills"])
+
     async def clear_overrides(self) -> dict[str, Any]:
         """DELETE /_sim/override."""
         return dict(await self._call("DELETE", "/override"))
@@ -78,9 +87,10 @@ class SimControl:
 
 @dataclass(frozen=True, slots=True)
 class RunningSim:
-    """A simulator serving on `base_url`; `sim` is its state, `control` drives it over HTTP."""
+    """A simulator serving on `base_url` and R2Z2 on `r2z2_url`; `sim` is its state, `control` drives it."""
 
     base_url: str
+    r2z2_url: str
     sim: Sim
     control: SimControl
 
@@ -96,10 +106,11 @@ async def running_sim(clock: Clock = time.time, **options: Any) -> AsyncIterator
     options.setdefault("daily_downtime_s", 0.0)
     host = options.pop("host", "127.0.0.1")
     port = options.pop("port", 0)
+    r2z2_port = options.pop("r2z2_port", 0)
     server = SimServer(Sim(SimOptions(**options), clock))
-    url = await server.start(host, port)
+    url = await server.start(host, port, r2z2_port)
     try:
         async with aiohttp.ClientSession() as session:
-            yield RunningSim(url, server.sim, SimControl(url, session))
+            yield RunningSim(url, server.r2z2_url, server.sim, SimControl(url, session))
     finally:
         await server.stop()

@@ -1,0 +1,78 @@
+"""zKillboard's R2Z2 feed under `/r2z2` on its own port: the HTTP edge over the KillFeed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from email.utils import formatdate
+from typing import Any, Final
+
+from aiohttp import web
+
+from killreport.sim.cache import dumps
+from killreport.sim.state import SIM_KEY, Sim
+
+PREFIX: Final = "/r2z2"
+_DAY: Final = re.compile(r"^\d{8}$")
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(sim: Sim, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    extra = {"Content-Type": "application/json", "Date": formatdate(sim.clock(), usegmt=True)}
+    return web.Response(status=status, body=dumps(data), headers=extra | (headers or {}))
+
+
+@web.middleware
+async def etiquette(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """The feed's manners: 403 without a User-Agent, 429 above the request rate; then catch the feed up."""
+    sim = request.app[SIM_KEY]
+    if not request.headers.get("User-Agent", "").strip():
+        return _json(sim, {"error": "a User-Agent is required"}, 403)
+    if not sim.r2z2_requests.allow(request.remote or "unknown"):
+        return _json(sim, {"error": "too many requests"}, 429, {"Retry-After": "1"})
+    sim.feed.catch_up()
+    return await handler(request)
+
+
+async def sequence(request: web.Request) -> web.Response:
+    """GET ephemeral/sequence.json: the lagging pointer."""
+    sim = request.app[SIM_KEY]
+    return _json(sim, {"sequence": sim.feed.pointer})
+
+
+async def package(request: web.Request) -> web.Response:
+    """GET ephemeral/{N}.json: a published, kept and not stale file, else 404."""
+    sim = request.app[SIM_KEY]
+    text = request.match_info["seq"]
+    found = sim.feed.served(int(text)) if text.isascii() and text.isdigit() else None
+    if found is None:
+        return _json(sim, {"error": "not found"}, 404)
+    return _json(sim, found.document())
+
+
+async def history(request: web.Request) -> web.Response:
+    """GET history/{day}.json, history/raw/{day}.json and history/totals.json."""
+    sim = request.app[SIM_KEY]
+    day, raw = request.match_info["day"], request.match_info.get("raw") is not None
+    if day == "totals" and not raw:
+        return _json(sim, sim.feed.totals())
+    found = sim.feed.day(day, raw) if _DAY.match(day) else None
+    if found is None:
+        return _json(sim, {"error": "not found"}, 404)
+    return _json(sim, found)
+
+
+async def _unknown(request: web.Request) -> web.Response:
+    return _json(request.app[SIM_KEY], {"error": "not found"}, 404)
+
+
+def build_r2z2_app(sim: Sim) -> web.Application:
+    """The feed's application; it shares the simulator's state with the ESI one."""
+    app = web.Application(middlewares=[etiquette])
+    app[SIM_KEY] = sim
+    app.router.add_get(f"{PREFIX}/ephemeral/sequence.json", sequence)
+    app.router.add_get(PREFIX + "/ephemeral/{seq}.json", package)
+    app.router.add_get(PREFIX + "/history/{day}.json", history)
+    app.router.add_get(PREFIX + "/history/{raw:raw}/{day}.json", history)
+    app.router.add_route("*", "/{tail:.*}", _unknown)
+    return app
