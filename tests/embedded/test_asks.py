@@ -55,7 +55,8 @@ async def test_the_runner_fetches_once_and_a_fresh_list_is_not_asked_for_again(
     assert not await answer_once(store, esi)  # nothing left open
 
 
-async def test_a_failed_fetch_is_one_line(store: Store, db_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failed_fetch_is_one_line(store: Store, db_file: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     real_sleep = asyncio.sleep
 
     async def sleep(seconds: float) -> None:  # the retries' pauses (1, 2, 4... s) cut short
