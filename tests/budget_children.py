@@ -1,5 +1,6 @@
-"""The budget's cross-process tests, on either store's budget (by the URL): a fake ESI with a small
-error window, the child processes, and the check that many processes never see a 420."""
+"""The budget's cross-process tests on PostgreSQL (the embedded budget has one process: the runner):
+a fake ESI with a small error window, the child processes, and the check that many processes never
+see a 420."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ import pytest
 from aiohttp import web
 
 from killreport.budget.pg import PgBudget
-from killreport.budget.sqlite import SqliteBudget
 from killreport.domain.observation import NO_ANSWER, Observation
 from killreport.esi.classify import observe
 from tests.rules import NO_DOWNTIME
@@ -27,10 +27,9 @@ from tests.rules import NO_DOWNTIME
 SPAWN = mp.get_context("spawn")
 
 
-async def _open(db: str, **limits: Any) -> PgBudget | SqliteBudget:
-    """The budget a process of that mode opens: the SQLite file's row, or PostgreSQL's tables."""
-    kind = SqliteBudget if db.startswith("sqlite:///") else PgBudget
-    return await kind.open(db, rules=NO_DOWNTIME, **limits)
+async def _open(db: str, **limits: Any) -> PgBudget:
+    """The budget a process opens on PostgreSQL's tables."""
+    return await PgBudget.open(db, rules=NO_DOWNTIME, **limits)
 
 
 async def _hammer(db: str, url: str, max_inflight: int, seconds: float, tasks: int) -> int:

@@ -62,6 +62,8 @@ _.process_bind_param
 _.process_result_value
 
 # store/sqlite/driver.py stands where aiosqlite's Connection and Cursor stand under SQLAlchemy's
-# adapter, which reads `_tx` and calls `fetchmany` (sqlalchemy/dialects/sqlite/aiosqlite.py).
+# adapter, which reads `_tx` and calls `fetchmany` (sqlalchemy/dialects/sqlite/aiosqlite.py), and
+# `fetchone` on a streaming cursor (sqlalchemy/connectors/asyncio.py's AsyncIODBAPICursor).
 _._tx
 _.fetchmany
+_.fetchone

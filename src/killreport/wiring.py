@@ -2,9 +2,9 @@
 
 The mode is chosen here, once, from DATABASE_URL:
 
-    embedded      a SQLite file: the queue is its tables (TableQueue), the budget its one row
-                  (SqliteBudget), and one runner (`run`, `worker`, `scheduler`, or `sync-all --wait`
-                  doing the work itself) holds the file's runner lock
+    embedded      a SQLite file: the queue is its tables (TableQueue), and one runner (`run`, `worker`,
+                  `scheduler`, or `sync-all --wait` doing the work itself) holds the file's runner
+                  lock; only it talks to ESI, so the budget is in its memory (RunnerBudget)
     distributed   PostgreSQL + RabbitMQ: RabbitBroker, PgBudget, any number of workers
 """
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
-from killreport.budget.sqlite import SqliteBudget
+from killreport.budget.sqlite import RunnerBudget
 from killreport.config import Settings, mask_url
 from killreport.domain.budget import Budget
 from killreport.domain.budget_rules import RULES, WITHOUT_DOWNTIME, Rules
@@ -160,8 +160,8 @@ def budget_view(settings: Settings, clock: Callable[[], float] | None = None) ->
 
 
 @asynccontextmanager
-async def _opened_budget(settings: Settings) -> AsyncIterator[PgBudget | SqliteBudget]:
-    """The mode's shared budget: the SQLite file's row, or PostgreSQL's tables."""
+async def _opened_budget(settings: Settings) -> AsyncIterator[PgBudget | RunnerBudget]:
+    """The mode's shared budget: the runner's memory (written to the SQLite file), or PostgreSQL's tables."""
     budget = await patiently(lambda: _budget(settings), wait=False, max_delay_s=1)
     try:
         with holding("budget"):
@@ -170,8 +170,8 @@ async def _opened_budget(settings: Settings) -> AsyncIterator[PgBudget | SqliteB
         await budget.close()
 
 
-async def _budget(settings: Settings) -> PgBudget | SqliteBudget:
-    kind: type[PgBudget] | type[SqliteBudget] = SqliteBudget
+async def _budget(settings: Settings) -> PgBudget | RunnerBudget:
+    kind: type[PgBudget] | type[RunnerBudget] = RunnerBudget
     failures: tuple[type[Exception], ...] = (OSError, sqlite3.Error, DBAPIError)
     if not settings.embedded:
         import asyncpg

@@ -18,12 +18,13 @@ from dataclasses import replace
 
 import pytest
 
-from killreport.budget.sqlite import SqliteBudget
+from killreport.budget.sqlite import RunnerBudget
 from killreport.domain.budget_rules import RULES, Limits
 from killreport.downtime import watch
 from killreport.esi.client import EsiClient, user_agent
 from killreport.esi.transport import aiohttp_transport
 from killreport.sim.testing import running_sim
+from killreport.store.sqlite.engine import open_engine
 from tests.embedded.sqlite_files import db_file, db_url, migrated_template
 
 __all__ = ["db_file", "db_url", "migrated_template"]  # fixtures
@@ -47,7 +48,7 @@ def eleven_today() -> dt.datetime:
 async def test_only_status_goes_out_while_the_simulator_is_down_then_requests_resume(db_url: str) -> None:
     eleven = eleven_today()
     clock = shifted_to(eleven - dt.timedelta(seconds=5))
-    budget = SqliteBudget(db_url, Limits(max_inflight=4), rules=RULES_3S_LEAD, clock=clock)
+    budget = RunnerBudget(open_engine(db_url), Limits(max_inflight=4), rules=RULES_3S_LEAD, clock=clock)
     # cache_scale: /status may be asked every 3 s (its Expires), not every 30 s.
     async with running_sim(clock=clock, alliances=30, daily_downtime_s=DOWN_S, cache_scale=0.1) as sim, \
             aiohttp_transport(4, 4 * 1024 * 1024) as transport:

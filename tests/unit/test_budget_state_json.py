@@ -1,4 +1,4 @@
-"""The embedded budget keeps domain.budget_rules.State as JSON: every State comes back equal."""
+"""The runner writes domain.budget_rules.State as JSON for the next one: every State comes back equal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from killreport.domain.budget_rules import RULES, Bucket, Grant, LeaseRec, Limits, State, apply_settle, decide
 from killreport.esi.classify import observe
-from killreport.store.sqlite.budget import StateEncoder, state_from_json, state_to_json
+from killreport.store.sqlite.budget import state_from_json, state_to_json
 
 times = st.floats(allow_nan=False)  # NaN is never a time the rules make (and NaN != NaN)
 counts = st.none() | st.integers()
@@ -39,7 +39,6 @@ def test_every_state_round_trips(state: State) -> None:
                           st.floats(0, 100)), max_size=30))
 def test_states_the_rules_reach_round_trip(steps: list[tuple[str, int, float]]) -> None:
     state, now = State(), 1_700_000_000.0
-    encoder = StateEncoder()  # carried along, as BudgetRow carries it: its kept texts must stay right
     headers = {"x-esi-error-limit-remain": "90", "x-esi-error-limit-reset": "30",
                "x-ratelimit-group": "g", "x-ratelimit-limit": "150/15m", "x-ratelimit-remaining": "140"}
     for route, status, later in steps:
@@ -48,7 +47,6 @@ def test_states_the_rules_reach_round_trip(steps: list[tuple[str, int, float]]) 
         if isinstance(verdict, Grant):
             state, _ = apply_settle(state, now, verdict.lease.id, route, observe(status, headers), RULES)
         assert state_from_json(state_to_json(state)) == state
-        assert encoder(state) == state_to_json(state)
 
 
 def test_a_field_an_older_version_did_not_write_reads_as_fresh() -> None:
@@ -57,38 +55,8 @@ def test_a_field_an_older_version_did_not_write_reads_as_fresh() -> None:
     assert state_from_json(json.dumps(raw)) == State(error_remain=7)
 
 
-def test_leases_an_older_version_wrote_as_objects_are_read() -> None:
+def test_leases_an_older_version_wrote_as_lists_are_read() -> None:
     lease = LeaseRec(id=3, route="/x", group=None, probe=True, expires_at=12.5, down_probe=False)
     raw = json.loads(state_to_json(State(leases=(lease,))))
-    assert raw["leases"] == [[3, "/x", None, True, 12.5, False]]  # written as a list
-    raw["leases"] = [{"id": 3, "route": "/x", "group": None, "probe": True, "expires_at": 12.5,
-                      "down_probe": False}]
+    raw["leases"] = [[3, "/x", None, True, 12.5, False]]
     assert state_from_json(json.dumps(raw)).leases == (lease,)
-
-
-@given(st.lists(st.booleans(), max_size=60))
-def test_the_encoder_agrees_while_leases_come_and_go(grant_or_settle: list[bool]) -> None:
-    state, now, encoder = State(error_remain=100, window_end=1e10), 1_700_000_000.0, StateEncoder()
-    for grant in grant_or_settle:
-        now += 0.01
-        if grant or not state.leases:
-            state, _ = decide(state, now, "/x", Limits(max_inflight=32), RULES)
-        else:  # settle the oldest outstanding lease
-            state, _ = apply_settle(state, now, state.leases[0].id, "/x", observe(200, {}), RULES)
-        assert encoder(state) == state_to_json(state)
-
-
-@given(st.lists(states, min_size=1, max_size=6))
-def test_the_encoder_agrees_on_any_states_in_turn(sequence: list[State]) -> None:
-    # Whatever it kept from the States before (leases sharing ids, heads that differ in one field,
-    # the same lease objects reused), each text is the one state_to_json writes.
-    encoder = StateEncoder()
-    for state in [*sequence, *reversed(sequence)]:
-        assert encoder(state) == state_to_json(state)
-
-
-def test_the_encoder_tells_equal_values_with_other_texts_apart() -> None:
-    encoder = StateEncoder()
-    for state in (State(window_end=0.0), State(window_end=-0.0), State(error_remain=1),
-                  State(error_remain=True)):  # bool is an int to Python
-        assert encoder(state) == state_to_json(state)

@@ -1,7 +1,9 @@
 """The ESI budget every process of one copy shares, as backends of domain/budget.py's Budget
-protocol. Embedded, it lives in a row of the SQLite file; distributed, in PostgreSQL.
+protocol. Embedded, it lives in the memory of the one process that talks to ESI on the file;
+distributed, in PostgreSQL.
 
-    sqlite    SqliteBudget: the rules in Python, their State in the file's one budget row (embedded)
+    sqlite    RunnerBudget: MemoryBudget in the runner, its State written to the file for `status`
+              and the next runner (embedded)
     pg        PgBudget: the same rules in PL/pgSQL (store/sql), one round trip per reserve and settle
               (distributed)
     memory    MemoryBudget: the rules held in one process

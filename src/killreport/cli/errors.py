@@ -14,6 +14,7 @@ from killreport.esi.errors import EsiError
 from killreport.queue.broker import BrokerUnavailable
 from killreport.runner_lock import RunnerLockHeld
 from killreport.services import ServiceUnavailable
+from killreport.sync.asked import RunnerSilent
 
 USAGE: Final = 2
 FAILURE: Final = 1
@@ -25,7 +26,7 @@ class UsageError(ValueError):
 
 # SettingsError: a value pydantic-settings cannot even decode (RETRY_DELAYS_S that is not JSON).
 EXPECTED: Final = (ConfigError, ServiceUnavailable, BrokerUnavailable, EsiError, SettingsError,
-                   RunnerLockHeld)
+                   RunnerLockHeld, RunnerSilent)
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,4 +1,9 @@
-"""`sync-alliances`, `sync-corporations`, `sync-characters`, `sync-all` and `queue`."""
+"""`sync-alliances`, `sync-corporations`, `sync-characters`, `sync-all` and `queue`.
+
+Only the alliance list is fetched from ESI here; the other stages queue what the store references.
+On a SQLite file the list comes from the process holding its runner lock (sync/asked.py says why):
+this one while it holds it, else the runner, asked through the file.
+"""
 
 from __future__ import annotations
 
@@ -16,49 +21,79 @@ from killreport.config import Settings
 from killreport.embedded import working_here
 from killreport.ids import Kind, refusal
 from killreport.queue.broker import Broker
+from killreport.runner_lock import RunnerLockHeld
 from killreport.services import database
 from killreport.store.interface import Store
+from killreport.store.sqlite.engine import path_of
+from killreport.sync.asked import from_runner
 from killreport.sync.enqueue import enqueue
-from killreport.sync.orchestrate import Progress, sync_stage, wait_until_done
-from killreport.wiring import Esi, broker, budget_view, esi_client, load_settings
+from killreport.sync.orchestrate import Progress, alliance_ids, referenced, wait_until_done
+from killreport.wiring import broker, budget_view, esi_client, load_settings, runner_lock
 from killreport.worker.stats import flush_once
 
 _ERR: Final = Console(stderr=True)
 
 
-async def _stage(kind: Kind) -> int:
-    queued = await _queue_only(load_settings(), kind)
+async def _stage(kind: Kind, command: str) -> int:
+    queued = await _queue_only(load_settings(), kind, command)
     print(f"queued {queued} {kind} job(s)")
     return 0
 
 
-async def _queue_only(settings: Settings, kind: Kind) -> int:
+async def _queue_only(settings: Settings, kind: Kind, command: str) -> int:
     """Queue `kind`'s jobs for the workers and return how many (nothing waits for them)."""
-    async with database(settings, wait=False) as store, broker(settings) as mq, \
-            esi_client(settings) as esi:
-        return await _staged(esi, store, mq, kind)
+    async with database(settings, wait=False) as store, broker(settings) as mq:
+        return await _staged(settings, store, mq, kind, command)
 
 
-async def _staged(esi: Esi, store: Store, mq: Broker, kind: Kind) -> int:
-    """Queue `kind`'s jobs, then add this process's own requests (the alliance list) to the log."""
-    queued = await sync_stage(esi.client, store, mq, kind)
-    await flush_once(store, esi.counter)
-    return queued
+async def _staged(settings: Settings, store: Store, mq: Broker, kind: Kind, command: str, *,
+                  working: bool = False) -> int:
+    """Queue one stage in full (workers skip what is still fresh without a request).
+
+    `working`: this process holds the SQLite file's runner lock and answers asks (sync-all --wait)."""
+    if kind != "alliance":
+        ids = await referenced(store, kind)
+    elif not settings.embedded:
+        ids = await _fetched_here(settings, store)
+    elif working:
+        ids = await from_runner(store, path_of(settings.database_url))
+    else:
+        ids = await _alliances_on_file(settings, store, command)
+    return await enqueue(store, mq, kind, ids, skip_fresh=False)
+
+
+async def _alliances_on_file(settings: Settings, store: Store, command: str) -> list[int]:
+    """The alliance list on a SQLite file: fetched holding its runner lock, or by the runner holding it."""
+    try:
+        lock = runner_lock(settings, command)
+    except RunnerLockHeld:
+        return await from_runner(store, path_of(settings.database_url))
+    with lock:
+        return await _fetched_here(settings, store)
+
+
+async def _fetched_here(settings: Settings, store: Store) -> list[int]:
+    """The alliance list through this process's budget, its request added to the log."""
+    async with esi_client(settings) as esi:
+        try:
+            return await alliance_ids(esi.client, store)
+        finally:
+            await flush_once(store, esi.counter)
 
 
 async def sync_alliances() -> int:
     """Fetch the alliance list and queue every alliance (each job stores it and its members)."""
-    return await _stage("alliance")
+    return await _stage("alliance", "killreport sync-alliances")
 
 
 async def sync_corporations() -> int:
     """Queue every corporation the stored alliances reference: members, creators, executors."""
-    return await _stage("corporation")
+    return await _stage("corporation", "killreport sync-corporations")
 
 
 async def sync_characters() -> int:
     """Queue every character the stored alliances and corporations reference."""
-    return await _stage("character")
+    return await _stage("character", "killreport sync-characters")
 
 
 async def sync_all(*, wait: bool = False) -> int:
@@ -68,13 +103,14 @@ async def sync_all(*, wait: bool = False) -> int:
     """
     settings = load_settings()
     if not wait:
-        _queued(settings, await _queue_only(settings, "alliance"), working=False)
+        _queued(settings, await _queue_only(settings, "alliance", "killreport sync-all"), working=False)
         return 0
     async with database(settings, wait=False) as store:
-        async with working_here(settings) as here, broker(settings) as mq, esi_client(settings) as esi:
+        async with working_here(settings) as here, broker(settings) as mq:
             started = time.monotonic()
             before = await _totals(store)
-            _queued(settings, await _staged(esi, store, mq, "alliance"), working=here)
+            _queued(settings, await _staged(settings, store, mq, "alliance", "killreport sync-all --wait",
+                                            working=here), working=here)
             final = await wait_until_done(store, mq, _show(settings), poll_s=1.0, on_outage=_outage,
                                           budget=budget_view(settings))
         if not here:

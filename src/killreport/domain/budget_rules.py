@@ -11,11 +11,13 @@ as arguments, and tests/integration/test_budget_agreement.py checks the two agre
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from killreport.domain.budget import DOWNTIME, BucketState, BudgetSnapshot
 from killreport.domain.observation import Observation
 
 
@@ -348,3 +350,27 @@ def apply_settle(state: State, now: float, lease_id: int, route: str, obs: Obser
         retry = obs.retry_after_s if obs.retry_after_s is not None else rules.pause_429_s
         state = _pause(state, now + retry, "429 without a group")
     return state, wake or obs.status == 429
+
+
+def _at(seconds: float) -> dt.datetime | None:
+    """An epoch-seconds instant as a datetime; None for 'never set'."""
+    if seconds <= 0:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def snapshot_of(state: State, now: float, rules: Rules = RULES, *, leases: bool = True) -> BudgetSnapshot:
+    """A State in the shape `killreport status` shows; without `leases`, none counts as in flight."""
+    down = esi_down(state.unavailable_at, state.up_since, now, rules)
+    buckets = [
+        BucketState(group=b.group, limit=b.limit, window_s=int(b.window_s), remaining=b.remaining,
+                    reported_at=None, paused_until=_at(b.paused_until))
+        for b in sorted(state.buckets.values(), key=lambda b: b.group)
+    ]
+    return BudgetSnapshot(
+        error_limit_remaining=state.error_remain, error_limit_reset_at=_at(state.window_end),
+        paused_until=_at(state.paused_until),
+        pause_reason=DOWNTIME if down else state.pause_reason,
+        in_flight=sum(1 for lease in state.leases if lease.expires_at >= now) if leases else 0,
+        buckets=buckets, route_groups=dict(state.routes), downtime=down,
+    )

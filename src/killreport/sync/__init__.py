@@ -5,11 +5,11 @@ waiting (orchestrate).
 
 from killreport.sync.enqueue import enqueue, republish_stale
 from killreport.sync.fetch import EsiSource
-from killreport.sync.orchestrate import Progress, sync_stage, wait_until_done
+from killreport.sync.orchestrate import Progress, wait_until_done
 from killreport.sync.plan import Children, children_of, requestable
 from killreport.sync.process import JobProcessor
 
 __all__ = [
     "Children", "EsiSource", "JobProcessor", "Progress", "children_of", "enqueue", "republish_stale",
-    "requestable", "sync_stage", "wait_until_done",
+    "requestable", "wait_until_done",
 ]

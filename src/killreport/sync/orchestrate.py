@@ -20,8 +20,7 @@ from killreport.store.budget_view import BudgetView
 from killreport.store.facts import CacheFacts
 from killreport.store.http_cache import ALLIANCE_LIST
 from killreport.store.interface import Store
-from killreport.sync.enqueue import enqueue, republish_stale
-from killreport.sync.fetch import EsiSource
+from killreport.sync.enqueue import republish_stale
 from killreport.sync.plan import requestable
 
 T = TypeVar("T")
@@ -41,11 +40,11 @@ async def alliance_ids(esi: AllianceList, store: Store) -> list[int]:
     Fetched under the store's fetch lock, and looked for again once it is held: a scheduler (or
     another `sync-all`) that fetched the list meanwhile must not be followed by a second request
     before its Expires (a cache violation, seen when `sync-all` started beside a new runner)."""
-    cached = await _fresh_alliance_ids(store)
+    cached = await fresh_alliance_ids(store)
     if cached is not None:
         return cached
     async with store.jobs.fetch_lock(store.engine, ALLIANCE_LIST):
-        cached = await _fresh_alliance_ids(store)
+        cached = await fresh_alliance_ids(store)
         if cached is not None:
             return cached
         got = await _with_retries(esi.alliance_ids, attempts=6)
@@ -55,7 +54,8 @@ async def alliance_ids(esi: AllianceList, store: Store) -> list[int]:
     return ids
 
 
-async def _fresh_alliance_ids(store: Store) -> list[int] | None:
+async def fresh_alliance_ids(store: Store) -> list[int] | None:
+    """The stored alliance list while it is fresh, else None."""
     async with store.connect() as conn:
         return await store.jobs.fresh_ids(conn, ALLIANCE_LIST)
 
@@ -75,12 +75,6 @@ async def referenced(store: Store, kind: Kind) -> list[int]:
     async with store.connect() as conn:
         ids = await store.jobs.referenced_ids(conn, kind)
     return sorted(requestable(kind, ids))
-
-
-async def sync_stage(esi: EsiSource, store: Store, broker: Broker, kind: Kind) -> int:
-    """Queue one stage in full (workers skip what is still fresh without a request)."""
-    ids = await alliance_ids(esi, store) if kind == "alliance" else await referenced(store, kind)
-    return await enqueue(store, broker, kind, ids, skip_fresh=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """What a process that sends to ESI holds: the database, the broker and an ESI client on the shared
-budget, opened once, with what runs beside them for as long (request counts flushed, downtime watched).
+budget, opened once, with what runs beside them for as long (request counts flushed, downtime watched,
+and on a SQLite file the commands' asks for the alliance list answered: sync/asked.py).
 
 `killreport worker` and `killreport scheduler` each open one. `killreport run` opens one and hands it
 to both its parts: one engine, one broker, one ESI client and one budget, where two budgets in one
@@ -20,6 +21,7 @@ from killreport.esi.counting import Observer
 from killreport.queue.broker import Broker
 from killreport.services import database
 from killreport.store.interface import Store
+from killreport.sync.asked import serve as serve_asks
 from killreport.wiring import Esi, broker, esi_client
 from killreport.worker.stats import flush_forever
 
@@ -49,6 +51,8 @@ async def connected(settings: Settings, *, pool_size: int,
             # Every process that sends asks /status while ESI is down: no fleet waits on a scheduler.
             asyncio.create_task(watch_downtime(esi.budget, esi.client)),
         ]
+        if settings.embedded:  # every runner holds the runner lock: only it may talk to ESI
+            background.append(asyncio.create_task(serve_asks(store, esi.client)))
         try:
             yield Connected(store, mq, esi)
         finally:

@@ -3,11 +3,12 @@ server.
 
     store      sqlite_store(): the Store on a SQLite engine
     jobs, schedule, lookup, admin   the four query groups of store/interface.py
-    queue, budget                   the SQL of the table queue (queue/table.py) and of the budget row
+    queue, budget                   the SQL of the table queue (queue/table.py) and the runner's budget row
     engine, driver                  opening the file (WAL, busy timeout, one connection) and the
                                     sqlite3 driver under it
     fast, lent                      the hot statements run straight on sqlite3 (compiled once, a
                                     transaction per call), and the one connection lent in turn
+    asks                            a command's ask for the alliance list, to the runner (sync/asked.py)
     types, tables, write            epoch-second times, the embedded-only tables, BEGIN IMMEDIATE
     migrations/                     the file's own Alembic history
 """

@@ -2,7 +2,8 @@
 
 With no RabbitMQ, a queue is rows: a message is ready once `not_before` (epoch seconds) has passed
 (a retry tier is a later `not_before`), and a dead letter is a row of `dead_letters`. The budget's
-state (domain.budget_rules.State, as JSON) is one row, so every process on the file obeys one budget.
+state (domain.budget_rules.State, as JSON) is one row the runner writes (budget/sqlite.py), for
+`status` and the next runner.
 """
 
 from __future__ import annotations
@@ -44,6 +45,6 @@ esi_budget_state = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("state", Text, nullable=False),  # domain.budget_rules.State as JSON
-    Column("updated_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),  # when written: an old row is a stopped runner's
     CheckConstraint("id = 1", name="esi_budget_state_one_row"),
 )
