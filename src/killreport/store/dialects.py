@@ -39,7 +39,8 @@ NOW_S: Final = literal_column(_CLOCK, Float())  # for arithmetic in seconds
 _SECOND: Final[ColumnElement[Any]] = literal_column("interval '1 second'")
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: hashed by identity, as there are two; statements are cached by it on every call.
+@dataclass(frozen=True, slots=True, eq=False)
 class Idioms:
     """How one dialect says the things the shared statements need (the module's table)."""
 

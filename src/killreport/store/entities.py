@@ -196,11 +196,6 @@ async def store_and_finish(
     return [r["id"] for r in await _run(conn, statement, params)]
 
 
-async def revalidate(conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
-                     prefix: str = "") -> None:
-    """A 304 for the entity (or, with `members_`, an alliance's member list): move Expires and checked."""
-    values = checked.columns(prefix)
-    await conn.execute(set_statement(kind, tuple(sorted(values))), {**values, "row_id": entity_id})
 
 
 async def revalidate_and_finish(
@@ -216,10 +211,6 @@ async def revalidate_and_finish(
     return [r["id"] for r in await _run(conn, statement, params)]
 
 
-async def defer(conn: AsyncConnection, kind: Kind, entity_id: int, until: dt.datetime,
-                prefix: str = "") -> None:
-    """Not before `until`: the Expires of an answer that could not be stored. The copy is untouched."""
-    await conn.execute(defer_statement(kind, prefix), {"row_id": entity_id, "until": until})
 
 
 async def replace_members(
@@ -459,20 +450,6 @@ def _tombstone_noted() -> Select[Any]:
     return select(null().label("id")).where(false()).add_cte(*ctes)
 
 
-async def record_failure(
-    conn: AsyncConnection,
-    kind: Kind,
-    entity_id: int,
-    *,
-    status: int | None,
-    reason: str,
-    attempts: int,
-    permanent: bool,
-) -> None:
-    """Record why an entity could not be stored (the latest failure wins)."""
-    await conn.execute(record_failure_statement(), {
-        "kind": kind, "id": entity_id, "status": status, "reason": reason, "attempts": attempts,
-        "permanent": permanent})
 
 
 async def entity_counts(conn: AsyncConnection) -> dict[str, int]:

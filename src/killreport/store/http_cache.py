@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from sqlalchemy import Select, Text, bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.store import tables as t
 from killreport.store.dialects import POSTGRES, Idioms
-from killreport.store.facts import CacheFacts
 
 ALLIANCE_LIST: Final = "/alliances"  # the one list route; its path is also its fetch lock's key
 # Transaction-level, so a pooled connection can never keep it; hashtext is int4, the scheduler's
@@ -36,15 +35,8 @@ def put_statement(sql: Idioms = POSTGRES) -> Any:
                                       set_={c: stmt.excluded[c] for c in _COLUMNS if c != "path"})
 
 
-async def fresh_ids(conn: AsyncConnection, path: str) -> list[int] | None:
-    """The cached id list of `path` while ESI says it is current, else None."""
-    row = (await conn.execute(fresh_statement(), {"path": path})).first()
-    return None if row is None else list(row.body)
 
 
-async def put_ids(conn: AsyncConnection, path: str, ids: list[int], facts: CacheFacts) -> None:
-    """Store the id list of `path` with its cache facts, replacing the earlier copy."""
-    await conn.execute(put_statement(), {"path": path, "body": ids, **facts.columns()})
 
 
 @contextlib.asynccontextmanager

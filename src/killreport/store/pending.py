@@ -8,9 +8,7 @@ rows that never got there are re-published by the janitor.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -76,15 +74,6 @@ def done_statement(table: Table) -> Delete:
                                table.c.id == bindparam("row_id", type_=BigInteger))
 
 
-async def release(conn: AsyncConnection, kind: Kind, entity_id: int, attempts: int,
-                  hold_until: dt.datetime | None = None) -> None:
-    """Give the entity back (it waits in a retry queue), remembering how often it was tried.
-
-    `hold_until` keeps it claimed until then: a first sighting whose answer was unusable has no row
-    to keep that answer's Expires in, and no job may ask for it again before that.
-    """
-    await conn.execute(release_statement(),
-                       {"of_kind": kind, "row_id": entity_id, "tries": attempts, "hold": hold_until})
 
 
 async def finish(conn: AsyncConnection, kind: Kind, entity_id: int, *, stored: bool = False) -> None:
@@ -98,13 +87,6 @@ async def finish(conn: AsyncConnection, kind: Kind, entity_id: int, *, stored: b
     await conn.execute(done_statement(_p).add_cte(failed), params)
 
 
-async def add(
-    conn: AsyncConnection, kind: Kind, ids: Iterable[int], *, skip_fresh: bool, published: bool = False
-) -> list[int]:
-    """Insert not-yet-pending ids (skipping fresh ones if asked); return those newly added."""
-    result = await conn.execute(add_statement(kind, skip_fresh=skip_fresh, published=published),
-                                {"add_ids": POSTGRES.id_list(ids)})
-    return [r.id for r in result]
 
 
 @functools.cache
@@ -142,10 +124,6 @@ def among_statement(sql: Idioms = POSTGRES) -> Select[tuple[int]]:
                                  _p.c.id.in_(select(sql.ids("ids"))))
 
 
-async def among(conn: AsyncConnection, kind: Kind, ids: Iterable[int]) -> list[int]:
-    """Which of `ids` are pending."""
-    result = await conn.execute(among_statement(), {"kind": kind, "ids": POSTGRES.id_list(ids)})
-    return [r.id for r in result]
 
 
 @functools.cache
@@ -158,18 +136,6 @@ def unpublished_statement(among_ids: bool, sql: Idioms = POSTGRES) -> Select[tup
     return query.where(_p.c.id.in_(select(sql.ids("ids")))) if among_ids else query
 
 
-async def unpublished(
-    conn: AsyncConnection,
-    kind: Kind,
-    ids: Iterable[int] | None = None,
-    *,
-    older_than_s: float = 0.0,
-    limit: int = 10_000,
-) -> list[int]:
-    """Pending ids of `kind` whose message was never confirmed (optionally among `ids`)."""
-    params = {"kind": kind, "age": older_than_s, "limit": limit, "ids": POSTGRES.id_list(ids or ())}
-    result = await conn.execute(unpublished_statement(ids is not None), params)
-    return [r.id for r in result]
 
 
 @functools.cache
@@ -179,9 +145,6 @@ def mark_published_statement(sql: Idioms = POSTGRES) -> Update:
                             _p.c.id.in_(select(sql.ids("ids")))).values(published=True)
 
 
-async def mark_published(conn: AsyncConnection, kind: Kind, ids: Sequence[int]) -> None:
-    """Record that the broker confirmed these messages."""
-    await conn.execute(mark_published_statement(), {"of_kind": kind, "ids": POSTGRES.id_list(ids)})
 
 
 @functools.cache
@@ -205,8 +168,3 @@ async def counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
         for r in result
     }
 
-
-async def forget_unclaimed(conn: AsyncConnection) -> int:
-    """Drop pending rows nobody is working on (their messages were just purged)."""
-    result = await conn.execute(forget_unclaimed_statement())
-    return int(result.rowcount or 0)

@@ -28,8 +28,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from killreport.changes import Change
 from killreport.domain.schedule import Affiliated, Move, StoredAlliance
 from killreport.ids import Kind
+from killreport.store import changes
 from killreport.store import tables as t
 from killreport.store.dialects import POSTGRES, Idioms
 from killreport.store.http_cache import ALLIANCE_LIST as ALLIANCE_LIST  # re-exported: written once there
@@ -353,3 +355,8 @@ async def apply_moves(conn: AsyncConnection, moves: Sequence[Move]) -> set[int]:
         "alliances": [m.new.alliance_id for m in moves],
     }
     return {int(r.id) for r in await conn.execute(_MOVE, dict(params))}
+
+
+async def record_changes(conn: AsyncConnection, observed: Sequence[Change]) -> None:
+    """Append changes, observed now (store/changes.py's `record`, the sweep's way to it)."""
+    await changes.record(conn, observed)
