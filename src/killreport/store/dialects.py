@@ -14,7 +14,7 @@ take one of the two `Idioms` below for the few things the dialects say different
     insert    the dialect's INSERT with ON CONFLICT (the two have the same methods)
 
 What a statement composes differs too: PostgreSQL runs a job's writes as data-modifying CTEs of one
-statement (one round trip); SQLite has no DML in a CTE, so store/sqlite/jobs.py runs the same
+statement (one round trip); SQLite has no DML in a CTE, so store/jobs.py runs the same
 building blocks one after another in one transaction (one call on the driver's thread).
 """
 

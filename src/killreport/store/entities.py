@@ -237,7 +237,7 @@ class _Write:
 def _statement(kind: Kind, write: _Write, child: Kind | None, *, finish: bool, noted: bool) -> Select[Any]:
     # The composition PostgreSQL allows (dialects.py): one round trip however much a job writes,
     # every building block a data-modifying CTE, which PostgreSQL runs to completion whether or not
-    # the main query reads it (bench/sync_all.py measured why). store/sqlite/jobs.py runs the same
+    # the main query reads it (bench/sync_all.py measured why). store/jobs.py runs on SQLite the same
     # blocks one after another in one transaction.
     ctes = _write_ctes(kind, write)
     if noted:

@@ -10,16 +10,14 @@ answered here for both dialects alike; one that writes several tables is compose
     SQLite      no DML in a CTE, so the same blocks run one after another in one transaction, in
                 one call on the driver's thread (the `_lite_*` functions below)
 
-On SQLite every statement runs through
-store/sqlite/fast.py: compiled once, executed by sqlite3 without SQLAlchemy's execution (43 % of
-the embedded runner's CPU went there). Where PostgreSQL writes several tables in one statement (data-modifying
-CTEs), SQLite cannot (no DML in a CTE), so those writes run as one transaction (`fast.transact`):
+On SQLite every statement runs through store/sqlite/fast.py: compiled once, executed by sqlite3
+without SQLAlchemy's execution (43 % of the embedded runner's CPU went there). Its transactions are
 BEGIN IMMEDIATE on the job's autocommit connection, committed at the end, rolled back if any part
 fails, all in one call. IMMEDIATE takes the file's write lock before the first statement (the
 driver waits for it on its thread), so a transaction never fails half way because another process
 wrote first (a deferred one could). A claim and its read are one such transaction too.
 
-Time: the clock is SQLite's `julianday('now')` as epoch seconds (schedule.NOW), read in each
+Time on SQLite: its `julianday('now')` as epoch seconds (dialects.NOW), read in each
 statement, not Python's time bound as a parameter: a statement that waited for the write lock
 then judges claims and freshness at the moment it runs, as PostgreSQL's clock_timestamp() does,
 and every module on the file shares one clock expression. 'now' holds still within one statement,

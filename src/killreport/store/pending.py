@@ -99,9 +99,9 @@ def add_statement(kind: Kind, *, skip_fresh: bool, published: bool,
         true())
     for skip in _skipped(kind, u, skip_fresh, sql):
         chosen = chosen.where(~skip)
-    added: ReturningInsert[tuple[int]] = (
-        sql.insert(_p).from_select(_PENDING_COLUMNS, chosen).on_conflict_do_nothing(
-        index_elements=[_p.c.kind, _p.c.id]).returning(_p.c.id))
+    insert = sql.insert(_p).from_select(_PENDING_COLUMNS, chosen)
+    added: ReturningInsert[tuple[int]] = insert.on_conflict_do_nothing(
+        index_elements=[_p.c.kind, _p.c.id]).returning(_p.c.id)
     return added
 
 
