@@ -196,8 +196,6 @@ async def store_and_finish(
     return [r["id"] for r in await _run(conn, statement, params)]
 
 
-
-
 async def revalidate_and_finish(
     conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
     children: tuple[Kind, Iterable[int]] | None = None,
@@ -209,8 +207,6 @@ async def revalidate_and_finish(
     write = _Write("set", columns=tuple(sorted(values)))
     statement = _statement(kind, write, child, finish=True, noted=False)
     return [r["id"] for r in await _run(conn, statement, params)]
-
-
 
 
 async def replace_members(
@@ -448,8 +444,6 @@ async def tombstone(conn: AsyncConnection, character_id: int, reason: str,
 def _tombstone_noted() -> Select[Any]:
     ctes = [tombstone_statement().cte("buried"), _changes_cte()]
     return select(null().label("id")).where(false()).add_cte(*ctes)
-
-
 
 
 async def entity_counts(conn: AsyncConnection) -> dict[str, int]:

@@ -35,10 +35,6 @@ def put_statement(sql: Idioms = POSTGRES) -> Any:
                                       set_={c: stmt.excluded[c] for c in _COLUMNS if c != "path"})
 
 
-
-
-
-
 @contextlib.asynccontextmanager
 async def fetch_lock(engine: AsyncEngine, path: str) -> AsyncIterator[None]:
     """No other process fetches `path` while the block runs (it waits for its turn first).

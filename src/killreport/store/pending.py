@@ -74,8 +74,6 @@ def done_statement(table: Table) -> Delete:
                                table.c.id == bindparam("row_id", type_=BigInteger))
 
 
-
-
 async def finish(conn: AsyncConnection, kind: Kind, entity_id: int, *, stored: bool = False) -> None:
     """The entity is done (stored, tombstoned or recorded as failed); `stored` clears old failures."""
     params = {"kind": kind, "row_id": entity_id}
@@ -85,8 +83,6 @@ async def finish(conn: AsyncConnection, kind: Kind, entity_id: int, *, stored: b
     # One round trip for both deletes: this is on every job's path.
     failed = done_statement(t.sync_failures).cte("failed")
     await conn.execute(done_statement(_p).add_cte(failed), params)
-
-
 
 
 @functools.cache
@@ -124,8 +120,6 @@ def among_statement(sql: Idioms = POSTGRES) -> Select[tuple[int]]:
                                  _p.c.id.in_(select(sql.ids("ids"))))
 
 
-
-
 @functools.cache
 def unpublished_statement(among_ids: bool, sql: Idioms = POSTGRES) -> Select[tuple[int]]:
     """Unpublished ids of :kind queued :age seconds ago or earlier, oldest first, :limit (among :ids)."""
@@ -136,15 +130,11 @@ def unpublished_statement(among_ids: bool, sql: Idioms = POSTGRES) -> Select[tup
     return query.where(_p.c.id.in_(select(sql.ids("ids")))) if among_ids else query
 
 
-
-
 @functools.cache
 def mark_published_statement(sql: Idioms = POSTGRES) -> Update:
     """Mark :ids of :of_kind as published."""
     return update(_p).where(_p.c.kind == bindparam("of_kind", type_=Text),
                             _p.c.id.in_(select(sql.ids("ids")))).values(published=True)
-
-
 
 
 @functools.cache
