@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.config import sqlalchemy_url
 from killreport.store.interface import Store
-from killreport.store.pg import postgres_store
+from killreport.store.postgres import postgres_store
 from tests import services
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from killreport.config import sqlalchemy_url
 from killreport.store import migrate
 from killreport.store.interface import Store
-from killreport.store.pg import postgres_store
+from killreport.store.postgres import postgres_store
 from killreport.store.sqlite.engine import open_engine
 from killreport.store.sqlite.store import sqlite_store
 

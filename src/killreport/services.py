@@ -109,7 +109,7 @@ def open_store(settings: Settings, *, pool_size: int = 10, dedicated: bool = Fal
         # pool. The pool's second is for what reads the engine directly (the web's queue stats).
         return sqlite_store(open_engine(url, pool_size=2, dedicated=dedicated), url, lend=True)
     # Imported here too: an embedded process never loads the PostgreSQL store (nor asyncpg).
-    from killreport.store.pg import postgres_store
+    from killreport.store.postgres import postgres_store
 
     engine: AsyncEngine = (
         create_async_engine(sqlalchemy_url(url), poolclass=NullPool) if dedicated else

@@ -18,7 +18,7 @@ from tests.embedded.sqlite_files import db_file, migrated_template
 __all__ = ["db_file", "migrated_template"]  # fixtures
 
 DISTRIBUTED_ONLY = ("aio_pika", "aiormq", "asyncpg", "killreport.queue.rabbit", "killreport.budget.pg",
-                    "killreport.store.pg", "killreport.web")
+                    "killreport.store.postgres", "killreport.web")
 
 # Runs the CLI as `killreport` does, then says which of DISTRIBUTED_ONLY were loaded, at exit.
 _PROBE = """

@@ -28,7 +28,7 @@ from killreport.runner_lock import RunnerLock
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
 from killreport.store.copy import BATCH_ROWS, COPIED, NOT_COPIED, batches, snapshot
-from killreport.store.pg import postgres_store
+from killreport.store.postgres import postgres_store
 from killreport.store.sqlite.engine import open_engine, path_of
 from killreport.store.sqlite.store import sqlite_store
 from tests import services

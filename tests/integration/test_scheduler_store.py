@@ -33,7 +33,7 @@ from killreport.scheduler.context import Scheduling
 from killreport.scheduler.refresh import Releaser
 from killreport.scheduler.rules import ListDelta
 from killreport.scheduler.sweep import sweep_if_due
-from killreport.store import changes, entities, pending, schedule
+from killreport.store import changes, jobs, schedule
 from killreport.store import tables as t
 from tests.stores import as_store
 
@@ -131,12 +131,12 @@ async def test_due_means_past_expires_older_than_the_min_age_not_pending_not_clo
         await put(conn, "corporation", 3, expires_in=-60, fetched_ago=2 * HOUR, checked_ago=60)  # 304 lately
         await put(conn, "corporation", 4, expires_in=-30, fetched_ago=2 * HOUR)        # due, expired later
         await put(conn, "corporation", 5, expires_in=-90, fetched_ago=2 * HOUR)        # due but pending
-        await pending.add(conn, "corporation", [5], skip_fresh=False)
+        await jobs.add(conn, "corporation", [5], skip_fresh=False)
         await put(conn, "corporation", 6, expires_in=-90, fetched_ago=2 * HOUR)        # its job just failed
-        await entities.record_failure(conn, "corporation", 6, status=404, reason="gone", attempts=1,
+        await jobs.record_failure(conn, "corporation", 6, status=404, reason="gone", attempts=1,
                                       permanent=True)
         await put(conn, "corporation", 7, expires_in=-5, fetched_ago=2 * HOUR)         # failed long ago
-        await entities.record_failure(conn, "corporation", 7, status=None, reason="dead", attempts=5,
+        await jobs.record_failure(conn, "corporation", 7, status=None, reason="dead", attempts=5,
                                       permanent=False)
         await conn.execute(update(t.sync_failures).where(t.sync_failures.c.id == 7)
                            .values(failed_at=_at(-HOUR - 1)))

@@ -16,7 +16,7 @@ from killreport.domain import models
 from killreport.esi.validate import validate
 from killreport.ids import Kind
 from killreport.store import changes as change_log
-from killreport.store import entities, http_cache, migrate, pending, references, rows
+from killreport.store import entities, jobs, migrate, pending, references, rows
 from killreport.store import tables as t
 from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.references import AllianceReferences, CorporationReferences
@@ -85,8 +85,8 @@ async def test_upsert_is_idempotent_and_replaces(engine: AsyncEngine) -> None:
 async def test_store_and_finish_stores_and_clears_pending_and_failure_idempotently(
         engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await pending.add(conn, "corporation", [98000007, 98000008], skip_fresh=False)
-        await entities.record_failure(conn, "corporation", 98000007, status=502, reason="earlier",
+        await jobs.add(conn, "corporation", [98000007, 98000008], skip_fresh=False)
+        await jobs.record_failure(conn, "corporation", 98000007, status=502, reason="earlier",
                                       attempts=1, permanent=False)
         for name in ("first", "second"):
             await entities.store_and_finish(conn, 98000007, _corp(name, "d"), _facts(60))
@@ -100,15 +100,15 @@ async def test_store_and_finish_stores_and_clears_pending_and_failure_idempotent
 async def test_store_and_finish_queues_only_children_not_pending_fresh_or_deleted(
         engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await pending.add(conn, "corporation", [98000007], skip_fresh=False)
-        await pending.add(conn, "character", [90000001], skip_fresh=False)  # already pending
+        await jobs.add(conn, "corporation", [98000007], skip_fresh=False)
+        await jobs.add(conn, "character", [90000001], skip_fresh=False)  # already pending
         await entities.tombstone(conn, 90000002, "Character has been deleted!")
         added = await entities.store_and_finish(
             conn, 98000007, _corp("c", "d"), _facts(60),
             ("character", [90000001, 90000002, 90000003, 90000003]))
         assert added == [90000003]
-        assert await pending.among(conn, "corporation", [98000007]) == []
-        assert sorted(await pending.among(conn, "character", [90000001, 90000002, 90000003])) == [
+        assert await jobs.among(conn, "corporation", [98000007]) == []
+        assert sorted(await jobs.among(conn, "character", [90000001, 90000002, 90000003])) == [
             90000001, 90000003]
 
 
@@ -142,12 +142,12 @@ async def test_pending_dedups_and_skips_fresh_and_tombstoned(engine: AsyncEngine
     async with engine.begin() as conn:
         await entities.upsert(conn, 98000010, _corp("f", ""), _facts(600))
         await entities.tombstone(conn, 90000666, "deleted")
-        assert await pending.add(conn, "corporation", [98000010, 98000011], skip_fresh=True) == [98000011]
-        assert await pending.add(conn, "corporation", [98000011], skip_fresh=True) == []
-        assert await pending.add(conn, "character", [90000666, 90000001], skip_fresh=False) == [90000001]
-        assert await pending.unpublished(conn, "corporation") == [98000011]
-        await pending.mark_published(conn, "corporation", [98000011])
-        assert await pending.unpublished(conn, "corporation") == []
+        assert await jobs.add(conn, "corporation", [98000010, 98000011], skip_fresh=True) == [98000011]
+        assert await jobs.add(conn, "corporation", [98000011], skip_fresh=True) == []
+        assert await jobs.add(conn, "character", [90000666, 90000001], skip_fresh=False) == [90000001]
+        assert await jobs.unpublished(conn, "corporation") == [98000011]
+        await jobs.mark_published(conn, "corporation", [98000011])
+        assert await jobs.unpublished(conn, "corporation") == []
 
 
 async def test_claim_is_exclusive_until_released_or_expired(engine: AsyncEngine) -> None:
@@ -155,7 +155,7 @@ async def test_claim_is_exclusive_until_released_or_expired(engine: AsyncEngine)
         first = await entities.claim_and_read(conn, "character", 90000001, ttl_s=60)
         second = await entities.claim_and_read(conn, "character", 90000001, ttl_s=60)
         assert first == entities.Stored(fresh=False) and second is None
-        await pending.release(conn, "character", 90000001, attempts=2)
+        await jobs.release(conn, "character", 90000001, attempts=2)
         assert (await pending.counts(conn))["character"] == {"pending": 1, "in_flight": 0, "retrying": 1}
         assert await entities.claim_and_read(conn, "character", 90000001, ttl_s=0.01) is not None
     await asyncio.sleep(0.05)
@@ -195,11 +195,11 @@ async def test_tombstone_keeps_the_character_row(engine: AsyncEngine) -> None:
 
 async def test_http_cache_serves_an_id_list_only_while_fresh(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        assert await http_cache.fresh_ids(conn, "/alliances") is None
-        await http_cache.put_ids(conn, "/alliances", [99000001, 99000002], _facts(60))
-        assert await http_cache.fresh_ids(conn, "/alliances") == [99000001, 99000002]
-        await http_cache.put_ids(conn, "/alliances", [99000003], _facts(-1))
-        assert await http_cache.fresh_ids(conn, "/alliances") is None
+        assert await jobs.fresh_ids(conn, "/alliances") is None
+        await jobs.put_ids(conn, "/alliances", [99000001, 99000002], _facts(60))
+        assert await jobs.fresh_ids(conn, "/alliances") == [99000001, 99000002]
+        await jobs.put_ids(conn, "/alliances", [99000003], _facts(-1))
+        assert await jobs.fresh_ids(conn, "/alliances") is None
 
 
 async def test_referenced_ids_are_what_stored_alliances_and_corporations_name(engine: AsyncEngine) -> None:
@@ -240,7 +240,7 @@ async def test_changes_are_appended_with_the_row_in_one_statement_as_record_writ
              Change("corporation", 98000001, "name", "old", "new \u202e")]
     async with engine.begin() as conn:
         await entities.store(conn, 98000001, _corp("old", "d", alliance_id=99000001), _facts(60))
-        await pending.add(conn, "corporation", [98000001], skip_fresh=False)
+        await jobs.add(conn, "corporation", [98000001], skip_fresh=False)
         await entities.store_and_finish(conn, 98000001, _corp("new \u202e", "d"), _facts(60), None, noted)
         await change_log.record(conn, [Change("corporation", 98000002, "alliance_id", 99000001, None)])
         await entities.store(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60),
@@ -249,7 +249,7 @@ async def test_changes_are_appended_with_the_row_in_one_statement_as_record_writ
         got = [o.change for o in await change_log.recent(conn)]
         nulls = (await conn.execute(text(
             "SELECT jsonb_typeof(new_value) FROM changes WHERE field = 'alliance_id'"))).scalars().all()
-        left = await pending.among(conn, "corporation", [98000001])
+        left = await jobs.among(conn, "corporation", [98000001])
     assert got == [*noted, Change("corporation", 98000002, "alliance_id", 99000001, None),
                    Change("alliance", 99000001, "ticker", "A", "B")]
     assert nulls == ["null", "null"], "a CTE's null must be stored like store.changes.record's"
@@ -259,8 +259,8 @@ async def test_changes_are_appended_with_the_row_in_one_statement_as_record_writ
 async def test_a_304_moves_only_expires_and_checked_and_finishes(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await entities.upsert(conn, 98000001, _corp("c", "d", ceo_id=90000005), _facts(-1))
-        await pending.add(conn, "corporation", [98000001], skip_fresh=False)
-        await entities.record_failure(conn, "corporation", 98000001, status=502, reason="earlier",
+        await jobs.add(conn, "corporation", [98000001], skip_fresh=False)
+        await jobs.record_failure(conn, "corporation", 98000001, status=502, reason="earlier",
                                       attempts=1, permanent=False)
     before = await _row(engine, "corporation", 98000001)
     checked = Revalidated(checked_at=NOW, expires_at=NOW + dt.timedelta(hours=2))
@@ -268,7 +268,7 @@ async def test_a_304_moves_only_expires_and_checked_and_finishes(engine: AsyncEn
         added = await entities.revalidate_and_finish(conn, "corporation", 98000001, checked,
                                                      ("character", [90000005, 90000001]))
         failures = (await conn.execute(select(t.sync_failures.c.id))).scalars().all()
-        left = await pending.among(conn, "corporation", [98000001])
+        left = await jobs.among(conn, "corporation", [98000001])
     after = await _row(engine, "corporation", 98000001)
     assert {k for k in after if after[k] != before[k]} == {"expires_at", "checked_at"}
     assert (after["expires_at"], after["checked_at"]) == (checked.expires_at, NOW)
@@ -284,7 +284,7 @@ async def test_member_lists_are_replaced_whole_with_their_own_facts_and_changes(
         first = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
         await pending.finish(conn, "alliance", 99000001)
         checked = Revalidated(checked_at=NOW, expires_at=NOW + dt.timedelta(hours=3))
-        await entities.revalidate(conn, "alliance", 99000001, checked, t.MEMBERS_PREFIX)
+        await jobs.revalidate(conn, "alliance", 99000001, checked, t.MEMBERS_PREFIX)
         logged = [o.change for o in await change_log.recent(conn)]
     assert first is not None and first.members == (98000002, 98000003) and first.members_fresh
     row = await _row(engine, "alliance", 99000001)
@@ -316,7 +316,7 @@ async def test_a_deferred_member_list_is_fresh_until_then_though_none_was_stored
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
     async with engine.begin() as conn:
         await entities.upsert(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60))
-        await entities.defer(conn, "alliance", 99000001, later, t.MEMBERS_PREFIX)
+        await jobs.defer(conn, "alliance", 99000001, later, t.MEMBERS_PREFIX)
         got = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
     assert got is not None and got.members_fresh and got.members is None and got.fresh
     row = await _row(engine, "alliance", 99000001)

@@ -18,9 +18,9 @@ from killreport.changes import Change
 from killreport.domain import models
 from killreport.domain.budget_rules import RULES
 from killreport.esi.validate import validate
+from killreport.store import admin as pg_admin
 from killreport.store import entities
 from killreport.store.facts import CacheFacts, Revalidated
-from killreport.store.pg import admin as pg_admin
 
 CORPORATION = {
     "name": "Hot 'Path' \\ 漢字", "ticker": "HOT", "member_count": 3, "ceo_id": 90000001,

@@ -23,7 +23,7 @@ from killreport.store import tables as t
 from killreport.store.changes import Observed
 from killreport.store.freshness import Freshness
 from killreport.store.interface import Store
-from killreport.store.pg import postgres_store
+from killreport.store.postgres import postgres_store
 from killreport.store.sqlite.engine import open_engine
 from killreport.store.sqlite.store import sqlite_store
 from tests.store.test_jobs_contract import HOUR, alliance, at, character, corporation, facts, put

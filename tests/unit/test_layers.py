@@ -214,7 +214,8 @@ log = structlog.get_logger("killreport.budget")
 
 def test_the_store_loads_nothing_above_it() -> None:
     # What the layers are for: a store user no longer pays for the ESI client (aiohttp) or the sync.
-    code = ("import sys, killreport.store.sqlite.store, killreport.store.pg, killreport.store.interface\n"
+    code = ("import sys, killreport.store.sqlite.store, killreport.store.postgres,"
+            " killreport.store.interface\n"
             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('killreport', 'aiohttp'))))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = {unit_of(m) if m.startswith("killreport") else m.split(".")[0] for m in done.stdout.split()}

@@ -2,7 +2,11 @@
 are PostgreSQL's (asyncpg); sqlite/ answers the same questions on one SQLite file, and interface.py
 is the seam both implement.
 
-    interface    the Store: every question asked of a database, four query groups (pg/, sqlite/)
+    interface    the Store: every question asked of a database, four query groups
+    postgres     the Store on PostgreSQL: jobs, schedule, lookup and admin below
+    jobs         a job's questions on both dialects: the statements once, composed as each allows
+    dialects     what the two dialects say differently (clock, id lists, ON CONFLICT insert, ...)
+    admin        counts, freshness, request counts, changes, the budget snapshot (PostgreSQL)
     copy         `killreport copy`: a SQLite file's rows into an empty PostgreSQL database
 
     tables       the schema as Core tables (migrations/ builds it; a test holds the two equal)
@@ -16,6 +20,7 @@ is the seam both implement.
 """
 
 __all__ = [
-    "budget", "changes", "entities", "facts", "freshness", "http_cache", "lookup", "migrate", "pending",
-    "raw", "references", "request_counts", "rows", "schedule", "tables",
+    "admin", "budget", "changes", "dialects", "entities", "facts", "freshness", "http_cache", "jobs",
+    "lookup", "migrate", "pending", "postgres", "raw", "references", "request_counts", "rows", "schedule",
+    "tables",
 ]

@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from sqlalchemy import (
-    ARRAY,
     CTE,
     BigInteger,
     BindParameter,
     Column,
     ColumnElement,
-    DateTime,
+    Delete,
+    FromClause,
     Select,
+    Table,
     Text,
-    all_,
+    Update,
     bindparam,
     column,
     delete,
@@ -32,9 +33,9 @@ from sqlalchemy import (
     null,
     select,
     text,
+    true,
 )
-from sqlalchemy.dialects.postgresql import JSONB, Insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,6 +44,7 @@ from killreport.domain.models import Entity
 from killreport.ids import Kind
 from killreport.store import pending, references, rows
 from killreport.store import tables as t
+from killreport.store.dialects import POSTGRES, Idioms
 from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.raw import on_driver
 from killreport.store.references import References
@@ -92,16 +94,76 @@ def due(kind: Kind, stored: Stored) -> tuple[Resource, ...]:
 
 async def upsert(conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts) -> None:
     """Insert or replace one entity's row; running it twice leaves the same row."""
-    values = {**rows.row_of(entity), **facts.columns(), "id": entity_id}
-    await conn.execute(_upsert_statement(rows.kind_of(entity), tuple(sorted(values))), values)
+    values = {**rows.row_of(entity), **facts.columns()}
+    statement = upsert_statement(rows.kind_of(entity), tuple(sorted(values)))
+    await conn.execute(statement, {**values, "row_id": entity_id})
+
+
+def _set(table: Table, columns: Iterable[str]) -> dict[str, BindParameter[Any]]:
+    """A bound parameter per column, named and typed as the column."""
+    return {c: bindparam(c, type_=table.c[c].type) for c in columns}
 
 
 @functools.cache
-def _upsert_statement(kind: Kind, columns: tuple[str, ...]) -> Insert:
+def upsert_statement(kind: Kind, columns: tuple[str, ...], sql: Idioms = POSTGRES) -> Any:
+    """Insert or replace the row :row_id of `kind` with `columns` (parameters named as the columns)."""
     # Built once per shape: constructing ON CONFLICT clauses is most of an upsert's CPU cost.
-    stmt = pg_insert(TABLES[kind])
-    return stmt.on_conflict_do_update(
-        index_elements=["id"], set_={c: stmt.excluded[c] for c in columns if c != "id"})
+    # The key is bound as `row_id`: a parameter named like a column (`id`) would join an UPDATE's SET.
+    table = TABLES[kind]
+    stmt = sql.insert(table).values({"id": bindparam("row_id", type_=BigInteger), **_set(table, columns)})
+    return stmt.on_conflict_do_update(index_elements=["id"], set_={c: stmt.excluded[c] for c in columns})
+
+
+@functools.cache
+def set_statement(kind: Kind, columns: tuple[str, ...]) -> Update:
+    """Set `columns` of the row :row_id of `kind` (parameters named as the columns; any dialect)."""
+    table = TABLES[kind]
+    row_id = bindparam("row_id", type_=BigInteger)
+    return table.update().where(table.c.id == row_id).values(_set(table, columns))
+
+
+@functools.cache
+def defer_statement(kind: Kind, prefix: str, sql: Idioms = POSTGRES) -> Update:
+    """Move the row :row_id's Expires to :until unless it is later already (a NULL one gets :until)."""
+    table = TABLES[kind]
+    column = table.c[f"{prefix}expires_at"]
+    until = bindparam("until", type_=t.TIMESTAMP)
+    return table.update().where(table.c.id == bindparam("row_id", type_=BigInteger)).values(
+        {column.name: sql.greatest(column, until)})
+
+
+@functools.cache
+def members_statements(sql: Idioms = POSTGRES) -> tuple[Delete, Any]:
+    """Replace alliance :row_id's member list by :member_ids: the leavers' delete, the joiners' insert.
+
+    Disjoint rows, so PostgreSQL runs both in one statement; the facts are `set_statement`'s."""
+    ac = t.alliance_corporations
+    alliance_id = bindparam("row_id", type_=BigInteger)
+    gone = delete(ac).where(ac.c.alliance_id == alliance_id,
+                            ac.c.corporation_id.not_in(select(sql.ids("member_ids"))))
+    # WHERE true: SQLite reads `INSERT ... SELECT ... ON CONFLICT` as a join's ON without one.
+    joined = sql.insert(ac).from_select(["alliance_id", "corporation_id"], select(
+        alliance_id, sql.ids("member_ids")).where(true())).on_conflict_do_nothing()
+    return gone, joined
+
+
+@functools.cache
+def tombstone_statement(sql: Idioms = POSTGRES) -> Any:
+    """Remember character :row_id as deleted for :reason, observed now (once: a second is ignored)."""
+    return sql.insert(t.character_tombstones).values(
+        id=bindparam("row_id", type_=BigInteger), deleted_seen_at=sql.now(),
+        reason=bindparam("reason", type_=Text)).on_conflict_do_nothing()
+
+
+_FAILURE_COLUMNS: Final = ("kind", "id", "status", "reason", "attempts", "permanent")
+
+
+@functools.cache
+def record_failure_statement(sql: Idioms = POSTGRES) -> Any:
+    """Insert or replace the failure of (:kind, :id), failed now."""
+    values = _set(t.sync_failures, _FAILURE_COLUMNS)
+    return sql.insert(t.sync_failures).values({**values, "failed_at": sql.now()}).on_conflict_do_update(
+        index_elements=["kind", "id"], set_={**values, "failed_at": sql.now()})
 
 
 async def store(conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts,
@@ -134,33 +196,17 @@ async def store_and_finish(
     return [r["id"] for r in await _run(conn, statement, params)]
 
 
-async def revalidate(conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
-                     prefix: str = "") -> None:
-    """A 304 for the entity (or, with `members_`, an alliance's member list): move Expires and checked."""
-    params = {"row_id": entity_id, **_revalidated_params(checked)}
-    statement = _statement(kind, _Write("revalidate", prefix=prefix), None, finish=False, noted=False)
-    await conn.execute(statement, params)
-
-
 async def revalidate_and_finish(
     conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
     children: tuple[Kind, Iterable[int]] | None = None,
 ) -> list[int]:
     """`revalidate`, `pending.add` the children (as published), finish the entity: one statement."""
-    params = {"row_id": entity_id, "kind": kind, **_revalidated_params(checked), **_children_params(children)}
+    values = checked.columns()
+    params = {"row_id": entity_id, "kind": kind, **values, **_children_params(children)}
     child = children[0] if children else None
-    statement = _statement(kind, _Write("revalidate"), child, finish=True, noted=False)
+    write = _Write("set", columns=tuple(sorted(values)))
+    statement = _statement(kind, write, child, finish=True, noted=False)
     return [r["id"] for r in await _run(conn, statement, params)]
-
-
-async def defer(conn: AsyncConnection, kind: Kind, entity_id: int, until: dt.datetime,
-                prefix: str = "") -> None:
-    """Not before `until`: the Expires of an answer that could not be stored. The copy is untouched."""
-    table = TABLES[kind]
-    column = table.c[f"{prefix}expires_at"]
-    # GREATEST skips NULL: a copy that never had an Expires gets this one.
-    await conn.execute(table.update().where(table.c.id == entity_id).values(
-        {column.name: func.greatest(column, bindparam("until", until, type_=DateTime(timezone=True)))}))
 
 
 async def replace_members(
@@ -168,68 +214,53 @@ async def replace_members(
     noted: Sequence[Change] = (),
 ) -> None:
     """Store an alliance's member list, its cache facts and its changes in one statement (row must exist)."""
-    params = {"row_id": alliance_id, "member_ids": sorted(set(members)), **facts.columns(t.MEMBERS_PREFIX),
-              **_changes_params(noted)}
+    params = {"row_id": alliance_id, "member_ids": POSTGRES.id_list(members),
+              **facts.columns(t.MEMBERS_PREFIX), **_changes_params(noted)}
     statement = _statement("alliance", _Write("members"), None, finish=False, noted=bool(noted))
     await conn.execute(statement, params)
 
 
 @dataclass(frozen=True, slots=True)
 class _Write:
-    """What a statement writes to the entity's own rows: an upsert of `columns`, a 304's two columns
-    under `prefix`, or an alliance's member list with its facts. Hashable: statements are cached by it."""
+    """What a statement writes to the entity's own rows: an upsert of `columns`, `columns` set on the
+    row (a 304's), or an alliance's member list with its facts. Hashable: statements are cached by it."""
 
-    what: Literal["upsert", "revalidate", "members"]
+    what: Literal["upsert", "set", "members"]
     columns: tuple[str, ...] = ()
-    prefix: str = ""
 
 
 @functools.cache
 def _statement(kind: Kind, write: _Write, child: Kind | None, *, finish: bool, noted: bool) -> Select[Any]:
-    # One round trip however much a job writes: every part is a data-modifying CTE, which PostgreSQL
-    # runs to completion whether or not the main query reads it (bench/sync_all.py measured why).
-    # The key is bound as `row_id`: a parameter named like a column (`id`) would join an UPDATE's SET.
-    entity_id = bindparam("row_id", type_=BigInteger)
-    ctes = _write_ctes(kind, write, entity_id)
+    # The composition PostgreSQL allows (dialects.py): one round trip however much a job writes,
+    # every building block a data-modifying CTE, which PostgreSQL runs to completion whether or not
+    # the main query reads it (bench/sync_all.py measured why). store/jobs.py runs on SQLite the same
+    # blocks one after another in one transaction.
+    ctes = _write_ctes(kind, write)
     if noted:
         ctes.append(_changes_cte())
     if finish:
-        ctes += _finish_ctes(entity_id)
+        ctes += [pending.done_statement(t.sync_failures).cte("failed"),
+                 pending.done_statement(t.sync_pending).cte("done")]
     if child is None:
         return select(null().label("id")).where(false()).add_cte(*ctes)
     added = pending.add_statement(child, skip_fresh=True, published=True).cte("added")
     return select(added.c.id).add_cte(*ctes)
 
 
-def _write_ctes(kind: Kind, write: _Write, entity_id: BindParameter[int]) -> list[CTE]:
-    table = TABLES[kind]
+def _write_ctes(kind: Kind, write: _Write) -> list[CTE]:
     if write.what == "upsert":
-        up = _upsert_statement(kind, ("id", *write.columns)).values(
-            {"id": entity_id, **{c: bindparam(c) for c in write.columns}})
-        return [up.cte("up")]
-    if write.what == "revalidate":
-        prefix = write.prefix
-        touched = table.update().where(table.c.id == entity_id).values(
-            {f"{prefix}expires_at": bindparam("r_expires_at", type_=DateTime(timezone=True)),
-             f"{prefix}checked_at": bindparam("r_checked_at", type_=DateTime(timezone=True))})
-        return [touched.cte("checked")]
-    return _members_ctes(entity_id)
-
-
-def _members_ctes(alliance_id: BindParameter[int]) -> list[CTE]:
-    # Corporations that left are deleted and new ones inserted: disjoint rows, so one statement can do
-    # both, and a statement is atomic, so the list is never seen half replaced.
-    ac = t.alliance_corporations
-    ids = bindparam("member_ids", type_=ARRAY(BigInteger))
-    gone = delete(ac).where(ac.c.alliance_id == alliance_id, ac.c.corporation_id != all_(ids))
-    new = pg_insert(ac).from_select(["alliance_id", "corporation_id"], select(alliance_id, func.unnest(ids)))
-    facts = t.alliances.update().where(t.alliances.c.id == alliance_id).values(
-        {c: bindparam(c) for c in _MEMBERS_FACTS})
-    return [gone.cte("gone"), new.on_conflict_do_nothing().cte("joined"), facts.cte("facts")]
+        return [upsert_statement(kind, write.columns).cte("up")]
+    if write.what == "set":
+        return [set_statement(kind, write.columns).cte("checked")]
+    gone, joined = members_statements()
+    return [gone.cte("gone"), joined.cte("joined"), set_statement("alliance", _MEMBERS_FACTS).cte("facts")]
 
 
 def _changes_cte() -> CTE:
-    """Append the :changes rows (a JSON array) to the changes table, observed now."""
+    """Append the :changes rows (a JSON array) to the changes table, observed now.
+
+    PostgreSQL's own: one statement for any number of changes, so it joins a job's other CTEs;
+    store/sqlite/schedule.py's `record` appends them one parameter set each (executemany)."""
     given = func.jsonb_to_recordset(bindparam("changes", type_=JSONB)).table_valued(
         column("kind", Text), column("entity_id", BigInteger), column("field", Text),
         column("old_value", JSONB), column("new_value", JSONB)).render_derived("given", with_types=True)
@@ -240,17 +271,8 @@ def _changes_cte() -> CTE:
     return insert(t.changes).from_select(columns, rows_).cte("noted")
 
 
-def _finish_ctes(entity_id: BindParameter[int]) -> list[CTE]:
-    entity_kind = bindparam("kind", type_=Text)
-    failed = delete(t.sync_failures).where(
-        t.sync_failures.c.kind == entity_kind, t.sync_failures.c.id == entity_id).cte("failed")
-    done = delete(t.sync_pending).where(
-        t.sync_pending.c.kind == entity_kind, t.sync_pending.c.id == entity_id).cte("done")
-    return [failed, done]
-
-
 def _children_params(children: tuple[Kind, Iterable[int]] | None) -> dict[str, list[int]]:
-    return {"add_ids": sorted(set(children[1])) if children else []}
+    return {"add_ids": POSTGRES.id_list(children[1] if children else ())}
 
 
 def _changes_params(noted: Sequence[Change]) -> dict[str, list[dict[str, Any]]]:
@@ -258,10 +280,6 @@ def _changes_params(noted: Sequence[Change]) -> dict[str, list[dict[str, Any]]]:
         return {}
     return {"changes": [{"kind": c.kind, "entity_id": c.entity_id, "field": c.field, "old_value": c.old,
                          "new_value": c.new} for c in noted]}
-
-
-def _revalidated_params(checked: Revalidated) -> dict[str, dt.datetime | None]:
-    return {"r_expires_at": checked.expires_at, "r_checked_at": checked.checked_at}
 
 
 async def claim_and_read(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_s: float) -> Stored | None:
@@ -285,23 +303,35 @@ async def claim_and_read(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_
 
 
 async def _as_stored(conn: AsyncConnection, kind: Kind, entity_id: int, row: Mapping[str, Any]) -> Stored:
+    stored = stored_of(kind, row, row["db_now"])
+    if stored.members is None:
+        return stored
+    members = (await conn.execute(MEMBERS_OF, {"id": entity_id})).scalars().all()
+    return dataclasses.replace(stored, members=tuple(sorted(members)))
+
+
+def stored_of(kind: Kind, row: Mapping[str, Any], now: dt.datetime) -> Stored:
+    """What `read_from`'s row says, judged at `now` (any dialect).
+
+    An alliance whose member list was ever stored comes back with `members=()`: read them with
+    MEMBERS_OF (the caller's connection, its transaction)."""
     if row["tombstoned"]:
         return Stored(fresh=True, tombstoned=True)
     if row["id"] is None:
         return Stored(fresh=False)
-    stored = Stored(fresh=_fresh(row["expires_at"], row["db_now"]), references=references.from_row(kind, row),
+    stored = Stored(fresh=_fresh(row["expires_at"], now), references=references.from_row(kind, row),
                     row={s.column: row[s.column] for s in rows.sources(kind)}, etag=row["etag"])
     if kind != "alliance":
         return stored
     # Fresh by its Expires alone: an unusable member list leaves one (`defer`) and no list.
-    stored = dataclasses.replace(stored, members_fresh=_fresh(row[_MEMBERS_EXPIRES_AT], row["db_now"]))
+    stored = dataclasses.replace(stored, members_fresh=_fresh(row[_MEMBERS_EXPIRES_AT], now))
     if row[_MEMBERS_FETCHED_AT] is None:
         return stored
-    members = (await conn.execute(
-        select(t.alliance_corporations.c.corporation_id)
-        .where(t.alliance_corporations.c.alliance_id == entity_id)
-    )).scalars().all()
-    return dataclasses.replace(stored, members=tuple(sorted(members)), members_etag=row[_MEMBERS_ETAG])
+    return dataclasses.replace(stored, members=(), members_etag=row[_MEMBERS_ETAG])
+
+
+MEMBERS_OF: Final = select(t.alliance_corporations.c.corporation_id).where(
+    t.alliance_corporations.c.alliance_id == bindparam("id", type_=BigInteger))
 
 
 @functools.cache
@@ -309,17 +339,17 @@ def _claim_read_statement(kind: Kind) -> Select[Any]:
     # The claim's RETURNING row is the single row the read joins from (an outer join, so "not
     # stored" answers too): no claim, no row. The job's first two statements as one round trip
     # (measured in bench/sync_all.py); the stored columns come along for comparing a new answer.
-    return _read_from(kind, pending.claim_statement().cte("claimed"))
+    return read_from(kind, pending.claim_statement().cte("claimed"))
 
 
 @functools.cache
 def _read_statement(kind: Kind) -> Select[Any]:
     # The same read without the claim: one row joined from a constant, as from the claim's.
-    return _read_from(kind, select(literal_column("1").label("one")).cte("one"))
+    return read_from(kind, select(literal_column("1").label("one")).cte("one"))
 
 
-def _read_from(kind: Kind, source: CTE) -> Select[Any]:
-    """The entity's stored columns (and whether it is tombstoned), joined from a one-row `source`."""
+def read_from(kind: Kind, source: FromClause, sql: Idioms = POSTGRES) -> Select[Any]:
+    """Entity :id's stored columns (and whether it is tombstoned), joined from a one-row `source`."""
     table = TABLES[kind]
     entity_id = bindparam("id", type_=BigInteger)
     tombstoned = (
@@ -329,9 +359,10 @@ def _read_from(kind: Kind, source: CTE) -> Select[Any]:
     names = dict.fromkeys([*(s.column for s in rows.sources(kind)),
                            *(c.name for c in references.columns(kind))])
     read = [table.c.id, table.c.expires_at, table.c.etag, *_members_facts(kind), *(table.c[c] for c in names)]
-    # clock_timestamp(), the claim's clock too, not now() (the statement's start): a claim held until
-    # an Expires is won only once that Expires has passed on the same clock, so the job then fetches.
-    return select(func.clock_timestamp().label("db_now"), tombstoned.label("tombstoned"), *read).select_from(
+    # The clock (clock_timestamp() on PostgreSQL, the claim's clock too, not now(), the statement's
+    # start): a claim held until an Expires is won only once that Expires has passed on the same
+    # clock, so the job then fetches.
+    return select(sql.clock().label("db_now"), tombstoned.label("tombstoned"), *read).select_from(
         source.outerjoin(table, table.c.id == entity_id))
 
 
@@ -402,44 +433,17 @@ async def tombstone(conn: AsyncConnection, character_id: int, reason: str,
                     noted: Sequence[Change] = ()) -> None:
     """Remember a deleted character so it is never requested again; its stored row is kept. With its
     changes in one statement, so both or none, in a transaction or not."""
-    await conn.execute(_tombstone_statement(bool(noted)),
-                       {"row_id": character_id, "reason": reason, **_changes_params(noted)})
+    params = {"row_id": character_id, "reason": reason, **_changes_params(noted)}
+    if not noted:
+        await conn.execute(tombstone_statement(), params)
+        return
+    await conn.execute(_tombstone_noted(), params)
 
 
 @functools.cache
-def _tombstone_statement(noted: bool) -> Select[Any]:
-    buried = pg_insert(t.character_tombstones).values(
-        id=bindparam("row_id", type_=BigInteger), deleted_seen_at=func.now(),
-        reason=bindparam("reason", type_=Text)).on_conflict_do_nothing().cte("buried")
-    ctes = [buried, _changes_cte()] if noted else [buried]
+def _tombstone_noted() -> Select[Any]:
+    ctes = [tombstone_statement().cte("buried"), _changes_cte()]
     return select(null().label("id")).where(false()).add_cte(*ctes)
-
-
-async def record_failure(
-    conn: AsyncConnection,
-    kind: Kind,
-    entity_id: int,
-    *,
-    status: int | None,
-    reason: str,
-    attempts: int,
-    permanent: bool,
-) -> None:
-    """Record why an entity could not be stored (the latest failure wins)."""
-    values = {
-        "kind": kind,
-        "id": entity_id,
-        "status": status,
-        "reason": reason,
-        "attempts": attempts,
-        "permanent": permanent,
-    }
-    stmt = pg_insert(t.sync_failures).values(**values, failed_at=func.now())
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["kind", "id"], set_={**values, "failed_at": func.now()}
-        )
-    )
 
 
 async def entity_counts(conn: AsyncConnection) -> dict[str, int]:

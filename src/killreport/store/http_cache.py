@@ -3,35 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Select, Text, bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.store import tables as t
-from killreport.store.facts import CacheFacts
+from killreport.store.dialects import POSTGRES, Idioms
 
 ALLIANCE_LIST: Final = "/alliances"  # the one list route; its path is also its fetch lock's key
 # Transaction-level, so a pooled connection can never keep it; hashtext is int4, the scheduler's
 # key (store/schedule.py) lies outside that range, so the two never meet.
 _FETCH_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
-_FRESH = text("SELECT body FROM http_cache WHERE path = :path AND expires_at > now()")
+_h = t.http_cache
+_COLUMNS: Final = ("path", "body", "fetched_at", "expires_at", "etag", "last_modified", "checked_at")
 
 
-async def fresh_ids(conn: AsyncConnection, path: str) -> list[int] | None:
-    """The cached id list of `path` while ESI says it is current, else None."""
-    row = (await conn.execute(_FRESH, {"path": path})).first()
-    return None if row is None else list(row.body)
+@functools.cache
+def fresh_statement(sql: Idioms = POSTGRES) -> Select[Any]:
+    """The body cached for :path while its Expires has not passed."""
+    return select(_h.c.body).where(_h.c.path == bindparam("path", type_=Text), _h.c.expires_at > sql.now())
 
 
-async def put_ids(conn: AsyncConnection, path: str, ids: list[int], facts: CacheFacts) -> None:
-    """Store the id list of `path` with its cache facts, replacing the earlier copy."""
-    values = {"path": path, "body": ids, **facts.columns()}
-    stmt = pg_insert(t.http_cache).values(values)
-    await conn.execute(stmt.on_conflict_do_update(
-        index_elements=["path"], set_={k: stmt.excluded[k] for k in values if k != "path"}))
+@functools.cache
+def put_statement(sql: Idioms = POSTGRES) -> Any:
+    """Insert or replace the body and cache facts of :path (parameters named as the columns)."""
+    stmt = sql.insert(_h).values({c: bindparam(c, type_=_h.c[c].type) for c in _COLUMNS})
+    return stmt.on_conflict_do_update(index_elements=["path"],
+                                      set_={c: stmt.excluded[c] for c in _COLUMNS if c != "path"})
 
 
 @contextlib.asynccontextmanager

@@ -1,8 +1,8 @@
 """The Store seam: every question killreport asks a database, one interface, two implementations.
 
 `Store` is an engine plus four groups of queries, each a Protocol that a module satisfies (mypy
-checks a module against a Protocol): the PostgreSQL modules in `store/` (the tuned statements,
-named by `store/pg/`) and the SQLite ones in `store/sqlite/`. Queries take an open connection,
+checks a module against a Protocol): the modules in `store/` (postgres.py names them; jobs.py
+answers on both dialects) and the SQLite ones in `store/sqlite/`. Queries take an open connection,
 so a caller that needs several in one transaction (the scheduler's list and sweep) opens it
 (`store.begin()`) and passes it along; nothing outside `store/` writes SQL.
 

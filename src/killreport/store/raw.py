@@ -8,7 +8,7 @@ a lost connection invalidated), so those are what comes out.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,14 +28,46 @@ async def on_driver(conn: AsyncConnection, sql: str, work: Callable[[Any], Await
         raise error from exc
 
 
+# asyncpg's errors as the DBAPI's kinds, by asyncpg class name: the map SQLAlchemy's asyncpg adapter
+# applies (its private `_asyncpg_error_translate`), written out so nothing private is called; the
+# most specific class in an error's MRO wins, as there. tests/unit/test_sqlalchemy_private.py holds
+# it equal to the adapter's, so an upgrade that changes theirs fails a test rather than drifting.
+# By name, not class: importing asyncpg here would load it in the embedded mode too.
+ASYNCPG_KINDS: Final = {
+    "IntegrityConstraintViolationError": "IntegrityError",
+    "PostgresError": "Error",
+    "SyntaxOrAccessError": "ProgrammingError",
+    "InterfaceError": "InterfaceError",
+    "InvalidCachedStatementError": "InvalidCachedStatementError",
+    "InternalServerError": "InternalServerError",
+    "RestrictViolationError": "RestrictViolationError",
+    "NotNullViolationError": "NotNullViolationError",
+    "ForeignKeyViolationError": "ForeignKeyViolationError",
+    "UniqueViolationError": "UniqueViolationError",
+    "CheckViolationError": "CheckViolationError",
+    "ExclusionViolationError": "ExclusionViolationError",
+    "InternalClientError": "InternalClientError",
+}
+
+
+def as_dbapi_error(dbapi: Any, exc: Exception) -> Exception:
+    """asyncpg's `exc` as the error of `dbapi` (a dialect's loaded_dbapi); any other as it is."""
+    base: type[Exception] = dbapi.Error
+    if isinstance(exc, base):
+        return exc
+    for cls in type(exc).__mro__:
+        kind = ASYNCPG_KINDS.get(cls.__name__) if cls.__module__.startswith("asyncpg") else None
+        if kind is not None:
+            error: Exception = getattr(dbapi, kind)(exc.args[0] if exc.args else str(exc), exc)
+            error.__cause__ = exc
+            return error
+    return exc
+
+
 async def _translated(conn: AsyncConnection, adapted: Any, exc: Exception, sql: str) -> Exception:
     """`exc` as SQLAlchemy would have raised it; a lost connection is invalidated, as it would be."""
-    mapped: Exception = exc
-    try:
-        adapted._handle_exception(exc)  # raises asyncpg's error as the DBAPI's (the adapter's map)
-    except Exception as dbapi_exc:
-        mapped = dbapi_exc
     base = conn.dialect.loaded_dbapi.Error
+    mapped = as_dbapi_error(conn.dialect.loaded_dbapi, exc)
     if not isinstance(mapped, base):
         return mapped  # not a database error (OSError, ...): SQLAlchemy lets those through too
     lost = conn.dialect.is_disconnect(mapped, adapted, None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -21,7 +21,6 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
-    literal_column,
     or_,
     select,
     text,
@@ -29,9 +28,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from killreport.changes import Change
 from killreport.domain.schedule import Affiliated, Move, StoredAlliance
 from killreport.ids import Kind
+from killreport.store import changes
 from killreport.store import tables as t
+from killreport.store.dialects import POSTGRES, Idioms
 from killreport.store.http_cache import ALLIANCE_LIST as ALLIANCE_LIST  # re-exported: written once there
 
 # The advisory lock only one scheduler holds ("killrept"); advisory locks are per database, so
@@ -104,25 +106,6 @@ async def drop_lease(conn: AsyncConnection, holder: str) -> None:
 # ---- what is due -------------------------------------------------------------------------------
 
 _MIN_AGE = bindparam("min_age", type_=Float)
-
-
-@dataclass(frozen=True, slots=True)
-class Idioms:
-    """How a dialect says what the due rules need: now, `seconds` before now, the earlier of two times.
-
-    The rules themselves are written once, here; store/sqlite/schedule.py passes SQLite's idioms.
-    """
-
-    now: Callable[[], ColumnElement[Any]]
-    ago: Callable[[ColumnElement[Any]], ColumnElement[Any]]
-    least: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
-
-
-POSTGRES: Final = Idioms(
-    now=lambda: func.now(),
-    ago=lambda seconds: func.now() - literal_column("interval '1 second'") * seconds,
-    # least() skips a NULL argument: an alliance never fetched whole still sorts by the other one.
-    least=lambda a, b: func.least(a, b))
 
 
 def _last_check(table: Table, prefix: str) -> ColumnElement[Any]:
@@ -372,3 +355,8 @@ async def apply_moves(conn: AsyncConnection, moves: Sequence[Move]) -> set[int]:
         "alliances": [m.new.alliance_id for m in moves],
     }
     return {int(r.id) for r in await conn.execute(_MOVE, dict(params))}
+
+
+async def record_changes(conn: AsyncConnection, observed: Sequence[Change]) -> None:
+    """Append changes, observed now (store/changes.py's `record`, the sweep's way to it)."""
+    await changes.record(conn, observed)

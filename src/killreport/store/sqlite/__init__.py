@@ -2,7 +2,8 @@
 server.
 
     store      sqlite_store(): the Store on a SQLite engine
-    jobs, schedule, lookup, admin   the four query groups of store/interface.py
+    schedule, lookup, admin         three of the four query groups of store/interface.py (the
+                                    fourth, jobs, is store/jobs.py's, written for both stores)
     queue, budget                   the SQL of the table queue (queue/table.py) and the runner's budget row
     engine, driver                  opening the file (WAL, busy timeout, one connection) and the
                                     sqlite3 driver under it

@@ -20,6 +20,26 @@ sqlite3's, exactly as before. What changes is where the calls run. Trade-offs, d
   may still run on the thread).
 - The price: a long read (a search scanning every row) holds the event loop while it runs, as
   CPU-bound Python would.
+
+Can it go? Not by itself; by a change of what the SQLite store is handed, yes, at no cost in speed.
+- Its debt: it imitates aiosqlite's connection down to the private attributes SQLAlchemy's aiosqlite
+  adapter reads (`_connection`, `_conn`, `_tx`: sqlalchemy/dialects/sqlite/aiosqlite.py), so a
+  SQLAlchemy or aiosqlite release that renames them breaks it (tests/embedded/test_sqlite_driver.py
+  would show it).
+- The public-API path: SQLAlchemy's sync pysqlite dialect, its sqlite3 connection from
+  `create_engine("sqlite://", creator=...)`, called on the event loop's thread as here. It is cheaper
+  per statement (bench/sqlite_ways.py, a primary-key SELECT and an upsert alternated, 6,000
+  statements, 3 runs on a loaded 2-core machine): this driver under the AsyncEngine 49-54 us CPU
+  per statement, sync pysqlite 20-23 us (no greenlet hop, no adapter), aiosqlite 196-261 us. The
+  job path would not notice (store/sqlite/fast.py runs it on the sqlite3 connection either way:
+  `Connection.connection.driver_connection` is that connection on pysqlite too).
+- What it would cost: the Store hands every query an AsyncConnection, on both dialects (the contract
+  tests run one body on both); on a sync engine each SQLite query module (schedule, lookup, admin,
+  queue: about 50 `conn.execute` calls) would take a sync Connection, or a small async facade over
+  one would stand where this driver stands, and the one thing only this driver does, running a call
+  that met SQLITE_BUSY again on a thread where SQLite waits for the lock, would move into that
+  facade (fast.py's `retry` already names the rule). Without it a busy file would block the event
+  loop for up to the busy timeout. A change of the seam, not of this file: left for its own step.
 """
 
 from __future__ import annotations

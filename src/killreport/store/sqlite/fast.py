@@ -70,13 +70,15 @@ def compiled(statement: Executable) -> Compiled:
     names = tuple(done.positiontup or ())
     binds = {n: done.binds[n] for n in names}
     assert not any(b.expanding or b.literal_execute for b in binds.values()), "not compiled once"
-    result_columns = getattr(done, "_result_columns", None) or []
+    # The result columns from the statement's public side: what a SELECT selects, what a DML
+    # statement's RETURNING returns (none without one), each named as the SQL labels it.
+    result_columns = list(getattr(statement, "exported_columns", ()))
     return Compiled(
         sql=str(done), names=names,
         defaults={n: b.effective_value for n, b in binds.items() if b.value is not None},
         processors=tuple(binds[n].type.dialect_impl(_DIALECT).bind_processor(_DIALECT) for n in names),
-        columns=tuple(c[0] for c in result_columns),
-        results=tuple(c[3].dialect_impl(_DIALECT).result_processor(_DIALECT, None) for c in result_columns),
+        columns=tuple(c.name for c in result_columns),
+        results=tuple(c.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) for c in result_columns),
     )
 
 

@@ -27,7 +27,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     type_coerce,
@@ -41,11 +40,11 @@ from killreport.config import Settings
 from killreport.domain.schedule import Affiliated, Move, StoredAlliance
 from killreport.ids import Kind
 from killreport.store import tables as t
+from killreport.store.dialects import NOW, NOW_S, SQLITE
 from killreport.store.schedule import (
     ALLIANCE_LIST,
     SWEEP_NOT_BEFORE,
     SWEEP_STARTED,
-    Idioms,
     Leader,
     ListCache,
     SweepMarks,
@@ -62,17 +61,6 @@ __all__ = [
     "leader", "mark_sweep_started", "missing", "record_changes", "reopen_alliances", "stored_alliances",
     "sweep_ids", "sweep_marks", "touch_list", "tracked", "try_lock", "unlock",
 ]
-
-# The machine's clock as epoch seconds, read by SQLite (julianday counts days from 4714 BC; its
-# 'now' has millisecond precision and holds still within one statement).
-_CLOCK: Final = "((julianday('now') - 2440587.5) * 86400.0)"
-NOW: Final = literal_column(_CLOCK, UtcEpoch())  # selected, it reads as an aware datetime
-NOW_S: Final = literal_column(_CLOCK, Float())  # for arithmetic in seconds
-SQLITE: Final = Idioms(
-    now=lambda: NOW,
-    ago=lambda seconds: NOW_S - seconds,
-    # SQLite's two-argument min() is NULL if either is; PostgreSQL's least() skips a NULL.
-    least=lambda a, b: func.min(func.coalesce(a, b), func.coalesce(b, a)))
 
 # A lease is "locked" (its scheduler alive) while its heartbeat is younger than this many of the
 # default heartbeat intervals (SCHEDULER_HEARTBEAT_S): one late beat is not a dead scheduler.

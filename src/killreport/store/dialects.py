@@ -1,0 +1,92 @@
+"""What differs between PostgreSQL's SQL and SQLite's, named once (Prefect's query_components idea).
+
+The statements are written once, in Core (pending.py, entities.py, http_cache.py, schedule.py), and
+take one of the two `Idioms` below for the few things the dialects say differently:
+
+    clock     the time now: PostgreSQL's clock_timestamp() (moves within a statement) or now()
+              (the transaction's start); SQLite's julianday('now') as epoch seconds (holds still
+              within a statement, and is the only clock: a statement there never waits half way)
+    ago       `seconds` before now; `after` is `seconds` after the clock
+    least, greatest   of two times, a NULL skipped (PostgreSQL's least/greatest skip NULLs; SQLite's
+              two-argument min/max are NULL if either is)
+    ids       an id list bound as one value, as rows: an array unnested, or a JSON array read by
+              json_each (an IN list would bind one variable per id, and recompile per length)
+    insert    the dialect's INSERT with ON CONFLICT (the two have the same methods)
+
+What a statement composes differs too: PostgreSQL runs a job's writes as data-modifying CTEs of one
+statement (one round trip); SQLite has no DML in a CTE, so store/jobs.py runs the same
+building blocks one after another in one transaction (one call on the driver's thread).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, Float, Table, Text, bindparam, func, literal_column
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from killreport.store.sqlite.types import UtcEpoch
+
+# The machine's clock as epoch seconds, read by SQLite (julianday counts days from 4714 BC; its
+# 'now' has millisecond precision and holds still within one statement).
+_CLOCK: Final = "((julianday('now') - 2440587.5) * 86400.0)"
+NOW: Final = literal_column(_CLOCK, UtcEpoch())  # selected, it reads as an aware datetime
+NOW_S: Final = literal_column(_CLOCK, Float())  # for arithmetic in seconds
+_SECOND: Final[ColumnElement[Any]] = literal_column("interval '1 second'")
+
+
+# eq=False: hashed by identity, as there are two; statements are cached by it on every call.
+@dataclass(frozen=True, slots=True, eq=False)
+class Idioms:
+    """How one dialect says the things the shared statements need (the module's table)."""
+
+    name: str
+    now: Callable[[], ColumnElement[Any]]
+    clock: Callable[[], ColumnElement[Any]]
+    ago: Callable[[ColumnElement[Any]], ColumnElement[Any]]
+    after: Callable[[ColumnElement[Any]], ColumnElement[Any]]
+    least: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
+    greatest: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
+    ids: Callable[[str], ColumnElement[int]]
+    id_list: Callable[[Iterable[int]], Any]
+    insert: Callable[[Table], Any]
+
+
+def _pg_ids(name: str) -> ColumnElement[int]:
+    return func.unnest(bindparam(name, type_=ARRAY(BigInteger))).table_valued("id").render_derived("u").c.id
+
+
+def _sqlite_ids(name: str) -> ColumnElement[int]:
+    column: ColumnElement[int] = func.json_each(bindparam(name, type_=Text)).table_valued("value").alias(
+        "u").c.value
+    return column
+
+
+POSTGRES: Final = Idioms(
+    name="postgresql",
+    now=lambda: func.now(),
+    clock=lambda: func.clock_timestamp(),
+    ago=lambda seconds: func.now() - _SECOND * seconds,
+    after=lambda seconds: func.clock_timestamp() + _SECOND * seconds,
+    least=lambda a, b: func.least(a, b),
+    greatest=lambda a, b: func.greatest(a, b),
+    ids=_pg_ids,
+    id_list=lambda values: sorted({int(v) for v in values}),
+    insert=pg_insert,
+)
+SQLITE: Final = Idioms(
+    name="sqlite",
+    now=lambda: NOW,
+    clock=lambda: NOW,
+    ago=lambda seconds: NOW_S - seconds,
+    after=lambda seconds: NOW_S + seconds,
+    least=lambda a, b: func.min(func.coalesce(a, b), func.coalesce(b, a)),
+    greatest=lambda a, b: func.max(func.coalesce(a, b), func.coalesce(b, a)),
+    ids=_sqlite_ids,
+    id_list=lambda values: json.dumps(sorted({int(v) for v in values})),
+    insert=sqlite_insert,
+)

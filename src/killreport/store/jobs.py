@@ -1,0 +1,323 @@
+"""JobQueries, both stores: a job's questions, each statement written once and composed as the
+dialect allows.
+
+The statements are entities.py's, pending.py's and http_cache.py's building blocks, given the
+dialect's idioms (store/dialects.py names the differences). A question that is one statement is
+answered here for both dialects alike; one that writes several tables is composed differently:
+
+    PostgreSQL  one statement of data-modifying CTEs, one round trip (entities.py composes them,
+                and runs the hot ones straight on asyncpg)
+    SQLite      no DML in a CTE, so the same blocks run one after another in one transaction, in
+                one call on the driver's thread (the `_lite_*` functions below)
+
+On SQLite every statement runs through store/sqlite/fast.py: compiled once, executed by sqlite3
+without SQLAlchemy's execution (43 % of the embedded runner's CPU went there). Its transactions are
+BEGIN IMMEDIATE on the job's autocommit connection, committed at the end, rolled back if any part
+fails, all in one call. IMMEDIATE takes the file's write lock before the first statement (the
+driver waits for it on its thread), so a transaction never fails half way because another process
+wrote first (a deferred one could). A claim and its read are one such transaction too.
+
+Time on SQLite: its `julianday('now')` as epoch seconds (dialects.NOW), read in each
+statement, not Python's time bound as a parameter: a statement that waited for the write lock
+then judges claims and freshness at the moment it runs, as PostgreSQL's clock_timestamp() does,
+and every module on the file shares one clock expression. 'now' holds still within one statement,
+so a claim and the time it returns (for judging freshness) are the same instant.
+
+Id lists reach SQL as one JSON array read by json_each (PostgreSQL's arrays' counterpart).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Select, literal, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from killreport.changes import Change
+from killreport.domain.models import Entity
+from killreport.ids import Kind
+from killreport.store import entities, http_cache, pending, rows
+from killreport.store import tables as t
+from killreport.store.dialects import POSTGRES, SQLITE, Idioms
+from killreport.store.entities import MEMBERS_OF, Stored, stored_of
+from killreport.store.facts import CacheFacts, Revalidated
+from killreport.store.references import referenced_ids
+from killreport.store.sqlite import fast
+from killreport.store.sqlite import fetch_lock as sqlite_fetch_lock
+from killreport.store.sqlite.schedule import record
+
+__all__ = [
+    "add", "among", "claim_and_read", "defer", "fetch_lock", "finish", "forget_unclaimed", "fresh_ids",
+    "mark_published", "put_ids", "record_failure", "referenced_ids", "release", "replace_members",
+    "revalidate", "revalidate_and_finish", "store", "store_and_finish", "tombstone", "unpublished",
+]
+
+Row = Mapping[str, Any]
+
+
+def _lite(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
+def _idioms(conn: AsyncConnection) -> Idioms:
+    return SQLITE if _lite(conn) else POSTGRES
+
+
+async def _write(conn: AsyncConnection, statement: Any, params: Mapping[str, Any]) -> int:
+    """Run one writing statement (a transaction of its own on SQLite); how many rows it changed."""
+    if _lite(conn):
+        return await fast.transact(conn, lambda tx: tx.execute(statement, params))
+    return int((await conn.execute(statement, params)).rowcount or 0)
+
+
+async def _returning(conn: AsyncConnection, statement: Any, params: Mapping[str, Any]) -> list[Row]:
+    """Run one writing statement; the rows it returns."""
+    if _lite(conn):
+        return list(await fast.transact(conn, lambda tx: tx.rows(statement, params)))
+    return [dict(r) for r in (await conn.execute(statement, params)).mappings()]
+
+
+async def _select(conn: AsyncConnection, statement: Any, params: Mapping[str, Any]) -> list[Row]:
+    """Run one reading statement; its rows."""
+    if _lite(conn):
+        return list(await fast.read(conn, lambda tx: tx.rows(statement, params)))
+    return [dict(r) for r in (await conn.execute(statement, params)).mappings()]
+
+
+# ---- claim and read --------------------------------------------------------------------------------
+
+async def claim_and_read(conn: AsyncConnection, kind: Kind, entity_id: int, ttl_s: float) -> Stored | None:
+    """Claim the entity for `ttl_s` and read what is stored; None if another claim holds it."""
+    if not _lite(conn):
+        return await entities.claim_and_read(conn, kind, entity_id, ttl_s)
+
+    def work(tx: fast.Tx) -> Stored | None:
+        claim = tx.rows(pending.claim_statement(SQLITE), {"kind": kind, "id": entity_id, "ttl": ttl_s})
+        if not claim:
+            return None
+        # Judged at the claim's instant: the read is another statement, a moment later.
+        stored = stored_of(kind, tx.rows(_lite_read(kind), {"id": entity_id})[0], claim[0]["db_now"])
+        if stored.members is None:
+            return stored
+        members = sorted(r["corporation_id"] for r in tx.rows(MEMBERS_OF, {"id": entity_id}))
+        return dataclasses.replace(stored, members=tuple(members))
+
+    return await fast.transact(conn, work)
+
+
+@functools.cache
+def _lite_read(kind: Kind) -> Select[Any]:
+    # One row whether or not the entity is stored (an outer join from a one-row select), as the
+    # PostgreSQL statement reads from its claim's row: "not stored" and "tombstoned" answer too.
+    return entities.read_from(kind, select(literal(1).label("one")).subquery("one"), SQLITE)
+
+
+# ---- writing the copy ------------------------------------------------------------------------------
+
+def _lite_upsert(tx: fast.Tx, entity_id: int, entity: Entity, facts: CacheFacts) -> Kind:
+    kind = rows.kind_of(entity)
+    values = {**rows.row_of(entity), **facts.columns()}
+    statement = entities.upsert_statement(kind, tuple(sorted(values)), SQLITE)
+    tx.execute(statement, {**values, "row_id": entity_id})
+    return kind
+
+
+async def store(conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts,
+                noted: Sequence[Change] = ()) -> None:
+    """Upsert the entity's row and append `noted` changes, atomically."""
+    if not _lite(conn):
+        return await entities.store(conn, entity_id, entity, facts, noted)
+
+    def work(tx: fast.Tx) -> None:
+        _lite_upsert(tx, entity_id, entity, facts)
+        record(tx, noted)
+
+    await fast.transact(conn, work)
+
+
+async def store_and_finish(conn: AsyncConnection, entity_id: int, entity: Entity, facts: CacheFacts,
+                           children: tuple[Kind, Iterable[int]] | None = None,
+                           noted: Sequence[Change] = ()) -> list[int]:
+    """`store`, add the children to the pending set (as published), finish: atomically.
+
+    Returns the children this call added."""
+    if not _lite(conn):
+        return await entities.store_and_finish(conn, entity_id, entity, facts, children, noted)
+
+    def work(tx: fast.Tx) -> list[int]:
+        kind = _lite_upsert(tx, entity_id, entity, facts)
+        record(tx, noted)
+        added = _lite_add_children(tx, children)
+        _lite_finish(tx, kind, entity_id, stored=True)
+        return added
+
+    return await fast.transact(conn, work)
+
+
+async def revalidate(conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
+                     prefix: str = "") -> None:
+    """A 304 (with `members_`: for an alliance's member list): move Expires and checked time."""
+    values = checked.columns(prefix)
+    await _write(conn, entities.set_statement(kind, tuple(sorted(values))), {**values, "row_id": entity_id})
+
+
+async def revalidate_and_finish(conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
+                                children: tuple[Kind, Iterable[int]] | None = None) -> list[int]:
+    """`revalidate`, add the children (as published), finish, atomically; returns those added."""
+    if not _lite(conn):
+        return await entities.revalidate_and_finish(conn, kind, entity_id, checked, children)
+
+    def work(tx: fast.Tx) -> list[int]:
+        _lite_set(tx, kind, entity_id, checked.columns())
+        added = _lite_add_children(tx, children)
+        _lite_finish(tx, kind, entity_id, stored=True)
+        return added
+
+    return await fast.transact(conn, work)
+
+
+def _lite_set(tx: fast.Tx, kind: Kind, entity_id: int, values: dict[str, Any]) -> None:
+    tx.execute(entities.set_statement(kind, tuple(sorted(values))), {**values, "row_id": entity_id})
+
+
+def _lite_add_children(tx: fast.Tx, children: tuple[Kind, Iterable[int]] | None) -> list[int]:
+    if children is None:
+        return []
+    statement = pending.add_statement(children[0], skip_fresh=True, published=True, sql=SQLITE)
+    return [int(r["id"]) for r in tx.rows(statement, {"add_ids": SQLITE.id_list(children[1])})]
+
+
+async def defer(conn: AsyncConnection, kind: Kind, entity_id: int, until: dt.datetime,
+                prefix: str = "") -> None:
+    """Not before `until` (an unusable answer's Expires); the copy is untouched."""
+    statement = entities.defer_statement(kind, prefix, _idioms(conn))
+    await _write(conn, statement, {"row_id": entity_id, "until": until})
+
+
+async def replace_members(conn: AsyncConnection, alliance_id: int, members: Iterable[int],
+                          facts: CacheFacts, noted: Sequence[Change] = ()) -> None:
+    """Store an alliance's member list, its cache facts and its changes, atomically (row must exist)."""
+    if not _lite(conn):
+        return await entities.replace_members(conn, alliance_id, members, facts, noted)
+    params = {"row_id": alliance_id, "member_ids": SQLITE.id_list(members)}
+    gone, joined = entities.members_statements(SQLITE)
+
+    def work(tx: fast.Tx) -> None:
+        tx.execute(gone, params)
+        tx.execute(joined, params)
+        _lite_set(tx, "alliance", alliance_id, facts.columns(t.MEMBERS_PREFIX))
+        record(tx, noted)
+
+    await fast.transact(conn, work)
+
+
+async def tombstone(conn: AsyncConnection, character_id: int, reason: str,
+                    noted: Sequence[Change] = ()) -> None:
+    """Record a character as deleted (its row stays), with its changes, atomically."""
+    if not _lite(conn):
+        return await entities.tombstone(conn, character_id, reason, noted)
+
+    def work(tx: fast.Tx) -> None:
+        tx.execute(entities.tombstone_statement(SQLITE), {"row_id": character_id, "reason": reason})
+        record(tx, noted)
+
+    await fast.transact(conn, work)
+
+
+async def record_failure(conn: AsyncConnection, kind: Kind, entity_id: int, *, status: int | None,
+                         reason: str, attempts: int, permanent: bool) -> None:
+    """Record why an entity could not be stored (the latest failure wins)."""
+    await _write(conn, entities.record_failure_statement(_idioms(conn)), {
+        "kind": kind, "id": entity_id, "status": status, "reason": reason, "attempts": attempts,
+        "permanent": permanent})
+
+
+# ---- the pending set -------------------------------------------------------------------------------
+
+async def release(conn: AsyncConnection, kind: Kind, entity_id: int, attempts: int,
+                  hold_until: dt.datetime | None = None) -> None:
+    """Give the claim back (it waits in a retry queue), remembering how often it was tried.
+
+    `hold_until` keeps it claimed until then: a first sighting whose answer was unusable has no row
+    to keep that answer's Expires in, and no job may ask for it again before that.
+    """
+    await _write(conn, pending.release_statement(),
+                 {"of_kind": kind, "row_id": entity_id, "tries": attempts, "hold": hold_until})
+
+
+def _lite_finish(tx: fast.Tx, kind: Kind, entity_id: int, *, stored: bool) -> None:
+    params = {"kind": kind, "row_id": entity_id}
+    if stored:
+        tx.execute(pending.done_statement(t.sync_failures), params)
+    tx.execute(pending.done_statement(t.sync_pending), params)
+
+
+async def finish(conn: AsyncConnection, kind: Kind, entity_id: int, *, stored: bool = False) -> None:
+    """The entity is done (stored, tombstoned or recorded as failed); `stored` clears old failures."""
+    if not _lite(conn):
+        return await pending.finish(conn, kind, entity_id, stored=stored)
+    await fast.transact(conn, lambda tx: _lite_finish(tx, kind, entity_id, stored=stored))
+
+
+async def add(conn: AsyncConnection, kind: Kind, ids: Iterable[int], *, skip_fresh: bool,
+              published: bool = False) -> list[int]:
+    """Add ids not yet pending (skipping fresh ones if asked); return those newly added."""
+    sql = _idioms(conn)
+    statement = pending.add_statement(kind, skip_fresh=skip_fresh, published=published, sql=sql)
+    return [int(r["id"]) for r in await _returning(conn, statement, {"add_ids": sql.id_list(ids)})]
+
+
+async def among(conn: AsyncConnection, kind: Kind, ids: Iterable[int]) -> list[int]:
+    """Which of `ids` are pending."""
+    sql = _idioms(conn)
+    found = await _select(conn, pending.among_statement(sql), {"kind": kind, "ids": sql.id_list(ids)})
+    return [int(r["id"]) for r in found]
+
+
+async def unpublished(conn: AsyncConnection, kind: Kind, ids: Iterable[int] | None = None, *,
+                      older_than_s: float = 0.0, limit: int = 10_000) -> list[int]:
+    """Pending ids of `kind` whose message was never confirmed (among `ids`, if given)."""
+    sql = _idioms(conn)
+    params = {"kind": kind, "age": older_than_s, "limit": limit, "ids": sql.id_list(ids or ())}
+    found = await _select(conn, pending.unpublished_statement(ids is not None, sql), params)
+    return [int(r["id"]) for r in found]
+
+
+async def mark_published(conn: AsyncConnection, kind: Kind, ids: Sequence[int]) -> None:
+    """Record that the queue confirmed these messages."""
+    sql = _idioms(conn)
+    await _write(conn, pending.mark_published_statement(sql), {"of_kind": kind, "ids": sql.id_list(ids)})
+
+
+async def forget_unclaimed(conn: AsyncConnection) -> int:
+    """Drop pending rows nobody is working on (their messages were just purged)."""
+    return await _write(conn, pending.forget_unclaimed_statement(_idioms(conn)), {})
+
+
+# ---- cached lists ----------------------------------------------------------------------------------
+
+async def fresh_ids(conn: AsyncConnection, path: str) -> list[int] | None:
+    """The cached id list of `path` while ESI says it is current, else None."""
+    found = await _select(conn, http_cache.fresh_statement(_idioms(conn)), {"path": path})
+    return list(found[0]["body"]) if found else None
+
+
+async def put_ids(conn: AsyncConnection, path: str, ids: list[int], facts: CacheFacts) -> None:
+    """Store the id list of `path` with its cache facts, replacing the earlier copy."""
+    params = {"path": path, "body": ids, **facts.columns()}
+    await _write(conn, http_cache.put_statement(_idioms(conn)), params)
+
+
+@asynccontextmanager
+async def fetch_lock(engine: AsyncEngine, path: str) -> AsyncIterator[None]:
+    """No other process fetches `path` while the block runs (it waits for its turn first)."""
+    # Different means, one promise: a transaction's advisory lock on PostgreSQL, a flock beside the
+    # SQLite file (store/sqlite/fetch_lock.py says why not a row).
+    lock = sqlite_fetch_lock.fetch_lock if engine.dialect.name == "sqlite" else http_cache.fetch_lock
+    async with lock(engine, path):
+        yield
