@@ -87,7 +87,8 @@ def test_a_package_reads_with_its_optional_sequence_updated(schemas: dict[str, A
 
 @pytest.mark.parametrize(("change", "why"), [
     ({"victim": {"ship_type_id": 1}}, "victim.damage_taken"),
-    ({"attackers": [{"damage_done": "1", "final_blow": True, "security_status": 0}]}, "attackers.0.damage_done"),
+    ({"attackers": [{"damage_done": "1", "final_blow": True, "security_status": 0}]},
+     "attackers.0.damage_done"),
     ({"killmail_id": 4}, "esi.killmail_id 4 is not the package's 3"),
 ])
 def test_a_package_whose_killmail_fails_is_rejected_with_the_reason(
