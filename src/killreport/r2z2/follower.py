@@ -19,6 +19,7 @@ from killreport.r2z2 import follow, pace
 from killreport.r2z2.client import R2z2Client
 from killreport.r2z2.errors import (
     MalformedBody,
+    NotFound,
     R2z2Error,
     ServerError,
     Throttled,
@@ -30,7 +31,7 @@ from killreport.r2z2.errors import (
 T = TypeVar("T")
 log = structlog.get_logger("killreport.r2z2")
 _TROUBLE = (ServerError, Unreachable, Timeout)
-_UNUSABLE = (MalformedBody, UnexpectedStatus)
+_UNUSABLE = (MalformedBody, UnexpectedStatus, NotFound)  # NotFound: only sequence.json raises it
 
 
 class _Refused(Exception):
@@ -78,7 +79,10 @@ class Follower:
         if cursor is None:  # first start: from the newest files; older days come from the day files
             try:
                 cursor = await self._request(self._client.sequence)
-            except (_Refused, *_UNUSABLE):
+            except _Refused:
+                return
+            except _UNUSABLE as exc:  # nowhere to start from: try again after a pause
+                self._pause(exc, None, pace.TROUBLE_FIRST_S)
                 return
         self.state = follow.starting_at(cursor)
 
@@ -130,14 +134,17 @@ class Follower:
             self._refused(exc, exc.retry_after_s, pace.THROTTLED_FIRST_S)
         except _TROUBLE as exc:
             self._refused(exc, None, pace.TROUBLE_FIRST_S)
-        except R2z2Error:
-            self._pace = pace.answered(pace.sent(self._pace, self._clock(), self._max_rps))
+        except R2z2Error:  # an answer, but no usable one: pauses in a row keep growing
+            self._pace = pace.sent(self._pace, self._clock(), self._max_rps)
             raise
         self._pace = pace.answered(pace.sent(self._pace, self._clock(), self._max_rps))
         return result
 
     def _refused(self, exc: R2z2Error, retry_after_s: float | None, first_s: float) -> NoReturn:
+        self._pause(exc, retry_after_s, first_s)
+        raise _Refused from exc
+
+    def _pause(self, exc: R2z2Error, retry_after_s: float | None, first_s: float) -> None:
         now = self._clock()
         self._pace = pace.paused(pace.sent(self._pace, now, self._max_rps), now, retry_after_s, first_s)
         log.warning("r2z2 pause", error=str(exc), until_s=round(self._pace.paused_until - now, 1))
-        raise _Refused from exc
