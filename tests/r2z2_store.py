@@ -36,7 +36,8 @@ class MemoryKillmailStore:
         self.holes.append(number)
 
     async def refresh_zkb(self, killmail_id: int, zkb: Zkb) -> None:
-        assert killmail_id in self.killmails, f"refresh of {killmail_id}, never saved"
+        if killmail_id not in self.killmails:
+            return
         self.zkb[killmail_id] = zkb
         self.refreshed.append(killmail_id)
 

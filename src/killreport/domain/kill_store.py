@@ -30,5 +30,6 @@ class KillmailStore(Protocol):
         ...
 
     async def refresh_zkb(self, killmail_id: int, zkb: Zkb) -> None:
-        """Replace a stored killmail's zkb block with the one its republication carries."""
+        """Replace a stored killmail's zkb block with the one its republication carries; a killmail id
+        not held (its package was kept aside as rejected) is left alone."""
         ...
