@@ -107,6 +107,8 @@ class Follower:
             got = None
         if got is None:
             self.state = follow.missed(state, number, self._clock(), self._policy)
+            if follow.is_refresh(state, number) and not follow.is_refresh(self.state, number):
+                log.warning("r2z2 zkb refresh given up; the stored zkb stays", number=number)
             return
         await self._keep(state, number, got)
 
