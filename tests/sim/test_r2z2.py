@@ -130,6 +130,8 @@ async def test_a_blank_user_agent_is_refused_and_a_fast_client_gets_429() -> Non
                 statuses.append(resp.status)
                 retry = resp.headers.get("Retry-After", retry)
         assert statuses == [200, 200, 200, 429, 429] and retry == "1"
+        assert (await sim.control.stats())["r2z2"] == {"requests": 7,
+                                                       "by_status": {"403": 2, "200": 3, "429": 2}}
 
 
 def test_flags_carry_the_feed_options_and_the_port_follows_esi_s() -> None:

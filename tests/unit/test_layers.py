@@ -16,6 +16,8 @@ above it, so no cycle can form.
                store/sqlite/budget.py), while these backends open the store: one package holding
                both was a cycle with the store
     esi        the client, over domain only: it talks to the Budget protocol, never to a backend
+    r2z2       zKillboard's kill feed: its client and the follower, over domain only; it writes through
+               domain's KillmailStore protocol, which the store implements without importing it
     downtime   waiting for ESI's /status, over esi
     queue      the brokers; the table queue over the SQLite store's queue surface
     services   the database a process opens
@@ -57,6 +59,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("store", frozenset({"domain"})),
     ("budget", frozenset({"domain", "store"})),
     ("esi", frozenset({"domain"})),
+    ("r2z2", frozenset({"domain"})),
     ("downtime", frozenset({"domain", "esi"})),
     ("queue", frozenset({"store"})),
     ("services", frozenset({"store"})),
@@ -81,7 +84,7 @@ BASE_DEPS: Final = {"changes": frozenset({"ids"})}
 
 # Third-party libraries only some units may load: an HTTP client, AMQP.
 LIBRARIES: Final = {
-    "aiohttp": frozenset({"esi", "metrics", "sim", "web"}),
+    "aiohttp": frozenset({"esi", "metrics", "r2z2", "sim", "web"}),
     "aio_pika": frozenset({"queue"}),
     "aiormq": frozenset({"queue"}),
 }

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 PACKAGES = [f"killreport.{name}" for name in (
-    "budget", "cli", "domain", "esi", "queue", "scheduler", "sim", "store", "sync", "web", "worker")]
+    "budget", "cli", "domain", "esi", "queue", "r2z2", "scheduler", "sim", "store", "sync", "web", "worker")]
 
 
 def test_each_package_imports_first_in_a_fresh_interpreter() -> None:

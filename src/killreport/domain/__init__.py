@@ -1,6 +1,8 @@
 """What every layer talks about, with nothing under it: plain values, no I/O, no client, no database.
 
     models        the pinned ESI schemas of the entities we store (pydantic), Entity, Affiliation, Status
+    killmail      ESI's killmail and zKillboard's R2Z2 package (pydantic), Rejected for one failing them
+    kill_store    the KillmailStore protocol the R2Z2 follower writes through
     cache         a fetched answer and a 304 with their cache facts (Fetched, NotModified)
     observation   what one response tells the budget (Observation, TokenReport, NO_ANSWER)
     routes        request counts' keys: a route template and a status (RouteStatus)
@@ -12,4 +14,5 @@ Every layer above may import these (store, budget, esi, sync...); this package i
 killreport. tests/unit/test_layers.py writes down the order of the layers and holds it.
 """
 
-__all__ = ["budget", "budget_rules", "cache", "models", "observation", "routes", "schedule"]
+__all__ = ["budget", "budget_rules", "cache", "kill_store", "killmail", "models", "observation", "routes",
+           "schedule"]

@@ -24,7 +24,14 @@ def _json(sim: Sim, data: Any, status: int = 200, headers: dict[str, str] | None
 
 @web.middleware
 async def etiquette(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """The feed's manners: 403 without a User-Agent, 429 above the request rate; then catch the feed up."""
+    """The feed's manners, every answer counted by status in the stats (`r2z2`)."""
+    response = await _mannered(request, handler)
+    request.app[SIM_KEY].stats.feed_answered(response.status)
+    return response
+
+
+async def _mannered(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """403 without a User-Agent, 429 above the request rate; then catch the feed up and answer."""
     sim = request.app[SIM_KEY]
     if not request.headers.get("User-Agent", "").strip():
         return _json(sim, {"error": "a User-Agent is required"}, 403)

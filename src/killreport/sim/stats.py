@@ -32,6 +32,7 @@ class Stats:
         self._level_since: float | None = None
         self.user_agents: Counter[str] = Counter()
         self.compatibility_dates: Counter[str] = Counter()
+        self.r2z2: Counter[str] = Counter()  # the feed's answers by status (403 and 429 included)
 
     def started(self, user_agent: str | None, compat: str | None) -> None:
         """A request arrived."""
@@ -58,6 +59,10 @@ class Stats:
         if self._level_since is not None:
             self.in_flight_s[self.in_flight] += now - self._level_since
         self._level_since = now
+
+    def feed_answered(self, status: int) -> None:
+        """The R2Z2 feed answered a request with `status`."""
+        self.r2z2[str(status)] += 1
 
     def cache_violation(self, route_key: str) -> None:
         """A client asked again for a resource before the Expires it had been given."""
@@ -88,4 +93,5 @@ class Stats:
             "in_flight_seconds": {str(n): round(s, 3) for n, s in sorted(self.in_flight_s.items())},
             "user_agents": dict(self.user_agents),
             "compatibility_dates": dict(self.compatibility_dates),
+            "r2z2": {"requests": sum(self.r2z2.values()), "by_status": dict(self.r2z2)},
         }

@@ -1,0 +1,70 @@
+"""zKillboard's R2Z2 kill feed: a typed client over a one-method transport, and the follower that stores it.
+
+    Follower ──► follow.next_step / pace ──► R2z2Client ──► Transport(FeedRequest) -> FeedResponse
+       │         (pure: what to ask, when)                  (AiohttpTransport, or a fake in tests)
+       └──► KillmailStore (domain.kill_store): save, record_hole, refresh_zkb, load_cursor
+
+What can go wrong (classify.py maps every answer to one of these; none is raised for a 200 that reads):
+
+    R2z2Error
+    ├── NotFound          404: not published yet, expired, or stale (package() and the day files
+    │                     answer None for it)
+    ├── Throttled         slow down; retry_after_s is the Retry-After (None: not given)
+    │   ├── RateLimited   429
+    │   └── Forbidden     403 (no User-Agent, or blocked)
+    ├── ServerError       5xx
+    ├── UnexpectedStatus  any other status
+    ├── MalformedBody     a 200 that cannot be used: too large, truncated, not JSON, not the shape
+    ├── Unreachable       no HTTP answer: refused, reset, DNS
+    └── Timeout           no complete answer within the request's total time
+
+A package whose numbers read but whose killmail or zkb fails the schema is no error: package()
+returns it as a domain Rejected, with the reason, for the store to keep aside.
+"""
+
+from killreport.r2z2.client import DEFAULT_URL, DayKills, R2z2Client, user_agent
+from killreport.r2z2.errors import (
+    Forbidden,
+    MalformedBody,
+    NotFound,
+    R2z2Error,
+    RateLimited,
+    ServerError,
+    Throttled,
+    Timeout,
+    UnexpectedStatus,
+    Unreachable,
+)
+from killreport.r2z2.follow import Policy
+from killreport.r2z2.follower import Follower
+from killreport.r2z2.transport import (
+    AiohttpTransport,
+    FeedRequest,
+    FeedResponse,
+    Transport,
+    aiohttp_transport,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "AiohttpTransport",
+    "DayKills",
+    "FeedRequest",
+    "FeedResponse",
+    "Follower",
+    "Forbidden",
+    "MalformedBody",
+    "NotFound",
+    "Policy",
+    "R2z2Client",
+    "R2z2Error",
+    "RateLimited",
+    "ServerError",
+    "Throttled",
+    "Timeout",
+    "Transport",
+    "UnexpectedStatus",
+    "Unreachable",
+    "aiohttp_transport",
+    "user_agent",
+]

@@ -1,0 +1,130 @@
+"""R2z2Client: the feed's head pointer, its packages and its day files, every failure an R2z2Error."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Annotated, Final
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from killreport import __version__
+from killreport.domain.killmail import Killmail, Package, Rejected
+from killreport.domain.models import Id
+from killreport.r2z2 import classify
+from killreport.r2z2.errors import MalformedBody, NotFound
+from killreport.r2z2.transport import FeedRequest, FeedResponse, Transport
+
+PROJECT_URL: Final = "https://github.com/killreport/killreport"
+DEFAULT_URL: Final = "https://r2z2.zkillboard.com"
+_DAY: Final = re.compile(r"^\d{8}$")
+_FILE_BYTES: Final = 4 * 1024 * 1024  # one package: a killmail with hundreds of attackers is well under
+_DAY_BYTES: Final = 1024 * 1024 * 1024  # a raw day holds every killmail of a day (a few hundred MB)
+
+
+def user_agent(contact: str) -> str:
+    """`killreport/<version> (<contact>; +<project url>)`: who is asking and how to reach them."""
+    contact = re.sub(r"[\x00-\x1f\x7f();]", "", contact).strip()
+    return f"killreport/{__version__} ({contact or 'no contact given'}; +{PROJECT_URL})"
+
+
+class _Sequence(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    sequence: Id
+
+
+def _digits(key: str) -> str:
+    if not key.isascii() or not key.isdigit():
+        raise ValueError("not a decimal number")
+    return key
+
+
+_Key = Annotated[str, AfterValidator(_digits)]
+_SEQUENCE: Final = TypeAdapter(_Sequence)
+_HASHES: Final = TypeAdapter(dict[_Key, str])
+_TOTALS: Final = TypeAdapter(dict[_Key, Id])
+_RAW: Final = TypeAdapter(dict[_Key, dict[str, object]])
+_KILLMAIL: Final = TypeAdapter(Killmail)
+
+
+@dataclass(frozen=True, slots=True)
+class DayKills:
+    """A raw day file: the killmails that read, and why each of the others did not (never dropped)."""
+
+    killmails: dict[int, Killmail]
+    rejected: dict[int, str]
+
+
+class R2z2Client:
+    """Typed access to the feed under `base_url` (https://r2z2.zkillboard.com, or the simulator's)."""
+
+    def __init__(self, transport: Transport, *, base_url: str = DEFAULT_URL, user_agent: str,
+                 timeout_s: float = 10.0, day_timeout_s: float = 300.0) -> None:
+        self._transport = transport
+        self._base = base_url.rstrip("/")
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        self._timeout, self._day_timeout = timeout_s, day_timeout_s
+
+    async def sequence(self) -> int:
+        """GET ephemeral/sequence.json: the head pointer (it lags the newest file)."""
+        url, body = await self._get("/ephemeral/sequence.json", self._timeout, _FILE_BYTES)
+        return classify.read(_SEQUENCE, body, url).sequence
+
+    async def package(self, number: int) -> Package | Rejected | None:
+        """GET ephemeral/{number}.json; None for a 404 (not yet, expired, or stale)."""
+        try:
+            url, body = await self._get(f"/ephemeral/{number}.json", self._timeout, _FILE_BYTES)
+        except NotFound:
+            return None
+        found = classify.package(body, url)
+        if found.sequence_id != number:
+            raise MalformedBody(f"file {number} says it is {found.sequence_id}", url=url, status=200)
+        return found
+
+    async def day(self, day: str) -> dict[int, str] | None:
+        """GET history/{day}.json: killmail id → hash; None while the day is not over or had no kill."""
+        got = await self._history(f"/history/{_checked(day)}.json")
+        return None if got is None else {int(k): v for k, v in classify.read(_HASHES, *got).items()}
+
+    async def raw_day(self, day: str) -> DayKills | None:
+        """GET history/raw/{day}.json: the day's killmails; None while the day is not over or had no kill."""
+        got = await self._history(f"/history/raw/{_checked(day)}.json")
+        return None if got is None else _day_kills(classify.read(_RAW, *got))
+
+    async def totals(self) -> dict[str, int]:
+        """GET history/totals.json: kills per day."""
+        url, body = await self._get("/history/totals.json", self._day_timeout, _FILE_BYTES)
+        return classify.read(_TOTALS, body, url)
+
+    async def _history(self, path: str) -> tuple[bytes, str] | None:
+        try:
+            url, body = await self._get(path, self._day_timeout, _DAY_BYTES)
+        except NotFound:
+            return None
+        return body, url
+
+    async def _get(self, path: str, timeout_s: float, max_bytes: int) -> tuple[str, bytes]:
+        url = self._base + path
+        response: FeedResponse = await self._transport(FeedRequest(url, self._headers, timeout_s, max_bytes))
+        error = classify.failure(response, url)
+        if error is not None:
+            raise error
+        return url, response.body
+
+
+def _checked(day: str) -> str:
+    if not _DAY.match(day):
+        raise ValueError(f"a day is YYYYMMDD, not {day!r}")
+    return day
+
+
+def _day_kills(raw: dict[str, dict[str, object]]) -> DayKills:
+    killmails, rejected = {}, {}
+    for key, body in raw.items():
+        try:
+            # Strict validation of Python objects takes no list for a tuple: read each one as JSON again.
+            killmails[int(key)] = _KILLMAIL.validate_json(json.dumps(body), strict=True)
+        except ValidationError as exc:
+            rejected[int(key)] = classify.reason(exc)
+    return DayKills(killmails, rejected)
