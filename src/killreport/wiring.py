@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
+from killreport.agent import user_agent
 from killreport.budget.sqlite import RunnerBudget
 from killreport.config import Settings, mask_url
 from killreport.domain.budget import Budget
 from killreport.domain.budget_rules import RULES, WITHOUT_DOWNTIME, Rules
-from killreport.esi.client import EsiClient, user_agent
+from killreport.esi.client import EsiClient
 from killreport.esi.counting import CountingTransport, Observer
 from killreport.esi.transport import aiohttp_transport
 from killreport.queue.broker import Broker, BrokerUnavailable

@@ -18,10 +18,11 @@ from dataclasses import replace
 
 import pytest
 
+from killreport.agent import user_agent
 from killreport.budget.sqlite import RunnerBudget
 from killreport.domain.budget_rules import RULES, Limits
 from killreport.downtime import watch
-from killreport.esi.client import EsiClient, user_agent
+from killreport.esi.client import EsiClient
 from killreport.esi.transport import aiohttp_transport
 from killreport.sim.testing import running_sim
 from killreport.store.sqlite.engine import open_engine

@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from killreport.r2z2 import Follower, R2z2Client, aiohttp_transport, user_agent
+from killreport.agent import user_agent
+from killreport.r2z2 import Follower, R2z2Client, aiohttp_transport
 from killreport.r2z2.transport import FeedRequest, FeedResponse, Transport
 from killreport.sim.feed import FIRST_SEQUENCE
 from killreport.sim.testing import running_sim

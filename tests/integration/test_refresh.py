@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from killreport.agent import user_agent
 from killreport.budget.memory import MemoryBudget
 from killreport.domain.budget_rules import Limits
-from killreport.esi.client import EsiClient, user_agent
+from killreport.esi.client import EsiClient
 from killreport.esi.transport import aiohttp_transport
 from killreport.ids import Kind
 from killreport.queue.stub import StubBroker

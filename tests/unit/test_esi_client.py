@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from killreport.agent import user_agent
 from killreport.budget.memory import MemoryBudget
 from killreport.domain import models
 from killreport.domain.budget import BudgetSnapshot, Lease
 from killreport.domain.budget_rules import Limits
 from killreport.domain.cache import Fetched, NotModified
 from killreport.domain.observation import Observation
-from killreport.esi.client import NOT_SENT, EsiClient, NotSent, route_of, sending_until, user_agent
+from killreport.esi.client import NOT_SENT, EsiClient, NotSent, route_of, sending_until
 from killreport.esi.errors import (
     Deleted,
     MalformedResponse,

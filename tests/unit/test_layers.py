@@ -51,8 +51,8 @@ from typing import Final
 
 SRC: Final = Path(__file__).resolve().parents[2] / "src"
 
-BASE: Final = frozenset({"killreport", "ids", "changes", "config", "_lazy", "logs", "signals", "since",
-                         "runner_lock"})
+BASE: Final = frozenset({"killreport", "agent", "ids", "changes", "config", "_lazy", "logs", "signals",
+                         "since", "runner_lock"})
 
 LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("domain", frozenset()),
@@ -80,7 +80,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
 )
 
 # Within the base: what it needs of itself.
-BASE_DEPS: Final = {"changes": frozenset({"ids"})}
+BASE_DEPS: Final = {"changes": frozenset({"ids"}), "agent": frozenset({"killreport"})}
 
 # Third-party libraries only some units may load: an HTTP client, AMQP.
 LIBRARIES: Final = {

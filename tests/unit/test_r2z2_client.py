@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from killreport.agent import user_agent
 from killreport.domain.killmail import Package, Rejected
 from killreport.r2z2 import (
     FeedRequest,
@@ -28,7 +29,6 @@ from killreport.r2z2 import (
     UnexpectedStatus,
     Unreachable,
     aiohttp_transport,
-    user_agent,
 )
 from killreport.r2z2.classify import retry_after
 from tests.unit.test_esi_models import SPEC_PATH

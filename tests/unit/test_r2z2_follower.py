@@ -8,7 +8,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from killreport.r2z2 import FeedRequest, FeedResponse, Follower, Policy, R2z2Client, Unreachable, user_agent
+from killreport.agent import user_agent
+from killreport.r2z2 import FeedRequest, FeedResponse, Follower, Policy, R2z2Client, Unreachable
 from tests.r2z2_store import MemoryKillmailStore
 from tests.sim.test_daily_downtime import FakeClock
 from tests.unit.test_r2z2_client import KILLMAIL, PACKAGE

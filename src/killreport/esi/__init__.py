@@ -8,7 +8,7 @@ functions of killreport.esi.classify; bodies validate (esi/validate.py) against 
 killreport.domain.models, which the store shares without loading this client.
 """
 
-from killreport.esi.client import EsiClient, route_of, user_agent
+from killreport.esi.client import EsiClient, route_of
 from killreport.esi.errors import (
     Deleted,
     EsiError,
@@ -25,5 +25,5 @@ from killreport.esi.types import EsiRequest, EsiResponse, Transport
 __all__ = [
     "AiohttpTransport", "Deleted", "EsiClient", "EsiError", "EsiRequest", "EsiResponse", "MalformedResponse",
     "NotFound", "PermanentError", "ServerError", "TransientError", "Transport", "TransportError",
-    "aiohttp_transport", "route_of", "user_agent",
+    "aiohttp_transport", "route_of",
 ]

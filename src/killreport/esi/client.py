@@ -18,7 +18,6 @@ from typing import Final, TypeVar
 import structlog
 from pydantic import TypeAdapter
 
-from killreport import __version__
 from killreport.domain import models
 from killreport.domain.budget import Budget, Lease
 from killreport.domain.cache import Fetched, NotModified
@@ -31,7 +30,6 @@ from killreport.ids import MAX_ID, Kind, is_special, is_valid_id
 
 T = TypeVar("T")
 E = TypeVar("E", bound=EsiError)
-PROJECT_URL: Final = "https://github.com/killreport/killreport"
 _NUMBER_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
 AFFILIATION_PATH: Final = "/characters/affiliation"
 log = structlog.get_logger("killreport.esi")
@@ -64,12 +62,6 @@ def sending_until(deadline: float) -> Iterator[None]:
         yield
     finally:
         _SEND_BY.reset(token)
-
-
-def user_agent(contact: str) -> str:
-    """`killreport/<version> (<contact>; +<project url>)`, as CCP asks."""
-    contact = re.sub(r"[\x00-\x1f\x7f();]", "", contact).strip()
-    return f"killreport/{__version__} ({contact or 'no contact given'}; +{PROJECT_URL})"
 
 
 def route_of(path: str) -> str:

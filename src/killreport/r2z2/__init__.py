@@ -22,7 +22,7 @@ A package whose numbers read but whose killmail or zkb fails the schema is no er
 returns it as a domain Rejected, with the reason, for the store to keep aside.
 """
 
-from killreport.r2z2.client import DEFAULT_URL, DayKills, R2z2Client, user_agent
+from killreport.r2z2.client import DEFAULT_URL, DayKills, R2z2Client
 from killreport.r2z2.errors import (
     Forbidden,
     MalformedBody,
@@ -66,5 +66,4 @@ __all__ = [
     "UnexpectedStatus",
     "Unreachable",
     "aiohttp_transport",
-    "user_agent",
 ]

@@ -9,24 +9,16 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from killreport import __version__
 from killreport.domain.killmail import Killmail, Package, Rejected
 from killreport.domain.models import Id
 from killreport.r2z2 import classify
 from killreport.r2z2.errors import MalformedBody, NotFound
 from killreport.r2z2.transport import FeedRequest, FeedResponse, Transport
 
-PROJECT_URL: Final = "https://github.com/killreport/killreport"
 DEFAULT_URL: Final = "https://r2z2.zkillboard.com"
 _DAY: Final = re.compile(r"^\d{8}$")
 _FILE_BYTES: Final = 4 * 1024 * 1024  # one package: a killmail with hundreds of attackers is well under
 _DAY_BYTES: Final = 1024 * 1024 * 1024  # a raw day holds every killmail of a day (a few hundred MB)
-
-
-def user_agent(contact: str) -> str:
-    """`killreport/<version> (<contact>; +<project url>)`: who is asking and how to reach them."""
-    contact = re.sub(r"[\x00-\x1f\x7f();]", "", contact).strip()
-    return f"killreport/{__version__} ({contact or 'no contact given'}; +{PROJECT_URL})"
 
 
 class _Sequence(BaseModel):
