@@ -32,7 +32,6 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
-    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -260,7 +259,7 @@ def _changes_cte() -> CTE:
     """Append the :changes rows (a JSON array) to the changes table, observed now.
 
     PostgreSQL's own: one statement for any number of changes, so it joins a job's other CTEs;
-    store/sqlite/schedule.py's `record` appends them one parameter set each (executemany)."""
+    store/jobs.py's `_lite_record` appends them one parameter set each (executemany)."""
     given = func.jsonb_to_recordset(bindparam("changes", type_=JSONB)).table_valued(
         column("kind", Text), column("entity_id", BigInteger), column("field", Text),
         column("old_value", JSONB), column("new_value", JSONB)).render_derived("given", with_types=True)
@@ -445,16 +444,3 @@ def _tombstone_noted() -> Select[Any]:
     ctes = [tombstone_statement().cte("buried"), _changes_cte()]
     return select(null().label("id")).where(false()).add_cte(*ctes)
 
-
-async def entity_counts(conn: AsyncConnection) -> dict[str, int]:
-    """Rows per table users care about."""
-    result = await conn.execute(
-        text(
-            "SELECT (SELECT count(*) FROM alliances) AS alliances,"
-            " (SELECT count(*) FROM corporations) AS corporations,"
-            " (SELECT count(*) FROM characters) AS characters,"
-            " (SELECT count(*) FROM character_tombstones) AS deleted_characters,"
-            " (SELECT count(*) FROM sync_failures) AS failures"
-        )
-    )
-    return dict(result.mappings().one())

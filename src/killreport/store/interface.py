@@ -149,7 +149,7 @@ class JobQueries(Protocol):
 
 
 class ScheduleQueries(Protocol):
-    """The scheduler's statements (store/schedule.py on PostgreSQL)."""
+    """The scheduler's statements (store/schedule.py, both dialects)."""
 
     async def leader(self, conn: AsyncConnection) -> Leader | None:
         """The last scheduler to lead, and whether one leads now."""

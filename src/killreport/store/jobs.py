@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from killreport.changes import Change
 from killreport.domain.models import Entity
 from killreport.ids import Kind
-from killreport.store import entities, http_cache, pending, rows
+from killreport.store import changes, entities, http_cache, pending, rows
 from killreport.store import tables as t
 from killreport.store.dialects import POSTGRES, SQLITE, Idioms
 from killreport.store.entities import MEMBERS_OF, Stored, stored_of
@@ -49,7 +49,6 @@ from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.references import referenced_ids
 from killreport.store.sqlite import fast
 from killreport.store.sqlite import fetch_lock as sqlite_fetch_lock
-from killreport.store.sqlite.schedule import record
 
 __all__ = [
     "add", "among", "claim_and_read", "defer", "fetch_lock", "finish", "forget_unclaimed", "fresh_ids",
@@ -66,6 +65,12 @@ def _lite(conn: AsyncConnection) -> bool:
 
 def _idioms(conn: AsyncConnection) -> Idioms:
     return SQLITE if _lite(conn) else POSTGRES
+
+
+def _lite_record(tx: fast.Tx, noted: Sequence[Change]) -> None:
+    """Append changes, observed now, inside a transaction of store/sqlite/fast.py (one executemany)."""
+    if noted:
+        tx.many(changes.record_statement(SQLITE), changes.record_params(noted))
 
 
 async def _write(conn: AsyncConnection, statement: Any, params: Mapping[str, Any]) -> int:
@@ -135,7 +140,7 @@ async def store(conn: AsyncConnection, entity_id: int, entity: Entity, facts: Ca
 
     def work(tx: fast.Tx) -> None:
         _lite_upsert(tx, entity_id, entity, facts)
-        record(tx, noted)
+        _lite_record(tx, noted)
 
     await fast.transact(conn, work)
 
@@ -151,7 +156,7 @@ async def store_and_finish(conn: AsyncConnection, entity_id: int, entity: Entity
 
     def work(tx: fast.Tx) -> list[int]:
         kind = _lite_upsert(tx, entity_id, entity, facts)
-        record(tx, noted)
+        _lite_record(tx, noted)
         added = _lite_add_children(tx, children)
         _lite_finish(tx, kind, entity_id, stored=True)
         return added
@@ -211,7 +216,7 @@ async def replace_members(conn: AsyncConnection, alliance_id: int, members: Iter
         tx.execute(gone, params)
         tx.execute(joined, params)
         _lite_set(tx, "alliance", alliance_id, facts.columns(t.MEMBERS_PREFIX))
-        record(tx, noted)
+        _lite_record(tx, noted)
 
     await fast.transact(conn, work)
 
@@ -224,7 +229,7 @@ async def tombstone(conn: AsyncConnection, character_id: int, reason: str,
 
     def work(tx: fast.Tx) -> None:
         tx.execute(entities.tombstone_statement(SQLITE), {"row_id": character_id, "reason": reason})
-        record(tx, noted)
+        _lite_record(tx, noted)
 
     await fast.transact(conn, work)
 
