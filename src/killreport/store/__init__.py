@@ -12,7 +12,7 @@ interface.py is the seam both stores implement.
     copy         `killreport copy`: a SQLite file's rows into an empty PostgreSQL database
 
     tables       the schema as Core tables (migrations/ builds it; a test holds the two equal)
-    entities     claim-and-read, store, members, tombstones, failures: the job's hot path
+    entities     the job's building blocks: upserts, members, tombstones, failures, the read
     pending      the pending set (dedup, claims, unpublished rows)
     rows, facts, references, http_cache   answers to rows, cache facts, what rows name, list caches
     changes, freshness, lookup            the changes table, how fresh, the web's

@@ -48,7 +48,7 @@ Children: TypeAlias = "tuple[Kind, Iterable[int]] | None"
 
 
 class JobQueries(Protocol):
-    """A job's statements (store/entities.py, pending.py, http_cache.py, references.py on PostgreSQL)."""
+    """A job's statements (store/jobs.py, both dialects, over entities.py, pending.py, http_cache.py)."""
 
     async def claim_and_read(self, conn: AsyncConnection, kind: Kind, entity_id: int,
                              ttl_s: float) -> Stored | None:

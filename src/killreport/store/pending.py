@@ -75,17 +75,6 @@ def done_statement(table: Table) -> Delete:
                                table.c.id == bindparam("row_id", type_=BigInteger))
 
 
-async def finish(conn: AsyncConnection, kind: Kind, entity_id: int, *, stored: bool = False) -> None:
-    """The entity is done (stored, tombstoned or recorded as failed); `stored` clears old failures."""
-    params = {"kind": kind, "row_id": entity_id}
-    if not stored:
-        await conn.execute(done_statement(_p), params)
-        return
-    # One round trip for both deletes: this is on every job's path.
-    failed = done_statement(t.sync_failures).cte("failed")
-    await conn.execute(done_statement(_p).add_cte(failed), params)
-
-
 @functools.cache
 def add_statement(kind: Kind, *, skip_fresh: bool, published: bool,
                   sql: Idioms = POSTGRES) -> ReturningInsert[tuple[int]]:
