@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from killreport.changes import Change
 from killreport.config import sqlalchemy_url
 from killreport.domain import models
-from killreport.store import changes, entities, migrate
+from killreport.store import changes, jobs, migrate
 from killreport.store.facts import CacheFacts
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
@@ -66,16 +66,16 @@ async def fill(url: str, members: int, universe: int) -> None:
     """The alliance, its members and their CEOs, its changes, and the rest of the universe."""
     engine = create_async_engine(sqlalchemy_url(url))
     async with engine.begin() as db:
-        await entities.upsert(db, ALLIANCE, models.Alliance(
+        await jobs.store(db, ALLIANCE, models.Alliance(
             name="Bench Alliance", ticker="BENCH", creator_id=FIRST_CHARACTER,
             creator_corporation_id=FIRST_CORPORATION, date_founded=FOUNDED,
             executor_corporation_id=FIRST_CORPORATION), facts())
         for n in range(members + universe):
             member_of = ALLIANCE if n < members else None
-            await entities.upsert(db, FIRST_CORPORATION + n, corporation(n, member_of), facts())
-            await entities.upsert(db, FIRST_CHARACTER + n, character(n), facts())
+            await jobs.store(db, FIRST_CORPORATION + n, corporation(n, member_of), facts())
+            await jobs.store(db, FIRST_CHARACTER + n, character(n), facts())
         member_ids = range(FIRST_CORPORATION, FIRST_CORPORATION + members)
-        await entities.replace_members(db, ALLIANCE, member_ids, facts())
+        await jobs.replace_members(db, ALLIANCE, member_ids, facts())
         await changes.record(db, [Change("alliance", ALLIANCE, "executor_corporation_id", member_ids[i],
                                          member_ids[i + 1]) for i in range(min(50, members - 1))])
     await engine.dispose()

@@ -17,7 +17,7 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from killreport.store import entities
+from killreport.store import jobs
 
 CORP = 98000001
 
@@ -44,7 +44,7 @@ async def test_a_claim_won_after_a_concurrent_finish_sees_what_that_finish_store
         await first.execute(text("DELETE FROM sync_pending WHERE kind = 'corporation' AND id = :id"),
                             {"id": CORP})
         # A duplicate message's job claims meanwhile: it waits for the first job's row lock.
-        claiming = asyncio.ensure_future(entities.claim_and_read(second, "corporation", CORP, 60.0))
+        claiming = asyncio.ensure_future(jobs.claim_and_read(second, "corporation", CORP, 60.0))
         await asyncio.sleep(0.5)
         assert not claiming.done(), "the claim did not wait for the finishing job"
         await finishing.commit()

@@ -59,7 +59,7 @@ def _facts(expires_in_s: float) -> CacheFacts:
 async def test_hostile_strings_round_trip_byte_for_byte(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         for i, s in enumerate(HOSTILE):
-            await entities.upsert(conn, 98000000 + i, _corp(s, s[::-1], url=s,
+            await jobs.store(conn, 98000000 + i, _corp(s, s[::-1], url=s,
                                                             palette={"main_color": s}), _facts(60))
     async with engine.connect() as conn:
         c = t.corporations.c
@@ -71,8 +71,8 @@ async def test_hostile_strings_round_trip_byte_for_byte(engine: AsyncEngine) -> 
 async def test_upsert_is_idempotent_and_replaces(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         for _ in range(2):
-            await entities.upsert(conn, 98000001, _corp("first", "d"), _facts(60))
-        await entities.upsert(conn, 98000001, _corp("second", "d", alliance_id=99000001), _facts(60))
+            await jobs.store(conn, 98000001, _corp("first", "d"), _facts(60))
+        await jobs.store(conn, 98000001, _corp("second", "d", alliance_id=99000001), _facts(60))
     async with engine.connect() as conn:
         got = (await conn.execute(select(t.corporations))).mappings().all()
     assert len(got) == 1
@@ -89,7 +89,7 @@ async def test_store_and_finish_stores_and_clears_pending_and_failure_idempotent
         await jobs.record_failure(conn, "corporation", 98000007, status=502, reason="earlier",
                                       attempts=1, permanent=False)
         for name in ("first", "second"):
-            await entities.store_and_finish(conn, 98000007, _corp(name, "d"), _facts(60))
+            await jobs.store_and_finish(conn, 98000007, _corp(name, "d"), _facts(60))
     async with engine.connect() as conn:
         names = (await conn.execute(select(t.corporations.c.name))).scalars().all()
         left = (await conn.execute(select(t.sync_pending.c.id))).scalars().all()
@@ -102,8 +102,8 @@ async def test_store_and_finish_queues_only_children_not_pending_fresh_or_delete
     async with engine.begin() as conn:
         await jobs.add(conn, "corporation", [98000007], skip_fresh=False)
         await jobs.add(conn, "character", [90000001], skip_fresh=False)  # already pending
-        await entities.tombstone(conn, 90000002, "Character has been deleted!")
-        added = await entities.store_and_finish(
+        await jobs.tombstone(conn, 90000002, "Character has been deleted!")
+        added = await jobs.store_and_finish(
             conn, 98000007, _corp("c", "d"), _facts(60),
             ("character", [90000001, 90000002, 90000003, 90000003]))
         assert added == [90000003]
@@ -117,9 +117,9 @@ async def test_alliance_without_executor_stores_with_members(engine: AsyncEngine
             "creator_corporation_id": 98000001, "date_founded": "2015-05-05T00:00:00Z"}
     alliance = _valid(models.Alliance, body)
     async with engine.begin() as conn:
-        await entities.upsert(conn, 99000001, alliance, _facts(60))
-        await entities.replace_members(conn, 99000001, [], _facts(60))
-        state = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+        await jobs.store(conn, 99000001, alliance, _facts(60))
+        await jobs.replace_members(conn, 99000001, [], _facts(60))
+        state = await jobs.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
     assert state == entities.Stored(
         fresh=True, members=(), members_fresh=True,
         references=AllianceReferences(creator_id=90000001, creator_corporation_id=98000001,
@@ -129,9 +129,9 @@ async def test_alliance_without_executor_stores_with_members(engine: AsyncEngine
 
 async def test_stale_and_missing_rows_are_not_fresh(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await entities.upsert(conn, 98000002, _corp("a", "b"), _facts(-1))
-        stale = await entities.claim_and_read(conn, "corporation", 98000002, ttl_s=60)
-        missing = await entities.claim_and_read(conn, "corporation", 98000003, ttl_s=60)
+        await jobs.store(conn, 98000002, _corp("a", "b"), _facts(-1))
+        stale = await jobs.claim_and_read(conn, "corporation", 98000002, ttl_s=60)
+        missing = await jobs.claim_and_read(conn, "corporation", 98000003, ttl_s=60)
     assert stale == entities.Stored(fresh=False, references=CorporationReferences(ceo_id=1,
                                                                                  creator_id=90000001),
                                     row=rows.row_of(_corp("a", "b")), etag='"abc"')
@@ -140,8 +140,8 @@ async def test_stale_and_missing_rows_are_not_fresh(engine: AsyncEngine) -> None
 
 async def test_pending_dedups_and_skips_fresh_and_tombstoned(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await entities.upsert(conn, 98000010, _corp("f", ""), _facts(600))
-        await entities.tombstone(conn, 90000666, "deleted")
+        await jobs.store(conn, 98000010, _corp("f", ""), _facts(600))
+        await jobs.tombstone(conn, 90000666, "deleted")
         assert await jobs.add(conn, "corporation", [98000010, 98000011], skip_fresh=True) == [98000011]
         assert await jobs.add(conn, "corporation", [98000011], skip_fresh=True) == []
         assert await jobs.add(conn, "character", [90000666, 90000001], skip_fresh=False) == [90000001]
@@ -152,31 +152,31 @@ async def test_pending_dedups_and_skips_fresh_and_tombstoned(engine: AsyncEngine
 
 async def test_claim_is_exclusive_until_released_or_expired(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        first = await entities.claim_and_read(conn, "character", 90000001, ttl_s=60)
-        second = await entities.claim_and_read(conn, "character", 90000001, ttl_s=60)
+        first = await jobs.claim_and_read(conn, "character", 90000001, ttl_s=60)
+        second = await jobs.claim_and_read(conn, "character", 90000001, ttl_s=60)
         assert first == entities.Stored(fresh=False) and second is None
         await jobs.release(conn, "character", 90000001, attempts=2)
         assert (await pending.counts(conn))["character"] == {"pending": 1, "in_flight": 0, "retrying": 1}
-        assert await entities.claim_and_read(conn, "character", 90000001, ttl_s=0.01) is not None
+        assert await jobs.claim_and_read(conn, "character", 90000001, ttl_s=0.01) is not None
     await asyncio.sleep(0.05)
     async with engine.begin() as conn:
-        assert await entities.claim_and_read(conn, "character", 90000001, ttl_s=60) is not None
+        assert await jobs.claim_and_read(conn, "character", 90000001, ttl_s=60) is not None
         counts = await pending.counts(conn)
         assert counts["character"] == {"pending": 1, "in_flight": 1, "retrying": 0}
-        await pending.finish(conn, "character", 90000001)
+        await jobs.finish(conn, "character", 90000001)
         assert await pending.counts(conn) == {}
 
 
 async def test_claim_and_read_reads_references_and_claims_missing_entities_too(
         engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await entities.upsert(conn, 98000009, _corp("c", "d", ceo_id=90000005), _facts(60))
-        got = await entities.claim_and_read(conn, "corporation", 98000009, ttl_s=60)
+        await jobs.store(conn, 98000009, _corp("c", "d", ceo_id=90000005), _facts(60))
+        got = await jobs.claim_and_read(conn, "corporation", 98000009, ttl_s=60)
         assert got == entities.Stored(fresh=True, references=CorporationReferences(
             ceo_id=90000005, creator_id=90000001), row=rows.row_of(_corp("c", "d", ceo_id=90000005)),
             etag='"abc"')
-        assert await entities.claim_and_read(conn, "corporation", 98000009, ttl_s=60) is None
-        missing = await entities.claim_and_read(conn, "corporation", 98000010, ttl_s=60)
+        assert await jobs.claim_and_read(conn, "corporation", 98000009, ttl_s=60) is None
+        missing = await jobs.claim_and_read(conn, "corporation", 98000010, ttl_s=60)
         assert missing == entities.Stored(fresh=False)
         assert (await pending.counts(conn))["corporation"]["in_flight"] == 2
 
@@ -185,10 +185,10 @@ async def test_tombstone_keeps_the_character_row(engine: AsyncEngine) -> None:
     body = {"name": "gone", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1, "race_id": 1,
             "corporation_id": 1000001, "gender": "male", "achievement_score": 0}
     async with engine.begin() as conn:
-        await entities.upsert(conn, 90000002, _valid(models.Character, body), _facts(60))
-        await entities.tombstone(conn, 90000002, "Character has been deleted!")
-        await entities.tombstone(conn, 90000002, "Character has been deleted!")
-        state = await entities.claim_and_read(conn, "character", 90000002, ttl_s=60)
+        await jobs.store(conn, 90000002, _valid(models.Character, body), _facts(60))
+        await jobs.tombstone(conn, 90000002, "Character has been deleted!")
+        await jobs.tombstone(conn, 90000002, "Character has been deleted!")
+        state = await jobs.claim_and_read(conn, "character", 90000002, ttl_s=60)
         n = (await conn.execute(text("SELECT count(*) FROM characters"))).scalar_one()
     assert state == entities.Stored(fresh=True, tombstoned=True) and n == 1
 
@@ -206,9 +206,9 @@ async def test_referenced_ids_are_what_stored_alliances_and_corporations_name(en
     alliance = {"name": "A", "ticker": "A", "creator_id": 90000001, "creator_corporation_id": 98000001,
                 "executor_corporation_id": 98000002, "date_founded": "2015-05-05T00:00:00Z"}
     async with engine.begin() as conn:
-        await entities.upsert(conn, 99000001, _valid(models.Alliance, alliance), _facts(60))
-        await entities.replace_members(conn, 99000001, [98000002, 98000003], _facts(60))
-        await entities.upsert(conn, 98000003, _corp("c", "d", ceo_id=90000005), _facts(60))
+        await jobs.store(conn, 99000001, _valid(models.Alliance, alliance), _facts(60))
+        await jobs.replace_members(conn, 99000001, [98000002, 98000003], _facts(60))
+        await jobs.store(conn, 98000003, _corp("c", "d", ceo_id=90000005), _facts(60))
         assert sorted(await references.referenced_ids(conn, "corporation")) == [
             98000001, 98000002, 98000003]
         assert sorted(await references.referenced_ids(conn, "character")) == [90000001, 90000005]
@@ -239,11 +239,11 @@ async def test_changes_are_appended_with_the_row_in_one_statement_as_record_writ
     noted = [Change("corporation", 98000001, "alliance_id", 99000001, None),
              Change("corporation", 98000001, "name", "old", "new \u202e")]
     async with engine.begin() as conn:
-        await entities.store(conn, 98000001, _corp("old", "d", alliance_id=99000001), _facts(60))
+        await jobs.store(conn, 98000001, _corp("old", "d", alliance_id=99000001), _facts(60))
         await jobs.add(conn, "corporation", [98000001], skip_fresh=False)
-        await entities.store_and_finish(conn, 98000001, _corp("new \u202e", "d"), _facts(60), None, noted)
+        await jobs.store_and_finish(conn, 98000001, _corp("new \u202e", "d"), _facts(60), None, noted)
         await change_log.record(conn, [Change("corporation", 98000002, "alliance_id", 99000001, None)])
-        await entities.store(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60),
+        await jobs.store(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60),
                              [Change("alliance", 99000001, "ticker", "A", "B")])
     async with engine.connect() as conn:
         got = [o.change for o in await change_log.recent(conn)]
@@ -258,14 +258,14 @@ async def test_changes_are_appended_with_the_row_in_one_statement_as_record_writ
 
 async def test_a_304_moves_only_expires_and_checked_and_finishes(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await entities.upsert(conn, 98000001, _corp("c", "d", ceo_id=90000005), _facts(-1))
+        await jobs.store(conn, 98000001, _corp("c", "d", ceo_id=90000005), _facts(-1))
         await jobs.add(conn, "corporation", [98000001], skip_fresh=False)
         await jobs.record_failure(conn, "corporation", 98000001, status=502, reason="earlier",
                                       attempts=1, permanent=False)
     before = await _row(engine, "corporation", 98000001)
     checked = Revalidated(checked_at=NOW, expires_at=NOW + dt.timedelta(hours=2))
     async with engine.begin() as conn:
-        added = await entities.revalidate_and_finish(conn, "corporation", 98000001, checked,
+        added = await jobs.revalidate_and_finish(conn, "corporation", 98000001, checked,
                                                      ("character", [90000005, 90000001]))
         failures = (await conn.execute(select(t.sync_failures.c.id))).scalars().all()
         left = await jobs.among(conn, "corporation", [98000001])
@@ -278,11 +278,11 @@ async def test_a_304_moves_only_expires_and_checked_and_finishes(engine: AsyncEn
 async def test_member_lists_are_replaced_whole_with_their_own_facts_and_changes(engine: AsyncEngine) -> None:
     noted = [Change("alliance", 99000001, "corporations", [98000001, 98000002], [98000002, 98000003])]
     async with engine.begin() as conn:
-        await entities.upsert(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60))
-        await entities.replace_members(conn, 99000001, [98000002, 98000001], _facts(-1))
-        await entities.replace_members(conn, 99000001, [98000003, 98000002, 98000003], _facts(60), noted)
-        first = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
-        await pending.finish(conn, "alliance", 99000001)
+        await jobs.store(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60))
+        await jobs.replace_members(conn, 99000001, [98000002, 98000001], _facts(-1))
+        await jobs.replace_members(conn, 99000001, [98000003, 98000002, 98000003], _facts(60), noted)
+        first = await jobs.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+        await jobs.finish(conn, "alliance", 99000001)
         checked = Revalidated(checked_at=NOW, expires_at=NOW + dt.timedelta(hours=3))
         await jobs.revalidate(conn, "alliance", 99000001, checked, t.MEMBERS_PREFIX)
         logged = [o.change for o in await change_log.recent(conn)]
@@ -291,15 +291,15 @@ async def test_member_lists_are_replaced_whole_with_their_own_facts_and_changes(
     assert (row["members_expires_at"], row["members_checked_at"]) == (checked.expires_at, NOW)
     assert row["expires_at"] != checked.expires_at and logged == noted
     async with engine.begin() as conn:
-        await entities.replace_members(conn, 99000001, [], _facts(60))
-        emptied = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+        await jobs.replace_members(conn, 99000001, [], _facts(60))
+        emptied = await jobs.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
     assert emptied is not None and emptied.members == ()
 
 
 async def test_an_alliance_whose_member_list_was_never_stored_has_none(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await entities.upsert(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(-1))
-        got = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+        await jobs.store(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(-1))
+        got = await jobs.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
     assert got is not None and got.members is None and not got.members_fresh and got.members_etag is None
     assert got.etag == '"abc"' and got.row is not None and got.row["name"] == "A"
 
@@ -307,7 +307,7 @@ async def test_an_alliance_whose_member_list_was_never_stored_has_none(engine: A
 async def test_a_tombstone_records_the_deletion_it_is_given(engine: AsyncEngine) -> None:
     deleted = [Change("character", 90000002, "deleted", False, True)]
     async with engine.begin() as conn:
-        await entities.tombstone(conn, 90000002, "Character has been deleted!", deleted)
+        await jobs.tombstone(conn, 90000002, "Character has been deleted!", deleted)
         logged = [o.change for o in await change_log.recent(conn)]
     assert logged == deleted
 
@@ -315,9 +315,9 @@ async def test_a_tombstone_records_the_deletion_it_is_given(engine: AsyncEngine)
 async def test_a_deferred_member_list_is_fresh_until_then_though_none_was_stored(engine: AsyncEngine) -> None:
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
     async with engine.begin() as conn:
-        await entities.upsert(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60))
+        await jobs.store(conn, 99000001, _valid(models.Alliance, ALLIANCE), _facts(60))
         await jobs.defer(conn, "alliance", 99000001, later, t.MEMBERS_PREFIX)
-        got = await entities.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
+        got = await jobs.claim_and_read(conn, "alliance", 99000001, ttl_s=60)
     assert got is not None and got.members_fresh and got.members is None and got.fresh
     row = await _row(engine, "alliance", 99000001)
     assert row["members_expires_at"] == later and row["members_fetched_at"] is None

@@ -19,7 +19,7 @@ from killreport.domain import models
 from killreport.domain.budget_rules import RULES
 from killreport.esi.validate import validate
 from killreport.store import admin as pg_admin
-from killreport.store import entities
+from killreport.store import entities, jobs
 from killreport.store.facts import CacheFacts, Revalidated
 
 CORPORATION = {
@@ -44,7 +44,7 @@ def _auto(engine: AsyncEngine) -> AsyncEngine:
 
 
 async def _claim(conn: AsyncConnection, entity_id: int) -> entities.Stored | None:
-    return await entities.claim_and_read(conn, "corporation", entity_id, 60.0)
+    return await jobs.claim_and_read(conn, "corporation", entity_id, 60.0)
 
 
 async def test_claim_store_and_read_back_agree_with_the_transactional_path(engine: AsyncEngine) -> None:
@@ -52,7 +52,7 @@ async def test_claim_store_and_read_back_agree_with_the_transactional_path(engin
         assert await _claim(conn, 98000001) == entities.Stored(fresh=False)
         assert await _claim(conn, 98000001) is None, "a held claim is not won twice"
         noted = [Change("corporation", 98000001, "name", "old", None)]
-        added = await entities.store_and_finish(conn, 98000001, _corporation(), _facts(),
+        added = await jobs.store_and_finish(conn, 98000001, _corporation(), _facts(),
                                                 ("character", [90000001, 90000002]), noted)
         assert sorted(added) == [90000001, 90000002]
         fast = await _claim(conn, 98000001)
@@ -69,9 +69,9 @@ async def test_claim_store_and_read_back_agree_with_the_transactional_path(engin
 
 async def test_a_304_moves_expires_and_queues_children(engine: AsyncEngine) -> None:
     async with _auto(engine).connect() as conn:
-        await entities.store_and_finish(conn, 98000002, _corporation(), _facts())
+        await jobs.store_and_finish(conn, 98000002, _corporation(), _facts())
         later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-        added = await entities.revalidate_and_finish(
+        added = await jobs.revalidate_and_finish(
             conn, "corporation", 98000002, Revalidated(expires_at=later, checked_at=later),
             ("character", [90000009]))
         query = text("SELECT expires_at FROM corporations WHERE id = 98000002")
@@ -83,10 +83,10 @@ async def test_a_statement_error_is_the_one_sqlalchemy_raises(engine: AsyncEngin
     forever = float("inf")  # a claim until the end of time: the database refuses the interval
     async with engine.begin() as conn:
         with pytest.raises(sa_exc.DBAPIError) as through_sqlalchemy:
-            await entities.claim_and_read(conn, "corporation", 98000003, forever)
+            await jobs.claim_and_read(conn, "corporation", 98000003, forever)
     async with _auto(engine).connect() as conn:
         with pytest.raises(sa_exc.DBAPIError) as direct:
-            await entities.claim_and_read(conn, "corporation", 98000003, forever)
+            await jobs.claim_and_read(conn, "corporation", 98000003, forever)
         assert await _claim(conn, 98000003) == entities.Stored(fresh=False), "the connection still works"
     assert type(direct.value) is type(through_sqlalchemy.value)
     assert type(direct.value.orig) is type(through_sqlalchemy.value.orig)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from killreport.changes import Change
 from killreport.domain import models
 from killreport.sim import strings
-from killreport.store import changes, entities
+from killreport.store import changes, jobs
 from killreport.store import tables as t
 from killreport.store.facts import CacheFacts
 
@@ -45,8 +45,8 @@ async def alliance(conn: AsyncConnection, alliance_id: int, name: str, ticker: s
     model = models.Alliance(name=name, ticker=ticker, creator_id=creator_id,
                             creator_corporation_id=creator_corporation_id, date_founded=FOUNDED,
                             executor_corporation_id=executor)
-    await entities.upsert(conn, alliance_id, model, facts())
-    await entities.replace_members(conn, alliance_id, members, facts())
+    await jobs.store(conn, alliance_id, model, facts())
+    await jobs.replace_members(conn, alliance_id, members, facts())
 
 
 async def corporation(conn: AsyncConnection, corporation_id: int, name: str, ticker: str,
@@ -56,7 +56,7 @@ async def corporation(conn: AsyncConnection, corporation_id: int, name: str, tic
         "member_count": 10, "description": "", "friendly_fire": "legal", "home_station_id": 60003760,
         "shares": 1000, "state": "active", "type": "player_owned", "war_eligible": True,
         "tax_rates": models.TaxRates(isk=0.1, loyalty_point=0.0), "date_founded": FOUNDED, **more}
-    await entities.upsert(conn, corporation_id, models.Corporation(name=name, ticker=ticker, **body), facts())
+    await jobs.store(conn, corporation_id, models.Corporation(name=name, ticker=ticker, **body), facts())
 
 
 async def character(conn: AsyncConnection, character_id: int, name: str, corporation_id: int,
@@ -64,7 +64,7 @@ async def character(conn: AsyncConnection, character_id: int, name: str, corpora
     """Store a character (`more`: any Character field, e.g. alliance_id, description)."""
     model = models.Character(name=name, birthday="2010-01-01T00:00:00Z", bloodline_id=1, race_id=1,
                              corporation_id=corporation_id, gender="female", achievement_score=0, **more)
-    await entities.upsert(conn, character_id, model, facts())
+    await jobs.store(conn, character_id, model, facts())
 
 
 @dataclass

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import BigInteger, Insert, Text, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change, Json
 from killreport.ids import Kind
 from killreport.store import tables as t
+from killreport.store.dialects import Idioms, of
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +26,27 @@ class Observed:
     observed_at: dt.datetime
 
 
+@functools.cache
+def record_statement(sql: Idioms) -> Insert:
+    """Append one change (:kind, :entity_id, :field, :old_value, :new_value), observed now."""
+    # Every value a bound parameter: compiled once (store/sqlite/fast.py), run once per change.
+    return insert(t.changes).values(
+        kind=bindparam("kind", type_=Text), entity_id=bindparam("entity_id", type_=BigInteger),
+        field=bindparam("field", type_=Text),
+        old_value=bindparam("old_value", type_=t.changes.c.old_value.type),
+        new_value=bindparam("new_value", type_=t.changes.c.new_value.type), observed_at=sql.now())
+
+
+def record_params(changes: Sequence[Change]) -> list[dict[str, Any]]:
+    """`record_statement`'s parameters, one set per change."""
+    return [{"kind": c.kind, "entity_id": c.entity_id, "field": c.field, "old_value": c.old,
+             "new_value": c.new} for c in changes]
+
+
 async def record(conn: AsyncConnection, changes: Sequence[Change]) -> None:
     """Append changes, observed now (the database's clock)."""
-    if not changes:
-        return
-    await conn.execute(insert(t.changes).values(observed_at=func.now()), [
-        {"kind": c.kind, "entity_id": c.entity_id, "field": c.field, "old_value": c.old,
-         "new_value": c.new} for c in changes])
+    if changes:
+        await conn.execute(record_statement(of(conn)), record_params(changes))
 
 
 async def recent(conn: AsyncConnection, *, since: dt.datetime | None = None, kind: Kind | None = None,

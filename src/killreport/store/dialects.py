@@ -1,16 +1,21 @@
 """What differs between PostgreSQL's SQL and SQLite's, named once (Prefect's query_components idea).
 
-The statements are written once, in Core (pending.py, entities.py, http_cache.py, schedule.py), and
-take one of the two `Idioms` below for the few things the dialects say differently:
+The statements are written once, in Core (pending.py, entities.py, http_cache.py, schedule.py,
+admin.py and the modules it reads), and take one of the two `Idioms` below for the few things the
+dialects say differently (`of(conn)` picks the connection's):
 
     clock     the time now: PostgreSQL's clock_timestamp() (moves within a statement) or now()
               (the transaction's start); SQLite's julianday('now') as epoch seconds (holds still
               within a statement, and is the only clock: a statement there never waits half way)
     ago       `seconds` before now; `after` is `seconds` after the clock
+    age       the seconds from a time to now (an interval's epoch on PostgreSQL, a difference on SQLite)
+    minute    the start of now's minute (date_trunc; epoch seconds floored to a multiple of 60)
     least, greatest   of two times, a NULL skipped (PostgreSQL's least/greatest skip NULLs; SQLite's
               two-argument min/max are NULL if either is)
     ids       an id list bound as one value, as rows: an array unnested, or a JSON array read by
               json_each (an IN list would bind one variable per id, and recompile per length)
+    records   rows of named, typed columns bound as one value (a JSON array of objects): read by
+              jsonb_to_recordset, or by json_each and json_extract; `record_list` binds them
     insert    the dialect's INSERT with ON CONFLICT (the two have the same methods)
 
 What a statement composes differs too: PostgreSQL runs a job's writes as data-modifying CTEs of one
@@ -21,13 +26,32 @@ building blocks one after another in one transaction (one call on the driver's t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, Float, Table, Text, bindparam, func, literal_column
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnClause,
+    ColumnElement,
+    Float,
+    FromClause,
+    Integer,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    extract,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.store.sqlite.types import UtcEpoch
 
@@ -51,8 +75,12 @@ class Idioms:
     after: Callable[[ColumnElement[Any]], ColumnElement[Any]]
     least: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
     greatest: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
+    age: Callable[[ColumnElement[Any]], ColumnElement[Any]]
+    minute: Callable[[], ColumnElement[Any]]
     ids: Callable[[str], ColumnElement[int]]
     id_list: Callable[[Iterable[int]], Any]
+    records: Callable[[str, Sequence[ColumnClause[Any]]], FromClause]
+    record_list: Callable[[Sequence[Mapping[str, Any]]], Any]
     insert: Callable[[Table], Any]
 
 
@@ -66,6 +94,18 @@ def _sqlite_ids(name: str) -> ColumnElement[int]:
     return column
 
 
+def _pg_records(name: str, columns: Sequence[ColumnClause[Any]]) -> FromClause:
+    rows: FromClause = func.jsonb_to_recordset(bindparam(name, type_=JSONB)).table_valued(
+        *columns).render_derived(name, with_types=True)
+    return rows
+
+
+def _sqlite_records(name: str, columns: Sequence[ColumnClause[Any]]) -> FromClause:
+    each = func.json_each(bindparam(name, type_=Text)).table_valued("value")
+    return select(*(type_coerce(func.json_extract(each.c.value, f"$.{c.name}"), c.type).label(c.name)
+                    for c in columns)).subquery(name)
+
+
 POSTGRES: Final = Idioms(
     name="postgresql",
     now=lambda: func.now(),
@@ -74,8 +114,12 @@ POSTGRES: Final = Idioms(
     after=lambda seconds: func.clock_timestamp() + _SECOND * seconds,
     least=lambda a, b: func.least(a, b),
     greatest=lambda a, b: func.greatest(a, b),
+    age=lambda since: extract("epoch", func.now() - since),
+    minute=lambda: func.date_trunc("minute", func.now()),
     ids=_pg_ids,
     id_list=lambda values: sorted({int(v) for v in values}),
+    records=_pg_records,
+    record_list=list,
     insert=pg_insert,
 )
 SQLITE: Final = Idioms(
@@ -86,7 +130,17 @@ SQLITE: Final = Idioms(
     after=lambda seconds: NOW_S + seconds,
     least=lambda a, b: func.min(func.coalesce(a, b), func.coalesce(b, a)),
     greatest=lambda a, b: func.max(func.coalesce(a, b), func.coalesce(b, a)),
+    age=lambda since: NOW_S - type_coerce(since, Float),
+    # Epoch seconds are positive, so CAST truncates down.
+    minute=lambda: cast(NOW_S / 60, Integer) * 60.0,
     ids=_sqlite_ids,
     id_list=lambda values: json.dumps(sorted({int(v) for v in values})),
+    records=_sqlite_records,
+    record_list=lambda rows: json.dumps(list(rows)),
     insert=sqlite_insert,
 )
+
+
+def of(conn: AsyncConnection) -> Idioms:
+    """The idioms of `conn`'s dialect."""
+    return SQLITE if conn.dialect.name == "sqlite" else POSTGRES

@@ -48,7 +48,7 @@ Children: TypeAlias = "tuple[Kind, Iterable[int]] | None"
 
 
 class JobQueries(Protocol):
-    """A job's statements (store/entities.py, pending.py, http_cache.py, references.py on PostgreSQL)."""
+    """A job's statements (store/jobs.py, both dialects, over entities.py, pending.py, http_cache.py)."""
 
     async def claim_and_read(self, conn: AsyncConnection, kind: Kind, entity_id: int,
                              ttl_s: float) -> Stored | None:
@@ -149,7 +149,7 @@ class JobQueries(Protocol):
 
 
 class ScheduleQueries(Protocol):
-    """The scheduler's statements (store/schedule.py on PostgreSQL)."""
+    """The scheduler's statements (store/schedule.py, both dialects)."""
 
     async def leader(self, conn: AsyncConnection) -> Leader | None:
         """The last scheduler to lead, and whether one leads now."""

@@ -21,14 +21,15 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    and_,
     bindparam,
     delete,
     exists,
+    func,
     literal,
     null,
     or_,
     select,
-    text,
     true,
     update,
 )
@@ -37,7 +38,7 @@ from sqlalchemy.sql.dml import ReturningInsert, Update
 
 from killreport.ids import Kind
 from killreport.store import tables as t
-from killreport.store.dialects import POSTGRES, Idioms
+from killreport.store.dialects import POSTGRES, Idioms, of
 
 _p = t.sync_pending
 _PENDING_COLUMNS = ["kind", "id", "queued_at", "claimed_until", "published", "attempts"]
@@ -72,17 +73,6 @@ def done_statement(table: Table) -> Delete:
     """Delete (:kind, :row_id) from the pending set or the failures (any dialect)."""
     return delete(table).where(table.c.kind == bindparam("kind", type_=Text),
                                table.c.id == bindparam("row_id", type_=BigInteger))
-
-
-async def finish(conn: AsyncConnection, kind: Kind, entity_id: int, *, stored: bool = False) -> None:
-    """The entity is done (stored, tombstoned or recorded as failed); `stored` clears old failures."""
-    params = {"kind": kind, "row_id": entity_id}
-    if not stored:
-        await conn.execute(done_statement(_p), params)
-        return
-    # One round trip for both deletes: this is on every job's path.
-    failed = done_statement(t.sync_failures).cte("failed")
-    await conn.execute(done_statement(_p).add_cte(failed), params)
 
 
 @functools.cache
@@ -142,19 +132,16 @@ def forget_unclaimed_statement(sql: Idioms = POSTGRES) -> Delete:
     """Delete the pending rows nobody holds a claim on now."""
     return delete(_p).where(or_(_p.c.claimed_until.is_(None), _p.c.claimed_until < sql.clock()))
 
+@functools.cache
+def counts_statement(sql: Idioms = POSTGRES) -> Select[Any]:
+    """Per kind: pending in all, claimed now (in flight), waiting after a failed attempt."""
+    claimed = _p.c.claimed_until > sql.clock()
+    return select(_p.c.kind, func.count().label("pending"), func.count().filter(claimed).label("in_flight"),
+                  func.count().filter(and_(_p.c.attempts > 0, or_(_p.c.claimed_until.is_(None), ~claimed)))
+                  .label("retrying")).group_by(_p.c.kind)
+
+
 async def counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
     """Per kind: pending in all, claimed now (in flight), waiting after a failed attempt."""
-    result = await conn.execute(
-        text(
-            "SELECT kind, count(*) AS pending,"
-            " count(*) FILTER (WHERE claimed_until > clock_timestamp()) AS in_flight,"
-            " count(*) FILTER (WHERE attempts > 0 AND (claimed_until IS NULL"
-            "   OR claimed_until <= clock_timestamp())) AS retrying"
-            " FROM sync_pending GROUP BY kind"
-        )
-    )
-    return {
-        r.kind: {"pending": r.pending, "in_flight": r.in_flight, "retrying": r.retrying}
-        for r in result
-    }
-
+    return {r.kind: {"pending": int(r.pending), "in_flight": int(r.in_flight), "retrying": int(r.retrying)}
+            for r in await conn.execute(counts_statement(of(conn)))}

@@ -1,62 +1,93 @@
-"""The scheduler's SQL: the lock and lease, what is due, the alliance list, the sweep's reads and writes.
+"""ScheduleQueries, both stores: the lock and lease, what is due, the alliance list, the sweep's reads
+and writes, each statement written once and given the connection's idioms (store/dialects.py).
 
-Times come from the database's clock (`now()`) wherever the database decides, so the machines'
-clocks do not have to agree.
+Times come from the database's clock wherever the database decides, so the machines' clocks do not
+have to agree (SQLite's clock is the machine's: only processes on this machine open the file).
+
+The one difference that is not an idiom is how a second scheduler is kept out (`_LOCKS`):
+
+    PostgreSQL  a session's advisory lock; `Leader.locked` says whether some session holds it now
+    SQLite      the scheduler runs only inside the process that holds the file's runner lock (a
+                flock), so there is nothing to take: `try_lock` is True, `unlock` does nothing, and
+                `locked` is a recent heartbeat (a query cannot see the runner lock)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     ColumnElement,
+    Executable,
     Float,
     Select,
     Table,
+    Text,
     and_,
     bindparam,
+    column,
+    delete,
     exists,
     func,
+    literal,
+    literal_column,
     or_,
     select,
-    text,
     true,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change
+from killreport.config import Settings
 from killreport.domain.schedule import Affiliated, Move, StoredAlliance
 from killreport.ids import Kind
 from killreport.store import changes
 from killreport.store import tables as t
-from killreport.store.dialects import POSTGRES, Idioms
+from killreport.store.dialects import POSTGRES, SQLITE, Idioms, of
 from killreport.store.http_cache import ALLIANCE_LIST as ALLIANCE_LIST  # re-exported: written once there
+
+# ---- the lock and the lease ----------------------------------------------------------------------
 
 # The advisory lock only one scheduler holds ("killrept"); advisory locks are per database, so
 # several killreport databases on one server do not contend.
 LOCK_KEY: Final = 0x6B696C6C_72657074
+# On SQLite a lease is "locked" (its scheduler alive) while its heartbeat is younger than this many
+# default heartbeat intervals (SCHEDULER_HEARTBEAT_S, 3 s): one late beat is not a dead scheduler; a
+# scheduler set to beat less often than every 9 s shows as not leading late in each interval.
+LEASE_BEATS: Final = 3
+_HEARTBEAT_S: Final = float(Settings.model_fields["scheduler_heartbeat_s"].default)
+_lease = t.scheduler_lease
 
-_TRY_LOCK = text("SELECT pg_try_advisory_lock(:key) AS got")
-_UNLOCK = text("SELECT pg_advisory_unlock(:key)")
-_CLAIM_LEASE = text(
-    "INSERT INTO scheduler_lease (id, holder, started_at, heartbeat_at) VALUES (1, :holder, now(), now())"
-    " ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, started_at = EXCLUDED.started_at,"
-    " heartbeat_at = EXCLUDED.heartbeat_at")
-_HEARTBEAT = text("UPDATE scheduler_lease SET heartbeat_at = now() WHERE id = 1 AND holder = :holder")
-_DROP_LEASE = text("DELETE FROM scheduler_lease WHERE id = 1 AND holder = :holder")
-# pg_locks shows a bigint advisory key as its high and low 32 bits, with objsubid 1.
-_LEADER = text(
-    "SELECT holder, started_at, heartbeat_at, extract(epoch FROM now() - heartbeat_at) AS age_s,"
-    " EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
-    "   WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.granted"
-    "   AND l.classid::bigint = (CAST(:key AS bigint) >> 32)"
-    "   AND l.objid::bigint = (CAST(:key AS bigint) & 4294967295)"
-    "   AND l.objsubid = 1) AS locked"
-    " FROM scheduler_lease WHERE id = 1")
+
+@dataclass(frozen=True, slots=True)
+class _Lock:
+    """How one dialect keeps a second scheduler out (None: nothing to take or give back), and what
+    `leader` reads beside the lease to tell whether a scheduler leads now."""
+
+    take: Executable | None
+    give: Executable | None
+    held: ColumnElement[bool]
+
+
+_KEY = literal(LOCK_KEY, BigInteger)
+# pg_locks shows a bigint advisory key as its high and low 32 bits (LOCK_KEY's), with objsubid 1.
+assert LOCK_KEY == (1802071148 << 32) | 1919250548
+_ADVISORY_HELD: ColumnElement[bool] = literal_column(
+    "EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+    " WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.granted"
+    " AND l.classid::bigint = 1802071148 AND l.objid::bigint = 1919250548 AND l.objsubid = 1)", Boolean)
+_LOCKS: Final = {
+    POSTGRES.name: _Lock(select(func.pg_try_advisory_lock(_KEY)), select(func.pg_advisory_unlock(_KEY)),
+                         _ADVISORY_HELD),
+    SQLITE.name: _Lock(None, None, SQLITE.age(_lease.c.heartbeat_at) < LEASE_BEATS * _HEARTBEAT_S),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +101,35 @@ class Leader:
     locked: bool
 
 
+@functools.cache
+def _leader_statement(sql: Idioms) -> Select[Any]:
+    return select(_lease.c.holder, _lease.c.started_at, _lease.c.heartbeat_at,
+                  sql.age(_lease.c.heartbeat_at).label("age_s"), _LOCKS[sql.name].held.label("locked")
+                  ).where(_lease.c.id == 1)
+
+
+@functools.cache
+def _claim_statement(sql: Idioms) -> Any:
+    stmt = sql.insert(_lease).values(id=1, holder=bindparam("holder", type_=Text), started_at=sql.now(),
+                                     heartbeat_at=sql.now())
+    return stmt.on_conflict_do_update(index_elements=[_lease.c.id], set_={
+        "holder": stmt.excluded.holder, "started_at": stmt.excluded.started_at,
+        "heartbeat_at": stmt.excluded.heartbeat_at})
+
+
+# Not named `holder`: a parameter named like a column would join an UPDATE's SET.
+_HOLDER: Final = and_(_lease.c.id == 1, _lease.c.holder == bindparam("lease_holder", type_=Text))
+_DROP_LEASE: Final = delete(_lease).where(_HOLDER)
+
+
+@functools.cache
+def _heartbeat_statement(sql: Idioms) -> Any:
+    return update(_lease).where(_HOLDER).values(heartbeat_at=sql.now())
+
+
 async def leader(conn: AsyncConnection) -> Leader | None:
     """The last scheduler to lead (None if none ever did); `locked` says whether one leads right now."""
-    row = (await conn.execute(_LEADER, {"key": LOCK_KEY})).first()
+    row = (await conn.execute(_leader_statement(of(conn)))).first()
     if row is None:
         return None
     return Leader(row.holder, row.started_at, row.heartbeat_at, float(row.age_s), bool(row.locked))
@@ -80,27 +137,30 @@ async def leader(conn: AsyncConnection) -> Leader | None:
 
 async def try_lock(conn: AsyncConnection) -> bool:
     """Take the scheduler lock for this session if nobody holds it."""
-    return bool((await conn.execute(_TRY_LOCK, {"key": LOCK_KEY})).scalar_one())
+    take = _LOCKS[conn.dialect.name].take
+    return take is None or bool((await conn.execute(take)).scalar_one())
 
 
 async def unlock(conn: AsyncConnection) -> None:
     """Give the scheduler lock back (closing the session does too)."""
-    await conn.execute(_UNLOCK, {"key": LOCK_KEY})
+    give = _LOCKS[conn.dialect.name].give
+    if give is not None:
+        await conn.execute(give)
 
 
 async def claim_lease(conn: AsyncConnection, holder: str) -> None:
     """Write who leads now and since when."""
-    await conn.execute(_CLAIM_LEASE, {"holder": holder})
+    await conn.execute(_claim_statement(of(conn)), {"holder": holder})
 
 
 async def heartbeat(conn: AsyncConnection, holder: str) -> bool:
     """Renew the lease; False if the row is no longer this holder's."""
-    return bool((await conn.execute(_HEARTBEAT, {"holder": holder})).rowcount)
+    return bool((await conn.execute(_heartbeat_statement(of(conn)), {"lease_holder": holder})).rowcount)
 
 
 async def drop_lease(conn: AsyncConnection, holder: str) -> None:
     """Remove the lease on a clean stop, if it is still this holder's."""
-    await conn.execute(_DROP_LEASE, {"holder": holder})
+    await conn.execute(_DROP_LEASE, {"lease_holder": holder})
 
 
 # ---- what is due -------------------------------------------------------------------------------
@@ -114,8 +174,8 @@ def _last_check(table: Table, prefix: str) -> ColumnElement[Any]:
 
 
 def _expired(table: Table, prefix: str, sql: Idioms) -> ColumnElement[bool]:
-    column = table.c[f"{prefix}expires_at"]
-    return or_(column.is_(None), column <= sql.now())
+    column_ = table.c[f"{prefix}expires_at"]
+    return or_(column_.is_(None), column_ <= sql.now())
 
 
 def _due_resource(table: Table, prefix: str, sql: Idioms) -> ColumnElement[bool]:
@@ -196,38 +256,54 @@ async def tracked(conn: AsyncConnection, kind: Kind) -> int:
 
 async def due_count(conn: AsyncConnection, kind: Kind, min_age_s: float) -> int:
     """How many entities of `kind` are due and not pending."""
-    return int((await conn.execute(due_count_statement(kind), {"min_age": min_age_s})).scalar_one())
+    statement = due_count_statement(kind, of(conn))
+    return int((await conn.execute(statement, {"min_age": min_age_s})).scalar_one())
 
 
 async def due_ids(conn: AsyncConnection, kind: Kind, min_age_s: float, limit: int) -> list[int]:
     """Up to `limit` due, not pending entities of `kind`, oldest Expires first."""
     if limit <= 0:
         return []
-    result = await conn.execute(due_statement(kind), {"min_age": min_age_s, "limit": limit})
+    result = await conn.execute(due_statement(kind, of(conn)), {"min_age": min_age_s, "limit": limit})
     return [int(r.id) for r in result]
 
 
 # ---- the alliance list ---------------------------------------------------------------------------
 
-_LIST = text(
-    "SELECT body, etag, last_modified,"
-    " (expires_at IS NULL OR expires_at <= now())"
-    " AND coalesce(checked_at, fetched_at, '-infinity') <= now() - make_interval(secs => :min_age) AS due"
-    " FROM http_cache WHERE path = :path")
-_TOUCH_LIST = text("UPDATE http_cache SET expires_at = :expires_at, checked_at = :checked_at"
-                   " WHERE path = :path")
-_HOLD_LIST = text("UPDATE http_cache SET expires_at = greatest(expires_at, :expires_at) WHERE path = :path")
-_ALLIANCES = text("SELECT id, closed_at IS NOT NULL AS closed, date_founded FROM alliances")
-_CLOSE = text("UPDATE alliances SET closed_at = now()"
-              " WHERE id = ANY(CAST(:ids AS bigint[])) AND closed_at IS NULL RETURNING id")
-_REOPEN = text("UPDATE alliances SET closed_at = NULL"
-               " WHERE id = ANY(CAST(:ids AS bigint[])) AND closed_at IS NOT NULL RETURNING id")
-_MISSING = {
-    "alliance": text("SELECT u.id FROM unnest(CAST(:ids AS bigint[])) AS u(id)"
-                     " WHERE NOT EXISTS (SELECT 1 FROM alliances a WHERE a.id = u.id) ORDER BY u.id"),
-    "corporation": text("SELECT u.id FROM unnest(CAST(:ids AS bigint[])) AS u(id)"
-                        " WHERE NOT EXISTS (SELECT 1 FROM corporations c WHERE c.id = u.id) ORDER BY u.id"),
-}
+_h = t.http_cache.c
+_a = t.alliances.c
+_THE_LIST: Final = _h.path == ALLIANCE_LIST
+_TOUCH_LIST: Final = update(t.http_cache).where(_THE_LIST)
+_ALLIANCES: Final = select(_a.id, _a.closed_at.isnot(None).label("closed"), _a.date_founded)
+
+
+@functools.cache
+def _list_statement(sql: Idioms) -> Select[Any]:
+    last = func.coalesce(_h.checked_at, _h.fetched_at)
+    due = and_(or_(_h.expires_at.is_(None), _h.expires_at <= sql.now()),
+               or_(last.is_(None), last <= sql.ago(_MIN_AGE)))
+    return select(_h.body, _h.etag, _h.last_modified, due.label("due")).where(_THE_LIST)
+
+
+@functools.cache
+def _hold_list_statement(sql: Idioms) -> Any:
+    until = bindparam("until", type_=t.TIMESTAMP)
+    return update(t.http_cache).where(_THE_LIST).values(expires_at=sql.greatest(_h.expires_at, until))
+
+
+@functools.cache
+def _closing_statement(sql: Idioms, close: bool) -> Any:
+    """Close (or reopen) the alliances among :ids that are open (closed); returns their ids."""
+    state = _a.closed_at.is_(None) if close else _a.closed_at.isnot(None)
+    return (update(t.alliances).where(_a.id.in_(select(sql.ids("ids"))), state)
+            .values(closed_at=sql.now() if close else None).returning(_a.id))
+
+
+@functools.cache
+def _missing_statement(kind: Kind, sql: Idioms) -> Select[Any]:
+    wanted = sql.ids("ids")
+    table = t.ENTITY_TABLES[kind]
+    return select(wanted.label("id")).where(~exists().where(table.c.id == wanted)).order_by(wanted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +318,7 @@ class ListCache:
 
 async def alliance_list(conn: AsyncConnection, min_age_s: float) -> ListCache | None:
     """The stored alliance list, or None if it was never fetched."""
-    row = (await conn.execute(_LIST, {"path": ALLIANCE_LIST, "min_age": min_age_s})).first()
+    row = (await conn.execute(_list_statement(of(conn)), {"min_age": min_age_s})).first()
     if row is None:
         return None
     return ListCache([int(i) for i in row.body], row.etag, row.last_modified, bool(row.due))
@@ -250,13 +326,12 @@ async def alliance_list(conn: AsyncConnection, min_age_s: float) -> ListCache | 
 
 async def touch_list(conn: AsyncConnection, expires_at: dt.datetime | None, checked_at: dt.datetime) -> None:
     """A 304 for the list: it is current until `expires_at`; nothing else moves."""
-    await conn.execute(_TOUCH_LIST, {"path": ALLIANCE_LIST, "expires_at": expires_at,
-                                     "checked_at": checked_at})
+    await conn.execute(_TOUCH_LIST, {"expires_at": expires_at, "checked_at": checked_at})
 
 
 async def hold_list(conn: AsyncConnection, expires_at: dt.datetime) -> None:
     """An unusable answer for the list came with this Expires: not asked for again before it."""
-    await conn.execute(_HOLD_LIST, {"path": ALLIANCE_LIST, "expires_at": expires_at})
+    await conn.execute(_hold_list_statement(of(conn)), {"until": expires_at})
 
 
 async def stored_alliances(conn: AsyncConnection) -> dict[int, StoredAlliance]:
@@ -267,44 +342,72 @@ async def stored_alliances(conn: AsyncConnection) -> dict[int, StoredAlliance]:
 
 async def close_alliances(conn: AsyncConnection, ids: Iterable[int]) -> list[int]:
     """Mark open alliances closed (now); returns those that were open."""
-    return sorted(int(r.id) for r in await conn.execute(_CLOSE, {"ids": sorted(set(ids))}))
+    sql = of(conn)
+    return sorted(int(r.id) for r in await conn.execute(_closing_statement(sql, True),
+                                                        {"ids": sql.id_list(ids)}))
 
 
 async def reopen_alliances(conn: AsyncConnection, ids: Iterable[int]) -> list[int]:
     """Un-mark closed alliances; returns those that were closed."""
-    return sorted(int(r.id) for r in await conn.execute(_REOPEN, {"ids": sorted(set(ids))}))
+    sql = of(conn)
+    return sorted(int(r.id) for r in await conn.execute(_closing_statement(sql, False),
+                                                        {"ids": sql.id_list(ids)}))
 
 
 async def missing(conn: AsyncConnection, kind: Kind, ids: Iterable[int]) -> list[int]:
     """Which of `ids` are not stored as `kind` (an alliance or a corporation)."""
-    wanted = sorted(set(ids))
+    sql, wanted = of(conn), set(ids)
     if not wanted:
         return []
-    return [int(r.id) for r in await conn.execute(_MISSING[kind], {"ids": wanted})]
+    result = await conn.execute(_missing_statement(kind, sql), {"ids": sql.id_list(wanted)})
+    return [int(r.id) for r in result]
 
 
 # ---- the affiliation sweep -----------------------------------------------------------------------
 
 SWEEP_STARTED: Final = "affiliation_sweep_started"
 SWEEP_NOT_BEFORE: Final = "affiliation_not_before"
-_MARKS = text("SELECT now() AS db_now, (SELECT at FROM scheduler_marks WHERE name = :started) AS started,"
-              " (SELECT at FROM scheduler_marks WHERE name = :not_before) AS not_before")
-_MARK_NOW = text("INSERT INTO scheduler_marks (name, at) VALUES (:name, now())"
-                 " ON CONFLICT (name) DO UPDATE SET at = EXCLUDED.at")
-_RAISE_MARK = text("INSERT INTO scheduler_marks (name, at) VALUES (:name, :at)"
-                   " ON CONFLICT (name) DO UPDATE SET at = greatest(scheduler_marks.at, EXCLUDED.at)")
-_SWEEP_IDS = text("SELECT c.id FROM characters c"
-                  " WHERE NOT EXISTS (SELECT 1 FROM character_tombstones d WHERE d.id = c.id) ORDER BY c.id")
-_AFFILIATIONS = text("SELECT id, corporation_id, alliance_id FROM characters"
-                     " WHERE id = ANY(CAST(:ids AS bigint[]))")
-# Compare-and-set: a job that stored the character meanwhile wins, and no change is recorded twice.
-_MOVE = text(
-    "UPDATE characters AS c SET corporation_id = u.corporation_id, alliance_id = u.alliance_id"
-    " FROM unnest(CAST(:ids AS bigint[]), CAST(:old_corporations AS bigint[]),"
-    "   CAST(:old_alliances AS bigint[]), CAST(:corporations AS bigint[]), CAST(:alliances AS bigint[]))"
-    "   AS u(id, old_corporation_id, old_alliance_id, corporation_id, alliance_id)"
-    " WHERE c.id = u.id AND c.corporation_id = u.old_corporation_id"
-    " AND c.alliance_id IS NOT DISTINCT FROM u.old_alliance_id RETURNING c.id")
+_m = t.scheduler_marks.c
+_c = t.characters.c
+_SWEEP_IDS: Final = (select(_c.id).where(~exists().where(t.character_tombstones.c.id == _c.id))
+                     .order_by(_c.id))
+_MOVE_COLUMNS: Final = tuple(column(name, BigInteger) for name in (
+    "id", "old_corporation_id", "old_alliance_id", "corporation_id", "alliance_id"))
+
+
+def _mark(name: str) -> Any:
+    return select(_m.at).where(_m.name == name).scalar_subquery()
+
+
+@functools.cache
+def _marks_statement(sql: Idioms) -> Select[Any]:
+    return select(sql.now().label("db_now"), _mark(SWEEP_STARTED).label("started"),
+                  _mark(SWEEP_NOT_BEFORE).label("not_before"))
+
+
+@functools.cache
+def _mark_statement(sql: Idioms, raise_only: bool) -> Any:
+    """Set mark :name to now, or (raise_only) to :at unless it is later already."""
+    at = bindparam("at", type_=t.TIMESTAMP) if raise_only else sql.now()
+    stmt = sql.insert(t.scheduler_marks).values(name=bindparam("name", type_=Text), at=at)
+    to = sql.greatest(_m.at, stmt.excluded.at) if raise_only else stmt.excluded.at
+    return stmt.on_conflict_do_update(index_elements=[_m.name], set_={"at": to})
+
+
+@functools.cache
+def _affiliations_statement(sql: Idioms) -> Select[Any]:
+    return select(_c.id, _c.corporation_id, _c.alliance_id).where(_c.id.in_(select(sql.ids("ids"))))
+
+
+@functools.cache
+def _move_statement(sql: Idioms) -> Any:
+    moved = sql.records("moves", _MOVE_COLUMNS)
+    # Compare-and-set: a job that stored the character meanwhile wins, and no change is recorded twice.
+    return (update(t.characters)
+            .values(corporation_id=moved.c.corporation_id, alliance_id=moved.c.alliance_id)
+            .where(_c.id == moved.c.id, _c.corporation_id == moved.c.old_corporation_id,
+                   _c.alliance_id.is_not_distinct_from(moved.c.old_alliance_id))
+            .returning(_c.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,18 +421,18 @@ class SweepMarks:
 
 async def sweep_marks(conn: AsyncConnection) -> SweepMarks:
     """The sweep's marks (kept in the database so a new leader continues the rhythm)."""
-    row = (await conn.execute(_MARKS, {"started": SWEEP_STARTED, "not_before": SWEEP_NOT_BEFORE})).one()
+    row = (await conn.execute(_marks_statement(of(conn)))).one()
     return SweepMarks(row.db_now, row.started, row.not_before)
 
 
 async def mark_sweep_started(conn: AsyncConnection) -> None:
     """A sweep starts now."""
-    await conn.execute(_MARK_NOW, {"name": SWEEP_STARTED})
+    await conn.execute(_mark_statement(of(conn), False), {"name": SWEEP_STARTED})
 
 
 async def hold_sweep_until(conn: AsyncConnection, expires_at: dt.datetime) -> None:
     """No sweep before `expires_at` (the latest Expires of any affiliation answer wins)."""
-    await conn.execute(_RAISE_MARK, {"name": SWEEP_NOT_BEFORE, "at": expires_at})
+    await conn.execute(_mark_statement(of(conn), True), {"name": SWEEP_NOT_BEFORE, "at": expires_at})
 
 
 async def sweep_ids(conn: AsyncConnection) -> list[int]:
@@ -339,7 +442,8 @@ async def sweep_ids(conn: AsyncConnection) -> list[int]:
 
 async def affiliations(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Affiliated]:
     """Where the copy says these characters are."""
-    result = await conn.execute(_AFFILIATIONS, {"ids": list(ids)})
+    sql = of(conn)
+    result = await conn.execute(_affiliations_statement(sql), {"ids": sql.id_list(ids)})
     return {int(r.id): Affiliated(int(r.corporation_id), r.alliance_id) for r in result}
 
 
@@ -347,14 +451,11 @@ async def apply_moves(conn: AsyncConnection, moves: Sequence[Move]) -> set[int]:
     """Move characters whose row still says where `moves` found them; returns those moved."""
     if not moves:
         return set()
-    params: Mapping[str, list[int | None]] = {
-        "ids": [m.character_id for m in moves],
-        "old_corporations": [m.old.corporation_id for m in moves],
-        "old_alliances": [m.old.alliance_id for m in moves],
-        "corporations": [m.new.corporation_id for m in moves],
-        "alliances": [m.new.alliance_id for m in moves],
-    }
-    return {int(r.id) for r in await conn.execute(_MOVE, dict(params))}
+    sql = of(conn)
+    rows = [dict(zip((c.name for c in _MOVE_COLUMNS), (
+        m.character_id, m.old.corporation_id, m.old.alliance_id, m.new.corporation_id, m.new.alliance_id),
+        strict=True)) for m in moves]
+    return {int(r.id) for r in await conn.execute(_move_statement(sql), {"moves": sql.record_list(rows)})}
 
 
 async def record_changes(conn: AsyncConnection, observed: Sequence[Change]) -> None:

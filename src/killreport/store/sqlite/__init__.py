@@ -2,8 +2,8 @@
 server.
 
     store      sqlite_store(): the Store on a SQLite engine
-    schedule, lookup, admin         three of the four query groups of store/interface.py (the
-                                    fourth, jobs, is store/jobs.py's, written for both stores)
+    lookup                          the web's search and request rate on SQLite (the other query
+                                    groups, jobs, schedule and admin, are store/'s, written for both)
     queue, budget                   the SQL of the table queue (queue/table.py) and the runner's budget row
     engine, driver                  opening the file (WAL, busy timeout, one connection) and the
                                     sqlite3 driver under it

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from killreport.store import jobs
+from killreport.store import admin, jobs, schedule
 from killreport.store.interface import Store
-from killreport.store.sqlite import admin, lookup, schedule
+from killreport.store.sqlite import lookup
 from killreport.store.sqlite.lent import LentConnection
 
 
