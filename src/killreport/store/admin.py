@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.domain.budget import BudgetSnapshot
 from killreport.domain.budget_rules import Rules
-from killreport.store import budget
 from killreport.store.changes import recent as recent_changes
 from killreport.store.freshness import per_kind as freshness
 from killreport.store.pending import counts as pending_counts
@@ -62,4 +61,8 @@ async def budget_snapshot(conn: AsyncConnection, rules: Rules, now: float | None
     if conn.dialect.name == "sqlite":
         return await sqlite_budget.budget_snapshot(conn, rules, now)
     # The PL/pgSQL's view of its tables, read on the driver connection.
+    # Imported here: store/budget.py loads asyncpg (~25 ms), which an embedded command never needs
+    # (tests/embedded/test_imports.py).
+    from killreport.store import budget
+
     return await on_driver(conn, "budget snapshot", lambda driver: budget.read_snapshot(driver, rules, now))
