@@ -16,7 +16,6 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.runner_lock import holder
 from killreport.sim.testing import running_sim
-from killreport.store.sqlite.engine import open_engine, path_of
+from killreport.store.sqlite.engine import path_of
 from tests.cluster import Worker, cli, command, embedded_env
 from tests.truth import diff_against_truth
 
@@ -35,20 +34,6 @@ DOWN_S = 4.0
 AFTER_S = 3.0
 IN_FLIGHT = 4
 STATUS = "GET /status"
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """A SQLite file that does not exist yet."""
-    return f"sqlite:///{tmp_path / 'killreport.db'}"
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on the test's file, for reading what the processes stored."""
-    eng = open_engine(db_url)
-    yield eng
-    await eng.dispose()
 
 
 async def held(db_url: str) -> None:

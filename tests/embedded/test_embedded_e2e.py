@@ -14,7 +14,7 @@ import re
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.runner_lock import holder
 from killreport.sim.testing import RunningSim, running_sim
-from killreport.store.sqlite.engine import open_engine, path_of
+from killreport.store.sqlite.engine import path_of
 from tests.cluster import cli, command, embedded_env
 from tests.truth import diff_against_truth, until_equal
 from tests.witness import CacheWitness
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """A SQLite file that does not exist yet."""
-    return f"sqlite:///{tmp_path / 'killreport.db'}"
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on the test's file, for reading what the processes stored."""
-    eng = open_engine(db_url)
-    yield eng
-    await eng.dispose()
 
 
 async def _held(db_url: str, within_s: float = 30.0) -> None:

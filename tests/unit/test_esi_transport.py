@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 
@@ -12,6 +11,7 @@ from aiohttp import web
 from killreport.esi.errors import MalformedResponse, TransportError
 from killreport.esi.transport import aiohttp_transport
 from killreport.esi.types import EsiRequest
+from tests.misbehaving_http import huge, slow
 
 
 async def _ok(request: web.Request) -> web.Response:
@@ -19,25 +19,12 @@ async def _ok(request: web.Request) -> web.Response:
                                               "X-Seen-Agent": request.headers.get("User-Agent", "")})
 
 
-async def _huge(_: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse()
-    await response.prepare(_)
-    for _i in range(64):
-        await response.write(b"x" * 65536)
-    return response
-
-
-async def _slow(_: web.Request) -> web.Response:
-    await asyncio.sleep(1)
-    return web.Response(text="late")
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/ok", _ok)
-    app.router.add_get("/huge", _huge)
-    app.router.add_get("/slow", _slow)
+    app.router.add_get("/huge", huge)
+    app.router.add_get("/slow", slow)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -3,7 +3,6 @@ local server: every answer is a value or one error of the tree, with the bounds 
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 import json
 import socket
@@ -31,6 +30,7 @@ from killreport.r2z2 import (
     aiohttp_transport,
 )
 from killreport.r2z2.classify import retry_after
+from tests.misbehaving_http import huge, slow
 from tests.unit.test_esi_models import SPEC_PATH
 from tests.unit.test_killmail_models import ZKB
 
@@ -149,19 +149,6 @@ async def test_day_files_and_totals() -> None:
         await feed.day("2026-12-06")
 
 
-async def _huge(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse()
-    await response.prepare(request)
-    for _ in range(64):
-        await response.write(b"x" * 65536)
-    return response
-
-
-async def _slow(_: web.Request) -> web.Response:
-    await asyncio.sleep(1)
-    return web.Response(text="late")
-
-
 async def _cut(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Length": "1000"})
     await response.prepare(request)
@@ -178,7 +165,7 @@ async def _agent(request: web.Request) -> web.Response:
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
     app = web.Application()
-    for path, handler in (("/huge", _huge), ("/slow", _slow), ("/cut", _cut), ("/ok", _agent)):
+    for path, handler in (("/huge", huge), ("/slow", slow), ("/cut", _cut), ("/ok", _agent)):
         app.router.add_get(path, handler)
     runner = web.AppRunner(app)
     await runner.setup()
