@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -108,3 +109,13 @@ def test_http_dates() -> None:
     for garbage in ("", "yesterday", "Sat, 99 Nov 2026 99:99:99 GMT", "0", "\x00" * 500):
         assert parse_http_date(garbage) is None
     assert etag_of({"etag": '"abc"'}) == '"abc"' and etag_of({"etag": 'a\r\nX: y'}) is None
+
+
+@pytest.mark.parametrize("value", ["0\x1f", "\x1f5", "5\x0b", "٣", "1e3", "", " ", "-", "1234567890123"])
+def test_a_header_that_is_not_plainly_a_number_reads_as_absent(value: str) -> None:
+    assert observe(200, {"x-esi-error-limit-remain": value}).error_remain is None
+
+
+@pytest.mark.parametrize(("value", "number"), [("7", 7), (" 42\t", 42), ("-3", 0), ("0", 0)])
+def test_a_plain_number_with_spaces_around_reads_as_that_number(value: str, number: int) -> None:
+    assert observe(200, {"x-esi-error-limit-remain": value}).error_remain == number

@@ -22,7 +22,9 @@ from killreport.esi.errors import Deleted, EsiError, NotFound, PermanentError, S
 DELETED_TEXT: Final = "Character has been deleted!"
 _WINDOW_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LIMIT_RE: Final = re.compile(r"^\s*(\d{1,9})\s*/\s*(\d{1,6})\s*([smhd])\s*$")
-_INT_RE: Final = re.compile(r"^\s*-?\d{1,12}\s*$")
+# Spaces and tabs only around the digits: `\s` would also take control characters such as \x1f,
+# which int() refuses (Hypothesis found '0\x1f' in a header).
+_INT_RE: Final = re.compile(r"[ \t]*(-?[0-9]{1,12})[ \t]*")
 _MAX_WAIT_S: Final = 3600.0
 # ESI's own words for "the game server cannot be reached" (the datasource is named, e.g. tranquility).
 _UNAVAILABLE_RE: Final = re.compile(
@@ -44,9 +46,8 @@ class Outcome:
 
 
 def _int(value: str | None) -> int | None:
-    if value is None or not _INT_RE.match(value):
-        return None
-    return int(value)
+    found = None if value is None else _INT_RE.fullmatch(value)
+    return None if found is None else int(found.group(1))
 
 
 def _seconds(value: str | None) -> float | None:
