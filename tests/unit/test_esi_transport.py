@@ -11,7 +11,7 @@ from aiohttp import web
 from killreport.esi.errors import MalformedResponse, TransportError
 from killreport.esi.transport import aiohttp_transport
 from killreport.esi.types import EsiRequest
-from tests.misbehaving_http import huge, slow
+from tests.misbehaving_http import huge, serving, slow
 
 
 async def _ok(request: web.Request) -> web.Response:
@@ -21,17 +21,8 @@ async def _ok(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_get("/ok", _ok)
-    app.router.add_get("/huge", huge)
-    app.router.add_get("/slow", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving((("/ok", _ok), ("/huge", huge), ("/slow", slow))) as base:
+        yield base
 
 
 async def test_answers_with_lower_case_headers(server: str) -> None:

@@ -30,7 +30,7 @@ from killreport.r2z2 import (
     aiohttp_transport,
 )
 from killreport.r2z2.classify import retry_after
-from tests.misbehaving_http import huge, slow
+from tests.misbehaving_http import huge, serving, slow
 from tests.unit.test_esi_models import SPEC_PATH
 from tests.unit.test_killmail_models import ZKB
 
@@ -164,16 +164,8 @@ async def _agent(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
-    app = web.Application()
-    for path, handler in (("/huge", huge), ("/slow", slow), ("/cut", _cut), ("/ok", _agent)):
-        app.router.add_get(path, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving((("/huge", huge), ("/slow", slow), ("/cut", _cut), ("/ok", _agent))) as base:
+        yield base
 
 
 async def test_the_aiohttp_transport_bounds_size_and_time_and_classifies_failures(server: str) -> None:

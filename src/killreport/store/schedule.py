@@ -6,7 +6,8 @@ have to agree (SQLite's clock is the machine's: only processes on this machine o
 
 The one difference that is not an idiom is how a second scheduler is kept out (`_LOCKS`):
 
-    PostgreSQL  a session's advisory lock; `Leader.locked` says whether some session holds it now
+    PostgreSQL  an advisory lock held by the leader's connection; `Leader.locked` says whether some
+                connection holds it now
     SQLite      the scheduler runs only inside the process that holds the file's runner lock (a
                 flock), so there is nothing to take: `try_lock` is True, `unlock` does nothing, and
                 `locked` is a recent heartbeat (a query cannot see the runner lock)
@@ -136,13 +137,13 @@ async def leader(conn: AsyncConnection) -> Leader | None:
 
 
 async def try_lock(conn: AsyncConnection) -> bool:
-    """Take the scheduler lock for this session if nobody holds it."""
+    """Take the scheduler lock for this connection if nobody holds it."""
     take = _LOCKS[conn.dialect.name].take
     return take is None or bool((await conn.execute(take)).scalar_one())
 
 
 async def unlock(conn: AsyncConnection) -> None:
-    """Give the scheduler lock back (closing the session does too)."""
+    """Give the scheduler lock back (closing the connection does too)."""
     give = _LOCKS[conn.dialect.name].give
     if give is not None:
         await conn.execute(give)
