@@ -91,7 +91,7 @@ def test_upgrade_makes_the_file_and_its_folder_in_wal_mode(tmp_path: Path) -> No
     path = tmp_path / "new" / "folder" / "k.db"
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
-    assert _version(path) == _head(url) == "0001"
+    assert _version(path) == _head(url) is not None
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
@@ -104,7 +104,7 @@ def test_a_second_upgrade_changes_nothing_and_keeps_the_data(tmp_path: Path) -> 
     before = _schema(path)
     migrate.upgrade(f"sqlite:///{path}")
     assert _schema(path) == before
-    assert _version(path) == "0001"
+    assert _version(path) == _head(f"sqlite:///{path}")
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name, at FROM scheduler_marks").fetchall() == [("x", 1.5)]
 
@@ -135,7 +135,7 @@ async def _upgrade_in_a_process(url: str) -> int:
 async def test_upgrades_started_together_run_the_migration_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
     assert await asyncio.gather(*(_upgrade_in_a_process(url) for _ in range(2))) == [0, 0]
-    assert _version(tmp_path / "k.db") == "0001"
+    assert _version(tmp_path / "k.db") == _head(url)
     assert _differences(tmp_path / "k.db") == []
 
 

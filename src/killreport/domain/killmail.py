@@ -10,6 +10,7 @@ reason (Rejected) instead of being lost.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
@@ -143,3 +144,28 @@ class Rejected:
     hash: str
     reason: str
     body: bytes
+
+
+Source = Literal["feed", "history", "esi"]  # R2Z2's ephemeral files, its raw day files, ESI's route
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """A killmail to keep: its body, zkb's block when the source carries one, and where it came from.
+
+    The feed's packages carry both; a back-fill's day files and ESI's route carry the body alone (a
+    later package of the same kill, or a republication, brings the zkb block)."""
+
+    killmail_id: int
+    hash: str
+    esi: Killmail
+    zkb: Zkb | None
+    source: Source
+    sequence_id: int | None = None
+    uploaded_at: int | None = None
+
+    @classmethod
+    def of(cls, package: Package) -> Kill:
+        """The kill a feed package carries."""
+        return cls(killmail_id=package.killmail_id, hash=package.hash, esi=package.esi, zkb=package.zkb,
+                   source="feed", sequence_id=package.sequence_id, uploaded_at=package.uploaded_at)

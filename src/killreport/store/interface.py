@@ -11,6 +11,8 @@ so a caller that needs several in one transaction (the scheduler's list and swee
     ScheduleQueries  what the scheduler reads and writes (due entities, the alliance list, sweeps)
     LookupQueries    the web's read-only records, lists, search and changes
     AdminQueries     counts, freshness, request counts, recorded changes, the budget snapshot
+    KillmailQueries  killmails (store/killmails.py, both dialects): the feed's writes, its cursor,
+                     holes and state, the back-fill's days, R2Z2's shared pace, and the reads
 
 Times: both stores decide with the database's clock (PostgreSQL's now()/clock_timestamp(); SQLite
 has one clock, the machine's, since only processes on this machine open the file).
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from killreport.changes import Change
     from killreport.domain.budget import BudgetSnapshot
     from killreport.domain.budget_rules import Rules
+    from killreport.domain.killmail import Kill, Rejected, Zkb
     from killreport.domain.models import Entity
     from killreport.domain.routes import RouteStatus
     from killreport.domain.schedule import Affiliated, Move, StoredAlliance
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from killreport.store.entities import Stored
     from killreport.store.facts import CacheFacts, Revalidated
     from killreport.store.freshness import Freshness
+    from killreport.store.killmails import BackfillDay, FeedState, Pace
     from killreport.store.lookup import Page, Row
     from killreport.store.schedule import Leader, ListCache, SweepMarks
 
@@ -342,6 +346,97 @@ class AdminQueries(Protocol):
         ...
 
 
+class KillmailQueries(Protocol):
+    """Killmails and the feed (store/killmails.py, both dialects). Newest first is highest id first."""
+
+    async def load_cursor(self, conn: AsyncConnection) -> int | None:
+        """The next feed number to store, or None before the feed's first save."""
+        ...
+
+    async def save(self, conn: AsyncConnection, kills: Sequence[Kill], rejected: Sequence[Rejected] = (),
+                   cursor: int | None = None) -> dict[Kind, list[int]]:
+        """Keep the kills (one row per killmail id, with their participants: a known id only takes a
+        zkb block it lacked or a newer one), keep the rejected packages aside, set the cursor if given,
+        and add every character, corporation and alliance the kills name that the copy neither holds
+        nor has pending (NPC and faction ids never) to the pending set, unpublished. Returns those
+        added, by kind: the caller publishes them once this transaction commits."""
+        ...
+
+    async def refresh_zkb(self, conn: AsyncConnection, killmail_id: int, zkb: Zkb, sequence_id: int) -> bool:
+        """Replace a stored kill's zkb block with a republication's; False if the kill is not held."""
+        ...
+
+    async def record_hole(self, conn: AsyncConnection, number: int, cursor: int) -> None:
+        """Feed number `number` never came: remember it (to fill later) and set the cursor."""
+        ...
+
+    async def holes(self, conn: AsyncConnection, limit: int) -> list[int]:
+        """Unfilled holes, oldest number first."""
+        ...
+
+    async def fill_hole(self, conn: AsyncConnection, number: int) -> None:
+        """A hole's number answered after all (or a back-fill covered its day)."""
+        ...
+
+    async def note_head(self, conn: AsyncConnection, head: int) -> None:
+        """The feed's head pointer as last read (for the lag `status` shows)."""
+        ...
+
+    async def note_error(self, conn: AsyncConnection, error: str | None) -> None:
+        """The feed's last error (None: it answers again)."""
+        ...
+
+    async def feed_state(self, conn: AsyncConnection) -> FeedState:
+        """Cursor, head, lag, holes, last error, who follows, kept aside and stored counts: `status`."""
+        ...
+
+    async def reserve_pace(self, conn: AsyncConnection, max_rps: int) -> float:
+        """Take R2Z2's next request slot for this process (all processes share `max_rps` a second and
+        any pause); returns the seconds to wait before sending, 0 when it may go now."""
+        ...
+
+    async def pause_pace(self, conn: AsyncConnection, retry_after_s: float | None, first_s: float) -> float:
+        """R2Z2 refused (429, 403) or failed: every process pauses; returns the pause's length."""
+        ...
+
+    async def pace(self, conn: AsyncConnection) -> Pace:
+        """R2Z2's shared pace now (for `status`)."""
+        ...
+
+    async def held(self, conn: AsyncConnection, ids: Iterable[int]) -> set[int]:
+        """Which of these killmail ids are stored."""
+        ...
+
+    async def backfill_day(self, conn: AsyncConnection, day: str, *, listed: int | None = None,
+                           expected: int | None = None, finished: bool = False) -> BackfillDay:
+        """Record a back-fill day's progress (what is given), count its stored kills; return the row."""
+        ...
+
+    async def backfill_days(self, conn: AsyncConnection) -> list[BackfillDay]:
+        """Every back-filled day, newest first."""
+        ...
+
+    async def killmail(self, conn: AsyncConnection, killmail_id: int) -> Row | None:
+        """A kill in ESI's shape plus `zkb` (None if not held), or None."""
+        ...
+
+    async def export(self, conn: AsyncConnection, *, after: int, limit: int, kind: Kind | None = None,
+                     entity_id: int | None = None) -> list[Row]:
+        """Kills with ids above `after`, ascending, each in `killmail`'s shape; only those naming
+        `entity_id` as `kind` (victim or attacker) if given."""
+        ...
+
+    async def involving(self, conn: AsyncConnection, kind: Kind, entity_id: int, *, losses: bool,
+                        before: int | None, limit: int) -> list[Row]:
+        """Kills (`losses`: deaths) of a character, corporation or alliance, newest first, below
+        `before`: summary rows (id, time, system, victim, final blow, value)."""
+        ...
+
+    async def recent(self, conn: AsyncConnection, limit: int) -> list[Row]:
+        """The newest kills, as `involving`'s summary rows."""
+        ...
+
+
 class Connections(Protocol):
     """How a Store hands out its connections (each dialect its own way)."""
 
@@ -398,6 +493,7 @@ class Store:
     schedule: ScheduleQueries
     lookup: LookupQueries
     admin: AdminQueries
+    killmails: KillmailQueries
     connections: Connections | None = None  # None: Pooled(engine)
     _conns: Connections = field(init=False, repr=False)
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -225,6 +226,135 @@ scheduler_marks = Table(
     metadata,
     Column("name", Text, primary_key=True),
     _ts("at", nullable=False),
+)
+
+
+# Killmails, keyed by CCP's killmail_id: a body never changes once written, zkb's block may (a
+# republication re-prices it). Newest first means highest killmail_id first (CCP numbers kills as
+# they happen, so a kill posted hours late still sorts by when it happened), which every listing
+# below reads from an index.
+killmails = Table(
+    "killmails",
+    metadata,
+    Column("killmail_id", ID, primary_key=True, autoincrement=False),
+    Column("hash", Text, nullable=False),
+    _ts("killmail_time", nullable=False),
+    Column("solar_system_id", BigInteger, nullable=False),
+    Column("moon_id", BigInteger),
+    Column("war_id", BigInteger),
+    Column("victim_ship_type_id", BigInteger, nullable=False),
+    Column("victim_damage_taken", BigInteger, nullable=False),
+    Column("position_x", Float),
+    Column("position_y", Float),
+    Column("position_z", Float),
+    Column("items", JSON_VALUE),  # the victim's items, whole (nested ones too), as ESI gave them
+    Column("attacker_count", Integer, nullable=False),
+    # zkb's block (None for a kill back-filled from ESI alone, which has none)
+    Column("location_id", BigInteger),
+    Column("fitted_value", Float),
+    Column("dropped_value", Float),
+    Column("destroyed_value", Float),
+    Column("total_value", Float),
+    Column("points", BigInteger),
+    Column("npc", Boolean),
+    Column("solo", Boolean),
+    Column("awox", Boolean),
+    Column("labels", JSON_VALUE),
+    Column("href", Text),
+    Column("sequence_id", BigInteger),  # the R2Z2 file it came from (None: back-filled)
+    Column("zkb_sequence_id", BigInteger),  # the file whose zkb block is stored (a republication's)
+    Column("uploaded_at", BigInteger),
+    Column("source", Text, nullable=False),  # feed, history (R2Z2's raw day file) or esi
+    _ts("stored_at", nullable=False),
+    Index("killmails_time", "killmail_time"),
+)
+
+# One row per participant: the victim (position 0) and each attacker in ESI's order (1..n).
+# Partial indexes: NPC attackers name no character, many pilots no alliance.
+killmail_participants = Table(
+    "killmail_participants",
+    metadata,
+    Column("killmail_id", BigInteger, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("is_victim", Boolean, nullable=False),
+    Column("character_id", BigInteger),
+    Column("corporation_id", BigInteger),
+    Column("alliance_id", BigInteger),
+    Column("faction_id", BigInteger),
+    Column("ship_type_id", BigInteger),
+    Column("weapon_type_id", BigInteger),
+    Column("damage", BigInteger, nullable=False),  # damage taken (victim) or done (attacker)
+    Column("final_blow", Boolean, nullable=False),
+    Column("security_status", Float),
+    PrimaryKeyConstraint("killmail_id", "position"),
+)
+for _who in (killmail_participants.c.character_id, killmail_participants.c.corporation_id,
+             killmail_participants.c.alliance_id):
+    Index(f"killmail_participants_{_who.name}", _who, killmail_participants.c.is_victim,
+          killmail_participants.c.killmail_id, postgresql_where=_who.isnot(None),
+          sqlite_where=_who.isnot(None))
+
+# Packages whose killmail or zkb failed the schema: kept aside with the reason, never dropped.
+killmail_rejected = Table(
+    "killmail_rejected",
+    metadata,
+    Column("sequence_id", ID, primary_key=True, autoincrement=False),
+    Column("killmail_id", BigInteger, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    _ts("rejected_at", nullable=False),
+)
+
+# The feed follower's state: the next number to store (moved in the transaction that stores what
+# it covers), the head it last saw, its last error; and who follows now (like scheduler_lease).
+killmail_feed = Table(
+    "killmail_feed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("cursor", BigInteger, nullable=False),
+    Column("head", BigInteger),
+    _ts("head_seen_at"),
+    Column("last_error", Text),
+    _ts("last_error_at"),
+    Column("holder", Text),
+    _ts("heartbeat_at"),
+    _ts("updated_at", nullable=False),
+    CheckConstraint("id = 1", name="killmail_feed_one_row"),
+)
+
+# Feed numbers the head passed that never answered: filled later (asked again, or by a back-fill).
+killmail_holes = Table(
+    "killmail_holes",
+    metadata,
+    Column("sequence_id", ID, primary_key=True, autoincrement=False),
+    _ts("declared_at", nullable=False),
+    _ts("filled_at"),
+)
+
+# Back-fill by day (UTC, YYYYMMDD): how many the day file listed, how many are stored, what
+# totals.json says, and when it was last finished; resumable because every kill is kept once.
+killmail_backfill = Table(
+    "killmail_backfill",
+    metadata,
+    Column("day", Text, primary_key=True),
+    Column("listed", Integer, nullable=False),
+    Column("stored", Integer, nullable=False),
+    Column("expected", Integer),
+    _ts("started_at", nullable=False),
+    _ts("finished_at"),
+)
+
+# R2Z2's request cap counts every process together: the latest request times (epoch seconds, a
+# JSON array, at most R2Z2_MAX_RPS of them) and a pause after a refusal, in one row.
+r2z2_pace = Table(
+    "r2z2_pace",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sent", Text, nullable=False),
+    Column("paused_until", Float, nullable=False),
+    Column("refusals", Integer, nullable=False),
+    CheckConstraint("id = 1", name="r2z2_pace_one_row"),
 )
 
 
