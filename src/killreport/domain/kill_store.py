@@ -33,3 +33,20 @@ class KillmailStore(Protocol):
         """Replace a stored killmail's zkb block with the one its republication carries; a killmail id
         not held (its package was kept aside as rejected) is left alone."""
         ...
+
+
+class FeedPace(Protocol):
+    """R2Z2's request cap and pauses, shared by every process that asks the feed (the follower and a
+    back-fill alike): the database keeps them (store.killmails' pace), a test may keep them in memory."""
+
+    async def turn(self) -> float:
+        """Take the next request slot: the seconds to wait before sending it (0: now)."""
+        ...
+
+    async def refused(self, retry_after_s: float | None, first_s: float) -> float:
+        """The feed refused (429, 403) or failed: every process pauses; returns the pause in seconds."""
+        ...
+
+    async def answered(self) -> None:
+        """An answer that was not a refusal: the next pause starts small again."""
+        ...

@@ -399,6 +399,10 @@ class KillmailQueries(Protocol):
         """R2Z2 refused (429, 403) or failed: every process pauses; returns the pause's length."""
         ...
 
+    async def calm_pace(self, conn: AsyncConnection) -> None:
+        """An answer that was not a refusal: the next pause starts small again."""
+        ...
+
     async def pace(self, conn: AsyncConnection) -> Pace:
         """R2Z2's shared pace now (for `status`)."""
         ...

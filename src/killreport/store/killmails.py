@@ -17,7 +17,7 @@ from killreport.ids import Kind
 from killreport.store.killmail_reads import export, involving, killmail, recent
 
 __all__ = [
-    "BackfillDay", "FeedState", "Pace", "backfill_day", "backfill_days", "export", "feed_state", "fill_hole",
+    "BackfillDay", "FeedState", "Pace", "backfill_day", "backfill_days", "calm_pace", "export", "feed_state", "fill_hole",
     "held", "holes", "involving", "killmail", "load_cursor", "note_error", "note_head", "pace", "pause_pace",
     "recent", "record_hole", "refresh_zkb", "reserve_pace", "save",
 ]
@@ -121,6 +121,11 @@ async def reserve_pace(conn: AsyncConnection, max_rps: int) -> float:
 
 async def pause_pace(conn: AsyncConnection, retry_after_s: float | None, first_s: float) -> float:
     """Every process pauses after a refusal; returns the pause's length."""
+    raise NotImplementedError
+
+
+async def calm_pace(conn: AsyncConnection) -> None:
+    """The next pause starts small again."""
     raise NotImplementedError
 
 
