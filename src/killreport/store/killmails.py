@@ -18,8 +18,8 @@ from killreport.store.killmail_reads import export, involving, killmail, recent
 
 __all__ = [
     "BackfillDay", "FeedState", "Pace", "backfill_day", "backfill_days", "calm_pace", "export", "feed_state",
-    "fill_hole", "held", "holes", "involving", "killmail", "load_cursor", "note_error", "note_head", "pace", "pause_pace",
-    "recent", "record_hole", "refresh_zkb", "reserve_pace", "save",
+    "fill_hole", "held", "holes", "involving", "killmail", "load_cursor", "note_error", "note_head", "pace",
+    "pause_pace", "recent", "record_hole", "refresh_zkb", "reserve_pace", "save",
 ]
 
 
