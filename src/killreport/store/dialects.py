@@ -7,6 +7,7 @@ dialects say differently (`of(conn)` picks the connection's):
     clock     the time now: PostgreSQL's clock_timestamp() (moves within a statement) or now()
               (the transaction's start); SQLite's julianday('now') as epoch seconds (holds still
               within a statement, and is the only clock: a statement there never waits half way)
+    clock_s   the clock as epoch seconds (a number, for rules computed in Python on the database's time)
     ago       `seconds` before now; `after` is `seconds` after the clock
     age       the seconds from a time to now (an interval's epoch on PostgreSQL, a difference on SQLite)
     minute    the start of now's minute (date_trunc; epoch seconds floored to a multiple of 60)
@@ -71,6 +72,7 @@ class Idioms:
     name: str
     now: Callable[[], ColumnElement[Any]]
     clock: Callable[[], ColumnElement[Any]]
+    clock_s: Callable[[], ColumnElement[Any]]
     ago: Callable[[ColumnElement[Any]], ColumnElement[Any]]
     after: Callable[[ColumnElement[Any]], ColumnElement[Any]]
     least: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
@@ -110,6 +112,7 @@ POSTGRES: Final = Idioms(
     name="postgresql",
     now=lambda: func.now(),
     clock=lambda: func.clock_timestamp(),
+    clock_s=lambda: extract("epoch", func.clock_timestamp()),
     ago=lambda seconds: func.now() - _SECOND * seconds,
     after=lambda seconds: func.clock_timestamp() + _SECOND * seconds,
     least=lambda a, b: func.least(a, b),
@@ -126,6 +129,7 @@ SQLITE: Final = Idioms(
     name="sqlite",
     now=lambda: NOW,
     clock=lambda: NOW,
+    clock_s=lambda: NOW_S,
     ago=lambda seconds: NOW_S - seconds,
     after=lambda seconds: NOW_S + seconds,
     least=lambda a, b: func.min(func.coalesce(a, b), func.coalesce(b, a)),
