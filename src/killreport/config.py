@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     esi_max_inflight: int = _option(32, "requests in flight across the whole cluster", ge=1, le=1000)
     esi_timeout_s: float = _option(10.0, "per request", gt=0)
     esi_max_body_bytes: int = _option(4 * 1024 * 1024, "larger bodies are malformed", gt=0)
+    esi_route_caps: dict[str, float] = _option(
+        {"/characters/{id}/corporationhistory": 4.0, "/corporations/{id}/alliancehistory": 4.0},
+        "requests a second for these routes, all processes together (ESI limits them without "
+        "saying so); a 429 on one without rate-limit headers halves its cap for a while")
     esi_daily_downtime: bool = _option(
         True, "pause every request but /status from 30 s before 11:00 UTC until /status shows ESI back "
         "(ESI's daily downtime, which the simulator keeps too); off only for an ESI without one "
@@ -157,6 +161,19 @@ class Settings(BaseSettings):
         except ValueError:
             # datetime's message quotes the value; setting errors never echo what was set.
             raise ValueError("must be a date written YYYY-MM-DD") from None
+        return value
+
+    @field_validator("esi_route_caps")
+    @classmethod
+    def _positive_caps(cls, value: dict[str, float]) -> dict[str, float]:
+        """ESI_ROUTE_CAPS: route templates as the budget names them, each a positive, finite rate."""
+        import math
+
+        for route, cap in value.items():
+            if not route.startswith("/"):
+                raise ValueError("a route is a path template such as /characters/{id}/corporationhistory")
+            if not cap > 0 or math.isinf(cap):
+                raise ValueError("a cap is a positive, finite number of requests a second")
         return value
 
     @field_validator("database_url")
