@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,22 +49,23 @@ def body(killmail_id: int, victim: dict[str, int], attackers: Sequence[dict[str,
     (items, position)."""
     when = at or T0 + dt.timedelta(minutes=killmail_id % 100_000)
     damage = sum(int(a["damage_done"]) for a in attackers)
-    return Killmail.model_validate({
+    # As JSON, the way the feed's bodies are read (the strict models take no lists for tuples otherwise).
+    return Killmail.model_validate_json(json.dumps({
         "killmail_id": killmail_id, "killmail_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "solar_system_id": JITA, "attackers": list(attackers),
         "victim": {**victim, "ship_type_id": ship, "damage_taken": damage, **(victim_extra or {})},
-        **(extra or {})})
+        **(extra or {})}))
 
 
 def zkb(esi: Killmail, *, total: float = 1_500_000.5, labels: Sequence[str] = ("pvp", "loc:highsec"),
         href: str | None = None) -> Zkb:
     """zKillboard's block for `esi` (attackerCount given, as R2Z2 mostly gives it)."""
-    return Zkb.model_validate({
+    return Zkb.model_validate_json(json.dumps({
         "locationID": 40_000_001, "hash": killmail_hash(esi.killmail_id), "fittedValue": total / 2,
         "droppedValue": total / 4, "destroyedValue": total * 3 / 4, "totalValue": total, "points": 7,
         "npc": False, "solo": len(esi.attackers) == 1, "awox": False, "labels": list(labels),
         "href": href or f"https://esi.evetech.net/v1/killmails/{esi.killmail_id}/{killmail_hash(esi.killmail_id)}/",
-        "attackerCount": len(esi.attackers)})
+        "attackerCount": len(esi.attackers)}))
 
 
 def kill(esi: Killmail, block: Zkb | None = None, *, source: Source = "feed",

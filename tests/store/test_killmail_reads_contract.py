@@ -41,7 +41,7 @@ def plain_kills() -> list[Kill]:
     """Kills between the four pilots: ids 120_000_001.. with victims and final blows varying."""
     made = []
     pairs = [(GOON, [TEST]), (TEST, [GOON, MITTANI]), (MITTANI, [TEST, LONER]), (LONER, [GOON]),
-             (GOON, [MITTANI, GOON]), (TEST, [LONER]), (GOON, [TEST, TEST])]
+             (GOON, [MITTANI, GOON]), (TEST, [LONER]), (GOON, [TEST, TEST]), (TEST, [MITTANI])]
     for n, (victim, attackers) in enumerate(pairs):
         esi = body(120_000_001 + n, victim,
                    [attacker(a, final=i == len(attackers) - 1) for i, a in enumerate(attackers)])

@@ -35,7 +35,7 @@ _ATTACKER_IDS: Final = (*_WHO, "faction_id", "ship_type_id", "weapon_type_id")
 _ZKB: Final = (("locationID", "location_id"), ("hash", "hash"), ("fittedValue", "fitted_value"),
                ("droppedValue", "dropped_value"), ("destroyedValue", "destroyed_value"),
                ("totalValue", "total_value"), ("points", "points"), ("npc", "npc"), ("solo", "solo"),
-               ("awox", "awox"), ("labels", "labels"), ("href", "href"), ("attackerCount", "attacker_count"))
+               ("awox", "awox"), ("labels", "labels"), ("href", "href"))
 _SUMMARY_KILL: Final = ("killmail_id", "killmail_time", "solar_system_id", "victim_ship_type_id",
                         "attacker_count", "total_value", "points", "npc", "solo", "awox", "labels")
 _SIDE: Final = (*_WHO, "ship_type_id")
@@ -70,7 +70,11 @@ def _zkb(kill: Mapping[str, Any]) -> Row | None:
     # A kill stored without zkb (back-filled from a raw day file or ESI) has none of its columns.
     if kill["location_id"] is None:
         return None
-    return {name: kill[column] for name, column in _ZKB}
+    block = {name: kill[column] for name, column in _ZKB}
+    # zkb sends attackerCount on most kills, not all: given back only when it came.
+    if kill["zkb_attacker_count"] is not None:
+        block["attackerCount"] = kill["zkb_attacker_count"]
+    return block
 
 
 def _body(kill: Mapping[str, Any], participants: Sequence[Mapping[str, Any]]) -> Row:
