@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Page
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.config import sqlalchemy_url
@@ -122,6 +122,15 @@ async def browser() -> AsyncIterator[Browser]:
     """One Chromium for every browser test of the session."""
     async with chromium() as launched:
         yield launched
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A page in a fresh context with the CSP in force."""
+    context = await browser.new_context(viewport={"width": 1000, "height": 900})
+    opened = await context.new_page()
+    yield opened
+    await context.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

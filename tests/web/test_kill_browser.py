@@ -6,11 +6,9 @@ page, the attacker of the final blow stands out, and "older" links walk an entit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, Final
 
-import pytest_asyncio
-from playwright.async_api import Browser, Page
+from playwright.async_api import Page
 
 from tests.web.fill_kills import HOSTILE_KILL, HOSTILE_LABELS, VILE_RAT_LOSSES
 from tests.web.test_markup_pages import visit
@@ -23,15 +21,6 @@ _KILL: Final = """() => ({
 })"""
 _LISTED: Final = """() => [...document.querySelectorAll("table.kills tbody tr td:first-child a")]
     .map((a) => Number(a.textContent))"""
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A page in a fresh context with the CSP in force."""
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    opened = await context.new_page()
-    yield opened
-    await context.close()
 
 
 async def test_a_kills_labels_are_text_and_its_final_blow_stands_out(site: str, page: Page) -> None:
