@@ -58,14 +58,17 @@ def body(killmail_id: int, victim: dict[str, int], attackers: Sequence[dict[str,
 
 
 def zkb(esi: Killmail, *, total: float = 1_500_000.5, labels: Sequence[str] = ("pvp", "loc:highsec"),
-        href: str | None = None) -> Zkb:
-    """zKillboard's block for `esi` (attackerCount given, as R2Z2 mostly gives it)."""
-    return Zkb.model_validate_json(json.dumps({
+        href: str | None = None, counted: bool = True) -> Zkb:
+    """zKillboard's block for `esi` (with attackerCount unless not `counted`: R2Z2 mostly sends it)."""
+    block = {
         "locationID": 40_000_001, "hash": killmail_hash(esi.killmail_id), "fittedValue": total / 2,
         "droppedValue": total / 4, "destroyedValue": total * 3 / 4, "totalValue": total, "points": 7,
         "npc": False, "solo": len(esi.attackers) == 1, "awox": False, "labels": list(labels),
         "href": href or f"https://esi.evetech.net/v1/killmails/{esi.killmail_id}/{killmail_hash(esi.killmail_id)}/",
-        "attackerCount": len(esi.attackers)}))
+        "attackerCount": len(esi.attackers)}
+    if not counted:
+        del block["attackerCount"]
+    return Zkb.model_validate_json(json.dumps(block))
 
 
 def kill(esi: Killmail, block: Zkb | None = None, *, source: Source = "feed",
@@ -79,4 +82,6 @@ def kill(esi: Killmail, block: Zkb | None = None, *, source: Source = "feed",
 def expected(k: Kill) -> dict[str, Any]:
     """What `store.killmails.killmail` and the API give for `k`: ESI's shape plus R2Z2's zkb."""
     shown = k.esi.model_dump(mode="json", exclude_none=True)
-    return {**shown, "zkb": None if k.zkb is None else k.zkb.model_dump(mode="json", by_alias=True)}
+    # attackerCount is the one optional field of zkb: left out when zkb did not send it.
+    block = None if k.zkb is None else k.zkb.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {**shown, "zkb": block}

@@ -74,6 +74,15 @@ async def test_a_kill_comes_back_in_esi_shape_with_r2z2s_zkb(store: Store) -> No
     assert got["zkb"]["locationID"] == 40_000_001 and got["zkb"]["fittedValue"] == saved.zkb.fitted_value
 
 
+async def test_zkbs_attacker_count_comes_back_only_when_zkb_sent_it(store: Store) -> None:
+    esi = body(120_000_012, LONER, [attacker(GOON, final=True), attacker(NPC)])
+    uncounted = kill(esi, zkb(esi, counted=False), sequence_id=9)
+    await save(store, [uncounted])
+    async with store.connect() as conn:
+        got = await store.killmails.killmail(conn, uncounted.killmail_id)
+    assert got is not None and got == expected(uncounted) and "attackerCount" not in got["zkb"]
+
+
 async def test_a_kill_without_zkb_and_an_unknown_id(store: Store) -> None:
     esi = body(120_000_011, LONER, [attacker(GOON, final=True)])
     bare = kill(esi, None, source="history")
