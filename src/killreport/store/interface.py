@@ -421,23 +421,30 @@ class KillmailQueries(Protocol):
         ...
 
     async def killmail(self, conn: AsyncConnection, killmail_id: int) -> Row | None:
-        """A kill in ESI's shape plus `zkb` (None if not held), or None."""
+        """A kill in ESI's shape (absent optional fields left out, attackers in ESI's order, the
+        victim's items whole, `killmail_time` as `2026-12-07T12:34:56Z`) plus `zkb` in R2Z2's shape
+        (`locationID`, `hash`, `fittedValue`, ..., `attackerCount` when zkb sent it), or None for a
+        kill no zkb block came with; None if the kill is not held."""
         ...
 
     async def export(self, conn: AsyncConnection, *, after: int, limit: int, kind: Kind | None = None,
                      entity_id: int | None = None) -> list[Row]:
-        """Kills with ids above `after`, ascending, each in `killmail`'s shape; only those naming
-        `entity_id` as `kind` (victim or attacker) if given."""
+        """Up to `limit` kills with ids above `after`, ascending, each in `killmail`'s shape; with
+        `kind` and `entity_id` (both or neither, else ValueError) only those naming that entity as
+        victim or attacker, each kill once."""
         ...
 
     async def involving(self, conn: AsyncConnection, kind: Kind, entity_id: int, *, losses: bool,
                         before: int | None, limit: int) -> list[Row]:
-        """Kills (`losses`: deaths) of a character, corporation or alliance, newest first, below
-        `before`: summary rows (id, time, system, victim, final blow, value)."""
+        """Up to `limit` kills (`losses`: deaths) of a character, corporation or alliance with ids
+        below `before` (None: from the newest), newest first, as `recent`'s summary rows."""
         ...
 
     async def recent(self, conn: AsyncConnection, limit: int) -> list[Row]:
-        """The newest kills, as `involving`'s summary rows."""
+        """The newest `limit` kills, newest first, as summary rows: killmail_id, killmail_time (a
+        datetime), solar_system_id, attacker_count, zkb's total_value, points, npc, solo, awox and
+        labels (None without zkb), `victim` (character_id, corporation_id, alliance_id, ship_type_id)
+        and `final_blow` (the same of the attacker ESI marks, or None)."""
         ...
 
 
