@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from cyclopts import Parameter
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from killreport.cli import render
 from killreport.cli.errors import UsageError
@@ -59,7 +59,10 @@ async def lookup(ids: Annotated[list[str], Parameter(allow_leading_hyphen=True)]
     if json:
         print(render.as_json(report.as_json()))
     else:
-        Console(soft_wrap=True).print(_table(report))
+        Console().print(_table(report))
+        for answer in report.answers:
+            if answer.reason is not None:
+                print(f"{answer.id}: {answer.reason}")
         print(_summary(report))
     return 0
 
@@ -75,13 +78,14 @@ def _linked(record: dict[str, Any], link: str) -> str | None:
 
 
 def _table(report: Report) -> Table:
-    """One row per id, every cell shown as plain text (ESI's strings are hostile)."""
-    table = Table("id", "status", "kind", "name", "ticker", "corporation", "alliance", "note")
+    """One row per id, every cell shown as plain text (ESI's strings are hostile); ids never cut."""
+    table = Table(*(Column(c, no_wrap=True) for c in ("id", "status", "kind")), "name", "ticker",
+                  "corporation", "alliance")
     for answer in report.answers:
         record = answer.record or {}
         table.add_row(*(render.plain(v) for v in (
             answer.id, answer.status, answer.kind, record.get("name"), record.get("ticker"),
-            _linked(record, "corporation"), _linked(record, "alliance"), answer.reason)))
+            _linked(record, "corporation"), _linked(record, "alliance"))))
     return table
 
 
