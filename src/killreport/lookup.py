@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -169,9 +169,15 @@ def parse_request(data: Any, *, default_wait_s: float, max_wait_s: float) -> tup
     return bounded_ids(data), bounded_wait(wait, max_wait_s)
 
 
-async def look_up(store: Store, queue: JobQueue, ids: Sequence[int], *, wait_s: float,
+OpenQueue = Callable[[], Awaitable[JobQueue]]
+
+
+async def look_up(store: Store, queue: OpenQueue, ids: Sequence[int], *, wait_s: float,
                   poll_s: float = POLL_S, clock: Callable[[], float] = time.monotonic) -> Report:
-    """Answer every id: what the copy holds, the rest queued and awaited up to `wait_s`."""
+    """Answer every id: what the copy holds, the rest queued and awaited up to `wait_s`.
+
+    `queue` gives the job queue, asked only when an id must be queued: ids the copy holds, and those
+    answered from their number, are answered while the broker is down."""
     wanted = bounded_ids(ids)
     classes = {i: classify(i) for i in wanted}
     held = await _held(store, [i for i, c in classes.items() if c.status in (None, "ambiguous")], classes)
@@ -180,8 +186,10 @@ async def look_up(store: Store, queue: JobQueue, ids: Sequence[int], *, wait_s: 
         if c.status is None and c.kind is not None and i not in held:
             fetch.setdefault(c.kind, []).append(i)
     queued = 0
-    for kind, kind_ids in fetch.items():
-        queued += await enqueue(store, queue, kind, kind_ids, skip_fresh=False)
+    if fetch:
+        jobs = await queue()
+        for kind, kind_ids in fetch.items():
+            queued += await enqueue(store, jobs, kind, kind_ids, skip_fresh=False)
     started = clock()
     pending = await _awaited(store, fetch, held, started + wait_s, poll_s, clock)
     records = await _records(store, held)

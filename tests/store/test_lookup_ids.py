@@ -36,6 +36,14 @@ class Published:
         self.jobs += [(queue, decode(body)) for body in bodies]
         self.some.set()
 
+    async def __call__(self) -> Published:
+        """The queue, as look_up asks for it when something must be queued."""
+        return self
+
+
+async def _unreachable() -> Published:
+    raise ConnectionError("the broker is down")
+
 
 @pytest.fixture
 async def seeded(store: Store) -> Store:
@@ -69,6 +77,14 @@ async def test_held_ids_are_answered_from_the_copy_with_their_corporation_and_al
     assert shown[90000002]["deleted"] is True
     assert (report.queued, queue.jobs, await _pending(seeded)) == (0, [], set())
     assert report.waited_s < 1  # nothing to wait for
+    unqueued = await look_up(seeded, _unreachable, [90000001], wait_s=5)
+    assert unqueued.of("held") == [90000001]  # answered while the broker is down
+
+
+async def test_an_id_to_queue_while_the_broker_is_down_fails_and_queues_nothing(seeded: Store) -> None:
+    with pytest.raises(ConnectionError, match="the broker is down"):
+        await look_up(seeded, _unreachable, [90000001, 90000009], wait_s=5)
+    assert await _pending(seeded) == set()
 
 
 async def test_an_id_the_copy_lacks_is_queued_once_and_pending_past_the_wait(seeded: Store) -> None:
@@ -87,15 +103,14 @@ async def test_an_id_the_copy_lacks_is_queued_once_and_pending_past_the_wait(see
 
 
 async def test_npc_faction_ambiguous_and_invalid_ids_are_answered_and_never_queued(store: Store) -> None:
-    queue = Published()
     ids = [1, 1000125, 3000001, 500001, 100_000_123, 0, -1, 30000142, 2**31]
-    report = await look_up(store, queue, ids, wait_s=5)
+    report = await look_up(store, _unreachable, ids, wait_s=5)  # nothing to queue: no broker asked for
     assert [(a.id, a.status, a.kind) for a in report.answers] == [
         (1, "npc", None), (1000125, "npc", "corporation"), (3000001, "npc", "character"),
         (500001, "faction", None), (100_000_123, "ambiguous", None), (0, "invalid", None),
         (-1, "invalid", None), (30000142, "invalid", None), (2**31, "invalid", None)]
     assert all(a.reason for a in report.answers)
-    assert (report.queued, queue.jobs, await _pending(store)) == (0, [], set())
+    assert (report.queued, await _pending(store)) == (0, set())
     assert report.waited_s < 1
 
 
@@ -103,7 +118,7 @@ async def test_an_old_id_is_answered_under_the_kind_the_copy_holds_it(store: Sto
     async with store.begin() as conn:
         await conn.execute(insert(t.corporations), [{**CORPORATIONS[0], "id": 100_000_123,
                                                      "alliance_id": None}])
-    report = await look_up(store, Published(), [100_000_123], wait_s=0)
+    report = await look_up(store, _unreachable, [100_000_123], wait_s=0)
     assert [(a.status, a.kind) for a in report.answers] == [("held", "corporation")]
     assert report.answers[0].record == {"name": "Test Corp", "ticker": "TST", "alliance": None}
 

@@ -16,6 +16,7 @@ from rich.table import Column, Table
 from killreport.cli import render
 from killreport.cli.errors import UsageError
 from killreport.lookup import DEFAULT_WAIT_S, LookupRefused, Report, bounded_ids, bounded_wait, look_up
+from killreport.queue.broker import JobQueue
 from killreport.runner_lock import holder
 from killreport.services import database
 from killreport.store.sqlite.engine import path_of
@@ -55,7 +56,11 @@ async def lookup(ids: Annotated[list[str], Parameter(allow_leading_hyphen=True)]
                                    markup=False, highlight=False)
         wait_s = 0.0
     async with database(settings, wait=False) as store, broker(settings) as mq:
-        report = await look_up(store, mq, wanted, wait_s=wait_s)
+
+        async def opened() -> JobQueue:
+            return mq
+
+        report = await look_up(store, opened, wanted, wait_s=wait_s)
     if json:
         print(render.as_json(report.as_json()))
     else:

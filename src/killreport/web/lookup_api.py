@@ -37,8 +37,7 @@ async def lookup(request: web.Request) -> web.Response:
     except LookupRefused as exc:
         raise Problem(400, str(exc)) from None
     try:
-        queue = await request.app[BROKER].queue()
-        report = await look_up(request.app[STORE], queue, ids, wait_s=wait_s)
+        report = await look_up(request.app[STORE], request.app[BROKER].queue, ids, wait_s=wait_s)
     except (ConnectionError, BrokerError) as exc:
         raise Problem(503, f"the job queue is unavailable: {' '.join(str(exc).split())[:200]}") from None
     return web.json_response(report.as_json())
