@@ -219,10 +219,12 @@ async def _awaited(store: Store, fetch: dict[Kind, list[int]], held: dict[int, K
         waiting = {k: [i for i in ids if i not in held] for k, ids in fetch.items()}
         if waiting := {k: ids for k, ids in waiting.items() if ids}:
             async with store.connect() as conn:
+                # The pending set first: a job stores its entity and leaves the set in one commit, so
+                # an id gone from the set by now is in the copy when the names are read after it.
+                still = {(k, i) for k, ids in waiting.items() for i in await store.jobs.among(conn, k, ids)}
                 arrived = await store.lookup.names(conn, [(k, i) for k, ids in waiting.items() for i in ids])
                 held.update({i: k for k, i in arrived})
-                pending = {i for k, ids in waiting.items()
-                           for i in await store.jobs.among(conn, k, ids) if (k, i) not in arrived}
+                pending = {i for k, i in still if (k, i) not in arrived}
         else:
             pending = set()
         if not pending or clock() >= deadline:
