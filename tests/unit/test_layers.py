@@ -22,6 +22,7 @@ above it, so no cycle can form.
     queue      the brokers; the table queue over the SQLite store's queue surface
     services   the database a process opens
     sync       one job: fetch (esi), store (store), fan out (queue)
+    lookup     ids met elsewhere, on demand: what the copy holds, the rest queued (sync) and awaited
     metrics    gauges read from the store and the broker
     wiring     a process's budget, ESI client and broker
     worker     the job loop; scheduler: the active scheduler and `killreport run` (it runs workers)
@@ -64,6 +65,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("queue", frozenset({"store"})),
     ("services", frozenset({"store"})),
     ("sync", frozenset({"domain", "esi", "queue", "store"})),
+    ("lookup", frozenset({"queue", "store", "sync"})),
     ("metrics", frozenset({"domain", "queue", "store"})),
     ("wiring", frozenset({"budget", "domain", "esi", "queue", "services", "store"})),
     ("worker", frozenset({"downtime", "domain", "esi", "metrics", "queue", "services", "store", "sync",
@@ -71,11 +73,11 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("scheduler", frozenset({"domain", "downtime", "esi", "metrics", "queue", "services", "store", "sync",
                              "wiring", "worker"})),
     ("overview", frozenset({"domain", "queue", "store"})),
-    ("web", frozenset({"domain", "overview", "queue", "services", "store"})),
+    ("web", frozenset({"domain", "lookup", "overview", "queue", "services", "store"})),
     ("embedded", frozenset({"wiring", "worker"})),
     ("sim", frozenset({"domain"})),
-    ("cli", frozenset({"budget", "domain", "downtime", "embedded", "esi", "metrics", "overview", "queue",
-                       "scheduler", "services", "sim", "store", "sync", "web", "wiring", "worker"})),
+    ("cli", frozenset({"budget", "domain", "downtime", "embedded", "esi", "lookup", "metrics", "overview",
+                       "queue", "scheduler", "services", "sim", "store", "sync", "web", "wiring", "worker"})),
     ("__main__", frozenset({"cli"})),
 )
 

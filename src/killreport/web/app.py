@@ -8,7 +8,7 @@ from aiohttp import web
 
 from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
-from killreport.web import api, kill_api, kill_pages, pages, render
+from killreport.web import api, kill_api, kill_pages, lookup_api, pages, render
 from killreport.web.broker_link import BrokerLink
 from killreport.web.errors import error_response, errors
 from killreport.web.keys import BROKER, BUDGET, STORE
@@ -43,6 +43,7 @@ def build_app(store: Store, broker: BrokerLink, budget: BudgetView, *, token: st
     render.setup(app, images=images)
     for path, handler in _PAGES + _API:
         app.router.add_get(path, handler)
+    app.router.add_post("/api/lookup", lookup_api.lookup)
     static = resources.files("killreport.web") / "static"
     app.router.add_static("/static", str(static), append_version=False)
     app.on_response_prepare.append(security_headers_hook(images))
