@@ -19,19 +19,28 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-_RESERVE_0006 = ("esi_reserve(text, integer, integer, double precision, integer, double precision,"
-                 " double precision, double precision, text, double precision, double precision,"
-                 " double precision, double precision, double precision, double precision, double precision)")
-_SETTLE_0006 = ("esi_settle(bigint, text, integer, boolean, integer, double precision, text, integer,"
-                " double precision, integer, double precision, integer, double precision, double precision,"
-                " double precision, double precision, integer, double precision, boolean, double precision,"
-                " double precision, text, double precision, double precision, double precision,"
-                " double precision, double precision, double precision)")
-_RESERVE_0008 = _RESERVE_0006.replace("double precision)", "double precision, double precision)")  # p_cap
-# p_cap, p_hidden, p_cap_recover, p_cap_min_factor and p_cap_cut come before p_now, the last argument.
-_SETTLE_0008 = _SETTLE_0006.replace(
-    "double precision)",
-    "double precision, boolean, double precision, double precision, double precision, double precision)")
+_0006 = [
+    "DROP FUNCTION IF EXISTS esi_reserve(text, integer, integer, double precision, integer, double precision,"
+    " double precision, double precision, text, double precision, double precision, double precision,"
+    " double precision, double precision, double precision, double precision)",
+    "DROP FUNCTION IF EXISTS esi_settle(bigint, text, integer, boolean, integer, double precision, text,"
+    " integer, double precision, integer, double precision, integer, double precision, double precision,"
+    " double precision, double precision, integer, double precision, boolean, double precision,"
+    " double precision, text, double precision, double precision, double precision, double precision,"
+    " double precision, double precision)",
+]
+# p_cap before p_now; p_cap, p_hidden, p_cap_recover, p_cap_min_factor and p_cap_cut before p_now.
+_0008 = [
+    "DROP FUNCTION esi_reserve(text, integer, integer, double precision, integer, double precision,"
+    " double precision, double precision, text, double precision, double precision, double precision,"
+    " double precision, double precision, double precision, double precision, double precision)",
+    "DROP FUNCTION esi_settle(bigint, text, integer, boolean, integer, double precision, text, integer,"
+    " double precision, integer, double precision, integer, double precision, double precision,"
+    " double precision, double precision, integer, double precision, boolean, double precision,"
+    " double precision, text, double precision, double precision, double precision, double precision,"
+    " double precision, double precision, boolean, double precision, double precision, double precision,"
+    " double precision)",
+]
 _TABLE = """CREATE TABLE esi_route_caps (
     route text PRIMARY KEY,
     next_at double precision NOT NULL,
@@ -43,8 +52,8 @@ _TABLE = """CREATE TABLE esi_route_caps (
 
 def upgrade() -> None:
     """Apply."""
-    op.execute(f"DROP FUNCTION IF EXISTS {_RESERVE_0006}")
-    op.execute(f"DROP FUNCTION IF EXISTS {_SETTLE_0006}")
+    for statement in _0006:
+        op.execute(statement)
     op.execute(_TABLE)
     load("esi_reserve.sql")
     load("esi_settle.sql")
@@ -52,8 +61,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert to 0007: 0006's functions, no caps."""
-    op.execute(f"DROP FUNCTION {_RESERVE_0008}")
-    op.execute(f"DROP FUNCTION {_SETTLE_0008}")
+    for statement in _0008:
+        op.execute(statement)
     op.execute("DROP TABLE esi_route_caps")
     load("esi_reserve_0006.sql")
     load("esi_settle_0006.sql")
