@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from killreport.sim.model import Character, Corporation, Universe, epoch
 
@@ -38,15 +38,15 @@ class _Book:
         self.founded = dict((eid, ts) for ts, eid in self.corporations + self.alliances)
 
     @staticmethod
-    def existing(rng: random.Random, pool: Sequence[tuple[int, int]], when: int, other_than: int | None,
-                 gone: dict[int, int]) -> int | None:
-        """One of `pool` founded by `when` and not closed by then (not `other_than`), or None."""
+    def existing(rng: random.Random, pool: Sequence[tuple[int, int]], when: int,
+                 other_than: Collection[int | None], gone: dict[int, int]) -> int | None:
+        """One of `pool` founded by `when` and not closed by then (none of `other_than`), or None."""
         count = bisect.bisect_right(pool, (when, 2**63))
         for _ in range(3):
             if not count:
                 return None
             eid = pool[rng.randrange(count)][1]
-            if eid != other_than and gone.get(eid, 2**63) > when:
+            if eid not in other_than and gone.get(eid, 2**63) > when:
                 return eid
         return None
 
@@ -62,10 +62,15 @@ def _earlier(rng: random.Random, lo: int, hi: int, most: int) -> list[int]:
 
 
 def corporation_past(rng: random.Random, book: _Book, corp: Corporation, end: int,
-                     closed_at: dict[int, int]) -> list[Stint]:
-    """A corporation's alliance history: founded outside any, earlier stints, now; closing ends any stint."""
+                     closed_at: dict[int, int], last_born: dict[int, int]) -> list[Stint]:
+    """A corporation's alliance history: founded outside any, earlier stints, now; closing ends any stint.
+
+    A closed one closed after the birth of every character that joined it (`last_born`).
+    """
     founded = corp.alliance_history[0][1]
-    hi = closed_at[corp.id] = _between(rng, founded, end) if corp.closed else end
+    hi = end
+    if corp.closed:
+        hi = closed_at[corp.id] = _between(rng, max(founded, last_born.get(corp.id, founded)), end)
     now = corp.alliance_id
     joined = hi
     if now is not None:
@@ -75,7 +80,7 @@ def corporation_past(rng: random.Random, book: _Book, corp: Corporation, end: in
     rows: list[Stint] = [(founded, None)]
     for when in _earlier(rng, founded, joined, 2):
         previous = rows[-1][1]
-        alliance = book.existing(rng, book.alliances, when, previous, {})
+        alliance = book.existing(rng, book.alliances, when, (previous, now), {})
         if alliance is not None:
             rows.append((when, alliance))
         elif previous is not None:
@@ -100,8 +105,8 @@ def character_past(rng: random.Random, book: _Book, char: Character, end: int,
         given = char.corp_history[-1][1]
         joined = given if lo <= given <= hi else _between(rng, lo, hi)
         for when in _earlier(rng, born, joined, 3):
-            corp = book.existing(rng, book.corporations, when, rows[-1][1], closed_at)
-            if corp is not None and corp != home:
+            corp = book.existing(rng, book.corporations, when, (rows[-1][1], home), closed_at)
+            if corp is not None:
                 rows.append((when, corp))
         rows.append((joined, home))
     if not char.deleted and char.corporation_id != rows[-1][1]:
@@ -117,7 +122,11 @@ def give_pasts(uni: Universe, rng: random.Random, end: int) -> None:
     closed_at: dict[int, int] = {}
     corporations = [c for _, c in sorted(uni.corporations.items()) if not c.npc and c.alliance_history]
     characters = [c for _, c in sorted(uni.characters.items()) if not c.npc and c.corp_history]
-    corp_pasts = [corporation_past(rng, book, c, end, closed_at) for c in corporations]
+    last_born: dict[int, int] = {}
+    for char in characters:
+        home = char.corp_history[-1][2] or 0
+        last_born[home] = max(last_born.get(home, 0), char.corp_history[0][1])
+    corp_pasts = [corporation_past(rng, book, c, end, closed_at, last_born) for c in corporations]
     char_pasts = [character_past(rng, book, c, end, closed_at) for c in characters]
     order = sorted((when, kind, n, i) for kind, pasts in enumerate((corp_pasts, char_pasts))
                    for n, past in enumerate(pasts) for i, (when, _) in enumerate(past))
