@@ -100,6 +100,8 @@ async def test_every_kind_of_change_appends_one_record_per_move(
                 assert [r[0] for r in new] == sorted(r[0] for r in new) and all(r[0] > highest for r in new)
                 if new:
                     grown.append(key)
+                    founder = kind == "found_alliance" and key == ("corporation", change["corporation_id"])
+                    assert len(new) == (2 if founder else 1), (kind, key)  # one record per move
                     entity = uni.characters.get(key[1]) if key[0] == "character" else None
                     if entity is None or not entity.deleted:
                         assert rows[-1][2] == _current(uni, *key)  # the newest record is where it is now
