@@ -56,6 +56,12 @@ _.attacker_count
 # store keeps killmails; the feed's day files are part of the client's surface now.
 _.raw_day
 
+# domain/history.py's entry points (and EsiClient's two history routes, whose names the simulator shares):
+# issue 24 builds the pure rules and the client first; the history fetch and the store's interval tables,
+# built next, are their callers.
+_.employment
+_.membership
+
 # Dataclass fields serialised with dataclasses.asdict for `status --json` and the web page.
 _.reported_at
 _.error_limit_remaining

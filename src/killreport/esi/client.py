@@ -22,6 +22,7 @@ from killreport.domain import models
 from killreport.domain.budget import Budget, Lease
 from killreport.domain.cache import Fetched, NotModified
 from killreport.domain.observation import NO_ANSWER, Observation
+from killreport.domain.routes import ALLIANCE_HISTORY, CORPORATION_HISTORY
 from killreport.esi.classify import classify, etag_of, observe, parse_http_date
 from killreport.esi.errors import EsiError, MalformedResponse, PermanentError, TransientError, TransportError
 from killreport.esi.types import EsiRequest, EsiResponse, Transport
@@ -109,6 +110,20 @@ class EsiClient:
         """GET /characters/{character_id}; with `etag`, NotModified while it still matches."""
         self._refuse_special("character", character_id)
         return await self.get(f"/characters/{character_id}", models.Character, etag)
+
+    async def corporation_history(self, character_id: int, etag: str | None = None) -> Fetched[
+            list[models.CorporationHistoryRecord]] | NotModified:
+        """GET /characters/{character_id}/corporationhistory, newest first as ESI sends it; with `etag`,
+        NotModified while it still matches. A deleted character raises Deleted, as its character does."""
+        self._refuse_special("character", character_id)
+        return await self.get(CORPORATION_HISTORY.format(id=character_id), models.CorporationHistory, etag)
+
+    async def alliance_history(self, corporation_id: int, etag: str | None = None) -> Fetched[
+            list[models.AllianceHistoryRecord]] | NotModified:
+        """GET /corporations/{corporation_id}/alliancehistory, newest first as ESI sends it; with `etag`,
+        NotModified while it still matches."""
+        self._refuse_special("corporation", corporation_id)
+        return await self.get(ALLIANCE_HISTORY.format(id=corporation_id), models.AllianceHistory, etag)
 
     async def affiliations(self, character_ids: Sequence[int]) -> Fetched[list[models.Affiliation]]:
         """POST /characters/affiliation: the corporation, alliance and faction of 1..1000 characters."""
