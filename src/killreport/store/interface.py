@@ -13,6 +13,8 @@ so a caller that needs several in one transaction (the scheduler's list and swee
     AdminQueries     counts, freshness, request counts, recorded changes, the budget snapshot
     KillmailQueries  killmails (store/killmails.py, both dialects): the feed's writes, its cursor,
                      holes and state, the back-fill's days, R2Z2's shared pace, and the reads
+    HistoryQueries   the past (store/histories.py, both dialects): fetched histories as intervals,
+                     point-in-time answers, joined/left feeds, daily snapshots and their trends
 
 Times: both stores decide with the database's clock (PostgreSQL's now()/clock_timestamp(); SQLite
 has one clock, the machine's, since only processes on this machine open the file).
@@ -448,6 +450,52 @@ class KillmailQueries(Protocol):
         ...
 
 
+class HistoryQueries(Protocol):
+    """Who was where, and when (store/histories.py; snapshots: store/snapshots.py). Times are aware UTC.
+
+    Intervals are rebuilt from each fetched history (domain/history.py's rules) and kept consistent
+    with what sweeps and refreshes see; an interval's `end` is None while it lasts."""
+
+    async def character_history(self, conn: AsyncConnection, character_id: int) -> list[Row]:
+        """A character's employment, newest first: corporation_id, start, end (and record_id)."""
+        ...
+
+    async def corporation_history(self, conn: AsyncConnection, corporation_id: int) -> list[Row]:
+        """A corporation's alliance membership, newest first: alliance_id (None: outside any), start, end."""
+        ...
+
+    async def where_at(self, conn: AsyncConnection, character_id: int, at: dt.datetime) -> Row | None:
+        """Where a character was at `at`: corporation_id and that corporation's alliance_id then (None
+        when the copy knows no history covering `at`)."""
+        ...
+
+    async def alliance_members_at(self, conn: AsyncConnection, alliance_id: int,
+                                  at: dt.datetime) -> list[int]:
+        """The corporations in an alliance at `at`, by id."""
+        ...
+
+    async def corporation_members_at(self, conn: AsyncConnection, corporation_id: int,
+                                     at: dt.datetime) -> list[int]:
+        """The characters the copy knows were in a corporation at `at`, by id."""
+        ...
+
+    async def joined_left(self, conn: AsyncConnection, kind: Kind, entity_id: int, *, since: dt.datetime,
+                          until: dt.datetime) -> list[Row]:
+        """Who joined and who left an alliance (corporations) or a corporation (characters) in
+        [since, until): member_id, event ("joined" or "left"), at; oldest first."""
+        ...
+
+    async def take_snapshots(self, conn: AsyncConnection, day: dt.date) -> int:
+        """One row per alliance and corporation for `day` (ESI's member counts, an alliance's the sum of
+        its corporations'; its corporation count), unless that day's are taken: the rows written."""
+        ...
+
+    async def trend(self, conn: AsyncConnection, kind: Kind, entity_id: int, *, days: int) -> list[Row]:
+        """An alliance's or corporation's snapshots of the last `days` days, oldest first: day,
+        member_count, corporation_count, and delta_7 / delta_30 (None where the older day is missing)."""
+        ...
+
+
 class Connections(Protocol):
     """How a Store hands out its connections (each dialect its own way)."""
 
@@ -505,6 +553,7 @@ class Store:
     lookup: LookupQueries
     admin: AdminQueries
     killmails: KillmailQueries
+    history: HistoryQueries
     connections: Connections | None = None  # None: Pooled(engine)
     _conns: Connections = field(init=False, repr=False)
 
