@@ -27,7 +27,7 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-async def _universe(conn: AsyncConnection) -> None:
+async def universe(conn: AsyncConnection) -> None:
     """An alliance of A, B and one corporation the copy lacks; C on its own; a closed corporation,
     a closed alliance, and an alliance whose member list was never fetched."""
     for cid, members, state in ((CORP_A, 10, "active"), (CORP_B, 25, "active"), (CORP_C, 4, "active"),
@@ -58,7 +58,7 @@ async def _rows(conn: AsyncConnection) -> dict[tuple[str, int, dt.date], tuple[i
 async def test_a_day_is_one_row_per_open_alliance_and_active_corporation_taken_once(store: Store) -> None:
     day = dt.date(2026, 12, 1)
     async with store.begin() as conn:
-        await _universe(conn)
+        await universe(conn)
         assert await store.history.take_snapshots(conn, day) == 4
     async with store.connect() as conn:
         assert await _rows(conn) == {
@@ -83,14 +83,14 @@ async def test_a_day_is_one_row_per_open_alliance_and_active_corporation_taken_o
 async def test_an_empty_copy_takes_nothing_and_the_day_stays_open(store: Store) -> None:
     async with store.begin() as conn:
         assert await store.history.take_snapshots(conn, today()) == 0
-        await _universe(conn)
+        await universe(conn)
         assert await store.history.take_snapshots(conn, today()) == 4
 
 
 async def _history(store: Store, counts: dict[int, tuple[int, int]]) -> None:
     """Snapshots `days_ago` → (A's members, B's members) on just those days."""
     async with store.begin() as conn:
-        await _universe(conn)
+        await universe(conn)
     for days_ago, (a, b) in sorted(counts.items(), reverse=True):
         async with store.begin() as conn:
             await _members(conn, CORP_A, a)
