@@ -28,7 +28,7 @@ from killreport.store.interface import Store
 from killreport.web import BrokerLink, build_app
 from tests import services
 from tests.stores import as_store
-from tests.web import fill, fill_kills
+from tests.web import fill, fill_history, fill_kills
 from tests.web.browser import chromium, served
 
 HERE = Path(__file__).parent
@@ -65,7 +65,8 @@ class Filled:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def filled() -> AsyncIterator[Filled]:
-    """A migrated database holding fill.scenario, fill.hostile and fill_kills.kills."""
+    """A migrated database holding fill.scenario, fill.hostile, fill_kills.kills and
+    fill_history.snapshots."""
     name = services.unique_name("kr_web")
     url = await services.create_database(name)
     try:
@@ -76,6 +77,7 @@ async def filled() -> AsyncIterator[Filled]:
             hostile = await fill.hostile(conn)
             await fill.markup(conn)
             kills = await fill_kills.kills(conn, hostile)
+            await fill_history.snapshots(conn)
         yield Filled(url, engine, hostile, kills)
         await engine.dispose()
     finally:
