@@ -22,6 +22,8 @@ above it, so no cycle can form.
     queue      the brokers; the table queue over the SQLite store's queue surface
     services   the database a process opens
     sync       one job: fetch (esi), store (store), fan out (queue)
+    backfill   whole days of kills: R2Z2's day files (r2z2), bodies from ESI (esi), saved (store) and
+               what they discover published (sync)
     metrics    gauges read from the store and the broker
     wiring     a process's budget, ESI client and broker
     worker     the job loop; scheduler: the active scheduler and `killreport run` (it runs workers)
@@ -64,6 +66,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("queue", frozenset({"store"})),
     ("services", frozenset({"store"})),
     ("sync", frozenset({"domain", "esi", "queue", "store"})),
+    ("backfill", frozenset({"domain", "esi", "queue", "r2z2", "store", "sync"})),
     ("metrics", frozenset({"domain", "queue", "store"})),
     ("wiring", frozenset({"budget", "domain", "esi", "queue", "services", "store"})),
     ("worker", frozenset({"downtime", "domain", "esi", "metrics", "queue", "services", "store", "sync",
@@ -74,8 +77,9 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("web", frozenset({"domain", "overview", "queue", "services", "store"})),
     ("embedded", frozenset({"wiring", "worker"})),
     ("sim", frozenset({"domain"})),
-    ("cli", frozenset({"budget", "domain", "downtime", "embedded", "esi", "metrics", "overview", "queue",
-                       "scheduler", "services", "sim", "store", "sync", "web", "wiring", "worker"})),
+    ("cli", frozenset({"backfill", "budget", "domain", "downtime", "embedded", "esi", "metrics", "overview",
+                       "queue", "r2z2", "scheduler", "services", "sim", "store", "sync", "web", "wiring",
+                       "worker"})),
     ("__main__", frozenset({"cli"})),
 )
 
