@@ -29,13 +29,14 @@ from killreport.sync.enqueue import publish_unpublished
 
 log = structlog.get_logger("killreport.backfill")
 _HELD_CHUNK = 1000
+BATCH = 500  # kills per transaction: a SIGKILL loses at most this much work, and each commit is cheap
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
     """How the back-fill works: kills per transaction, ESI requests in flight, tries of a failing one."""
 
-    batch: int = 500
+    batch: int = BATCH
     esi_parallel: int = 8
     esi_tries: int = 3
     esi_retry_s: float = 2.0

@@ -22,7 +22,7 @@ from rich.table import Table
 from killreport.agent import user_agent
 from killreport.backfill import plan
 from killreport.backfill.plan import DayReport
-from killreport.backfill.run import Backfill
+from killreport.backfill.run import BATCH, Backfill, Options
 from killreport.backfill.shared_pace import StoredPace
 from killreport.cli.errors import FAILURE, UsageError
 from killreport.config import Settings
@@ -40,26 +40,30 @@ from killreport.worker.stats import flush_once
 COMMAND: Final = "killreport killmails backfill"
 _ERR: Final = Console(stderr=True)
 _DONE: Final = frozenset({"complete", "skipped"})
+_MAX_BATCH: Final = 10_000
 
 
 async def backfill(*, from_: Annotated[str, Parameter(name="--from")], to: str | None = None,
-                   redo: bool = False) -> int:
+                   redo: bool = False, batch: int = BATCH) -> int:
     """Store every kill of the UTC days from --from to --to (YYYY-MM-DD; default: --from alone).
 
     A day's files appear once the day is over. A second run stores only what is missing; a day
     finished earlier is skipped unless --redo (a day whose count differs from totals.json, say).
-    Exit 1 when a day is left incomplete, differs from totals.json, or is not over yet.
+    --batch: kills saved per transaction. Exit 1 when a day is left incomplete, differs from
+    totals.json, or is not over yet.
     """
     try:
         first = plan.parse_date(from_)
         day_list = plan.days(first, plan.parse_date(to) if to is not None else first)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if not 1 <= batch <= _MAX_BATCH:
+        raise UsageError(f"--batch must be 1..{_MAX_BATCH}")
     settings = load_settings()
     started = time.monotonic()
     async with database(settings, wait=False) as store, broker(settings) as mq:
         try:
-            reports = await _run(settings, store, mq, day_list, redo, started)
+            reports = await _run(settings, store, mq, day_list, redo, Options(batch=batch), started)
         except R2z2Error as exc:
             _ERR.print(f"killreport: error: R2Z2 cannot be used: {exc}", highlight=False, soft_wrap=True)
             return FAILURE
@@ -68,13 +72,14 @@ async def backfill(*, from_: Annotated[str, Parameter(name="--from")], to: str |
 
 
 async def _run(settings: Settings, store: Store, mq: JobQueue, day_list: Sequence[str], redo: bool,
-               started: float) -> list[DayReport]:
+               options: Options, started: float) -> list[DayReport]:
     async with _esi(settings, store) as esi, aiohttp_transport() as transport:
         client = R2z2Client(transport, base_url=settings.r2z2_url,
                             user_agent=user_agent(settings.esi_contact))
         feed = PacedFeed(client, StoredPace(store, settings.r2z2_max_rps), sleep=asyncio.sleep,
                          on_pause=_paused)
-        work = Backfill(store, feed, None if esi is None else esi.client, mq, progress=_show(started))
+        work = Backfill(store, feed, None if esi is None else esi.client, mq, progress=_show(started),
+                        options=options)
         return await work.run(day_list, redo=redo)
 
 
