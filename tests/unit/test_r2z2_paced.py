@@ -52,6 +52,16 @@ async def test_trouble_pauses_grow_and_the_tries_in_a_row_are_bounded() -> None:
     assert slept == [0.5, 1.0] and shared.calms == 0
 
 
+async def test_a_feed_never_reached_is_reported_at_once_and_one_that_answered_is_waited_for() -> None:
+    feed, shared, slept, _ = paced(Unreachable("refused"))
+    with pytest.raises(Unreachable):
+        await feed.totals()
+    assert shared.refusals == [] and slept == []
+    feed, shared, _, _ = paced((200, {}), Unreachable("refused"), (200, {}))
+    await feed.totals()
+    assert await feed.day("20261206") == {} and shared.refusals == [(None, 0.5)]
+
+
 @pytest.mark.parametrize("response", [(200, b"not json"), (418, {})])
 async def test_an_unusable_answer_is_raised_at_once_without_a_pause(response: tuple[int, object]) -> None:
     feed, shared, _, told = paced(response)
