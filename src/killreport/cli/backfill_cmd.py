@@ -17,7 +17,7 @@ from typing import Annotated, Final
 
 from cyclopts import Parameter
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from killreport.agent import user_agent
 from killreport.backfill import plan
@@ -128,8 +128,8 @@ def _show(started: float) -> Callable[[DayReport], None]:
 
 def _summary(reports: Sequence[DayReport], seconds: float) -> None:
     """One row a day, then every reason a kill was not stored or a day differs."""
-    table = Table("day", "status", "listed", "totals.json", "stored", "from raw", "from ESI", "failed",
-                  title=f"back-fill finished in {seconds:.1f} s")
+    table = Table(Column("day", no_wrap=True), Column("status", no_wrap=True), "listed", "totals.json",
+                  "stored", "from raw", "from ESI", "failed", title=f"back-fill finished in {seconds:.1f} s")
     for r in reports:
         table.add_row(r.day, r.status, str(r.listed), "?" if r.expected is None else str(r.expected),
                       str(r.stored), str(r.from_raw), str(r.from_esi), str(len(r.failed)))
