@@ -25,6 +25,7 @@ from killreport.queue.broker import JobQueue
 from killreport.r2z2.paced import PacedFeed
 from killreport.r2z2.raw import RawDay
 from killreport.store.interface import Store
+from killreport.store.killmails import BackfillDay
 from killreport.sync.enqueue import publish_unpublished
 
 log = structlog.get_logger("killreport.backfill")
@@ -61,7 +62,7 @@ class Backfill:
             if not is_over(day, self._now()):
                 report.status = "not over"
             elif not should_run(day in finished, redo):
-                report.status = "skipped"
+                _earlier(report, finished[day])
             else:
                 totals = totals if totals is not None else await self._feed.totals()
                 report.expected = totals.get(day)
@@ -70,9 +71,9 @@ class Backfill:
             reports.append(report)
         return reports
 
-    async def _finished_days(self) -> set[str]:
+    async def _finished_days(self) -> dict[str, BackfillDay]:
         async with self._store.connect() as conn:
-            return {row.day for row in await self._store.killmails.backfill_days(conn)
+            return {row.day: row for row in await self._store.killmails.backfill_days(conn)
                     if row.finished_at is not None}
 
     async def _day(self, report: DayReport) -> None:
@@ -165,6 +166,12 @@ class Backfill:
         for kind, ids in added.items():
             if ids:
                 await publish_unpublished(self._store, self._queue, kind, ids)
+
+
+def _earlier(report: DayReport, row: BackfillDay) -> None:
+    """A day an earlier run finished: what it found, and whether that was complete."""
+    report.listed, report.held, report.expected = row.listed, row.stored, row.expected
+    report.status = "skipped" if row.complete else "skipped incomplete"
 
 
 def _kill(killmail_id: int, killmail_hash: str, body: Killmail, source: Source) -> Kill:
