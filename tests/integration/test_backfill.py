@@ -325,12 +325,14 @@ async def test_a_day_without_a_list_and_a_day_not_over(store: Store) -> None:
     async with running_sim(alliances=5, clock=a_day_ago(), r2z2_today=True, kill_late_share=0) as sim:
         await sim.control.publish_kills(2, late=False)
         day = day_of(sim.sim.clock())
-        earlier = day_of(sim.sim.clock() - 86400)  # no kill that day: R2Z2 has no file (404)
+        earlier = day_of(sim.sim.clock() - 86400)  # no kill that day: R2Z2 has no file (404) nor a total
         today = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
         async with backfill(store, sim, sim.r2z2_url) as (work, _, _):
             reports = await work.run([earlier, day, today])
     assert [(r.day, r.status, r.listed) for r in reports] == [
-        (earlier, "complete", 0), (day, "complete", 2), (today, "not over", 0)]
+        (earlier, "no list", 0), (day, "complete", 2), (today, "not over", 0)]
+    async with store.connect() as conn:
+        assert [row.day for row in await store.killmails.backfill_days(conn)] == [day]  # earlier: not done
 
 
 async def test_without_esi_the_kills_needing_it_wait_and_the_day_stays_unfinished(store: Store) -> None:

@@ -79,7 +79,8 @@ class DayReport:
     """What the back-fill did with one day, for the progress line and the summary."""
 
     day: str
-    # pending, then: not over, skipped (or skipped incomplete), complete, differs, incomplete, needs esi
+    # pending, then: not over, skipped (or skipped incomplete), no list, complete, differs, incomplete,
+    # needs esi
     status: str = "pending"
     listed: int = 0
     expected: int | None = None

@@ -77,7 +77,11 @@ class Backfill:
                     if row.finished_at is not None}
 
     async def _day(self, report: DayReport) -> None:
-        listed = await self._feed.day(report.day) or {}
+        found = await self._feed.day(report.day)
+        if found is None and report.expected != 0:  # no list (yet): nothing proves the day empty
+            report.status = "no list"
+            return
+        listed = found or {}
         report.listed = len(listed)
         async with self._store.begin() as conn:
             await self._store.killmails.backfill_day(conn, report.day, listed=len(listed),

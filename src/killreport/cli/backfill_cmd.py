@@ -146,12 +146,15 @@ def _notes(r: DayReport) -> list[str]:
               for k, why in sorted(r.raw_rejected.items())]
     if r.status == "not over":
         notes.append("not over yet: R2Z2 publishes a day's files once the UTC day has ended")
+    if r.status == "no list":
+        notes.append("R2Z2 has no day file for it (404): not published yet, or no kill that day; "
+                     "run again later")
     if r.status == "skipped incomplete":
         notes.append("finished by an earlier run that did not store every listed kill or disagreed with "
                      "totals.json; --redo does it again")
     if r.waiting:
         notes.append(f"{r.waiting} kills need ESI; run the back-fill again once the runner stops")
     difference = plan.difference(r.listed, r.expected)
-    if difference is not None and r.status != "not over":
+    if difference is not None and r.status not in ("not over", "no list"):
         notes.append(f"{difference}; --redo asks the day again")
     return notes
