@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.runner_lock import RunnerLock
 from killreport.sim.feed import day_of
-from killreport.sim.testing import running_sim
+from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
 from killreport.store.sqlite.engine import path_of
 from tests.cluster import cli, cli_here, embedded_env, spawn
@@ -40,6 +40,15 @@ async def _stored(engine: AsyncEngine) -> dict[int, str]:
         return {int(r.killmail_id): str(r.hash) for r in rows}
 
 
+async def _settled(sim: RunningSim) -> None:
+    """Until the simulator answered every request in flight (a killed process's last ones too)."""
+    for _ in range(500):
+        if not (await sim.control.stats())["in_flight"]:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the simulator still has requests in flight")
+
+
 def _killmail_answers(stats: dict[str, object]) -> dict[str, int]:
     by_route = stats["by_route"]
     assert isinstance(by_route, dict)
@@ -58,7 +67,8 @@ async def test_a_backfill_killed_between_batches_resumes_with_nothing_twice_and_
         await sim.control.publish_kills(60, late=False)
         day = day_of(sim.sim.clock())
         front.answers[f"/history/raw/{day}.json"] = [(404, b"{}", {})] * 2  # every body from ESI, slowly
-        env = embedded_env(db_url, sim.base_url, R2Z2_URL=url)
+        # A killed runner's leases count until their TTL (ESI_TIMEOUT_S + 10 s): the rerun waits less.
+        env = embedded_env(db_url, sim.base_url, R2Z2_URL=url, ESI_TIMEOUT_S="2")
         args = ("killmails", "backfill", "--from", _iso(day), "--batch", "4")
         killed = await spawn(env, tmp_path / "first.log", *args)
         while await _count(engine) < 12:
@@ -67,6 +77,7 @@ async def test_a_backfill_killed_between_batches_resumes_with_nothing_twice_and_
         killed.proc.send_signal(signal.SIGKILL)
         await killed.proc.wait()
         before = await _count(engine)
+        await _settled(sim)
         first = _killmail_answers(await sim.control.reset_stats())
         done = await cli(env, *args, timeout_s=120)
         second = _killmail_answers(await sim.control.stats())
