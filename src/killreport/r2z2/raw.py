@@ -17,6 +17,7 @@ from typing import Final
 from pydantic import TypeAdapter, ValidationError
 
 from killreport.domain.killmail import Killmail
+from killreport.ids import is_valid_id
 from killreport.r2z2 import classify
 from killreport.r2z2.errors import MalformedBody
 
@@ -92,7 +93,7 @@ def _key(text: str, at: int, url: str) -> tuple[int, int]:
                             url=url, status=200)
     end = _value_end(text, at, url)
     key = text[at + 1:end - 1]
-    if not key.isascii() or not key.isdigit() or len(key) > 19:
+    if not key.isascii() or not key.isdigit() or len(key) > 19 or not is_valid_id(int(key)):
         raise MalformedBody(f"key {key[:40]!r} is not a killmail id", url=url, status=200)
     return int(key), end
 
