@@ -4,6 +4,9 @@
        │         (pure: what to ask, when)                  (AiohttpTransport, or a fake in tests)
        └──► KillmailStore (domain.kill_store): save, record_hole, refresh_zkb, load_cursor
 
+    PacedFeed (paced.py: the back-fill's day files) ──► FeedPace (domain.kill_store, shared by every
+    process) and R2z2Client; a raw day file is located, not built (raw.py)
+
 What can go wrong (classify.py maps every answer to one of these; none is raised for a 200 that reads):
 
     R2z2Error
