@@ -33,6 +33,7 @@ from killreport.budget.memory import MemoryBudget
 from killreport.domain.budget_rules import WITHOUT_DOWNTIME, Limits
 from killreport.domain.killmail import Kill, Killmail
 from killreport.esi.client import EsiClient
+from killreport.esi.errors import ServerError as EsiServerError
 from killreport.esi.transport import aiohttp_transport as esi_transport
 from killreport.queue.broker import QUEUE_NAMES
 from killreport.queue.messages import decode
@@ -351,3 +352,26 @@ async def test_without_esi_the_kills_needing_it_wait_and_the_day_stays_unfinishe
     assert (report.status, report.waiting, later.status) == ("needs esi", 4, "needs esi")
     assert (done.status, done.from_esi) == ("complete", 4)
     await same_as_truth(store, truth, "esi")
+
+
+async def test_esi_failing_a_kill_every_try_stops_the_run_and_the_next_run_resumes(store: Store) -> None:
+    async with running_sim(alliances=5, clock=a_day_ago(), r2z2_today=True, kill_late_share=0) as sim, \
+            fronted(sim) as (front, url):
+        kills = await sim.control.publish_kills(10, late=False)
+        day = day_of(sim.sim.clock())
+        front.answers[f"/history/raw/{day}.json"] = [(404, b"{}", {})] * 2
+        sick = kills[8]
+        await sim.control.override(f"/killmails/{sick['killmail_id']}/{sick['hash']}/", status=500)
+        async with backfill(store, sim, url, batch=7) as (work, _, _):
+            with pytest.raises(EsiServerError):
+                await work.run([day])
+            assert len(await stored(store)) == 9, "every kill ESI answered was saved"
+            await sim.control.clear_overrides()
+            [report] = await work.run([day])
+        truth = await truth_of(sim, day)
+        stats = await sim.control.stats()
+    assert (report.status, report.held, report.from_esi) == ("complete", 9, 1)
+    await same_as_truth(store, truth, "esi")
+    [answers] = [c for r, c in stats["by_route"].items() if "killmails" in r]
+    assert answers == {"200": 10, "500": 3}, "each kill asked until it was answered, once"
+    assert stats["limit_violations"]["total"] == 0 and stats["cache_violations"]["total"] == 0

@@ -132,11 +132,17 @@ class Backfill:
             return
         gate = asyncio.Semaphore(self._options.esi_parallel)
         for chunk in batches(asked, self._options.batch):
-            got = await asyncio.gather(*(self._one(gate, report, *pair) for pair in chunk))
-            kills = [kill for kill in got if kill is not None]
+            got = await asyncio.gather(*(self._one(gate, report, *pair) for pair in chunk),
+                                       return_exceptions=True)
+            # What ESI answered is saved even when a sibling failed for good: asked again, it would
+            # be asked before the Expires it came with.
+            kills = [kill for kill in got if isinstance(kill, Kill)]
             await self._save(kills)
             report.from_esi += len(kills)
             self._progress(report)
+            for failure in got:
+                if isinstance(failure, BaseException):
+                    raise failure
 
     async def _one(self, gate: asyncio.Semaphore, report: DayReport, killmail_id: int,
                    killmail_hash: str) -> Kill | None:
