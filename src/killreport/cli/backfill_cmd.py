@@ -127,9 +127,12 @@ def _show(started: float) -> Callable[[DayReport], None]:
 
 
 def _summary(reports: Sequence[DayReport], seconds: float) -> None:
-    """One row a day, then every reason a kill was not stored or a day differs."""
-    table = Table(Column("day", no_wrap=True), Column("status", no_wrap=True), "listed", "totals.json",
-                  "stored", "from raw", "from ESI", "failed", title=f"back-fill finished in {seconds:.1f} s")
+    """One row a day (totals: totals.json's count; raw, ESI: stored from each by this run), then every
+    reason a kill was not stored or a day differs."""
+    numbers = [Column(name, justify="right", no_wrap=True)
+               for name in ("listed", "totals", "stored", "raw", "ESI", "failed")]
+    table = Table(Column("day", no_wrap=True), Column("status", no_wrap=True), *numbers,
+                  title=f"back-fill finished in {seconds:.1f} s")
     for r in reports:
         table.add_row(r.day, r.status, str(r.listed), "?" if r.expected is None else str(r.expected),
                       str(r.stored), str(r.from_raw), str(r.from_esi), str(len(r.failed)))
