@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from killreport.agent import user_agent
+from killreport.domain.feed_pace import THROTTLED_FIRST_S, TROUBLE_FIRST_S
 from killreport.r2z2 import MalformedBody, R2z2Client, RateLimited, ServerError, Unreachable
 from killreport.r2z2.errors import NotFound, UnexpectedStatus
-from killreport.r2z2.pace import THROTTLED_FIRST_S, TROUBLE_FIRST_S, pause_rule
+from killreport.r2z2.pace import pause_rule
 from killreport.r2z2.paced import PacedFeed
 from tests.feed_pace import MemoryPace
 from tests.unit.test_r2z2_client import answers

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from killreport.domain import feed_pace
 from killreport.domain.kill_store import FeedPace
 from killreport.r2z2 import pace
 from killreport.r2z2.client import R2z2Client
@@ -29,7 +30,7 @@ class PacedFeed:
     rather than after minutes of growing pauses."""
 
     def __init__(self, client: R2z2Client, shared: FeedPace, *, sleep: Callable[[float], Awaitable[None]],
-                 attempts: int = 6, trouble_first_s: float = pace.TROUBLE_FIRST_S,
+                 attempts: int = 6, trouble_first_s: float = feed_pace.TROUBLE_FIRST_S,
                  on_pause: OnPause | None = None) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
