@@ -1,31 +1,32 @@
-"""An in-memory FeedPace on a fake clock, kept by r2z2/pace.py's pure rules: what the store keeps for
-every process, for one process's tests."""
+"""An in-memory FeedPace on a fake clock, kept by domain/feed_pace.py's rules as the store keeps them
+for every process: for one process's tests."""
 
 from __future__ import annotations
 
-from killreport.r2z2 import pace
+from killreport.domain import feed_pace
 
 
 class MemoryPace:
-    """The shared pace of one process, with every call it heard."""
+    """The shared pace of one process, with every refusal it heard and the answers that calmed it."""
 
     def __init__(self, max_rps: int, clock: list[float]) -> None:
         self.max_rps, self.clock = max_rps, clock
-        self.state = pace.Pace()
+        self.sent: tuple[float, ...] = ()
+        self.paused_until, self.in_a_row = float("-inf"), 0
         self.refusals: list[tuple[float | None, float]] = []
         self.calms = 0
 
     async def turn(self) -> float:
         now = self.clock[0]
-        at = self.state.next_at(now, self.max_rps)
-        self.state = pace.sent(self.state, at, self.max_rps)
+        at, self.sent = feed_pace.next_slot(self.sent, now, self.paused_until, self.max_rps)
         return at - now
 
     async def refused(self, retry_after_s: float | None, first_s: float) -> float:
         self.refusals.append((retry_after_s, first_s))
-        self.state = pace.paused(self.state, self.clock[0], retry_after_s, first_s)
-        return self.state.paused_until - self.clock[0]
+        wait = feed_pace.pause_s(self.in_a_row, retry_after_s, first_s)
+        self.paused_until, self.in_a_row = max(self.paused_until, self.clock[0] + wait), self.in_a_row + 1
+        return wait
 
     async def answered(self) -> None:
         self.calms += 1
-        self.state = pace.answered(self.state)
+        self.in_a_row = 0

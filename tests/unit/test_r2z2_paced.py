@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from killreport.agent import user_agent
+from killreport.domain import feed_pace
 from killreport.domain.feed_pace import THROTTLED_FIRST_S, TROUBLE_FIRST_S
 from killreport.r2z2 import MalformedBody, R2z2Client, RateLimited, ServerError, Unreachable
 from killreport.r2z2.errors import NotFound, UnexpectedStatus
@@ -42,7 +43,7 @@ async def test_requests_wait_their_turn_under_the_cap() -> None:
     feed, _, slept, _ = paced(*[(200, {})] * 3)
     for _ in range(3):
         await feed.day("20261206")
-    assert slept == [1.0]  # two a second: the third waits for the first one's second to pass
+    assert slept == [pytest.approx(feed_pace.WINDOW_S)]  # two a second: the third waits a window
 
 
 async def test_trouble_pauses_grow_and_the_tries_in_a_row_are_bounded() -> None:
