@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_ESI_HOST: Final = "esi.evetech.net"
-_URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url"})
+_URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url", "r2z2_url"})
 POSTGRES_SCHEMES: Final = ("postgresql+asyncpg://", "postgresql://", "postgres://")
 SQLITE_SCHEME: Final = "sqlite:///"
 DATABASE_SCHEMES: Final = (*POSTGRES_SCHEMES, SQLITE_SCHEME)
@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         True, "pause every request but /status from 30 s before 11:00 UTC until /status shows ESI back "
         "(ESI's daily downtime, which the simulator keeps too); off only for an ESI without one "
         "(e.g. `killreport sim --daily-downtime-s 0`)")
+    r2z2_url: str = _option("https://r2z2.zkillboard.com", "zKillboard's R2Z2 kill feed, or the simulator's "
+                            "(`killreport sim` serves it under /r2z2 on its own port)")
+    r2z2_max_rps: int = _option(10, "requests a second to R2Z2, for every process together", ge=1, le=100)
     retry_delays_s: tuple[int, ...] = _option(
         (5, 30, 120, 600), "retry tiers (changing them needs the old retry queues deleted)")
     max_attempts: int = _option(5, "transient failures before dead-lettering", ge=1)

@@ -11,7 +11,16 @@ from cyclopts import App, CycloptsError
 from pydantic_settings import SettingsError
 
 from killreport import __version__
-from killreport.cli import admin_cmds, changes_cmd, scheduler_cmd, sim_cmd, sync_cmds, web_cmd, worker_cmd
+from killreport.cli import (
+    admin_cmds,
+    changes_cmd,
+    killmail_cmds,
+    scheduler_cmd,
+    sim_cmd,
+    sync_cmds,
+    web_cmd,
+    worker_cmd,
+)
 from killreport.cli.errors import EXPECTED, FAILURE, USAGE, UsageError, one_line
 from killreport.config import ConfigError, Settings
 from killreport.logs import configure_logging
@@ -38,6 +47,7 @@ def build_app() -> App:
     app.command(sync_cmds.queue, name="queue")
     app.command("killreport.cli.lookup_cmd:lookup", name="lookup", help="Look ids up; fetch those not held.")
     app.command(admin_cmds.dlq)
+    app.command(killmail_cmds.killmails)
     app.command(sim_cmd.sim, name="sim")
     app.command(web_cmd.web, name="web")
     app.command("killreport.cli.copy_cmd:copy", name="copy", help="Copy a SQLite file into PostgreSQL.")

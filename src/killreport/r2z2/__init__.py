@@ -4,6 +4,9 @@
        │         (pure: what to ask, when)                  (AiohttpTransport, or a fake in tests)
        └──► KillmailStore (domain.kill_store): save, record_hole, refresh_zkb, load_cursor
 
+    PacedFeed (paced.py: the back-fill's day files) ──► FeedPace (domain.kill_store, shared by every
+    process) and R2z2Client; a raw day file is located, not built (raw.py)
+
 What can go wrong (classify.py maps every answer to one of these; none is raised for a 200 that reads):
 
     R2z2Error
@@ -22,7 +25,7 @@ A package whose numbers read but whose killmail or zkb fails the schema is no er
 returns it as a domain Rejected, with the reason, for the store to keep aside.
 """
 
-from killreport.r2z2.client import DEFAULT_URL, DayKills, R2z2Client
+from killreport.r2z2.client import DEFAULT_URL, R2z2Client
 from killreport.r2z2.errors import (
     Forbidden,
     MalformedBody,
@@ -37,6 +40,7 @@ from killreport.r2z2.errors import (
 )
 from killreport.r2z2.follow import Policy
 from killreport.r2z2.follower import Follower
+from killreport.r2z2.raw import RawDay
 from killreport.r2z2.transport import (
     AiohttpTransport,
     FeedRequest,
@@ -48,7 +52,6 @@ from killreport.r2z2.transport import (
 __all__ = [
     "DEFAULT_URL",
     "AiohttpTransport",
-    "DayKills",
     "FeedRequest",
     "FeedResponse",
     "Follower",
@@ -59,6 +62,7 @@ __all__ = [
     "R2z2Client",
     "R2z2Error",
     "RateLimited",
+    "RawDay",
     "ServerError",
     "Throttled",
     "Timeout",

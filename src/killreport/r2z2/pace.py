@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
+from killreport.domain import feed_pace
+from killreport.r2z2.errors import R2z2Error, ServerError, Throttled, Timeout, Unreachable
+
 THROTTLED_FIRST_S: Final = 60.0  # a 429 or 403 without Retry-After: a minute, doubling
 TROUBLE_FIRST_S: Final = 6.0  # 5xx, unreachable, timeout: six seconds, doubling
 MAX_PAUSE_S: Final = 3600.0
@@ -52,3 +55,15 @@ def paused(pace: Pace, now: float, retry_after_s: float | None, first_s: float) 
     """A refusal: wait Retry-After when given, else `first_s` doubling with each refusal in a row."""
     wait = retry_after_s if retry_after_s is not None else first_s * 2 ** min(pace.refusals, 20)
     return replace(pace, paused_until=now + min(wait, MAX_PAUSE_S), refusals=pace.refusals + 1)
+
+
+def pause_rule(exc: R2z2Error, throttled_first_s: float = feed_pace.THROTTLED_FIRST_S,
+               trouble_first_s: float = feed_pace.TROUBLE_FIRST_S) -> tuple[float | None, float] | None:
+    """(Retry-After, first pause) for a refusal (429, 403) or trouble (5xx, unreachable, timeout): the
+    feed pauses every process; None for an answer that is merely unusable (malformed, 404, odd status).
+    The first pauses are domain.feed_pace's, which the shared pace applies."""
+    if isinstance(exc, Throttled):
+        return exc.retry_after_s, throttled_first_s
+    if isinstance(exc, (ServerError, Unreachable, Timeout)):
+        return None, trouble_first_s
+    return None
