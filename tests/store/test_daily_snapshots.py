@@ -53,7 +53,7 @@ async def test_one_snapshot_a_day_across_restarts_and_two_leaders_and_no_missed_
     assert await leader(1.0) == 4, "the date turned: the next day's"
     clock.day += dt.timedelta(days=2)  # nothing ran on day 3
     both = await asyncio.gather(DailySnapshots(store, clock)(1.0), DailySnapshots(store, clock)(1.0))
-    assert sorted(both) == [0, 4], "two leaders at once write each row once"
+    assert set(both) == {0, 4}, "two leaders at once write each row once"
     assert await leader(1.0) == 0, "a leader that missed a day takes today's only, and finds it taken"
     assert await _days(store) == {DAY1: 4, DAY1 + dt.timedelta(days=1): 4, DAY1 + dt.timedelta(days=3): 4}
 
