@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -68,3 +69,21 @@ async def test_the_steps_day_is_the_databases_utc_date(store: Store) -> None:
     assert await step(1.0) == 4
     assert await step(1.0) is None
     assert await _days(store) == {today: 4}
+
+
+async def test_a_step_that_fails_takes_the_day_on_the_next_tick(store: Store) -> None:
+    async with store.begin() as conn:
+        await universe(conn)
+    blinks = [OSError("the database blinked")]
+
+    async def flaky(store: Store, conn: AsyncConnection) -> dt.date:
+        """The database's date, after failing once."""
+        if blinks:
+            raise blinks.pop()
+        return DAY1
+
+    step = DailySnapshots(store, flaky)
+    with pytest.raises(OSError, match="blinked"):
+        await step(1.0)  # the scheduler's loop logs it and ticks again
+    assert await step(1.0) == 4
+    assert await _days(store) == {DAY1: 4}

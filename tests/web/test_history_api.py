@@ -124,6 +124,8 @@ def body_until(body: dict[str, Any]) -> dt.datetime:
     (f"/api/corporations/{GEWNS}/joined-left?since=2020-01-01&until=2022-01-01",
      "since and until must be at most 366 days apart, got 731"),
     (f"/api/corporations/{GEWNS}/joined-left?until=1d&until=2d", "until is given 2 times; give it once"),
+    (f"/api/alliances/{GOONS}/members?at={'9' * 5000}d",
+     f"at must be a time like 2026-11-30T10:00Z or an age like 3d, got '{'9' * 40}…'"),
 ])
 async def test_bad_times_are_a_400_that_says_why(past: Client, path: str, message: str) -> None:
     assert await get_json(past, path, 400) == {"error": message}

@@ -54,6 +54,7 @@ async def test_an_entity_without_snapshots_has_an_empty_trend(client: Client) ->
     ("?days=7.5", "days must be a whole number from 1 to 3650, got '7.5'"),
     ("?days=%D9%A3", "days must be a whole number from 1 to 3650, got '٣'"),
     ("?days=1&days=2", "days is given 2 times; give it once"),
+    ("?days=" + "9" * 5000, "days must be a whole number from 1 to 3650, got '" + "9" * 40 + "…'"),
 ])
 async def test_a_bad_days_is_a_400_that_says_why(client: Client, query: str, message: str) -> None:
     body = await get_json(client, f"/api/alliances/{TREND_ALLIANCE}/trend{query}", 400)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -20,6 +21,7 @@ MAX_WINDOW: Final = dt.timedelta(days=366)
 # EVE's first day: no history starts before it.
 EARLIEST: Final = dt.datetime(2003, 5, 6, tzinfo=dt.UTC)
 _SHOWN_CHARS: Final = 40
+_DAYS: Final = re.compile(r"[0-9]{1,4}")  # never int() of a string thousands of digits long
 
 
 def parse_days(query: MultiMapping[str]) -> int:
@@ -27,7 +29,7 @@ def parse_days(query: MultiMapping[str]) -> int:
     text = single(query, "days")
     if text is None:
         return TREND_DAYS
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_TREND_DAYS:
+    if not _DAYS.fullmatch(text) or not 1 <= int(text) <= MAX_TREND_DAYS:
         raise Problem(400, f"days must be a whole number from 1 to {MAX_TREND_DAYS}, got {_shown(text)}")
     return int(text)
 
