@@ -1,4 +1,5 @@
-"""A small HistoryQueries for the web's tests: intervals held in memory, every question a naive scan.
+"""A small HistoryQueries for the web's tests: intervals held in memory, every question a naive scan;
+and a past for fill.scenario's entities, relative to when the tests started.
 
 Snapshots and trends are the real store's (store/snapshots.py on the test's connection); the
 interval questions follow the protocol's contract (store/interface.py) over the stints given.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -89,3 +91,34 @@ class FakeHistory:
     async def trend(self, conn: AsyncConnection, kind: Kind, entity_id: int, *, days: int) -> list[Row]:
         """The store's own."""
         return await snapshots.trend(conn, kind, entity_id, days=days)
+
+
+NOW: Final = dt.datetime.now(dt.UTC).replace(microsecond=0)
+GOONS, TEST = 99000001, 99000002
+GEWNS, KFLT, PCORP, GONE = 98000001, 98000002, 98000003, 98000777  # GONE: not in the copy
+MITTANI, VILE_RAT = 90000001, 90000002
+
+
+def ago(days: float) -> dt.datetime:
+    """`days` before the test's now."""
+    return NOW - dt.timedelta(days=days)
+
+
+def utc(year: int, month: int = 1, day: int = 1) -> dt.datetime:
+    """A day's start, UTC."""
+    return dt.datetime(year, month, day, tzinfo=dt.UTC)
+
+
+MEMBERSHIP: Final = [
+    Stint(GEWNS, None, utc(2011), utc(2016)), Stint(GEWNS, GOONS, utc(2016)),
+    Stint(KFLT, GOONS, utc(2019), ago(10)), Stint(KFLT, None, ago(10)),
+    Stint(PCORP, TEST, utc(2020), ago(5)), Stint(PCORP, GOONS, ago(5)),
+    Stint(GONE, GOONS, utc(2017), utc(2018))]
+EMPLOYMENT: Final = [
+    Stint(MITTANI, GONE, utc(2012, 5), utc(2015)), Stint(MITTANI, KFLT, utc(2015), ago(3)),
+    Stint(MITTANI, GEWNS, ago(3)), Stint(VILE_RAT, GEWNS, utc(2014))]
+
+
+def past() -> FakeHistory:
+    """The fake over this module's stints."""
+    return FakeHistory(EMPLOYMENT, MEMBERSHIP)

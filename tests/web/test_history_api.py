@@ -1,62 +1,16 @@
 """The history routes of the JSON API over the shared database, with a FakeHistory behind the
-HistoryQueries seam (the names come from the copy, the intervals from the fake)."""
+HistoryQueries seam (the names come from the copy, the intervals from fake_history's past)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Any
 
 import pytest
-import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
 
-from killreport.web import build_app
 from killreport.web.links import json_time
-from tests.web.conftest import UNSCHEDULED, Filled, link_to
-from tests.web.fake_history import FakeHistory, Stint
+from tests.web.fake_history import GEWNS, GONE, GOONS, KFLT, MITTANI, PCORP, VILE_RAT, ago
 from tests.web.test_api import Client, get_json
-
-NOW: Final = dt.datetime.now(dt.UTC).replace(microsecond=0)
-GOONS, TEST = 99000001, 99000002
-GEWNS, KFLT, PCORP, GONE = 98000001, 98000002, 98000003, 98000777  # GONE: not in the copy
-MITTANI, VILE_RAT = 90000001, 90000002
-
-
-def ago(days: float) -> dt.datetime:
-    """`days` before the test's now."""
-    return NOW - dt.timedelta(days=days)
-
-
-def utc(year: int, month: int = 1, day: int = 1) -> dt.datetime:
-    """A day's start, UTC."""
-    return dt.datetime(year, month, day, tzinfo=dt.UTC)
-
-
-MEMBERSHIP: Final = [
-    Stint(GEWNS, None, utc(2011), utc(2016)), Stint(GEWNS, GOONS, utc(2016)),
-    Stint(KFLT, GOONS, utc(2019), ago(10)), Stint(KFLT, None, ago(10)),
-    Stint(PCORP, TEST, utc(2020), ago(5)), Stint(PCORP, GOONS, ago(5)),
-    Stint(GONE, GOONS, utc(2017), utc(2018))]
-EMPLOYMENT: Final = [
-    Stint(MITTANI, GONE, utc(2012, 5), utc(2015)), Stint(MITTANI, KFLT, utc(2015), ago(3)),
-    Stint(MITTANI, GEWNS, ago(3)), Stint(VILE_RAT, GEWNS, utc(2014))]
-
-
-def history() -> FakeHistory:
-    """The fake with this module's stints."""
-    return FakeHistory(EMPLOYMENT, MEMBERSHIP)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def past(filled: Filled, declared_vhost: str) -> AsyncIterator[Client]:
-    """A test client of the app whose store answers the past from FakeHistory."""
-    link = link_to(declared_vhost)
-    site = build_app(dataclasses.replace(filled.store, history=history()), link, UNSCHEDULED)
-    async with TestClient(TestServer(site, host="127.0.0.1")) as test_client:
-        yield test_client
-    await link.close()
 
 
 def named(item: dict[str, Any] | None) -> tuple[int, str | None] | None:
