@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_ESI_HOST: Final = "esi.evetech.net"
-_URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url"})
+_URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url", "r2z2_url"})
 POSTGRES_SCHEMES: Final = ("postgresql+asyncpg://", "postgresql://", "postgres://")
 SQLITE_SCHEME: Final = "sqlite:///"
 DATABASE_SCHEMES: Final = (*POSTGRES_SCHEMES, SQLITE_SCHEME)
@@ -119,6 +119,15 @@ class Settings(BaseSettings):
         3.0, "how often the active scheduler renews its lease; it steps down when it cannot", gt=0)
     scheduler_poll_s: float = _option(
         1.0, "how often a standby scheduler tries to take over from the active one", gt=0)
+    r2z2_url: str = _option(
+        "https://r2z2.zkillboard.com", "zKillboard's R2Z2 kill feed (a path prefix is kept: the simulator "
+        "serves it under /r2z2 on its own port)")
+    r2z2_max_rps: int = _option(
+        10, "requests a second to R2Z2 for every process together (the follower and a back-fill share it)",
+        ge=1, le=1000)
+    killmail_feed: bool = _option(
+        True, "`killreport run` follows the R2Z2 kill feed beside the scheduler and the worker; false: "
+        "it does not (`killreport killmails follow` is the distributed mode's follower)")
     # SecretStr: repr(), str() and validation errors show it as **********.
     web_token: SecretStr = _option(
         "", "a secret every `killreport web` request must carry (`Authorization: Bearer TOKEN`, or as the "
@@ -174,6 +183,12 @@ class Settings(BaseSettings):
     def _rabbitmq_url_shape(cls, value: str) -> str:
         """RABBITMQ_URL must be an AMQP URL every library splits the same way."""
         return check_url(value, RABBITMQ_SCHEMES)
+
+    @field_validator("r2z2_url")
+    @classmethod
+    def _r2z2_url_shape(cls, value: str) -> str:
+        """R2Z2_URL must be an HTTP(S) URL every library splits the same way."""
+        return check_url(value, ("https://", "http://"))
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """What repr() and str() show: every field, URLs with their passwords masked."""
