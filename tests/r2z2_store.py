@@ -26,7 +26,8 @@ class MemoryKillmailStore:
     async def load_cursor(self) -> int | None:
         return self.cursor
 
-    async def save(self, packages: Sequence[Package], rejected: Sequence[Rejected], cursor: int | None) -> None:
+    async def save(self, packages: Sequence[Package], rejected: Sequence[Rejected],
+                   cursor: int | None) -> None:
         if cursor is not None:
             self._move(cursor)
         for package in packages:

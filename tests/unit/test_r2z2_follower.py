@@ -186,7 +186,8 @@ async def test_two_followers_on_one_shared_pace_stay_under_the_cap_together() ->
     assert max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times)) <= 10
 
 
-def follower_on(clock: FakeClock, feed: ScriptedFeed, store: MemoryKillmailStore, shared: MemoryPace) -> Follower:
+def follower_on(clock: FakeClock, feed: ScriptedFeed, store: MemoryKillmailStore,
+                shared: MemoryPace) -> Follower:
     async def sleep(seconds: float) -> None:
         clock.now += max(seconds, 0.0)
 

@@ -20,7 +20,8 @@ class KillmailStore(Protocol):
         """The next feed number to store, or None before the first save."""
         ...
 
-    async def save(self, packages: Sequence[Package], rejected: Sequence[Rejected], cursor: int | None) -> None:
+    async def save(self, packages: Sequence[Package], rejected: Sequence[Rejected],
+                   cursor: int | None) -> None:
         """Keep the packages (one row per killmail id: a known one is updated, never doubled) and the
         rejected ones with their reasons, and set the cursor if given; all in one transaction."""
         ...
