@@ -1,0 +1,64 @@
+"""Who follows the kill feed: one follower per database, recorded in the killmail_feed row for `status`.
+
+Kept out the way store/schedule.py keeps a second scheduler out, with a key of its own:
+
+    PostgreSQL  an advisory lock ("killfeed") held by the follower's own connection: it goes with
+                the connection, however the process ends
+    SQLite      the follower runs only inside the process holding the file's runner lock (a flock),
+                so there is nothing to take: `try_follow_lock` is True, `follow_unlock` does nothing
+
+The row records the holder and its heartbeat. It exists once the feed's first save made it (its
+cursor is required), so a heartbeat before that writes nothing and says so.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Final
+
+from sqlalchemy import BigInteger, Text, and_, bindparam, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from killreport.store import tables as t
+from killreport.store.dialects import POSTGRES, Idioms, of
+
+# "killfeed" in ASCII: the scheduler's lock is "killrept"; advisory locks are per database.
+FOLLOW_LOCK_KEY: Final = 0x6B696C6C_66656564
+_KEY = literal(FOLLOW_LOCK_KEY, BigInteger)
+_TAKE: Final = select(func.pg_try_advisory_lock(_KEY))
+_GIVE: Final = select(func.pg_advisory_unlock(_KEY))
+_feed = t.killmail_feed
+# Not named `holder`: a parameter named like a column would join an UPDATE's SET.
+_MINE: Final = and_(_feed.c.id == 1, _feed.c.holder == bindparam("lease_holder", type_=Text))
+_RELEASE: Final = update(_feed).where(_MINE).values(holder=None)
+
+
+@functools.cache
+def _heartbeat_statement(sql: Idioms) -> Any:
+    # The lock is this holder's: whoever the row names (a dead follower, nobody) is replaced.
+    return (update(_feed).where(_feed.c.id == 1)
+            .values(holder=bindparam("lease_holder", type_=Text), heartbeat_at=sql.now()))
+
+
+async def try_follow_lock(conn: AsyncConnection) -> bool:
+    """Take the follower's lock for this connection if nobody holds it (always, on SQLite)."""
+    if conn.dialect.name != POSTGRES.name:
+        return True
+    return bool((await conn.execute(_TAKE)).scalar_one())
+
+
+async def follow_unlock(conn: AsyncConnection) -> None:
+    """Give the follower's lock back (closing the connection does too; nothing on SQLite)."""
+    if conn.dialect.name == POSTGRES.name:
+        await conn.execute(_GIVE)
+
+
+async def follow_heartbeat(conn: AsyncConnection, holder: str) -> bool:
+    """Record `holder` as the follower, alive now; False while the feed has no row yet."""
+    result = await conn.execute(_heartbeat_statement(of(conn)), {"lease_holder": holder})
+    return bool(result.rowcount)
+
+
+async def follow_release(conn: AsyncConnection, holder: str) -> None:
+    """On a clean stop: nobody follows, if the row still names `holder` (its last heartbeat stays)."""
+    await conn.execute(_RELEASE, {"lease_holder": holder})
