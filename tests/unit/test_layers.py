@@ -24,7 +24,10 @@ above it, so no cycle can form.
     sync       one job: fetch (esi), store (store), fan out (queue)
     metrics    gauges read from the store and the broker
     wiring     a process's budget, ESI client and broker
-    worker     the job loop; scheduler: the active scheduler and `killreport run` (it runs workers)
+    worker     the job loop
+    killfeed   the one active R2Z2 follower per database: r2z2's Follower over the store (and the
+               queue, for what its kills name), its lock and heartbeat, its process life
+    scheduler  the active scheduler and `killreport run` (it runs workers and the follower)
     overview, web, embedded, cli   what people see and type; cli may import everything
     sim        separate: the ESI simulator may import the base and domain only, and nothing imports it
                but cli (and tests)
@@ -68,14 +71,16 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("wiring", frozenset({"budget", "domain", "esi", "queue", "services", "store"})),
     ("worker", frozenset({"downtime", "domain", "esi", "metrics", "queue", "services", "store", "sync",
                           "wiring"})),
-    ("scheduler", frozenset({"domain", "downtime", "esi", "metrics", "queue", "services", "store", "sync",
-                             "wiring", "worker"})),
+    ("killfeed", frozenset({"domain", "metrics", "queue", "r2z2", "services", "store", "sync", "wiring",
+                            "worker"})),
+    ("scheduler", frozenset({"domain", "downtime", "esi", "killfeed", "metrics", "queue", "services", "store",
+                             "sync", "wiring", "worker"})),
     ("overview", frozenset({"domain", "queue", "store"})),
     ("web", frozenset({"domain", "overview", "queue", "services", "store"})),
     ("embedded", frozenset({"wiring", "worker"})),
     ("sim", frozenset({"domain"})),
-    ("cli", frozenset({"budget", "domain", "downtime", "embedded", "esi", "metrics", "overview", "queue",
-                       "scheduler", "services", "sim", "store", "sync", "web", "wiring", "worker"})),
+    ("cli", frozenset({"budget", "domain", "downtime", "embedded", "esi", "killfeed", "metrics", "overview",
+                       "queue", "scheduler", "services", "sim", "store", "sync", "web", "wiring", "worker"})),
     ("__main__", frozenset({"cli"})),
 )
 
