@@ -74,6 +74,7 @@ async def test_every_kill_is_stored_once_under_the_cap_through_stale_404s_and_re
     assert store.refreshed and not store.recorded and not store.rejected
     assert store.cursor == truth["head"] + 1 > FIRST_SEQUENCE + 150
     assert stats["r2z2"]["by_status"].get("429", 0) == 0 and stats["r2z2"]["requests"] == len(seen)
+    assert stats["r2z2"]["max_per_s"] <= CAP and stats["r2z2"]["asked_again_after_404"]["within_6s"] == 0
     assert min(_asked_again_after_404(seen)) >= 6.0
     stale = {name for name, status, at in seen if status == 404 and at >= published.get(name[:-5], at + 1)}
     assert len(stale) > 5, "404s for files already published (stale) were met and waited out"
