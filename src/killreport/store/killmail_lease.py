@@ -13,6 +13,7 @@ cursor is required), so a heartbeat before that writes nothing and says so.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from typing import Any, Final
 
@@ -22,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from killreport.store import tables as t
 from killreport.store.dialects import POSTGRES, Idioms, of
 
+# A follower whose heartbeat is older than this follows no more (killfeed/lease.py beats every
+# SCHEDULER_HEARTBEAT_S, 3 s by default; one late beat is not a dead follower).
+FOLLOWER_ALIVE_S: Final = 9.0
 # "killfeed" in ASCII: the scheduler's lock is "killrept"; advisory locks are per database.
 FOLLOW_LOCK_KEY: Final = 0x6B696C6C_66656564
 _KEY = literal(FOLLOW_LOCK_KEY, BigInteger)
@@ -62,3 +66,14 @@ async def follow_heartbeat(conn: AsyncConnection, holder: str) -> bool:
 async def follow_release(conn: AsyncConnection, holder: str) -> None:
     """On a clean stop: nobody follows, if the row still names `holder` (its last heartbeat stays)."""
     await conn.execute(_RELEASE, {"lease_holder": holder})
+
+
+def heartbeat_age_s(heartbeat_at: dt.datetime | None, now: dt.datetime) -> float | None:
+    """Seconds since the follower's last heartbeat (None: it never beat)."""
+    return None if heartbeat_at is None else round((now - heartbeat_at).total_seconds(), 1)
+
+
+def following(holder: str | None, heartbeat_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether the killmail_feed row names a follower whose heartbeat is fresh at `now`."""
+    age = heartbeat_age_s(heartbeat_at, now)
+    return holder is not None and age is not None and age < FOLLOWER_ALIVE_S
