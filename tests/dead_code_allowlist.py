@@ -79,8 +79,11 @@ _.advance
 _.acked
 _.windows_spent
 
-# Migrations (not scanned: they are history) load the budget's SQL files through this.
+# Migrations (not scanned: they are history) load the budget's SQL files through this, and create
+# and drop the killmail tables through store/frozen/killmails_v1.py.
 _.load
+_.create
+_.drop
 
 # prometheus_client calls a registered collector's collect() at every scrape (metrics/names.py).
 _.collect

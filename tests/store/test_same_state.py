@@ -13,14 +13,18 @@ from typing import Any
 from sqlalchemy import select
 
 from killreport.changes import Change
+from killreport.domain.killmail import Rejected
 from killreport.store import tables as t
 from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.interface import Store
+from tests.kills import kill, zkb
 from tests.store.test_jobs_contract import HOUR, alliance, at, character, corporation, facts
 
 # Set by the database's clock: equal on both stores only in being there or not.
 _CLOCK_COLUMNS = frozenset({"queued_at", "claimed_until", "failed_at", "deleted_seen_at", "observed_at",
-                            "minute", "started_at", "heartbeat_at", "at"})
+                            "minute", "started_at", "heartbeat_at", "at", "stored_at", "rejected_at",
+                            "updated_at", "head_seen_at", "last_error_at", "declared_at", "filled_at",
+                            "finished_at", "paused_until"})
 
 
 async def _history(store: Store, times: dict[str, Any]) -> None:
@@ -46,6 +50,23 @@ async def _history(store: Store, times: dict[str, Any]) -> None:
         await j.mark_published(conn, "corporation", [98000001])
         await j.put_ids(conn, "/alliances/", [99000002, 99000001], detail)
         await store.admin.add_request_counts(conn, {("/alliances/{id}/", 200): 2, ("/alliances/", 304): 1})
+    await _kills(store)
+
+
+async def _kills(store: Store) -> None:
+    """Kills from the feed and a back-fill, a refused package, a hole, the pace, a back-fill day."""
+    victim = {"character_id": 90000003, "corporation_id": 98000001, "alliance_id": 99000001}
+    rejected = Rejected(sequence_id=12, killmail_id=7, hash="x", reason="bad", body=b"{")
+    async with store.begin() as conn:
+        k = store.killmails
+        await k.save(conn, [kill(5, victim, [{"corporation_id": 1_000_125}], sequence_id=11)], [rejected], 13)
+        await k.save(conn, [kill(6, victim, [{"character_id": 90000001}], source="esi", with_zkb=False)])
+        await k.refresh_zkb(conn, 5, zkb(5, total=3.5, labels=["x"], attacker_count=1), 11)
+        await k.record_hole(conn, 13, 14)
+        await k.note_head(conn, 20)
+        await k.note_error(conn, "502")
+        await k.pause_pace(conn, 2.5, 6.0)
+        await k.backfill_day(conn, "20261201", listed=2, expected=2, finished=True)
 
 
 def _plain(column: str, value: Any) -> Any:
@@ -74,6 +95,7 @@ async def test_one_history_leaves_the_same_rows_on_both_stores(both_stores: tupl
     assert {name: len(rows) for name, rows in on_pg.items()} == {
         "alliance_corporations": 2, "alliances": 1, "changes": 3, "character_tombstones": 1, "characters": 1,
         "corporations": 1, "esi_request_log": 2, "http_cache": 1, "scheduler_lease": 0, "scheduler_marks": 0,
-        "sync_failures": 1, "sync_pending": 2}
+        "sync_failures": 1, "sync_pending": 3, "killmails": 2, "killmail_participants": 4,
+        "killmail_rejected": 1, "killmail_feed": 1, "killmail_holes": 1, "killmail_backfill": 1, "r2z2_pace": 1}
     for name in on_pg:
         assert on_sqlite[name] == on_pg[name], name

@@ -1,15 +1,18 @@
 """What differs between PostgreSQL's SQL and SQLite's, named once (Prefect's query_components idea).
 
 The statements are written once, in Core (pending.py, entities.py, http_cache.py, schedule.py,
-admin.py and the modules it reads), and take one of the two `Idioms` below for the few things the
+lookup.py, killmails.py, admin.py and the modules they read), and take one of the two `Idioms` below for the few things the
 dialects say differently (`of(conn)` picks the connection's):
 
     clock     the time now: PostgreSQL's clock_timestamp() (moves within a statement) or now()
               (the transaction's start); SQLite's julianday('now') as epoch seconds (holds still
               within a statement, and is the only clock: a statement there never waits half way)
+    clock_s   the clock as epoch seconds (a number, for rules computed in Python on the database's time)
     ago       `seconds` before now; `after` is `seconds` after the clock
     age       the seconds from a time to now (an interval's epoch on PostgreSQL, a difference on SQLite)
-    minute    the start of now's minute (date_trunc; epoch seconds floored to a multiple of 60)
+    minute    the start of now's minute (date_trunc; epoch seconds floored to a multiple of 60);
+              `last_minute` the start of the minute before it
+    strpos    where a text first occurs in another, from 1 (0: nowhere): strpos, SQLite's instr
     least, greatest   of two times, a NULL skipped (PostgreSQL's least/greatest skip NULLs; SQLite's
               two-argument min/max are NULL if either is)
     ids       an id list bound as one value, as rows: an array unnested, or a JSON array read by
@@ -71,12 +74,15 @@ class Idioms:
     name: str
     now: Callable[[], ColumnElement[Any]]
     clock: Callable[[], ColumnElement[Any]]
+    clock_s: Callable[[], ColumnElement[Any]]
     ago: Callable[[ColumnElement[Any]], ColumnElement[Any]]
     after: Callable[[ColumnElement[Any]], ColumnElement[Any]]
     least: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
     greatest: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
     age: Callable[[ColumnElement[Any]], ColumnElement[Any]]
     minute: Callable[[], ColumnElement[Any]]
+    last_minute: Callable[[], ColumnElement[Any]]
+    strpos: Callable[[ColumnElement[str], ColumnElement[str]], ColumnElement[Any]]
     ids: Callable[[str], ColumnElement[int]]
     id_list: Callable[[Iterable[int]], Any]
     records: Callable[[str, Sequence[ColumnClause[Any]]], FromClause]
@@ -110,12 +116,15 @@ POSTGRES: Final = Idioms(
     name="postgresql",
     now=lambda: func.now(),
     clock=lambda: func.clock_timestamp(),
+    clock_s=lambda: extract("epoch", func.clock_timestamp()),
     ago=lambda seconds: func.now() - _SECOND * seconds,
     after=lambda seconds: func.clock_timestamp() + _SECOND * seconds,
     least=lambda a, b: func.least(a, b),
     greatest=lambda a, b: func.greatest(a, b),
     age=lambda since: extract("epoch", func.now() - since),
     minute=lambda: func.date_trunc("minute", func.now()),
+    last_minute=lambda: func.date_trunc("minute", func.now()) - _SECOND * 60,
+    strpos=lambda text, part: func.strpos(text, part),
     ids=_pg_ids,
     id_list=lambda values: sorted({int(v) for v in values}),
     records=_pg_records,
@@ -126,6 +135,7 @@ SQLITE: Final = Idioms(
     name="sqlite",
     now=lambda: NOW,
     clock=lambda: NOW,
+    clock_s=lambda: NOW_S,
     ago=lambda seconds: NOW_S - seconds,
     after=lambda seconds: NOW_S + seconds,
     least=lambda a, b: func.min(func.coalesce(a, b), func.coalesce(b, a)),
@@ -133,6 +143,8 @@ SQLITE: Final = Idioms(
     age=lambda since: NOW_S - type_coerce(since, Float),
     # Epoch seconds are positive, so CAST truncates down.
     minute=lambda: cast(NOW_S / 60, Integer) * 60.0,
+    last_minute=lambda: cast(NOW_S / 60, Integer) * 60.0 - 60.0,
+    strpos=lambda text, part: func.instr(text, part),
     ids=_sqlite_ids,
     id_list=lambda values: json.dumps(sorted({int(v) for v in values})),
     records=_sqlite_records,

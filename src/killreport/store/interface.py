@@ -250,7 +250,7 @@ class ScheduleQueries(Protocol):
 
 
 class LookupQueries(Protocol):
-    """The web's read-only queries (store/lookup.py on PostgreSQL)."""
+    """The web's read-only queries (store/lookup.py, both dialects)."""
 
     async def alliance(self, conn: AsyncConnection, alliance_id: int) -> Row | None:
         """An alliance's row with its member count, or None."""

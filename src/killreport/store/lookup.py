@@ -8,7 +8,7 @@ skip while nothing changes. Rows come back as plain dicts of column name → val
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,28 +24,16 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.ids import Kind
 from killreport.store import tables as t
+from killreport.store.dialects import Idioms, of
 
 Row = dict[str, Any]
-# strpos(string, substring) and its equivalents: where the substring first occurs, from 1; 0 if nowhere.
-Position = Callable[[ColumnElement[str], ColumnElement[str]], ColumnElement[Any]]
 _KIND_ORDER: Final[Mapping[Kind, int]] = {"alliance": 0, "corporation": 1, "character": 2}
-# Requests over the previous whole minute and the current one, with the time they span: a rate
-# that moves every poll, not once a minute (esi_request_log keeps whole minutes).
-_RATE = text(
-    "SELECT status, coalesce(sum(count), 0) AS n,"
-    " extract(epoch FROM now() - (date_trunc('minute', now()) - interval '1 minute')) AS span_s"
-    " FROM esi_request_log WHERE minute >= date_trunc('minute', now()) - interval '1 minute'"
-    " GROUP BY status")
-_SPAN = text("SELECT extract(epoch FROM now() - (date_trunc('minute', now()) - interval '1 minute'))")
-
-
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of a list: its rows, whether another page follows, and the list's length if counted."""
@@ -149,11 +137,11 @@ def like_pattern(text_: str) -> str:
 
 
 def _search_part(table: Table, kind: Kind, needle: ColumnElement[str], pattern: ColumnElement[str],
-                 position: Position) -> Select[Any]:
+                 sql: Idioms) -> Select[Any]:
     name = func.lower(table.c.name)
     has_ticker = "ticker" in table.c
     ticker = func.lower(table.c.ticker) if has_ticker else None
-    starts = position(name, needle) == 1
+    starts = sql.strpos(name, needle) == 1
     rank = case(*([(ticker == needle, 0)] if ticker is not None else []), (name == needle, 1),
                 (starts, 2), else_=3)
     match = [name.like(pattern, escape="\\")]
@@ -170,16 +158,13 @@ async def search(conn: AsyncConnection, query_text: str, *, offset: int, limit: 
     Order: exact ticker, exact name, name starting with it, the rest; then alliances before
     corporations before characters, then by name and id.
     """
-    return await search_with(conn, query_text, offset=offset, limit=limit, position=func.strpos)
-
-
-async def search_with(conn: AsyncConnection, query_text: str, *, offset: int, limit: int,
-                      position: Position) -> Page:
-    """`search`, given the dialect's strpos (where a text first occurs in another, from 1; 0: nowhere)."""
-    # PostgreSQL folds the case of both sides, so the text and the names fold by the same rules.
+    # Both sides fold by the database's rules. Case: SQLite's lower() folds ASCII letters only,
+    # PostgreSQL's (in a UTF-8 database) every letter; EVE's names and tickers are ASCII as far as
+    # we have seen, and tests/store/test_lookup_contract.py marks the difference for any other.
     needle = func.lower(literal(query_text))
     pattern = func.lower(literal(like_pattern(query_text)))
-    parts = [_search_part(table, kind, needle, pattern, position) for kind, table in t.ENTITY_TABLES.items()]
+    sql = of(conn)
+    parts = [_search_part(table, kind, needle, pattern, sql) for kind, table in t.ENTITY_TABLES.items()]
     found = union_all(*parts).subquery("found")
     ordered = select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank).order_by(
         found.c.rank, found.c.kind_order, func.lower(found.c.name), found.c.id)
@@ -212,10 +197,16 @@ async def latest_changes(conn: AsyncConnection, *, kind: Kind | None = None, ent
 
 
 async def request_rate(conn: AsyncConnection) -> Row:
-    """ESI requests over the previous and the current minute: by status, in all, and per second."""
-    rows = (await conn.execute(_RATE)).all()
-    span = float(rows[0].span_s) if rows else float((await conn.execute(_SPAN)).scalar_one())
-    by_status = {int(r.status): int(r.n) for r in rows}
+    """ESI requests over the previous and the current minute: by status, in all, and per second.
+
+    The window starts at the previous whole minute (esi_request_log keeps whole minutes): a rate
+    that moves every poll, not once a minute."""
+    sql, log = of(conn), t.esi_request_log.c
+    start = sql.last_minute()
+    query = select(log.status, func.coalesce(func.sum(log.count), 0).label("n")).where(
+        log.minute >= start).group_by(log.status)
+    by_status = {int(r.status): int(r.n) for r in await conn.execute(query)}
+    span = float((await conn.execute(select(sql.age(start)))).scalar_one())
     total = sum(by_status.values())
     return {"window_s": round(span, 1), "requests": total, "per_s": round(total / span, 1) if span else 0.0,
             "by_status": by_status}

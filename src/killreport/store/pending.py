@@ -76,15 +76,23 @@ def done_statement(table: Table) -> Delete:
 
 
 @functools.cache
-def add_statement(kind: Kind, *, skip_fresh: bool, published: bool,
-                  sql: Idioms = POSTGRES) -> ReturningInsert[tuple[int]]:
-    """Add :add_ids of `kind` that are not pending, tombstoned or (if asked) fresh; returns added ids."""
+def add_statement(kind: Kind, *, skip_fresh: bool, published: bool, sql: Idioms = POSTGRES,
+                  skip_held: bool = False) -> ReturningInsert[tuple[int]]:
+    """Add :add_ids of `kind` that are not pending, tombstoned or (if asked) fresh; returns added ids.
+
+    `skip_held` (discovery: the ids a kill names) also skips any stored row, fresh or not (the
+    scheduler keeps those), and any id whose last fetch failed for good (a 404 asked again per kill
+    would spend ESI's error limit)."""
     u = sql.ids("add_ids")
     # WHERE true: SQLite reads `INSERT ... SELECT ... ON CONFLICT` as a join's ON without one.
     chosen = select(literal(kind, Text), u, sql.now(), null(), literal(published), literal(0, Integer)).where(
         true())
     for skip in _skipped(kind, u, skip_fresh, sql):
         chosen = chosen.where(~skip)
+    if skip_held:
+        f = t.sync_failures
+        chosen = chosen.where(~exists().where(t.ENTITY_TABLES[kind].c.id == u),
+                              ~exists().where(f.c.kind == kind, f.c.id == u, f.c.permanent.is_(True)))
     insert = sql.insert(_p).from_select(_PENDING_COLUMNS, chosen)
     added: ReturningInsert[tuple[int]] = insert.on_conflict_do_nothing(
         index_elements=[_p.c.kind, _p.c.id]).returning(_p.c.id)

@@ -261,6 +261,7 @@ killmails = Table(
     Column("awox", Boolean),
     Column("labels", JSON_VALUE),
     Column("href", Text),
+    Column("zkb_attacker_count", BigInteger),  # zkb's attackerCount, which it does not always send
     Column("sequence_id", BigInteger),  # the R2Z2 file it came from (None: back-filled)
     Column("zkb_sequence_id", BigInteger),  # the file whose zkb block is stored (a republication's)
     Column("uploaded_at", BigInteger),
@@ -312,7 +313,8 @@ killmail_feed = Table(
     "killmail_feed",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("cursor", BigInteger, nullable=False),
+    Column("cursor", BigInteger),  # None until the first save (a row may exist for the head first)
+    Column("uploaded_at", BigInteger),  # the upload time of the newest package saved: the lag in seconds
     Column("head", BigInteger),
     _ts("head_seen_at"),
     Column("last_error", Text),

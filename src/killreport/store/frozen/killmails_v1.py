@@ -54,6 +54,7 @@ def _killmails(types: Types) -> None:
         *(sa.Column(flag, sa.Boolean()) for flag in ("npc", "solo", "awox")),
         sa.Column("labels", types.json),
         sa.Column("href", sa.Text()),
+        sa.Column("zkb_attacker_count", big()),
         sa.Column("sequence_id", big()),
         sa.Column("zkb_sequence_id", big()),
         sa.Column("uploaded_at", big()),
@@ -90,7 +91,7 @@ def _participants() -> None:
         sa.PrimaryKeyConstraint("killmail_id", "position"),
     )
     for who in ("character_id", "corporation_id", "alliance_id"):
-        held = sa.text(f"{who} IS NOT NULL")
+        held = sa.column(who).is_not(None)
         op.create_index(f"killmail_participants_{who}", "killmail_participants",
                         [who, "is_victim", "killmail_id"], postgresql_where=held, sqlite_where=held)
 
@@ -99,7 +100,8 @@ def _feed(types: Types) -> None:
     op.create_table(
         "killmail_feed",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("cursor", sa.BigInteger(), nullable=False),
+        sa.Column("cursor", sa.BigInteger()),
+        sa.Column("uploaded_at", sa.BigInteger()),
         sa.Column("head", sa.BigInteger()),
         sa.Column("head_seen_at", types.time),
         sa.Column("last_error", sa.Text()),

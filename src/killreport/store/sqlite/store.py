@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from killreport.store import admin, jobs, killmails, schedule
+from killreport.store import admin, jobs, killmails, lookup, schedule
 from killreport.store.interface import Store
-from killreport.store.sqlite import lookup
 from killreport.store.sqlite.lent import LentConnection
 
 
