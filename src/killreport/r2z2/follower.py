@@ -22,6 +22,7 @@ from typing import Literal, NoReturn, TypeVar
 
 import structlog
 
+from killreport.domain import feed_pace as rules
 from killreport.domain.kill_store import FeedPace, KillmailStore
 from killreport.domain.killmail import Package, Rejected
 from killreport.r2z2 import follow, pace
@@ -101,7 +102,7 @@ class Follower:
             except _NotAsked:
                 return
             except _UNUSABLE as exc:  # nowhere to start from: try again after a pause
-                await self._pause(exc, None, pace.TROUBLE_FIRST_S)
+                await self._pause(exc, None, rules.TROUBLE_FIRST_S)
                 return
             await self._store.note_head(cursor)
         log.info("r2z2 following", cursor=cursor)
@@ -174,9 +175,9 @@ class Follower:
         try:
             result = await call()
         except Throttled as exc:
-            await self._refused(exc, exc.retry_after_s, pace.THROTTLED_FIRST_S)
+            await self._refused(exc, exc.retry_after_s, rules.THROTTLED_FIRST_S)
         except _TROUBLE as exc:
-            await self._refused(exc, None, pace.TROUBLE_FIRST_S)
+            await self._refused(exc, None, rules.TROUBLE_FIRST_S)
         except R2z2Error as exc:  # an answer, but no usable one: pauses in a row keep growing
             self._answer_in()
             await self._note(exc)
