@@ -85,8 +85,10 @@ async def killmail_data(store: Store) -> dict[str, Any]:
 
 
 def feed_data(feed: FeedState, now: dt.datetime) -> dict[str, Any]:
-    """The feed's state, with the follower's heartbeat age and whether it still follows."""
+    """The feed's state, with how long ago the follower beat and the head was read, and whether a
+    follower still follows."""
     return {**dataclasses.asdict(feed), "heartbeat_age_s": heartbeat_age_s(feed.heartbeat_at, now),
+            "head_seen_age_s": heartbeat_age_s(feed.head_seen_at, now),
             "following": following(feed.holder, feed.heartbeat_at, now)}
 
 

@@ -68,9 +68,9 @@ async def follow_release(conn: AsyncConnection, holder: str) -> None:
     await conn.execute(_RELEASE, {"lease_holder": holder})
 
 
-def heartbeat_age_s(heartbeat_at: dt.datetime | None, now: dt.datetime) -> float | None:
-    """Seconds since the follower's last heartbeat (None: it never beat)."""
-    return None if heartbeat_at is None else round((now - heartbeat_at).total_seconds(), 1)
+def heartbeat_age_s(at: dt.datetime | None, now: dt.datetime) -> float | None:
+    """Seconds from `at` (the follower's last heartbeat, the head's last read) to `now`; None: never."""
+    return None if at is None else round((now - at).total_seconds(), 1)
 
 
 def following(holder: str | None, heartbeat_at: dt.datetime | None, now: dt.datetime) -> bool:
