@@ -55,10 +55,12 @@ def killmail_table(killmails: Mapping[str, Any]) -> Table:
     else:
         table.add_row("following", plain(f"{feed['holder']} (heartbeat {feed['heartbeat_age_s']} s ago)"))
     lag_s = "-" if feed["lag_s"] is None else f"{feed['lag_s']:.0f} s"
+    known = feed["lag_kills"] is not None or feed["lag_s"] is not None
+    behind = f"{plain(feed['lag_kills'])} kills, {lag_s}" if known else None
     seen = feed["head_seen_age_s"]
     head = feed["head"] if seen is None else f"{feed['head']} ({seen} s ago)"
     for key, value in (("cursor", feed["cursor"]), ("head seen", head),
-                       ("behind", f"{plain(feed['lag_kills'])} kills, {lag_s}"),
+                       ("behind", behind),
                        ("stored", feed["stored"]), ("holes", feed["holes"]),
                        ("kept aside", feed["rejected"]), ("last error", feed["last_error"])):
         table.add_row(key, plain(value))
