@@ -19,7 +19,8 @@ NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 
 def state(**changed: object) -> FeedState:
     base = dict(cursor=1_000_100, head=1_000_150, head_seen_at=NOW - dt.timedelta(seconds=4),
-                lag_kills=50, lag_s=12.5, holes=2, rejected=1, stored=99, last_error="Throttled: R2Z2 429", last_error_at=NOW,
+                lag_kills=50, lag_s=12.5, holes=2, rejected=1, stored=99, last_error="Throttled: R2Z2 429",
+                last_error_at=NOW,
                 holder="box:42", heartbeat_at=NOW - dt.timedelta(seconds=2))
     return FeedState(**{**base, **changed})  # type: ignore[arg-type]
 
