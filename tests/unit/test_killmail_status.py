@@ -4,6 +4,8 @@ fresh heartbeat, not a name left by a dead one), the lag, the errors, the back-f
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from rich.console import Console
@@ -33,9 +35,9 @@ DAYS = [day("20261206", 10, 10, 10, True), day("20261205", 10, 9, 10, True),
         day("20261204", 5, 1, None, False)]
 
 
-def shown(data: dict[str, object]) -> str:
+def shown(data: Mapping[str, Any]) -> str:
     console = Console(record=True, width=200)
-    console.print(killmail_table(data))  # type: ignore[arg-type]
+    console.print(killmail_table(data))
     return console.export_text()
 
 
