@@ -48,5 +48,6 @@ async def test_killmail_feed_false_keeps_run_off_the_feed(db_url: str) -> None:
         env = embedded_env(db_url, sim.base_url, KILLMAIL_FEED="false", R2Z2_URL=sim.r2z2_url)
         async with command(env, "run") as runner:
             done = await cli(env, "sync-all", "--wait", timeout_s=120)
-            assert done.code == 0, done.err[-2000:]
+            assert done.code == 0 and "the runner works them" in done.err, done.err[-2000:]
+        assert runner.returncode == 0, runner.log[-2000:]
         assert (await sim.control.stats())["r2z2"]["requests"] == 0
