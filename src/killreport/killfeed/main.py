@@ -4,7 +4,9 @@ the store until told to stop or until its place is lost (then stand by again), a
 A stop (SIGTERM) ends the wait in progress at once; a request already sent is answered and what it
 brought is written before the follower returns: nothing is sent after the stop, nothing half-written.
 A database or broker failure while following is logged, waited out (backing off) and followed by a
-new start from the stored cursor: what was not written is asked again, nothing is skipped.
+new start from the stored cursor: what was not written is asked again, nothing is skipped. Every
+start, a takeover's too, first waits out the 6 s in which a number that answered 404 to whoever
+asked before may not be asked again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from killreport.config import Settings
 from killreport.killfeed.adapter import StoredKillmails, StoredPace
 from killreport.killfeed.lease import Place, take
 from killreport.queue.broker import BrokerError, JobQueue
-from killreport.r2z2 import Follower, R2z2Client, aiohttp_transport
+from killreport.r2z2 import Follower, Policy, R2z2Client, aiohttp_transport
 from killreport.services import database
 from killreport.store.interface import Store
 from killreport.wiring import broker
@@ -106,17 +108,25 @@ async def _then(stop: asyncio.Event, halt: asyncio.Event) -> None:
 
 
 async def _until(settings: Settings, parts: Following, halt: asyncio.Event) -> None:
-    """Run followers until `halt`; one that fails is logged and, after a pause, replaced."""
+    """Run followers until `halt`; one that fails is logged and, after a pause, replaced.
+
+    Each follower waits `retry_404_s` before its first request: whoever asked the feed before it
+    (another process that died, or this one before a failure) may have had a 404 in the last
+    seconds, for numbers it cannot know, and none may be asked again within that time."""
+    settle_s = Policy().retry_404_s
     backoff, loop = Backoff(first_s=1.0, max_s=settings.reconnect_max_delay_s), asyncio.get_running_loop()
+    wait_s = settle_s
     while not halt.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(halt.wait(), wait_s)
+        if halt.is_set():
+            return
         follower, started = parts.follower(settings, halt), loop.time()
         try:
             await follower.run(halt.is_set)
         except _FAILURES as exc:
             if loop.time() - started > settings.reconnect_max_delay_s:
                 backoff.reset()  # it followed a good while: this is a new failure, not the same one
-            delay = backoff.next_delay()
+            wait_s = max(backoff.next_delay(), settle_s)
             log.warning("kill feed follower failed; starting again from the stored cursor",
-                        error=f"{type(exc).__name__}: {exc}".splitlines()[0], retry_in_s=delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(halt.wait(), delay)
+                        error=f"{type(exc).__name__}: {exc}".splitlines()[0], retry_in_s=wait_s)
