@@ -4,6 +4,7 @@ copy holding every published kill once and every pilot they name, the feed and E
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -12,7 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from killreport.sim.feed import FIRST_SEQUENCE
 from killreport.sim.testing import running_sim
 from tests.cluster import cli, command, embedded_env
-from tests.kill_truth import FEED_OPTIONS, asked_the_head, kill_count, polite, publish_rounds, until_stored
+from tests.kill_truth import (
+    FEED_OPTIONS,
+    asked_the_head,
+    diff_kills,
+    kill_count,
+    polite,
+    publish_rounds,
+    until_stored,
+)
 
 pytestmark = pytest.mark.timeout(300)
 CAP = 5
@@ -51,3 +60,26 @@ async def test_killmail_feed_false_keeps_run_off_the_feed(db_url: str) -> None:
             assert done.code == 0 and "the runner works them" in done.err, done.err[-2000:]
         assert runner.returncode == 0, runner.log[-2000:]
         assert (await sim.control.stats())["r2z2"]["requests"] == 0
+
+
+async def test_killmails_follow_on_a_file_starts_from_the_number_given_and_refuses_a_bad_one(
+        db_url: str, engine: AsyncEngine) -> None:
+    async with running_sim(alliances=2, latency_ms=1) as sim:
+        env = embedded_env(db_url, sim.base_url, R2Z2_URL=sim.r2z2_url, R2Z2_MAX_RPS=str(CAP))
+        bad = await cli(env, "killmails", "follow", "--from", "-3")
+        assert bad.code == 2 and "--from must be a sequence number" in bad.err, bad.err
+        documents = await sim.control.publish_kills(12)
+        async with command(env, "killmails", "follow", "--from", str(FIRST_SEQUENCE + 5)) as follower:
+            kept = documents[5:]
+            await asked_the_head(sim)  # the process has made the file's schema by then
+            await until_count(engine, len(kept))
+        assert follower.returncode == 0, follower.log[-2000:]
+        assert await diff_kills(engine, kept) == []  # the seven from the number given, no earlier one
+
+
+async def until_count(engine: AsyncEngine, count: int, within_s: float = 60.0) -> None:
+    for _ in range(int(within_s / 0.2)):
+        if await kill_count(engine) >= count:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"fewer than {count} kills within {within_s} s")
