@@ -8,7 +8,10 @@ up with it. Two rules pace each request, and it waits for both:
   and an arrival is never later than its answer);
 - the shared FeedPace (every process asking R2Z2, the follower and a back-fill alike): its slot is
   taken only after the first wait, just before sending, so the slot's time and the request's arrival
-  differ by the sleep's overshoot and the trip, milliseconds, not by a wait of this process's own.
+  differ by the sleep's overshoot and the trip, milliseconds, not by a wait of this process's own;
+  the database's rules (domain/feed_pace.py) count a window 100 ms longer than a second to absorb
+  that much. The first rule alone keeps a follower asking by itself under the cap whatever its trip
+  takes; the second keeps it and a back-fill under the cap together.
 
 The store is written before the state moves on: a failed write leaves the number to be asked again,
 never skipped. `stop` is looked at between steps and after every wait, never within a write: a stop
