@@ -11,7 +11,7 @@ from killreport.killfeed.main import follow_alone
 from killreport.signals import until_signalled
 from killreport.wiring import load_settings, runner
 
-killmails = App(name="killmails", help="Kills from zKillboard's R2Z2 feed: follow it into the copy.")
+killmails = App(name="killmails", help="Kills from zKillboard's R2Z2 feed and the killmails in the copy.")
 
 # A follower stops within one request and one write; this bounds anything slower.
 _FOLLOW_GRACE_S = 20.0
