@@ -110,8 +110,8 @@ ROUNDS: Final = ((1, 0.5), (3, 2.0), (2, 0.2), (60, 1.0), (1, 3.0), (5, 0.5), (2
                  (2, 0.5), (1, 0.0))
 # A simulator whose feed misbehaves as R2Z2's does: 404s for fresh files, republished kills, kills
 # posted late; its own limit well above the tests' caps, so a 429 would mean the cap was not kept.
-FEED_OPTIONS: Final[dict[str, Any]] = {"r2z2_stale_share": 0.3, "r2z2_stale_s": 8, "kill_republish_share": 0.2,
-                       "kill_late_share": 0.2, "r2z2_per_s": 100}
+FEED_OPTIONS: Final[dict[str, Any]] = {"r2z2_stale_share": 0.3, "r2z2_stale_s": 8,
+                                       "kill_republish_share": 0.2, "kill_late_share": 0.2, "r2z2_per_s": 100}
 
 
 async def asked_the_head(sim: RunningSim, within_s: float = 60.0) -> None:
