@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.store import tables as t
@@ -20,21 +20,23 @@ async def _row(conn: AsyncConnection) -> tuple[str | None, dt.datetime | None]:
     return row.holder, row.heartbeat_at
 
 
-async def test_the_heartbeat_names_the_follower_once_the_feed_has_a_row_and_a_clean_stop_clears_it(
+async def test_the_heartbeat_names_the_follower_and_a_clean_stop_clears_it(
         store: Store) -> None:
     k = store.killmails
     async with store.begin() as conn:
-        assert await k.follow_heartbeat(conn, "host:1") is False, "no row before the feed's first save"
-        await conn.execute(insert(t.killmail_feed).values(id=1, cursor=1_000_000,
-                                                          updated_at=dt.datetime.now(dt.UTC)))
+        await k.follow_heartbeat(conn, "host:0")  # before the feed's first save: the row is made
+        assert (await _row(conn))[0] == "host:0" and await k.load_cursor(conn) is None
+        await k.record_hole(conn, 999_999, 1_000_000)
     async with store.begin() as conn:
-        assert await k.follow_heartbeat(conn, "host:1") is True
+        await k.follow_heartbeat(conn, "host:1")
+        assert await k.load_cursor(conn) == 1_000_000, "a heartbeat leaves the cursor alone"
         holder, beat = await _row(conn)
         assert holder == "host:1" and beat is not None
         assert abs(beat - dt.datetime.now(dt.UTC)) < CLOCKS_AGREE
         await k.follow_release(conn, "host:2")
         assert (await _row(conn))[0] == "host:1", "only the holder clears it"
-        assert await k.follow_heartbeat(conn, "host:2") is True, "the lock's holder takes a dead one's row"
+        await k.follow_heartbeat(conn, "host:2")  # the lock's holder takes a dead one's row
+        assert (await _row(conn))[0] == "host:2"
         await k.follow_release(conn, "host:2")
         holder, last = await _row(conn)
         assert holder is None and last is not None and last >= beat, "the last heartbeat stays"

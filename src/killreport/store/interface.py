@@ -419,8 +419,8 @@ class KillmailQueries(Protocol):
         """Give the feed follower's lock back."""
         ...
 
-    async def follow_heartbeat(self, conn: AsyncConnection, holder: str) -> bool:
-        """Record `holder` as the follower, alive now; False while the feed has no row yet."""
+    async def follow_heartbeat(self, conn: AsyncConnection, holder: str) -> None:
+        """Record `holder` as the follower, alive now (making the feed's row if there is none yet)."""
         ...
 
     async def follow_release(self, conn: AsyncConnection, holder: str) -> None:

@@ -7,8 +7,8 @@ Kept out the way store/schedule.py keeps a second scheduler out, with a key of i
     SQLite      the follower runs only inside the process holding the file's runner lock (a flock),
                 so there is nothing to take: `try_follow_lock` is True, `follow_unlock` does nothing
 
-The row records the holder and its heartbeat. It exists once the feed's first save made it (its
-cursor is required), so a heartbeat before that writes nothing and says so.
+The row records the holder and its heartbeat; the first heartbeat makes the row if the feed has
+none yet (its cursor stays None until the first save).
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ _RELEASE: Final = update(_feed).where(_MINE).values(holder=None)
 @functools.cache
 def _heartbeat_statement(sql: Idioms) -> Any:
     # The lock is this holder's: whoever the row names (a dead follower, nobody) is replaced.
-    return (update(_feed).where(_feed.c.id == 1)
-            .values(holder=bindparam("lease_holder", type_=Text), heartbeat_at=sql.now()))
+    stmt = sql.insert(_feed).values(id=1, holder=bindparam("lease_holder", type_=Text),
+                                    heartbeat_at=sql.now(), updated_at=sql.now())
+    return stmt.on_conflict_do_update(index_elements=[_feed.c.id], set_={
+        "holder": stmt.excluded.holder, "heartbeat_at": stmt.excluded.heartbeat_at})
 
 
 async def try_follow_lock(conn: AsyncConnection) -> bool:
@@ -57,10 +59,9 @@ async def follow_unlock(conn: AsyncConnection) -> None:
         await conn.execute(_GIVE)
 
 
-async def follow_heartbeat(conn: AsyncConnection, holder: str) -> bool:
-    """Record `holder` as the follower, alive now; False while the feed has no row yet."""
-    result = await conn.execute(_heartbeat_statement(of(conn)), {"lease_holder": holder})
-    return bool(result.rowcount)
+async def follow_heartbeat(conn: AsyncConnection, holder: str) -> None:
+    """Record `holder` as the follower, alive now (making the feed's row if there is none yet)."""
+    await conn.execute(_heartbeat_statement(of(conn)), {"lease_holder": holder})
 
 
 async def follow_release(conn: AsyncConnection, holder: str) -> None:
