@@ -15,6 +15,7 @@ _._date_shape
 _._database_url_shape
 _._rabbitmq_url_shape
 _._r2z2_url_shape
+_._positive_caps
 _.isk
 _.loyalty_point
 _.main_color
@@ -55,6 +56,12 @@ _.attacker_count
 # R2z2Client.raw_day: the killmails of a day, which the filling of recorded holes will read once the
 # store keeps killmails; the feed's day files are part of the client's surface now.
 _.raw_day
+
+# domain/history.py's entry points (and EsiClient's two history routes, whose names the simulator shares):
+# issue 24 builds the pure rules and the client first; the history fetch and the store's interval tables,
+# built next, are their callers.
+_.employment
+_.membership
 
 # Dataclass fields serialised with dataclasses.asdict for `status --json` and the web page.
 _.reported_at

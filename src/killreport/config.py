@@ -80,10 +80,20 @@ class Settings(BaseSettings):
     esi_max_inflight: int = _option(32, "requests in flight across the whole cluster", ge=1, le=1000)
     esi_timeout_s: float = _option(10.0, "per request", gt=0)
     esi_max_body_bytes: int = _option(4 * 1024 * 1024, "larger bodies are malformed", gt=0)
+    esi_route_caps: dict[str, float] = _option(
+        {"/characters/{id}/corporationhistory": 4.0, "/corporations/{id}/alliancehistory": 4.0},
+        "requests a second for these routes, all processes together (ESI limits them without "
+        "saying so); a 429 on one without rate-limit headers halves its cap for a while")
     esi_daily_downtime: bool = _option(
         True, "pause every request but /status from 30 s before 11:00 UTC until /status shows ESI back "
         "(ESI's daily downtime, which the simulator keeps too); off only for an ESI without one "
         "(e.g. `killreport sim --daily-downtime-s 0`)")
+    r2z2_url: str = _option("https://r2z2.zkillboard.com", "zKillboard's R2Z2 kill feed, or the simulator's "
+                            "(`killreport sim` serves it under /r2z2 on its own port)")
+    r2z2_max_rps: int = _option(10, "requests a second to R2Z2, for every process together", ge=1, le=100)
+    killmail_feed: bool = _option(
+        True, "`killreport run` follows the R2Z2 kill feed beside the scheduler and the worker; false: "
+        "it does not (`killreport killmails follow` is the distributed mode's follower)")
     retry_delays_s: tuple[int, ...] = _option(
         (5, 30, 120, 600), "retry tiers (changing them needs the old retry queues deleted)")
     max_attempts: int = _option(5, "transient failures before dead-lettering", ge=1)
@@ -119,15 +129,6 @@ class Settings(BaseSettings):
         3.0, "how often the active scheduler renews its lease; it steps down when it cannot", gt=0)
     scheduler_poll_s: float = _option(
         1.0, "how often a standby scheduler tries to take over from the active one", gt=0)
-    r2z2_url: str = _option(
-        "https://r2z2.zkillboard.com", "zKillboard's R2Z2 kill feed (a path prefix is kept: the simulator "
-        "serves it under /r2z2 on its own port)")
-    r2z2_max_rps: int = _option(
-        10, "requests a second to R2Z2 for every process together (the follower and a back-fill share it)",
-        ge=1, le=1000)
-    killmail_feed: bool = _option(
-        True, "`killreport run` follows the R2Z2 kill feed beside the scheduler and the worker; false: "
-        "it does not (`killreport killmails follow` is the distributed mode's follower)")
     # SecretStr: repr(), str() and validation errors show it as **********.
     web_token: SecretStr = _option(
         "", "a secret every `killreport web` request must carry (`Authorization: Bearer TOKEN`, or as the "
@@ -166,6 +167,19 @@ class Settings(BaseSettings):
         except ValueError:
             # datetime's message quotes the value; setting errors never echo what was set.
             raise ValueError("must be a date written YYYY-MM-DD") from None
+        return value
+
+    @field_validator("esi_route_caps")
+    @classmethod
+    def _positive_caps(cls, value: dict[str, float]) -> dict[str, float]:
+        """ESI_ROUTE_CAPS: route templates as the budget names them, each a positive, finite rate."""
+        import math
+
+        for route, cap in value.items():
+            if not route.startswith("/"):
+                raise ValueError("a route is a path template such as /characters/{id}/corporationhistory")
+            if not cap > 0 or math.isinf(cap):
+                raise ValueError("a cap is a positive, finite number of requests a second")
         return value
 
     @field_validator("database_url")

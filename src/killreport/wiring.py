@@ -183,7 +183,7 @@ async def _budget(settings: Settings) -> PgBudget | RunnerBudget:
     try:
         return await kind.open(settings.database_url, max_inflight=settings.esi_max_inflight,
                                error_floor=settings.esi_error_floor, lease_ttl_s=settings.lease_ttl_s,
-                               rules=budget_rules(settings))
+                               rules=budget_rules(settings), route_caps=settings.esi_route_caps)
     except failures as exc:
         where = mask_url(settings.database_url)
         raise ServiceUnavailable(f"the ESI budget's database at {where} cannot be used: {exc}") from exc

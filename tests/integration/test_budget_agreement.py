@@ -12,6 +12,9 @@ at the floor, a reset that lands in the current window give or take a second, a 
 bucket's worst case. That is what real ESI answers look like (counts fall, resets count down) and
 it is where a wrong constant or comparison shows.
 
+Route caps too: a capped route spaced, slower than a request a second and faster, and 429s without
+headers halving it (with Retry-After or a bucket they do not).
+
 Downtime too: 502/503/504 answers whose body says ESI cannot reach the game server (or does not),
 /status bodies whose start_time lies just before or after the daily downtime's start or the moment
 ESI went down, open to all or not, with an Expires a few seconds after their Date; and clock jumps to
@@ -58,12 +61,12 @@ from killreport.store import migrate
 from killreport.store.budget import RESERVE, SETTLE, reserve_args, settle_args
 
 T = TypeVar("T")
-ROUTES = ["/x", "/status", "/alliances/{id}"]
+ROUTES = ["/x", "/status", "/alliances/{id}", "/h/{id}"]
 T0 = 1_700_000_000.0  # a realistic epoch: both sides' "never" defaults lie far before it
 UNKNOWN_LEASE = -1  # never a lease id on either side
 
 RESET = """
-TRUNCATE esi_leases, esi_buckets, esi_route_groups RESTART IDENTITY;
+TRUNCATE esi_leases, esi_buckets, esi_route_groups, esi_route_caps RESTART IDENTITY;
 UPDATE esi_budget SET error_remain = NULL, error_window_end = 0, paused_until = 0,
     pause_reason = NULL, last_wait_at = 0, unavailable_at = NULL, up_since = 0, status_next = 0,
     status_up = false WHERE id = 1;
@@ -73,7 +76,8 @@ SELECT b.error_remain, b.error_window_end, b.paused_until, b.pause_reason, b.las
     b.unavailable_at, b.up_since, b.status_next, b.status_up,
     ARRAY(SELECT l FROM esi_leases l ORDER BY l.id) AS leases,
     ARRAY(SELECT k FROM esi_buckets k ORDER BY k.grp) AS buckets,
-    ARRAY(SELECT r FROM esi_route_groups r ORDER BY r.route) AS routes
+    ARRAY(SELECT r FROM esi_route_groups r ORDER BY r.route) AS routes,
+    ARRAY(SELECT c FROM esi_route_caps c ORDER BY c.route) AS caps
 FROM esi_budget b WHERE b.id = 1
 """
 
@@ -167,8 +171,10 @@ def status_bodies(draw: st.DrawFn, edges: Edges) -> tuple[bytes, dict[str, str |
                   "expires": format_datetime(DATE + dt.timedelta(seconds=fresh), usegmt=True)}
 
 
+# Caps slower than a request a second, a few a second, and many (a cap on /status too, now and then).
+CAPS = st.sampled_from([{}, {"/h/{id}": 4.0}, {"/h/{id}": 0.5, "/x": 30.0}, {"/h/{id}": 3.0, "/status": 2.0}])
 LIMITS = st.builds(Limits, max_inflight=st.integers(1, 8), error_floor=st.integers(0, 8),
-                   lease_ttl_s=st.sampled_from([5.0, 20.0, 30.0]))
+                   lease_ttl_s=st.sampled_from([5.0, 20.0, 30.0]), route_caps=CAPS)
 RULES_DRAWN = st.one_of(st.just(RULES), st.builds(
     Rules, worst_cost=st.integers(1, 6), cost_2xx=st.integers(0, 3), cost_3xx=st.integers(0, 3),
     cost_5xx=st.integers(0, 2), poll_s=st.sampled_from([0.5, 1.0, 2.5]),
@@ -181,7 +187,8 @@ RULES_DRAWN = st.one_of(st.just(RULES), st.builds(
     downtime_every_s=st.sampled_from([86400.0, 3600.0]),
     downtime_lead_s=st.sampled_from([30.0, 0.0, 7.5]), downtime_max_s=st.sampled_from([1800.0, 120.0]),
     status_poll_s=st.sampled_from([3.0, 0.0, 1.5]), downtime_probe_s=st.sampled_from([1.0, 0.0, 4.0]),
-    downtime_unwatched_s=st.sampled_from([10.0, 0.0, 2.5])))
+    downtime_unwatched_s=st.sampled_from([10.0, 0.0, 2.5]), cap_recover_s=st.sampled_from([600.0, 4.0]),
+    cap_min_factor=st.sampled_from([1 / 64, 0.5, 1.0]), cap_cut=st.sampled_from([0.5, 0.3, 1.0])))
 SMALL_STEPS = st.sampled_from([0.0, 0.001, 0.01, 0.25, 0.5, 1.0, 1.5, 2.0]) | st.floats(0.0, 3.0)
 LARGE_STEPS = st.sampled_from([5.0, 10.0, 20.0, 30.0, 61.0, 120.0, 901.0, 3600.0]) | st.floats(3.0, 4000.0)
 # One step in four is a leap: leaps end windows and pauses, small steps let a window be used.
@@ -268,8 +275,9 @@ class BudgetAgreement(RuleBasedStateMachine):
 
     def _settle(self, lease_id: int, route: str, obs: Observation) -> None:
         """Settle on both sides: the same wake, then the same state."""
-        self.state, wake = apply_settle(self.state, self.now, lease_id, route, obs, self.tuning)
-        args = settle_args(self.ids[lease_id], route, obs, self.tuning, self.now)
+        cap = self.limits.route_caps.get(route)
+        self.state, wake = apply_settle(self.state, self.now, lease_id, route, obs, self.tuning, cap)
+        args = settle_args(self.ids[lease_id], route, obs, self.tuning, self.now, cap)
         assert self.db.run(self.db.conn.fetchval(SETTLE, *args)) == wake
         self.same_state()
 
@@ -352,6 +360,8 @@ class BudgetAgreement(RuleBasedStateMachine):
                       max(s.unavailable_at, s.status_next) + r.downtime_unwatched_s]
         for b in s.buckets.values():
             found += [b.paused_until, *(spend + b.window_s for spend in b.spends)]
+        for c in s.caps.values():
+            found += [c.next_at, c.reduced_until]
         return found
 
     def same_state(self) -> None:
@@ -372,6 +382,9 @@ class BudgetAgreement(RuleBasedStateMachine):
             (b.group, b.limit, b.window_s, b.remaining, b.paused_until, b.spends)
             for b in sorted(s.buckets.values(), key=lambda b: b.group)]
         assert {r["route"]: r["grp"] for r in row["routes"]} == dict(s.routes)
+        caps = [(c["route"], c["next_at"], c["factor"], c["reduced_until"], c["hits"]) for c in row["caps"]]
+        assert caps == [(c.route, c.next_at, c.factor, c.reduced_until, c.hits)
+            for c in sorted(s.caps.values(), key=lambda c: c.route)]
 
 
 # Sized by deliberate one-constant changes to the SQL in scratch runs (see the commit that set it):

@@ -1,5 +1,5 @@
-"""The budget's functions come from store/sql through migrations 0003 and 0006: from empty, from 0002,
-from a database 0005 left, and back."""
+"""The budget's functions come from store/sql through migrations 0003, 0006 and 0008: from empty, from
+0002, from a database 0005 or 0007 left, and back."""
 
 from __future__ import annotations
 
@@ -17,6 +17,17 @@ from tests.rules import NO_DOWNTIME
 FUNCTIONS = ("SELECT p.oid::regprocedure::text AS signature, p.prosrc FROM pg_proc p"
              " WHERE p.proname IN ('esi_reserve', 'esi_settle') ORDER BY 1")
 NEW = {
+    "esi_reserve(text,integer,integer,double precision,integer,double precision,double precision,"
+    "double precision,text,double precision,double precision,double precision,double precision,"
+    "double precision,double precision,double precision,double precision)",
+    "esi_settle(bigint,text,integer,boolean,integer,double precision,text,integer,double precision,"
+    "integer,double precision,integer,double precision,double precision,double precision,"
+    "double precision,integer,double precision,boolean,double precision,double precision,text,"
+    "double precision,double precision,double precision,double precision,double precision,"
+    "double precision,boolean,double precision,double precision,double precision,double precision)",
+}
+# What 0006 and 0007 had (store/sql/esi_*_0006.sql), as a database migrated before 0008 has them.
+AT_0007 = {
     "esi_reserve(text,integer,integer,double precision,integer,double precision,double precision,"
     "double precision,text,double precision,double precision,double precision,double precision,"
     "double precision,double precision,double precision)",
@@ -113,6 +124,26 @@ async def test_down_to_0005_restores_its_functions_and_up_again_replaces_them(fr
         await conn.close()
     await asyncio.to_thread(upgrade, fresh_pg_url, "head")
     assert set(await functions(fresh_pg_url)) == NEW, "0005's overloads survived beside 0006's"
+    await a_reserve_and_settle_work(fresh_pg_url)
+
+
+async def test_down_to_0007_restores_its_functions_without_caps_and_up_again(fresh_pg_url: str) -> None:
+    await asyncio.to_thread(upgrade, fresh_pg_url, "head")
+    await asyncio.to_thread(downgrade, fresh_pg_url, "0007")
+    found = await functions(fresh_pg_url)
+    assert set(found) == AT_0007
+    for name in ("esi_reserve", "esi_settle"):
+        body = next(src for sig, src in found.items() if sig.startswith(name + "("))
+        assert body.strip() in read(name + "_0006.sql")
+    conn = await asyncpg.connect(fresh_pg_url)
+    try:  # the functions 0007 had still work on 0007's tables
+        row = await conn.fetchrow("SELECT * FROM esi_reserve('/x', 4, 1, 0, 5, 1, 0.01, 1, '/status', 39600,"
+                                  " 86400, 0, 0, 1, 10)")
+        assert row is not None and row["o_lease"] is not None
+    finally:
+        await conn.close()
+    await asyncio.to_thread(upgrade, fresh_pg_url, "head")
+    assert set(await functions(fresh_pg_url)) == NEW, "0007's overloads survived beside 0008's"
     await a_reserve_and_settle_work(fresh_pg_url)
 
 

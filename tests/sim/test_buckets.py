@@ -60,7 +60,7 @@ async def test_unknown_bucket_route_is_refused() -> None:
 
 
 async def test_corporationhistory_limit_without_headers(http: aiohttp.ClientSession) -> None:
-    async with running_sim(alliances=5, corphistory_per_min=2) as sim:
+    async with running_sim(alliances=5, history_per_min=2) as sim:
         char = next(c.id for c in sim.sim.universe.characters.values() if not c.npc and not c.deleted)
         statuses = []
         for _ in range(3):

@@ -24,7 +24,7 @@ ENTITIES = (("alliances", "alliance"), ("corporations", "corporation"), ("charac
 @pytest.fixture
 async def world() -> AsyncIterator[RunningSim]:
     """A small universe where a test may send every request twice without meeting a limit."""
-    async with running_sim(alliances=12, error_budget=1_000_000, corphistory_per_min=0) as running:
+    async with running_sim(alliances=12, error_budget=1_000_000) as running:
         yield running
 
 
@@ -196,12 +196,17 @@ async def test_close_corporation(world: RunningSim, http: aiohttp.ClientSession)
     assert status == 200 and (corp["state"], corp["ceo_id"], corp["member_count"]) == ("closed", 1, 0)
     assert "alliance_id" not in corp
     assert corp_id not in after["alliance_corporations"].get(str(old["alliance_id"]), [])
-    moved = [c for c, ch in uni.characters.items() if any(row[2] == corp_id for row in ch.corp_history)]
+    # Its members: the characters whose history's last move was out of it, now.
+    moved = [c for c, ch in uni.characters.items()
+             if len(ch.corp_history) > 1 and ch.corp_history[-2][2] == corp_id and not ch.deleted]
     assert old["ceo_id"] in moved
     rows = await _affiliation(world, http, moved)
     for char_id in moved:
         assert rows[char_id]["corporation_id"] in uni.starter_corporations
         assert "alliance_id" not in rows[char_id]
+    named = [c for c, ch in uni.characters.items()
+             if any(row[2] == corp_id for row in ch.corp_history) and not ch.deleted and not ch.npc]
+    for char_id in named:  # members and former members alike
         history = (await _get(http, f"{world.base_url}/characters/{char_id}/corporationhistory"))[1]
         assert all(row.get("is_deleted") for row in history if row["corporation_id"] == corp_id)
 

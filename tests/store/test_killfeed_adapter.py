@@ -8,8 +8,9 @@ import json
 
 import pytest
 
+from killreport.backfill.shared_pace import StoredPace
 from killreport.domain.killmail import Kill, Package
-from killreport.killfeed.adapter import StoredKillmails, StoredPace
+from killreport.killfeed.adapter import StoredKillmails
 from killreport.queue.broker import QUEUE_NAMES, PublishFailed
 from killreport.queue.messages import decode
 from killreport.queue.stub import StubBroker

@@ -96,6 +96,7 @@ async def test_one_history_leaves_the_same_rows_on_both_stores(both_stores: tupl
         "alliance_corporations": 2, "alliances": 1, "changes": 3, "character_tombstones": 1, "characters": 1,
         "corporations": 1, "esi_request_log": 2, "http_cache": 1, "scheduler_lease": 0, "scheduler_marks": 0,
         "sync_failures": 1, "sync_pending": 3, "killmails": 2, "killmail_participants": 4,
-        "killmail_rejected": 1, "killmail_feed": 1, "killmail_holes": 1, "killmail_backfill": 1, "r2z2_pace": 1}
+        "killmail_rejected": 1, "killmail_feed": 1, "killmail_holes": 1, "killmail_backfill": 1,
+        "r2z2_pace": 1, "entity_snapshots": 0}
     for name in on_pg:
         assert on_sqlite[name] == on_pg[name], name

@@ -7,7 +7,17 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from killreport.domain.budget_rules import RULES, Bucket, Grant, LeaseRec, Limits, State, apply_settle, decide
+from killreport.domain.budget_rules import (
+    RULES,
+    Bucket,
+    Grant,
+    LeaseRec,
+    Limits,
+    RouteCap,
+    State,
+    apply_settle,
+    decide,
+)
 from killreport.esi.classify import observe
 from killreport.store.sqlite.budget import state_from_json, state_to_json
 
@@ -19,12 +29,13 @@ leases = st.builds(LeaseRec, id=st.integers(), route=names, group=st.none() | na
                    expires_at=times, down_probe=st.booleans())
 buckets = st.builds(Bucket, group=names, window_s=times, limit=counts, remaining=counts, paused_until=times,
                     spends=st.lists(times, max_size=20).map(tuple))
+caps = st.builds(RouteCap, route=names, next_at=times, factor=times, reduced_until=times, hits=st.integers())
 states = st.builds(
     State, error_remain=counts, window_end=times, paused_until=times, pause_reason=st.none() | names,
     last_wait_at=times, leases=st.lists(leases, max_size=5).map(tuple),
     buckets=st.dictionaries(names, buckets, max_size=4), routes=st.dictionaries(names, names, max_size=5),
     next_id=st.integers(), unavailable_at=st.none() | times, up_since=times, status_next=times,
-    status_up=st.booleans())
+    status_up=st.booleans(), caps=st.dictionaries(names, caps, max_size=3))
 
 
 @given(states)
@@ -41,17 +52,20 @@ def test_states_the_rules_reach_round_trip(steps: list[tuple[str, int, float]]) 
     state, now = State(), 1_700_000_000.0
     headers = {"x-esi-error-limit-remain": "90", "x-esi-error-limit-reset": "30",
                "x-ratelimit-group": "g", "x-ratelimit-limit": "150/15m", "x-ratelimit-remaining": "140"}
+    limits = Limits(route_caps={"/a/{id}": 2.0})
     for route, status, later in steps:
         now += later
-        state, verdict = decide(state, now, route, Limits(), RULES)
+        state, verdict = decide(state, now, route, limits, RULES)
         if isinstance(verdict, Grant):
-            state, _ = apply_settle(state, now, verdict.lease.id, route, observe(status, headers), RULES)
+            answer = observe(status, {} if route == "/a/{id}" else headers)  # a capped route's: no headers
+            state, _ = apply_settle(state, now, verdict.lease.id, route, answer, RULES,
+                                    limits.route_caps.get(route))
         assert state_from_json(state_to_json(state)) == state
 
 
 def test_a_field_an_older_version_did_not_write_reads_as_fresh() -> None:
     raw = json.loads(state_to_json(State(error_remain=7, status_up=True)))
-    del raw["status_up"], raw["leases"]
+    del raw["status_up"], raw["leases"], raw["caps"]
     assert state_from_json(json.dumps(raw)) == State(error_remain=7)
 
 

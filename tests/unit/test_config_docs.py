@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _default(value: object) -> str:
     if value == "":
         return "*(empty)*"
-    if isinstance(value, tuple):
-        return f"`{json.dumps(list(value), separators=(', ', ': '))}`"
+    if isinstance(value, tuple | dict):
+        return f"`{json.dumps(list(value) if isinstance(value, tuple) else value, separators=(', ', ': '))}`"
     if isinstance(value, float) and value.is_integer():
         return f"`{int(value)}`"
     return f"`{value}`"

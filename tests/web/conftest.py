@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Page
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from killreport.config import sqlalchemy_url
@@ -28,7 +28,7 @@ from killreport.store.interface import Store
 from killreport.web import BrokerLink, build_app
 from tests import services
 from tests.stores import as_store
-from tests.web import fill
+from tests.web import fill, fill_kills
 from tests.web.browser import chromium, served
 
 HERE = Path(__file__).parent
@@ -50,11 +50,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @dataclass
 class Filled:
-    """The shared database: its URL, an engine on it, and where the hostile strings are shown."""
+    """The shared database: its URL, an engine on it, where the hostile strings are shown, its kills."""
 
     url: str
     engine: AsyncEngine
     hostile: fill.Hostile
+    kills: fill_kills.Kills
 
     @property
     def store(self) -> Store:
@@ -64,7 +65,7 @@ class Filled:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def filled() -> AsyncIterator[Filled]:
-    """A migrated database holding fill.scenario and fill.hostile."""
+    """A migrated database holding fill.scenario, fill.hostile and fill_kills.kills."""
     name = services.unique_name("kr_web")
     url = await services.create_database(name)
     try:
@@ -74,7 +75,8 @@ async def filled() -> AsyncIterator[Filled]:
             await fill.scenario(conn)
             hostile = await fill.hostile(conn)
             await fill.markup(conn)
-        yield Filled(url, engine, hostile)
+            kills = await fill_kills.kills(conn, hostile)
+        yield Filled(url, engine, hostile, kills)
         await engine.dispose()
     finally:
         await services.drop_database(name)
@@ -120,6 +122,15 @@ async def browser() -> AsyncIterator[Browser]:
     """One Chromium for every browser test of the session."""
     async with chromium() as launched:
         yield launched
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A page in a fresh context with the CSP in force."""
+    context = await browser.new_context(viewport={"width": 1000, "height": 900})
+    opened = await context.new_page()
+    yield opened
+    await context.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -5,11 +5,9 @@ Screenshots of each page go to test-artifacts/web/ (ignored by git) for a look a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
 
-import pytest_asyncio
 from playwright.async_api import Browser, Page
 
 from killreport.web.markup import EXTERNAL_REL
@@ -36,15 +34,6 @@ _INJECTED = """() => ({
     hrefs: [...document.querySelectorAll("a[href]")].map((a) => a.getAttribute("href")),
     wide: document.documentElement.scrollWidth > window.innerWidth,
 })"""
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A page in a fresh context with the CSP in force."""
-    context = await browser.new_context(viewport={"width": 1000, "height": 900})
-    opened = await context.new_page()
-    yield opened
-    await context.close()
 
 
 async def visit(page: Page, url: str, shot: str) -> dict[str, Any]:

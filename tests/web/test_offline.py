@@ -20,6 +20,7 @@ from tests.cluster import cli, env_for, web_process
 from tests.web.browser import served
 from tests.web.conftest import CLOSED_PORT_AMQP, UNSCHEDULED, Filled, link_to
 from tests.web.fill import MARKED_ALLIANCE, MARKED_CHARACTER, MARKED_CORPORATION
+from tests.web.fill_kills import HOSTILE_KILL
 
 ENTITY_PAGES: Final = (f"/alliances/{MARKED_ALLIANCE}", f"/corporations/{MARKED_CORPORATION}",
                        f"/characters/{MARKED_CHARACTER}")
@@ -94,7 +95,8 @@ async def test_with_images_off_every_request_of_every_page_goes_to_the_site(
     async with page.expect_request(f"{site}/api/status"):  # the status page's first poll
         await visit(page, site + "/")
     for path in (*ENTITY_PAGES, "/search?q=markup", "/search?q=%3Cimg", "/search", "/alliances/1",
-                 "/corporations/98100003", "/characters/90100004"):
+                 "/corporations/98100003", "/characters/90100004", f"/killmails/{HOSTILE_KILL}",
+                 "/characters/90000002/losses", "/killmails/1"):
         assert await visit(page, site + path) == [], path
     assert f"{site}/static/style.css" in requested and fence.refused == [] and fence.images == []
     assert {origin(url) for url in requested} == {site} == {origin(url) for url in fence.seen}

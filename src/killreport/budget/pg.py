@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import asyncpg
@@ -136,12 +136,13 @@ class PgBudget:
 
     @classmethod
     async def open(cls, database_url: str, *, max_inflight: int, error_floor: int,
-                   lease_ttl_s: float, pool_size: int = 4, rules: Rules = RULES) -> PgBudget:
+                   lease_ttl_s: float, pool_size: int = 4, rules: Rules = RULES,
+                   route_caps: Mapping[str, float] | None = None) -> PgBudget:
         """Connect a small pool and the one NOTIFY listener of this process."""
         dsn = asyncpg_dsn(database_url)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size, reset=_keep_session,
                                          server_settings={"synchronous_commit": "off"})
-        budget = cls(pool, dsn, Limits(max_inflight, error_floor, lease_ttl_s), rules)
+        budget = cls(pool, dsn, Limits(max_inflight, error_floor, lease_ttl_s, dict(route_caps or {})), rules)
         try:
             await budget._listener.connect()
         except BaseException:
@@ -183,7 +184,9 @@ class PgBudget:
 
     async def settle(self, lease: Lease, observation: Observation = NO_ANSWER) -> None:
         """Return the lease and record what ESI reported (one round trip)."""
-        await self._pool.fetchval(SETTLE, *settle_args(lease.id, lease.route, observation, self._rules))
+        args = settle_args(lease.id, lease.route, observation, self._rules,
+                           cap=self._limits.route_caps.get(lease.route))
+        await self._pool.fetchval(SETTLE, *args)
 
     async def snapshot(self) -> BudgetSnapshot:
         """The budget as last reported, for `status`."""

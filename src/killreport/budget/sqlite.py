@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import structlog
@@ -48,7 +48,8 @@ class RunnerBudget(MemoryBudget):
 
     @classmethod
     async def open(cls, database_url: str, *, max_inflight: int, error_floor: int,
-                   lease_ttl_s: float, rules: Rules = RULES) -> RunnerBudget:
+                   lease_ttl_s: float, rules: Rules = RULES,
+                   route_caps: Mapping[str, float] | None = None) -> RunnerBudget:
         """The budget from the State the last runner left in the file (the tables must exist)."""
         engine = open_engine(database_url, pool_size=1)
         try:
@@ -57,7 +58,8 @@ class RunnerBudget(MemoryBudget):
         except BaseException:
             await engine.dispose()
             raise
-        budget = cls(engine, Limits(max_inflight, error_floor, lease_ttl_s), rules=rules, state=state)
+        limits = Limits(max_inflight, error_floor, lease_ttl_s, dict(route_caps or {}))
+        budget = cls(engine, limits, rules=rules, state=state)
         budget._writing = asyncio.create_task(budget._keep_writing())
         return budget
 

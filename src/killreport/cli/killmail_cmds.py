@@ -1,4 +1,4 @@
-"""`killreport killmails ...`: the kill feed and the killmails (`follow`; more commands join the group)."""
+"""`killreport killmails ...`: the kill feed's commands (`follow`, `backfill`: more may join the group)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from typing import Annotated
 
 from cyclopts import App, Parameter
 
+from killreport.cli.backfill_cmd import backfill
 from killreport.cli.errors import UsageError
 from killreport.killfeed.main import follow_alone
 from killreport.signals import until_signalled
 from killreport.wiring import load_settings, runner
 
-killmails = App(name="killmails", help="Kills from zKillboard's R2Z2 feed and the killmails in the copy.")
+killmails = App(name="killmails", help="Kills from zKillboard's R2Z2 feed: follow it, back-fill whole days.")
+killmails.command(backfill, name="backfill")
 
 # A follower stops within one request and one write; this bounds anything slower.
 _FOLLOW_GRACE_S = 20.0

@@ -45,6 +45,7 @@ def build_app() -> App:
     app.command(changes_cmd.changes, name="changes")
     app.command(admin_cmds.purge, name="purge")
     app.command(sync_cmds.queue, name="queue")
+    app.command("killreport.cli.lookup_cmd:lookup", name="lookup", help="Look ids up; fetch those not held.")
     app.command(admin_cmds.dlq)
     app.command(killmail_cmds.killmails)
     app.command(sim_cmd.sim, name="sim")

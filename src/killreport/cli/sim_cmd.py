@@ -54,7 +54,7 @@ class SimArgs:
     cache_scale: Multiplier on every route's cache time (e.g. 0.01 for fast refresh tests).
     cache_scale_route: One route's own multiplier, ROUTE=SCALE (e.g. character=0.0004; repeatable).
     tax_rates_as: How tax_rates is written from 2026-07-21: percent or fraction (unverified in ESI).
-    corphistory_per_min: Header-less 429 limit on corporationhistory per IP (0: off).
+    history_per_min: Hidden limit on the two history routes, requests a minute per IP (0: off).
     daily_downtime_s: The daily downtime's length in seconds (0: none).
     daily_vip_s: After the daily downtime, /status says vip for this long.
     daily_downtime_at: When the daily downtime begins, HH:MM or HH:MM:SS UTC.
@@ -91,7 +91,7 @@ class SimArgs:
     cache_scale: float = _SIM.cache_scale
     cache_scale_route: list[str] | None = None
     tax_rates_as: str = _SIM.tax_rates_as
-    corphistory_per_min: int = _SIM.corphistory_per_min
+    history_per_min: int = _SIM.history_per_min
     daily_downtime_s: float = _SIM.daily_downtime_s
     daily_vip_s: float = _SIM.daily_vip_s
     daily_downtime_at: str = DAILY_DOWNTIME_AT
@@ -119,7 +119,7 @@ class SimArgs:
             buckets=tuple(parse_bucket(b) for b in self.bucket or ()), cache_scale=self.cache_scale,
             route_cache_scales=tuple(parse_route_scale(r, _ROUTE_NAMES)
                                      for r in self.cache_scale_route or ()),
-            tax_rates_as=self.tax_rates_as, corphistory_per_min=self.corphistory_per_min,
+            tax_rates_as=self.tax_rates_as, history_per_min=self.history_per_min,
             daily_downtime_s=self.daily_downtime_s, daily_vip_s=self.daily_vip_s,
             daily_downtime_at_s=parse_time_of_day(self.daily_downtime_at), kill_rate=self.kill_rate,
             kill_burst=self.kill_burst, kill_late_share=self.kill_late_share,

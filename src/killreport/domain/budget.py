@@ -31,6 +31,16 @@ class BucketState:
     paused_until: dt.datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class RouteCapState:
+    """A capped route: the share of its cap it has now (below 1 after headerless 429s) and until when."""
+
+    route: str
+    factor: float
+    reduced_until: dt.datetime | None
+    hits: int
+
+
 # The pause reason a snapshot shows while ESI is down (daily or unscheduled): only /status goes out.
 DOWNTIME: Final = "downtime"
 
@@ -47,6 +57,7 @@ class BudgetSnapshot:
     buckets: list[BucketState] = field(default_factory=list)
     route_groups: dict[str, str] = field(default_factory=dict)
     downtime: bool = False  # ESI is down: only /status goes out until it shows ESI back
+    route_caps: list[RouteCapState] = field(default_factory=list)
 
 
 class Budget(Protocol):

@@ -7,6 +7,12 @@ a /status answer shows ESI back (src/killreport/downtime.py asks it). Times are 
 one clock (the database's, for PgBudget).
 Every number the rules use is a field of `Rules` (or `Limits`); the PL/pgSQL mirror takes them all
 as arguments, and tests/integration/test_budget_agreement.py checks the two agree step by step.
+
+Route caps: ESI has limits it does not announce (the history routes are reported to 429 past a few
+hundred requests a minute per IP, with no headers). A capped route's requests are spaced at least
+1/cap seconds apart, cluster-wide; a 429 on it without rate-limit headers (no bucket, no
+Retry-After) halves its cap for `Rules.cap_recover_s` (again on each further one, down to
+`cap_min_factor`) instead of pausing every route.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from killreport.domain.budget import DOWNTIME, BucketState, BudgetSnapshot
+from killreport.domain.budget import DOWNTIME, BucketState, BudgetSnapshot, RouteCapState
 from killreport.domain.observation import Observation
 
 
@@ -62,6 +68,11 @@ class Rules:
     # embedded client): a lone probe every so often instead, so a downtime never deadlocks it.
     downtime_unwatched_s: float = 10.0
     watch_s: float = 2.0  # each process reads the shared state this often to see whether ESI is down
+    # A headerless 429 on a capped route halves its cap for this long (the hidden limits reported are
+    # per minute: ten minutes at half the rate lets one pass fully before the cap is trusted again).
+    cap_recover_s: float = 600.0
+    cap_cut: float = 0.5  # each headerless 429 leaves a capped route this share of what it had
+    cap_min_factor: float = 1 / 64  # however many 429s, a capped route keeps this share of its cap
 
     def __post_init__(self) -> None:
         """Refuse a spend log that could not even hold the spend being recorded."""
@@ -69,6 +80,8 @@ class Rules:
             raise ValueError("spend_log must be at least 1")
         if self.downtime_every_s <= 0:
             raise ValueError("downtime_every_s must be positive")
+        if not 0 < self.cap_min_factor <= 1 or not 0 < self.cap_cut <= 1:
+            raise ValueError("cap_min_factor and cap_cut must be in (0, 1]")
 
 
 RULES: Final = Rules()
@@ -83,6 +96,12 @@ class Limits:
     max_inflight: int = 32
     error_floor: int = 10
     lease_ttl_s: float = 20.0
+    route_caps: Mapping[str, float] = field(default_factory=dict)  # route template -> requests a second
+
+    def __post_init__(self) -> None:
+        """Refuse a cap that is not a positive rate."""
+        if any(not cap > 0 or math.isinf(cap) for cap in self.route_caps.values()):
+            raise ValueError("a route cap must be a positive, finite number of requests a second")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +129,22 @@ class Bucket:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteCap:
+    """A capped route: when its next request may go, and its cap's share after headerless 429s."""
+
+    route: str
+    next_at: float = 0.0
+    factor: float = 1.0  # of the configured cap, while now < reduced_until
+    reduced_until: float = 0.0
+    hits: int = 0  # headerless 429s seen on the route
+
+
+def cap_factor(rc: RouteCap, now: float) -> float:
+    """The share of its cap a route has now: halved while a headerless 429 is recent."""
+    return rc.factor if now < rc.reduced_until else 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     """Everything the budget knows."""
 
@@ -126,6 +161,7 @@ class State:
     up_since: float = 0.0  # the latest start_time of a /status showing the cluster open to all
     status_next: float = 0.0  # no /status before this: the last one's Expires, the fleet's spacing
     status_up: bool = False  # the last /status answer showed the cluster open to all
+    caps: Mapping[str, RouteCap] = field(default_factory=dict)  # capped routes that were asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +278,9 @@ def _gate(state: State, now: float, route: str, limits: Limits,
         down_probe, verdict = False, _status_verdict(state, now, rules)
     else:
         down_probe, verdict = _down_verdict(state, now, rules)
+    cap = state.caps.get(route)
+    if verdict is None and route in limits.route_caps and cap is not None and now < cap.next_at:
+        verdict = Wait(cap.next_at - now)
     if verdict is None and group is not None:
         state, verdict = _bucket_verdict(state, now, group, rules)
     return state, down_probe, verdict
@@ -260,7 +299,33 @@ def decide(state: State, now: float, route: str, limits: Limits,
         return replace(state, last_wait_at=now), Wait(max(verdict.seconds, rules.min_wait_s))
     lease = LeaseRec(state.next_id, route, state.routes.get(route), probe, now + limits.lease_ttl_s,
                      down_probe)
-    return replace(state, leases=(*state.leases, lease), next_id=state.next_id + 1), Grant(lease)
+    state = replace(state, leases=(*state.leases, lease), next_id=state.next_id + 1)
+    if route in limits.route_caps:
+        state = _spaced(state, now, route, limits.route_caps[route])
+    return state, Grant(lease)
+
+
+def _spaced(state: State, now: float, route: str, cap: float) -> State:
+    """A capped route's request was granted: the next one goes 1/(its cap now) seconds later."""
+    rc = state.caps.get(route) or RouteCap(route)
+    factor = cap_factor(rc, now)
+    return replace(state, caps={**state.caps, route: replace(rc, next_at=now + 1 / (cap * factor),
+                                                               factor=factor)})
+
+
+def hidden_limit(obs: Observation) -> bool:
+    """A 429 that names no bucket and no Retry-After: a limit ESI does not announce."""
+    return obs.status == 429 and obs.tokens is None and obs.retry_after_s is None
+
+
+def _halved(state: State, now: float, route: str, cap: float, rules: Rules) -> State:
+    """A headerless 429 on a capped route: half its cap (again) for a while, the next request later."""
+    rc = state.caps.get(route) or RouteCap(route)
+    factor = max(cap_factor(rc, now) * rules.cap_cut, rules.cap_min_factor)
+    # The last grant spaced from a share at least this one, at or before now: this is never sooner.
+    halved = RouteCap(route, next_at=now + 1 / (cap * factor), factor=factor,
+                      reduced_until=now + rules.cap_recover_s, hits=rc.hits + 1)
+    return replace(state, caps={**state.caps, route: halved})
 
 
 def _fold_error_report(state: State, now: float, obs: Observation, rules: Rules) -> State:
@@ -331,8 +396,10 @@ def _fold_downtime(state: State, now: float, route: str, obs: Observation, mine:
 
 
 def apply_settle(state: State, now: float, lease_id: int, route: str, obs: Observation,
-                 rules: Rules = RULES) -> tuple[State, bool]:
-    """Return the lease and fold in what the response reported; True when waiters should be woken."""
+                 rules: Rules = RULES, cap: float | None = None) -> tuple[State, bool]:
+    """Return the lease and fold in what the response reported; True when waiters should be woken.
+
+    `cap`: the route's cap (Limits.route_caps), None if it has none."""
     mine = [lease for lease in state.leases if lease.id == lease_id]
     state = replace(state, leases=tuple(lease for lease in state.leases if lease.id != lease_id))
     state, back = _fold_downtime(state, now, route, obs, mine[0] if mine else None, rules)
@@ -343,10 +410,13 @@ def apply_settle(state: State, now: float, lease_id: int, route: str, obs: Obser
         state = replace(state, error_remain=0, window_end=now + reset)
         state = _pause(state, now + reset, "error limit (420)")
         wake = True
+    hidden = cap is not None and hidden_limit(obs)
+    if cap is not None and hidden:
+        state = _halved(state, now, route, cap, rules)
     group = obs.tokens.group if obs.tokens else (mine[0].group if mine else state.routes.get(route))
     if group is not None:
         state = _fold_bucket(state, now, route, group, obs, rules)
-    elif obs.status == 429:
+    elif obs.status == 429 and not hidden:
         retry = obs.retry_after_s if obs.retry_after_s is not None else rules.pause_429_s
         state = _pause(state, now + retry, "429 without a group")
     return state, wake or obs.status == 429
@@ -373,4 +443,6 @@ def snapshot_of(state: State, now: float, rules: Rules = RULES, *, leases: bool 
         pause_reason=DOWNTIME if down else state.pause_reason,
         in_flight=sum(1 for lease in state.leases if lease.expires_at >= now) if leases else 0,
         buckets=buckets, route_groups=dict(state.routes), downtime=down,
+        route_caps=[RouteCapState(c.route, cap_factor(c, now), _at(c.reduced_until), c.hits)
+                    for c in sorted(state.caps.values(), key=lambda c: c.route)],
     )

@@ -121,6 +121,28 @@ class Status(_Model):
     vip: StrictBool | None = None
 
 
+class CorporationHistoryRecord(_Model):
+    """One row of GET /characters/{character_id}/corporationhistory: a corporation joined then.
+
+    ESI records no move to Doomheim: a deleted character's last row is the corporation it was in.
+    """
+
+    record_id: Id  # orders rows whose start dates tie
+    start_date: StrictStr = _DATE
+    corporation_id: Id
+    is_deleted: StrictBool | None = None  # the corporation has closed
+
+
+class AllianceHistoryRecord(_Model):
+    """One row of GET /corporations/{corporation_id}/alliancehistory: an alliance joined then, or none
+    (no `alliance_id`: a period outside any alliance)."""
+
+    record_id: Id  # orders rows whose start dates tie
+    start_date: StrictStr = _DATE
+    alliance_id: Id | None = None
+    is_deleted: StrictBool | None = None  # the alliance has closed
+
+
 def _unique(ids: list[int]) -> list[int]:
     # The schema promises uniqueItems; a repeated id means the list cannot be trusted.
     if len(set(ids)) != len(ids):
@@ -130,3 +152,5 @@ def _unique(ids: list[int]) -> list[int]:
 
 IdList: TypeAdapter[list[int]] = TypeAdapter(Annotated[list[Id], AfterValidator(_unique)])
 Affiliations: TypeAdapter[list[Affiliation]] = TypeAdapter(list[Affiliation])
+CorporationHistory: TypeAdapter[list[CorporationHistoryRecord]] = TypeAdapter(list[CorporationHistoryRecord])
+AllianceHistory: TypeAdapter[list[AllianceHistoryRecord]] = TypeAdapter(list[AllianceHistoryRecord])

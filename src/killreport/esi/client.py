@@ -21,7 +21,9 @@ from pydantic import TypeAdapter
 from killreport.domain import models
 from killreport.domain.budget import Budget, Lease
 from killreport.domain.cache import Fetched, NotModified
+from killreport.domain.killmail import Killmail
 from killreport.domain.observation import NO_ANSWER, Observation
+from killreport.domain.routes import ALLIANCE_HISTORY, CORPORATION_HISTORY
 from killreport.esi.classify import classify, etag_of, observe, parse_http_date
 from killreport.esi.errors import EsiError, MalformedResponse, PermanentError, TransientError, TransportError
 from killreport.esi.types import EsiRequest, EsiResponse, Transport
@@ -31,6 +33,9 @@ from killreport.ids import MAX_ID, Kind, is_special, is_valid_id
 T = TypeVar("T")
 E = TypeVar("E", bound=EsiError)
 _NUMBER_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
+# A killmail's hash is part of its path: the route keys every killmail's request as one template.
+_KILLMAIL_HASH_SEGMENT: Final = re.compile(r"^(/killmails/\{id\}/)[^/]+")
+_KILLMAIL_HASH: Final = re.compile(r"^[0-9a-f]{40}$")
 AFFILIATION_PATH: Final = "/characters/affiliation"
 log = structlog.get_logger("killreport.esi")
 # ESI's limit on ids per POST batch (affiliation, names).
@@ -66,7 +71,7 @@ def sending_until(deadline: float) -> Iterator[None]:
 
 def route_of(path: str) -> str:
     """The route template the budget keys groups by: numeric segments become `{id}`."""
-    return _NUMBER_SEGMENT.sub("/{id}", path.split("?", 1)[0])
+    return _KILLMAIL_HASH_SEGMENT.sub(r"\1{hash}", _NUMBER_SEGMENT.sub("/{id}", path.split("?", 1)[0]))
 
 
 class EsiClient:
@@ -110,6 +115,20 @@ class EsiClient:
         self._refuse_special("character", character_id)
         return await self.get(f"/characters/{character_id}", models.Character, etag)
 
+    async def corporation_history(self, character_id: int, etag: str | None = None) -> Fetched[
+            list[models.CorporationHistoryRecord]] | NotModified:
+        """GET /characters/{character_id}/corporationhistory, newest first as ESI sends it; with `etag`,
+        NotModified while it still matches. A deleted character raises Deleted, as its character does."""
+        self._refuse_special("character", character_id)
+        return await self.get(CORPORATION_HISTORY.format(id=character_id), models.CorporationHistory, etag)
+
+    async def alliance_history(self, corporation_id: int, etag: str | None = None) -> Fetched[
+            list[models.AllianceHistoryRecord]] | NotModified:
+        """GET /corporations/{corporation_id}/alliancehistory, newest first as ESI sends it; with `etag`,
+        NotModified while it still matches."""
+        self._refuse_special("corporation", corporation_id)
+        return await self.get(ALLIANCE_HISTORY.format(id=corporation_id), models.AllianceHistory, etag)
+
     async def affiliations(self, character_ids: Sequence[int]) -> Fetched[list[models.Affiliation]]:
         """POST /characters/affiliation: the corporation, alliance and faction of 1..1000 characters."""
         ids = list(character_ids)
@@ -118,6 +137,14 @@ class EsiClient:
             raise ValueError(f"affiliation batch: {problem}")
         response = await self._send("POST", AFFILIATION_PATH, body=json.dumps(ids).encode())
         return _read(response, models.Affiliations, AFFILIATION_PATH)
+
+    async def killmail(self, killmail_id: int, killmail_hash: str) -> Fetched[Killmail]:
+        """GET /killmails/{killmail_id}/{killmail_hash}/: a killmail, immutable (a long Expires; the
+        `killmail` token bucket). A wrong id or hash answers 422: a PermanentError for that kill."""
+        if not is_valid_id(killmail_id) or not _KILLMAIL_HASH.match(killmail_hash):
+            raise PermanentError(f"{killmail_id}/{killmail_hash[:50]!r} is not a killmail id and a "
+                                 "40 hex digit hash; not requested", path="/killmails")
+        return await self._fetch(f"/killmails/{killmail_id}/{killmail_hash}/", Killmail)
 
     async def status(self) -> Fetched[models.Status]:
         """GET /status: players, server version, start time and VIP mode of the cluster."""

@@ -4,7 +4,8 @@
                 (inside `killreport run`, or `killreport killmails follow`)
     lease.py    holding the follower's lock (PostgreSQL: an advisory lock; SQLite: the runner lock)
                 and its heartbeat in the killmail_feed row
-    adapter.py  domain's KillmailStore and FeedPace over a Store, publishing what a save discovered
+    adapter.py  domain's KillmailStore over a Store, publishing what a save discovered (the pace is
+                the back-fill's StoredPace: one cap for every process)
 
 The loop itself (what to ask, when, what each answer changes) is r2z2's Follower.
 """

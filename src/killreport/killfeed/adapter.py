@@ -1,13 +1,14 @@
-"""domain's KillmailStore and FeedPace over a Store: what r2z2's Follower writes through, in the database.
+"""domain's KillmailStore over a Store: what r2z2's Follower writes through, in the database.
 
 Each call is one transaction. A save also adds the characters, corporations and alliances the kills
 name to the pending set (store.killmails.save does, unpublished); they are published once that
 transaction has committed, so a job never arrives before its row. A publish that fails leaves them
 unpublished: a worker's janitor publishes them later, nothing is lost.
 
-The pace: store.killmails.reserve_pace records each slot at the time it may go, for every process
-sharing R2Z2_MAX_RPS; the Follower takes its slot only after its own wait, just before sending
-(r2z2/follower.py says why that keeps the feed's count of arrivals under the cap).
+Its pace is the back-fill's (backfill/shared_pace.py's StoredPace): store.killmails.reserve_pace
+records each slot at the time it may go, for every process sharing R2Z2_MAX_RPS; the Follower takes
+its slot only after its own wait, just before sending (r2z2/follower.py says why that keeps the
+feed's count of arrivals under the cap).
 """
 
 from __future__ import annotations
@@ -84,25 +85,3 @@ class StoredKillmails:
         """The feed's last error (None: it answers again)."""
         async with self._store.begin() as conn:
             await self._k.note_error(conn, error)
-
-
-class StoredPace:
-    """R2Z2's cap and pauses as the database keeps them for every process (domain's FeedPace)."""
-
-    def __init__(self, store: Store, max_rps: int) -> None:
-        self._store, self._max_rps = store, max_rps
-
-    async def turn(self) -> float:
-        """Take the next shared slot: the seconds to wait before sending."""
-        async with self._store.begin() as conn:
-            return await self._store.killmails.reserve_pace(conn, self._max_rps)
-
-    async def refused(self, retry_after_s: float | None, first_s: float) -> float:
-        """Every process pauses; returns the pause in seconds."""
-        async with self._store.begin() as conn:
-            return await self._store.killmails.pause_pace(conn, retry_after_s, first_s)
-
-    async def answered(self) -> None:
-        """The next pause starts small again."""
-        async with self._store.begin() as conn:
-            await self._store.killmails.calm_pace(conn)

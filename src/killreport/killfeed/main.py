@@ -19,8 +19,9 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 
 from killreport.agent import user_agent
+from killreport.backfill.shared_pace import StoredPace
 from killreport.config import Settings
-from killreport.killfeed.adapter import StoredKillmails, StoredPace
+from killreport.killfeed.adapter import StoredKillmails
 from killreport.killfeed.lease import Place, take
 from killreport.queue.broker import BrokerError, JobQueue
 from killreport.r2z2 import Follower, Policy, R2z2Client, aiohttp_transport

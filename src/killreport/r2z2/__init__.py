@@ -6,6 +6,9 @@
        │    store's, killfeed/adapter.py; MemoryPace in this process's memory)
        └──► KillmailStore (domain.kill_store): the cursor, save, holes, refresh_zkb, head and errors
 
+    PacedFeed (paced.py: the back-fill's day files) ──► FeedPace (domain.kill_store, shared by every
+    process) and R2z2Client; a raw day file is located, not built (raw.py)
+
 What can go wrong (classify.py maps every answer to one of these; none is raised for a 200 that reads):
 
     R2z2Error
@@ -24,7 +27,7 @@ A package whose numbers read but whose killmail or zkb fails the schema is no er
 returns it as a domain Rejected, with the reason, for the store to keep aside.
 """
 
-from killreport.r2z2.client import DEFAULT_URL, DayKills, R2z2Client
+from killreport.r2z2.client import DEFAULT_URL, R2z2Client
 from killreport.r2z2.errors import (
     Forbidden,
     MalformedBody,
@@ -40,6 +43,7 @@ from killreport.r2z2.errors import (
 from killreport.r2z2.follow import Policy
 from killreport.r2z2.follower import Follower
 from killreport.r2z2.pace import MemoryPace
+from killreport.r2z2.raw import RawDay
 from killreport.r2z2.transport import (
     AiohttpTransport,
     FeedRequest,
@@ -51,7 +55,6 @@ from killreport.r2z2.transport import (
 __all__ = [
     "DEFAULT_URL",
     "AiohttpTransport",
-    "DayKills",
     "FeedRequest",
     "FeedResponse",
     "Follower",
@@ -63,6 +66,7 @@ __all__ = [
     "R2z2Client",
     "R2z2Error",
     "RateLimited",
+    "RawDay",
     "ServerError",
     "Throttled",
     "Timeout",

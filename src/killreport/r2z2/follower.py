@@ -21,7 +21,7 @@ finishes the write in progress and sends nothing more.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal, NoReturn, TypeVar
+from typing import Literal, TypeVar
 
 import structlog
 
@@ -30,20 +30,10 @@ from killreport.domain.kill_store import FeedPace, KillmailStore
 from killreport.domain.killmail import Package, Rejected
 from killreport.r2z2 import follow, pace
 from killreport.r2z2.client import R2z2Client
-from killreport.r2z2.errors import (
-    MalformedBody,
-    NotFound,
-    R2z2Error,
-    ServerError,
-    Throttled,
-    Timeout,
-    UnexpectedStatus,
-    Unreachable,
-)
+from killreport.r2z2.errors import MalformedBody, NotFound, R2z2Error, UnexpectedStatus
 
 T = TypeVar("T")
 log = structlog.get_logger("killreport.r2z2")
-_TROUBLE = (ServerError, Unreachable, Timeout)
 _UNUSABLE = (MalformedBody, UnexpectedStatus, NotFound)  # NotFound: only sequence.json raises it
 
 
@@ -177,14 +167,14 @@ class Follower:
         await self._wait(await self._pace.turn())
         try:
             result = await call()
-        except Throttled as exc:
-            await self._refused(exc, exc.retry_after_s, rules.THROTTLED_FIRST_S)
-        except _TROUBLE as exc:
-            await self._refused(exc, None, rules.TROUBLE_FIRST_S)
-        except R2z2Error as exc:  # an answer, but no usable one: pauses in a row keep growing
+        except R2z2Error as exc:
             self._answer_in()
             await self._note(exc)
-            raise
+            rule = pace.pause_rule(exc)
+            if rule is not None:  # refused, or no answer: every process pauses
+                await self._pause(exc, *rule)
+                raise _NotAsked from exc
+            raise  # an answer, but no usable one: pauses in a row keep growing
         self._answer_in()
         if self._erred:
             self._erred = False
@@ -200,12 +190,6 @@ class Follower:
 
     def _answer_in(self) -> None:
         self._answered = (*self._answered, self._clock())[-self._max_rps:]
-
-    async def _refused(self, exc: R2z2Error, retry_after_s: float | None, first_s: float) -> NoReturn:
-        self._answer_in()
-        await self._note(exc)
-        await self._pause(exc, retry_after_s, first_s)
-        raise _NotAsked from exc
 
     async def _pause(self, exc: R2z2Error, retry_after_s: float | None, first_s: float) -> None:
         pause_s = await self._pace.refused(retry_after_s, first_s)

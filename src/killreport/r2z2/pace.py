@@ -1,4 +1,5 @@
-"""This process's pacing: its own rule under R2Z2_MAX_RPS, and MemoryPace, a FeedPace kept in memory.
+"""This process's pacing: its own rule under R2Z2_MAX_RPS, which answers pause every process, and
+MemoryPace, a FeedPace kept in memory.
 
 The cap is for every process together: domain/feed_pace.py's rules over one shared state (the
 database's r2z2_pace row, through the store; MemoryPace in this process's memory, for a process
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from killreport.domain import feed_pace
+from killreport.r2z2.errors import R2z2Error, ServerError, Throttled, Timeout, Unreachable
 
 
 def send_at(answered: Sequence[float], now: float, max_rps: int) -> float:
@@ -21,6 +23,18 @@ def send_at(answered: Sequence[float], now: float, max_rps: int) -> float:
     if len(answered) < max_rps:
         return now
     return max(now, answered[-max_rps] + 1.0)
+
+
+def pause_rule(exc: R2z2Error, throttled_first_s: float = feed_pace.THROTTLED_FIRST_S,
+               trouble_first_s: float = feed_pace.TROUBLE_FIRST_S) -> tuple[float | None, float] | None:
+    """(Retry-After, first pause) for a refusal (429, 403) or trouble (5xx, unreachable, timeout): the
+    feed pauses every process; None for an answer that is merely unusable (malformed, 404, odd status).
+    The first pauses are domain.feed_pace's, which the shared pace applies."""
+    if isinstance(exc, Throttled):
+        return exc.retry_after_s, throttled_first_s
+    if isinstance(exc, (ServerError, Unreachable, Timeout)):
+        return None, trouble_first_s
+    return None
 
 
 class MemoryPace:

@@ -18,6 +18,8 @@ from killreport.sim.state import SIM_KEY, Sim
 
 JSON: Final = "application/json; charset=UTF-8"
 _REASONS: Final = {420: "Enhance Your Calm", 429: "Too Many Requests"}
+# The routes behind ESI's reported hidden per-IP limit (esi-reference.md: histories).
+HISTORY_ROUTES: Final = frozenset({"alliance_history", "corporation_history"})
 
 
 async def handle_esi(request: web.Request) -> web.StreamResponse:
@@ -59,6 +61,9 @@ async def _serve(sim: Sim, request: web.Request, found: Match, ip: str, compat: 
     elif sim.errors.admit(ip).blocked:
         answer = error_answer(420, faults.message(420), date or schemas.OLDEST_DATE)
         return _response(420, answer.body, JSON, _error_headers(sim.errors.record(ip, 420)))
+    if found.route is not None and found.route.name in HISTORY_ROUTES \
+            and not sim.history_requests.allow(ip, sim.faults.history_per_min):
+        return _hidden_limit(sim, spec, ip, found.route.key, date)
     status, body, ctype, headers = await _answer(sim, request, found, ip, date, draw)
     if spec is not None:
         headers.update(_bucket_headers(spec, sim.buckets.record(spec.group, ip, spec.tokens, spec.window_s,
@@ -109,9 +114,19 @@ async def _route(sim: Sim, request: web.Request, found: Match, ip: str, date: st
         return error_answer(400, "Invalid compatibility date, expected YYYY-MM-DD", shown)
     if route.method == "POST":
         return sim.resources.post(route, await request.read(), date)
-    if route.name == "corporation_history" and not sim.corphistory.allow(ip):
-        return Answer(429, {"error": "Too many requests"}, b'{"error":"Too many requests"}')
     return sim.resources.get(route, found.entity_id, found.path, date)
+
+
+def _hidden_limit(sim: Sim, spec: BucketSpec | None, ip: str, route_key: str,
+                  date: str | None) -> web.Response:
+    """The history routes' hidden limit: a 429 without a single limit header, counted as an error."""
+    sim.stats.hidden_limit_hit(route_key)
+    if spec is None:
+        sim.errors.record(ip, 429)
+    else:
+        sim.buckets.record(spec.group, ip, spec.tokens, spec.window_s, 429)
+    answer = error_answer(429, faults.message(429), date or schemas.OLDEST_DATE)
+    return _response(429, answer.body, JSON, {})
 
 
 def _cache_headers(sim: Sim, request: web.Request, answer: Answer, ip: str, path: str) -> dict[str, str]:

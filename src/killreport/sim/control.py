@@ -65,6 +65,23 @@ async def get_truth(request: web.Request) -> web.Response:
     return web.json_response(document, dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
+async def get_history(request: web.Request) -> web.Response:
+    """GET /_sim/history/{characters|corporations}/{id}: the truth of one history, 404 for none."""
+    kind = {"characters": "character", "corporations": "corporation"}.get(request.match_info["kind"])
+    text = request.match_info["id"]
+    if kind is None or not (text.isascii() and text.isdigit()):
+        raise _bad("expected /_sim/history/characters/ID or /_sim/history/corporations/ID")
+    rows = _sim(request).history(kind, int(text))
+    if rows is None:
+        return web.json_response({"error": f"no {kind} {text} with a history"}, status=404)
+    return web.json_response({"id": int(text), "kind": kind, "records": rows})
+
+
+async def get_histories(request: web.Request) -> web.Response:
+    """GET /_sim/histories: the truth of the history of every corporation and character any truth listed."""
+    return web.json_response(_sim(request).histories())
+
+
 async def get_kills(request: web.Request) -> web.Response:
     """GET /_sim/kills: the kill truth, every published kill apart from what the cascade reaches."""
     sim = _sim(request)
@@ -187,6 +204,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/stats", get_stats)
     app.router.add_post(f"{PREFIX}/stats/reset", reset_stats)
     app.router.add_get(f"{PREFIX}/truth", get_truth)
+    app.router.add_get(f"{PREFIX}/history/{{kind}}/{{id}}", get_history)
+    app.router.add_get(f"{PREFIX}/histories", get_histories)
     app.router.add_get(f"{PREFIX}/kills", get_kills)
     app.router.add_post(f"{PREFIX}/kills", publish_kills)
     app.router.add_get(f"{PREFIX}/faults", get_faults)

@@ -46,6 +46,7 @@ class FaultSettings:
     hang_s: float = _SIM.hang_s
     malformed_rate: float = _SIM.malformed_rate
     malformed_modes: tuple[str, ...] = _SIM.malformed_modes
+    history_per_min: int = _SIM.history_per_min  # the history routes' hidden limit (0: none)
 
     @classmethod
     def from_options(cls, options: SimOptions) -> FaultSettings:
@@ -71,6 +72,11 @@ class FaultSettings:
                 if not modes or any(m not in MALFORMED_MODES for m in modes):
                     raise ValueError(f"malformed_modes must be a non-empty list of {list(MALFORMED_MODES)}")
                 checked[key] = modes
+                continue
+            if key == "history_per_min":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError("history_per_min must be a non-negative integer")
+                checked[key] = value
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{key} must be a non-negative number")

@@ -3,12 +3,13 @@ shared by every kind of change; nothing here picks what to change."""
 
 from __future__ import annotations
 
-import datetime as dt
 import random
+import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from killreport.sim import strings
-from killreport.sim.model import Alliance, Character, Corporation, Universe
+from killreport.sim.model import Alliance, Character, Corporation, Universe, iso
 from killreport.sim.truth import referenced_characters
 
 CHARACTER_IDS = (2_100_000_000, 2_130_000_000)
@@ -16,17 +17,20 @@ CORPORATION_IDS = (98_000_000, 99_000_000)
 ALLIANCE_IDS = (99_000_000, 100_000_000)
 
 
-def now_iso() -> str:
-    """The current time as ESI writes it."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Game:
-    """A universe, the Random that drives changes and an index of the characters of each corporation."""
+    """A universe, the Random that drives changes and an index of the characters of each corporation.
 
-    def __init__(self, universe: Universe, rng: random.Random) -> None:
+    `clock` is the simulator's (epoch seconds): every record a change appends, and every entity it
+    creates, is dated by it. `pilots` is the number of ordinary pilots (sim/roster.py): a corporation's
+    closing reserves a history record id for each.
+    """
+
+    def __init__(self, universe: Universe, rng: random.Random, clock: Callable[[], float] = time.time,
+                 pilots: int = 0) -> None:
         self.uni = universe
         self.rng = rng
+        self.clock = clock
+        self.pilots = pilots
         self.members: defaultdict[int, set[int]] = defaultdict(set)
         for char in universe.characters.values():
             self.members[char.corporation_id].add(char.id)
@@ -67,10 +71,11 @@ class Game:
         """A character born now into `corp_id`."""
         uni, rng = self.uni, self.rng
         char_id = self.free_id(CHARACTER_IDS)
-        char = Character(char_id, strings.entity_name(rng, "character"), now_iso(), 1, 1, corp_id,
+        born = self.now()
+        char = Character(char_id, strings.entity_name(rng, "character"), iso(born), 1, 1, corp_id,
                          rng.choice(("male", "female")), achievement_score=rng.randint(0, 500),
                          security_status=0.0)
-        char.corp_history.append((uni.new_record_id(), char.birthday, corp_id))
+        char.corp_history.append((uni.new_record_id(), born, corp_id))
         uni.characters[char_id] = char
         self.members[corp_id].add(char_id)
         return char
@@ -85,7 +90,7 @@ class Game:
             rng.randint(1, 40), rng.choice((0.0, 0.05, 0.1)), date_founded=ceo.birthday,
             description=strings.description(rng), home_station_id=60_000_000 + rng.randrange(15_000),
             shares=1000, url=strings.url(rng), war_eligible=True)
-        corp.alliance_history.append((uni.new_record_id(), ceo.birthday, None))
+        corp.alliance_history.append((uni.new_record_id(), ceo.corp_history[0][1], None))
         uni.corporations[corp_id] = corp
         return corp
 
@@ -93,7 +98,7 @@ class Game:
         """An alliance founded now by `founder` (its executor and first member) and its CEO."""
         uni, rng = self.uni, self.rng
         alliance = Alliance(self.free_id(ALLIANCE_IDS), strings.entity_name(rng, "alliance"),
-                            strings.ticker(rng), founder.ceo_id, founder.id, now_iso(), founder.id)
+                            strings.ticker(rng), founder.ceo_id, founder.id, iso(self.now()), founder.id)
         uni.alliances[alliance.id] = alliance
         self.set_alliance(founder, alliance)
         return alliance
@@ -111,17 +116,31 @@ class Game:
         corp.alliance_id = None if new is None else new.id
         if new is not None:
             new.members = sorted([*new.members, corp.id])
-        corp.alliance_history.append((uni.new_record_id(), now_iso(), corp.alliance_id))
+        corp.alliance_history.append((uni.new_record_id(), self.now(), corp.alliance_id))
 
-    def move_character(self, char: Character, corp_id: int) -> None:
-        """`char` leaves its corporation for `corp_id`; corporation titles do not follow."""
+    def now(self) -> int:
+        """The simulator's time in whole seconds, as the history routes date records."""
+        return int(self.clock())
+
+    def close(self, corp: Corporation) -> None:
+        """Mark `corp` closed; its ordinary pilots move to starter corporations now, one record each."""
+        corp.closed, corp.ceo_id, corp.member_count = True, 1, 0
+        corp.pilots_left = (self.now(), self.uni.new_record_ids(self.pilots))
+
+    def move_character(self, char: Character, corp_id: int, *, recorded: bool = True) -> None:
+        """`char` leaves its corporation for `corp_id`; corporation titles do not follow.
+
+        Not `recorded` in its corporation history: a biomassed character's move (ESI's histories
+        do not show the move to Doomheim).
+        """
         old = self.uni.corporations.get(char.corporation_id)
         new = self.uni.corporations.get(corp_id)
         self.members[char.corporation_id].discard(char.id)
         self.members[corp_id].add(char.id)
         char.corporation_id = corp_id
         char.title = char.title_id = None
-        char.corp_history.append((self.uni.new_record_id(), now_iso(), corp_id))
+        if recorded:
+            char.corp_history.append((self.uni.new_record_id(), self.now(), corp_id))
         # Only player corporations' counts move: NPC ones hold abstract crowds, closed ones nobody.
         if old is not None and not old.npc and not old.closed:
             old.member_count = max(1, old.member_count - 1)

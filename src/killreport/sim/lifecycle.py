@@ -63,7 +63,7 @@ def close_corporation(g: Game, rec: ChangeRecord) -> dict[str, int] | None:
     rec.watch("character", *characters, *g.characters_with_history_of(corp.id))
     if corp.alliance_id is not None:
         g.set_alliance(corp, None)
-    corp.closed, corp.ceo_id, corp.member_count = True, 1, 0
+    g.close(corp)
     for char_id in characters:
         g.move_character(uni.characters[char_id], g.rng.choice(uni.starter_corporations))
     return {"corporation_id": corp.id}
@@ -94,7 +94,7 @@ def biomass_character(g: Game, rec: ChangeRecord) -> dict[str, int] | None:
     char = uni.characters[g.rng.choice(pool)]
     rec.watch("character", char.id)
     rec.watch("corporation", char.corporation_id)
-    g.move_character(char, g.rng.choice(uni.starter_corporations))
+    g.move_character(char, g.rng.choice(uni.starter_corporations), recorded=False)
     char.deleted = True
     return {"character_id": char.id}
 

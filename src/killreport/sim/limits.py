@@ -207,15 +207,17 @@ class RateCounter:
         self.clock = clock
         self._seen: dict[str, deque[float]] = {}
 
-    def allow(self, ip: str) -> bool:
-        """Count a request; False when it is over the limit (and then it is not counted)."""
-        if self.limit <= 0:
+    def allow(self, ip: str, limit: int | None = None) -> bool:
+        """Count a request; False when it is over the limit (`limit`, if given, instead of the one set
+        at start), and then it is not counted."""
+        limit = self.limit if limit is None else limit
+        if limit <= 0:
             return True
         now = self.clock()
         seen = self._seen.setdefault(ip, deque())
         while seen and seen[0] <= now - self.window_s:
             seen.popleft()
-        if len(seen) >= self.limit:
+        if len(seen) >= limit:
             return False
         seen.append(now)
         return True

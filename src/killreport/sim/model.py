@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
-# (record_id, start_date, id or None): the rows of the history routes, oldest first.
-HistoryRow = tuple[int, str, int | None]
+
+def iso(ts: int) -> str:
+    """An ESI timestamp (`2015-03-02T12:34:56Z`) from epoch seconds."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch(text: str) -> int:
+    """Epoch seconds from an ESI timestamp (`iso`'s inverse)."""
+    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+# (record_id, start_date in epoch seconds, id or None): the rows of the history routes, oldest first.
+HistoryRow = tuple[int, int, int | None]
 
 
 @dataclass(slots=True)
@@ -49,6 +61,9 @@ class Corporation:
     friendly_fire: str = "illegal"
     palette: dict[str, str] | None = None
     alliance_history: list[HistoryRow] = field(default_factory=list)
+    # Set when a mutation closes it: (when, the first of a block of record ids, one per ordinary pilot),
+    # from which each of its pilots' move to a starter corporation is derived (sim/roster.py).
+    pilots_left: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)
@@ -105,6 +120,12 @@ class Universe:
         """A fresh, increasing history record id."""
         self.next_record_id += 1
         return self.next_record_id
+
+    def new_record_ids(self, count: int) -> int:
+        """The first of `count` fresh, increasing history record ids."""
+        first = self.next_record_id + 1
+        self.next_record_id += count
+        return first
 
     def alliance_of_character(self, character: Character) -> int | None:
         """The alliance a character is in through its corporation."""

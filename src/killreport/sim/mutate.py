@@ -7,6 +7,7 @@ same random sequence as before the other kinds existed, so a seed still gives th
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -67,8 +68,9 @@ _DEFAULT_MIX: Final = (("hop", "ceo", "members", "rename"), (3, 2, 3, 2))
 class Mutator:
     """Applies game-like changes and marks every changed resource so caches re-render it."""
 
-    def __init__(self, universe: Universe, rng: random.Random) -> None:
-        self.game = Game(universe, rng)
+    def __init__(self, universe: Universe, rng: random.Random, clock: Callable[[], float] = time.time,
+                 pilots: int = 0) -> None:
+        self.game = Game(universe, rng, clock, pilots)
 
     def mutate(self, count: int, kinds: Sequence[str] | None = None) -> dict[str, Any]:
         """Apply `count` changes of `kinds` (default: the original mix); the ids changed and the log."""

@@ -123,7 +123,8 @@ class SimOptions:
     # waits on without shortening one whose length its check depends on.
     route_cache_scales: tuple[tuple[str, float], ...] = ()
     tax_rates_as: str = "percent"
-    corphistory_per_min: int = 300
+    # The history routes' hidden limit: requests a rolling minute per IP, then a 429 without any header.
+    history_per_min: int = 0  # 0: no limit
     huge_bytes: int = 20_000_000
     daily_downtime_s: float = DAILY_DOWNTIME_S  # 0: no daily downtime
     daily_vip_s: float = 0.0  # after the daily downtime, /status says vip for this long
@@ -144,6 +145,9 @@ class SimOptions:
         bad = [m for m in self.malformed_modes if m not in MALFORMED_MODES]
         if bad:
             raise ValueError(f"unknown malformed modes {bad}; expected some of {MALFORMED_MODES}")
+        if isinstance(self.history_per_min, bool) or not isinstance(self.history_per_min, int) \
+                or self.history_per_min < 0:
+            raise ValueError("history_per_min must be a non-negative integer")
         if self.tax_rates_as not in ("percent", "fraction"):
             raise ValueError("tax_rates_as must be 'percent' or 'fraction'")
         for name in ("error_rate", "hang_rate", "malformed_rate"):

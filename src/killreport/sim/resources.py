@@ -124,10 +124,14 @@ class Resources:
             return error_answer(404, _NOT_FOUND["character"], date)
         if char.deleted:
             return error_answer(404, "Character has been deleted!", date)
+        # An ordinary pilot's answers change when its corporation closes, which touches no revision.
+        k = self.roster.index_of(eid)
+        moved = 0 if k is None else self.roster.revision(k)
         if name == "corporation_history":
-            return uni.revision((name, eid)), 1, lambda: schemas.corporation_history(uni, char.corp_history)
+            return (uni.revision((name, eid)) + moved, 1,
+                    lambda: schemas.corporation_history(uni, char.corp_history))
         v = schemas.variant("character", date)
-        return (uni.revision(("character", eid)), v,
+        return (uni.revision(("character", eid)) + moved, v,
                 lambda: schemas.character(char, uni.alliance_of_character(char), v))
 
     def post(self, route: Route, raw: bytes, date: str) -> Answer:

@@ -2,7 +2,9 @@
 
 Nothing per pilot is stored: pilot `k` has id `ROSTER_BASE + k`, its corporation comes from a table of
 cumulative member counts taken when the simulator starts, and its body is generated from `(seed, k)` when
-asked for. A roster of millions costs a few bytes per corporation, not per pilot.
+asked for. When its corporation closes (a mutation), the corporation records when and a block of record
+ids, from which the pilot's move back to its starter corporation is derived: still nothing per pilot.
+A roster of millions costs a few bytes per corporation, not per pilot.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ import random
 from typing import Final
 
 from killreport.sim import strings
-from killreport.sim.model import Character, Universe
-from killreport.sim.universe import iso
+from killreport.sim.model import Character, HistoryRow, Universe, epoch, iso
 
 # Above every id the generator and the mutations hand out (2,100,000,000..2,129,999,999).
 ROSTER_BASE: Final = 2_130_000_000
@@ -43,6 +44,8 @@ class Roster:
         for count in counts + [npc_each] * len(starters):
             total += count
             self._ends.append(total)
+        # Records the universe appends from now on (mutations) come after every pilot's own.
+        universe.next_record_id = max(universe.next_record_id, _RECORD_BASE + 2 * total)
 
     @property
     def size(self) -> int:
@@ -83,9 +86,26 @@ class Roster:
             char_id, strings.plain_name(rng), iso(born), bloodline, race,
             self.corporation_of(k), rng.choice(("male", "female")), achievement_score=rng.randint(0, 9_000),
             security_status=round(rng.uniform(-10, 5), 6), deleted=self.is_deleted(k))
-        starter = self.universe.starter_corporations[k % len(self.universe.starter_corporations)]
-        char.corp_history.append((_RECORD_BASE + 2 * k, iso(born), starter))
-        if self.home(k) != starter:
-            joined = rng.randrange(born, _BORN_UNTIL + 1)
-            char.corp_history.append((_RECORD_BASE + 2 * k + 1, iso(joined), self.home(k)))
+        char.corp_history = self._history(k, rng, born)
         return char
+
+    def _history(self, k: int, rng: random.Random, born: int) -> list[HistoryRow]:
+        """Pilot `k`'s corporation history: born in a starter corporation, its home, and back if it closed."""
+        starter = self.universe.starter_corporations[k % len(self.universe.starter_corporations)]
+        rows: list[HistoryRow] = [(_RECORD_BASE + 2 * k, born, starter)]
+        home = self.universe.corporations[self.home(k)]
+        if home.id == starter:
+            return rows
+        founded = epoch(home.date_founded) if home.date_founded else born
+        rows.append((_RECORD_BASE + 2 * k + 1, rng.randrange(min(max(born, founded), _BORN_UNTIL),
+                                                              _BORN_UNTIL + 1), home.id))
+        if home.pilots_left is not None and not self.is_deleted(k):
+            # Its corporation closed: back to its starter corporation (a deleted pilot's move is not
+            # recorded).
+            when, first_record = home.pilots_left
+            rows.append((first_record + k, when, starter))
+        return rows
+
+    def revision(self, k: int) -> int:
+        """How often pilot `k`'s answers changed since start: once, if its corporation closed."""
+        return 0 if self.universe.corporations[self.home(k)].pilots_left is None else 1

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any, Final
 
-from killreport.sim.model import Alliance, Character, Corporation, HistoryRow, Universe
+from killreport.sim.model import Alliance, Character, Corporation, HistoryRow, Universe, iso
 
 OLDEST_DATE: Final = "2020-01-01"
 CURRENT_DATE: Final = "2026-08-18"
@@ -102,7 +102,7 @@ def alliance_history(uni: Universe, rows: list[HistoryRow]) -> list[Body]:
     """`GET /corporations/{id}/alliancehistory`, newest first."""
     out: list[Body] = []
     for record_id, start, alliance_id in reversed(rows):
-        row: Body = {"record_id": record_id, "start_date": start}
+        row: Body = {"record_id": record_id, "start_date": iso(start)}
         if alliance_id is not None:
             row["alliance_id"] = alliance_id
             found = uni.alliances.get(alliance_id)
@@ -116,7 +116,7 @@ def corporation_history(uni: Universe, rows: list[HistoryRow]) -> list[Body]:
     """`GET /characters/{id}/corporationhistory`, newest first."""
     out: list[Body] = []
     for record_id, start, corp_id in reversed(rows):
-        row: Body = {"record_id": record_id, "start_date": start, "corporation_id": corp_id}
+        row: Body = {"record_id": record_id, "start_date": iso(start), "corporation_id": corp_id}
         found = uni.corporations.get(corp_id or 0)
         if found is None or found.closed:
             row["is_deleted"] = True

@@ -36,7 +36,8 @@ class Sim:
         self.errors = ErrorLimiter(options.error_window_s, options.error_budget, clock)
         self.buckets = TokenBuckets(clock)
         self.bucket_of = bucket_map(options.buckets)
-        self.corphistory = RateCounter(60.0, options.corphistory_per_min, clock)
+        # Its limit is the fault setting `history_per_min`, which the control API may change.
+        self.history_requests = RateCounter(60.0, options.history_per_min, clock)
         self.stats = Stats(clock)
         self.downtime = Downtime(clock, options.daily_downtime_s, options.daily_vip_s,
                                  options.daily_downtime_at_s)
@@ -44,7 +45,7 @@ class Sim:
         self.feed = KillFeed(options, clock, Everyone(self.universe, self.roster))
         self.r2z2_requests = RateCounter(1.0, options.r2z2_per_s, clock)
         self.resources = Resources(self.universe, options, clock, self.downtime, self.roster, self.feed)
-        self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2))
+        self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2), clock, self.roster.size)
         self.rng = random.Random(options.seed * 7 + 1)
         # The Expires each client was handed per canonical path, to catch requests made before it.
         self.handed_out: dict[tuple[str, str], int] = {}
@@ -91,6 +92,32 @@ class Sim:
                            for c in characters if not c.deleted},
             "deleted_characters": [c.id for c in characters if c.deleted],
         }
+
+    def history(self, kind: str, eid: int) -> list[dict[str, Any]] | None:
+        """The truth of one history, as its route renders it now (newest first), whatever the cache holds.
+
+        `kind` is `character` or `corporation`; None for an id that has no such history (unknown,
+        NPC). A deleted character's is given too, although its route answers 404.
+        """
+        uni = self.universe
+        if kind == "corporation":
+            corp = uni.corporations.get(eid)
+            return None if corp is None else schemas.alliance_history(uni, corp.alliance_history)
+        char = self.resources.character(eid)
+        if char is None or char.npc:
+            return None
+        return schemas.corporation_history(uni, char.corp_history)
+
+    def histories(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """The truth of every history a copy may hold: of each corporation and character any truth listed."""
+        listed = self.ever_listed if self.ever_listed is not None else self.listed()
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {"corporations": {}, "characters": {}}
+        for section, kind in (("corporations", "corporation"), ("characters", "character")):
+            for eid in sorted(listed[section]):
+                rows = self.history(kind, eid)
+                if rows is not None:
+                    out[section][str(eid)] = rows
+        return out
 
     def is_cache_violation(self, ip: str, path: str) -> bool:
         """Whether this IP asks for `path` before the Expires it was given for it."""

@@ -36,6 +36,7 @@ class Stats:
         self.user_agents: Counter[str] = Counter()
         self.compatibility_dates: Counter[str] = Counter()
         self.r2z2 = FeedCounts(self._clock)
+        self.hidden_limit: Counter[str] = Counter()  # header-less 429s of the history routes, by route
 
     def started(self, user_agent: str | None, compat: str | None) -> None:
         """A request arrived."""
@@ -63,6 +64,10 @@ class Stats:
             self.in_flight_s[self.in_flight] += now - self._level_since
         self._level_since = now
 
+    def hidden_limit_hit(self, route_key: str) -> None:
+        """A history request went over the hidden limit (answered 429 without any limit header)."""
+        self.hidden_limit[route_key] += 1
+
     def cache_violation(self, route_key: str) -> None:
         """A client asked again for a resource before the Expires it had been given."""
         self.cache_violations[route_key] += 1
@@ -86,6 +91,7 @@ class Stats:
             "cache_violations": {"total": sum(self.cache_violations.values()),
                                  "by_route": dict(self.cache_violations)},
             "affiliation_early_ids": self.affiliation_early_ids,
+            "hidden_limit": {"total": sum(self.hidden_limit.values()), "by_route": dict(self.hidden_limit)},
             "during_downtime": dict(self.during_downtime),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,

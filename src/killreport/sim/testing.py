@@ -42,6 +42,14 @@ class SimControl:
         """GET /_sim/truth; with `ever`, also every entity any truth listed, retired ones included."""
         return dict(await self._call("GET", "/truth?ever=1" if ever else "/truth"))
 
+    async def history(self, kind: str, entity_id: int) -> list[dict[str, Any]]:
+        """GET /_sim/history/{kind}s/{id}: one history's truth, newest first (`character`, `corporation`)."""
+        return list((await self._call("GET", f"/history/{kind}s/{entity_id}"))["records"])
+
+    async def histories(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """GET /_sim/histories: every listed corporation's and character's history, by section and id."""
+        return dict(await self._call("GET", "/histories"))
+
     async def faults(self) -> dict[str, Any]:
         """GET /_sim/faults."""
         return dict(await self._call("GET", "/faults"))

@@ -9,6 +9,8 @@ from typing import Final
 
 from killreport.sim import strings
 from killreport.sim.model import Alliance, Character, Corporation, Universe
+from killreport.sim.model import iso as iso  # re-exported: other modules of the simulator take it from here
+from killreport.sim.past import give_pasts
 
 _START: Final = int(dt.datetime(2003, 5, 6, tzinfo=dt.UTC).timestamp())
 _END: Final = int(dt.datetime(2026, 7, 15, tzinfo=dt.UTC).timestamp())
@@ -22,16 +24,13 @@ _FACTIONS: Final = {
 _RACE_BLOODLINES: Final = {1: (1, 2, 14), 2: (3, 4, 15), 4: (5, 6, 16), 8: (7, 8, 12)}
 
 
-def iso(ts: int) -> str:
-    """An ESI timestamp (`2015-03-02T12:34:56Z`) from epoch seconds."""
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def generate(seed: int, alliances: int, deleted: int) -> Universe:
     """A universe of `alliances` active alliances with `deleted` deleted referenced characters."""
     gen = _Generator(random.Random(seed))
     gen.build(alliances)
     gen.delete_characters(deleted)
+    # From a Random of its own, so that the entities of a seed are what they were before pasts existed.
+    give_pasts(gen.universe, random.Random(seed * 7 + 3), _END)
     return gen.universe
 
 
@@ -110,10 +109,11 @@ class _Generator:
             title=rng.choice((None, None, "", "CEO", "<color=0xffff0000>Director</color>", "Member 🚀")),
             faction_id=rng.choice(list(_FACTIONS)) if rng.random() < 0.03 else None)
         char.title_id = str(uuid.UUID(int=rng.getrandbits(128), version=4)) if char.title else None
+        # The skeleton of its corporation history (record ids come once sim/past.py has drawn the rest).
         starter = rng.choice(uni.starter_corporations)
-        char.corp_history.append((uni.new_record_id(), iso(born), starter))
+        char.corp_history.append((0, born, starter))
         if corp_id != starter:
-            char.corp_history.append((uni.new_record_id(), iso(self.when(born, _END)), corp_id))
+            char.corp_history.append((0, self.when(born, _END), corp_id))
         uni.characters[char.id] = char
         return char
 
@@ -132,7 +132,7 @@ class _Generator:
             shares=rng.choice((1000, 1000, 100_000, None)), url=strings.url(rng),
             war_eligible=rng.random() < 0.8, friendly_fire=rng.choice(("legal", "illegal")),
             palette={"main_color": f"#{rng.getrandbits(24):06x}"} if rng.random() < 0.3 else None)
-        corp.alliance_history.append((uni.new_record_id(), iso(founded), None))
+        corp.alliance_history.append((0, founded, None))
         if closed:
             corp.closed, corp.ceo_id, corp.member_count = True, 1, 0
             ceo.corporation_id = creator.corporation_id = self.rng.choice(uni.starter_corporations)
@@ -155,8 +155,7 @@ class _Generator:
         alliance_id = self.new_id("alliance", founded)
         members = [self.corporation(self.when(_START, founded), alliance_id).id for _ in range(size)]
         for corp_id in members:
-            uni.corporations[corp_id].alliance_history.append(
-                (uni.new_record_id(), iso(self.when(founded, _END)), alliance_id))
+            uni.corporations[corp_id].alliance_history.append((0, self.when(founded, _END), alliance_id))
         creator_corp = self.creator_corporation(members, earlier_members, founded)
         creator_id = creator_corp.creator_id if rng.random() < 0.6 else (
             self.character(founded, self.creator_home(creator_corp.id)).id)

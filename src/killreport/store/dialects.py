@@ -1,8 +1,8 @@
 """What differs between PostgreSQL's SQL and SQLite's, named once (Prefect's query_components idea).
 
 The statements are written once, in Core (pending.py, entities.py, http_cache.py, schedule.py,
-lookup.py, killmails.py, admin.py and the modules they read), and take one of the two `Idioms` below for the few things the
-dialects say differently (`of(conn)` picks the connection's):
+lookup.py, killmails.py, admin.py and the modules they read), and take one of the two `Idioms`
+below for the few things the dialects say differently (`of(conn)` picks the connection's):
 
     clock     the time now: PostgreSQL's clock_timestamp() (moves within a statement) or now()
               (the transaction's start); SQLite's julianday('now') as epoch seconds (holds still

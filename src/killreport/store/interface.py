@@ -13,6 +13,8 @@ so a caller that needs several in one transaction (the scheduler's list and swee
     AdminQueries     counts, freshness, request counts, recorded changes, the budget snapshot
     KillmailQueries  killmails (store/killmails.py, both dialects): the feed's writes, its cursor,
                      holes and state, the back-fill's days, R2Z2's shared pace, and the reads
+    HistoryQueries   the past (store/histories.py, both dialects): fetched histories as intervals,
+                     point-in-time answers, joined/left feeds, daily snapshots and their trends
 
 Times: both stores decide with the database's clock (PostgreSQL's now()/clock_timestamp(); SQLite
 has one clock, the machine's, since only processes on this machine open the file).
@@ -437,23 +439,76 @@ class KillmailQueries(Protocol):
         ...
 
     async def killmail(self, conn: AsyncConnection, killmail_id: int) -> Row | None:
-        """A kill in ESI's shape plus `zkb` (None if not held), or None."""
+        """A kill in ESI's shape (absent optional fields left out, attackers in ESI's order, the
+        victim's items whole, `killmail_time` as `2026-12-07T12:34:56Z`) plus `zkb` in R2Z2's shape
+        (`locationID`, `hash`, `fittedValue`, ..., `attackerCount` when zkb sent it), or None for a
+        kill no zkb block came with; None if the kill is not held."""
         ...
 
     async def export(self, conn: AsyncConnection, *, after: int, limit: int, kind: Kind | None = None,
                      entity_id: int | None = None) -> list[Row]:
-        """Kills with ids above `after`, ascending, each in `killmail`'s shape; only those naming
-        `entity_id` as `kind` (victim or attacker) if given."""
+        """Up to `limit` kills with ids above `after`, ascending, each in `killmail`'s shape; with
+        `kind` and `entity_id` (both or neither, else ValueError) only those naming that entity as
+        victim or attacker, each kill once."""
         ...
 
     async def involving(self, conn: AsyncConnection, kind: Kind, entity_id: int, *, losses: bool,
                         before: int | None, limit: int) -> list[Row]:
-        """Kills (`losses`: deaths) of a character, corporation or alliance, newest first, below
-        `before`: summary rows (id, time, system, victim, final blow, value)."""
+        """Up to `limit` kills (`losses`: deaths) of a character, corporation or alliance with ids
+        below `before` (None: from the newest), newest first, as `recent`'s summary rows."""
         ...
 
     async def recent(self, conn: AsyncConnection, limit: int) -> list[Row]:
-        """The newest kills, as `involving`'s summary rows."""
+        """The newest `limit` kills, newest first, as summary rows: killmail_id, killmail_time (a
+        datetime), solar_system_id, attacker_count, zkb's total_value, points, npc, solo, awox and
+        labels (None without zkb), `victim` (character_id, corporation_id, alliance_id, ship_type_id)
+        and `final_blow` (the same of the attacker ESI marks, or None)."""
+        ...
+
+
+class HistoryQueries(Protocol):
+    """Who was where, and when (store/histories.py; snapshots: store/snapshots.py). Times are aware UTC.
+
+    Intervals are rebuilt from each fetched history (domain/history.py's rules) and kept consistent
+    with what sweeps and refreshes see; an interval's `end` is None while it lasts."""
+
+    async def character_history(self, conn: AsyncConnection, character_id: int) -> list[Row]:
+        """A character's employment, newest first: corporation_id, start, end (and record_id)."""
+        ...
+
+    async def corporation_history(self, conn: AsyncConnection, corporation_id: int) -> list[Row]:
+        """A corporation's alliance membership, newest first: alliance_id (None: outside any), start, end."""
+        ...
+
+    async def where_at(self, conn: AsyncConnection, character_id: int, at: dt.datetime) -> Row | None:
+        """Where a character was at `at`: corporation_id and that corporation's alliance_id then (None
+        when the copy knows no history covering `at`)."""
+        ...
+
+    async def alliance_members_at(self, conn: AsyncConnection, alliance_id: int,
+                                  at: dt.datetime) -> list[int]:
+        """The corporations in an alliance at `at`, by id."""
+        ...
+
+    async def corporation_members_at(self, conn: AsyncConnection, corporation_id: int,
+                                     at: dt.datetime) -> list[int]:
+        """The characters the copy knows were in a corporation at `at`, by id."""
+        ...
+
+    async def joined_left(self, conn: AsyncConnection, kind: Kind, entity_id: int, *, since: dt.datetime,
+                          until: dt.datetime) -> list[Row]:
+        """Who joined and who left an alliance (corporations) or a corporation (characters) in
+        [since, until): member_id, event ("joined" or "left"), at; oldest first."""
+        ...
+
+    async def take_snapshots(self, conn: AsyncConnection, day: dt.date) -> int:
+        """One row per alliance and corporation for `day` (ESI's member counts, an alliance's the sum of
+        its corporations'; its corporation count), unless that day's are taken: the rows written."""
+        ...
+
+    async def trend(self, conn: AsyncConnection, kind: Kind, entity_id: int, *, days: int) -> list[Row]:
+        """An alliance's or corporation's snapshots of the last `days` days, oldest first: day,
+        member_count, corporation_count, and delta_7 / delta_30 (None where the older day is missing)."""
         ...
 
 
@@ -514,6 +569,7 @@ class Store:
     lookup: LookupQueries
     admin: AdminQueries
     killmails: KillmailQueries
+    history: HistoryQueries
     connections: Connections | None = None  # None: Pooled(engine)
     _conns: Connections = field(init=False, repr=False)
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     Identity,
@@ -357,6 +358,22 @@ r2z2_pace = Table(
     Column("paused_until", Float, nullable=False),
     Column("refusals", Integer, nullable=False),
     CheckConstraint("id = 1", name="r2z2_pace_one_row"),
+)
+
+
+# Once a day (00:00 UTC) one row per alliance and corporation: ESI's member count (an alliance's is
+# the sum of its corporations') and an alliance's corporation count. Kept forever: they are small.
+entity_snapshots = Table(
+    "entity_snapshots",
+    metadata,
+    Column("kind", Text, nullable=False),
+    Column("entity_id", BigInteger, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("member_count", BigInteger, nullable=False),
+    Column("corporation_count", Integer),
+    _ts("taken_at", nullable=False),
+    PrimaryKeyConstraint("kind", "entity_id", "day"),
+    Index("entity_snapshots_day", "day"),
 )
 
 

@@ -26,7 +26,8 @@ from killreport.web.params import (
 _dumps = functools.partial(json.dumps, default=plain, ensure_ascii=False)
 ENDPOINTS = ["/api/status", "/api/alliances/{id}", "/api/alliances/{id}/corporations",
              "/api/corporations/{id}", "/api/corporations/{id}/characters", "/api/characters/{id}",
-             "/api/search?q=", "/api/changes?since=&kind=&id="]
+             "/api/search?q=", "/api/changes?since=&kind=&id=", "/api/killmails/{id}",
+             "/api/killmails?after=&limit=&character_id=|corporation_id=|alliance_id="]
 
 
 def reply(data: Any, status_code: int = 200) -> web.Response:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
-from killreport.web import api, pages, render
+from killreport.web import api, kill_api, kill_pages, lookup_api, pages, render
 from killreport.web.broker_link import BrokerLink
 from killreport.web.errors import error_response, errors
 from killreport.web.keys import BROKER, BUDGET, STORE
@@ -16,12 +16,14 @@ from killreport.web.security import auth_middleware, security_headers_hook
 
 _PAGES = [("/", pages.status_page), ("/alliances/{id}", pages.alliance_page),
           ("/corporations/{id}", pages.corporation_page), ("/characters/{id}", pages.character_page),
-          ("/search", pages.search_page)]
+          ("/search", pages.search_page), ("/killmails/{id}", kill_pages.kill_page),
+          (kill_pages.LIST_ROUTE, kill_pages.list_page)]
 _API = [("/api", api.index), ("/api/status", api.status_json), ("/api/alliances/{id}", api.alliance),
         ("/api/alliances/{id}/corporations", api.alliance_corporations),
         ("/api/corporations/{id}", api.corporation),
         ("/api/corporations/{id}/characters", api.corporation_characters),
-        ("/api/characters/{id}", api.character), ("/api/search", api.search), ("/api/changes", api.changes)]
+        ("/api/characters/{id}", api.character), ("/api/search", api.search), ("/api/changes", api.changes),
+        ("/api/killmails", kill_api.killmails), ("/api/killmails/{id}", kill_api.killmail)]
 
 
 def build_app(store: Store, broker: BrokerLink, budget: BudgetView, *, token: str | None = None,
@@ -41,6 +43,7 @@ def build_app(store: Store, broker: BrokerLink, budget: BudgetView, *, token: st
     render.setup(app, images=images)
     for path, handler in _PAGES + _API:
         app.router.add_get(path, handler)
+    app.router.add_post("/api/lookup", lookup_api.lookup)
     static = resources.files("killreport.web") / "static"
     app.router.add_static("/static", str(static), append_version=False)
     app.on_response_prepare.append(security_headers_hook(images))

@@ -15,7 +15,7 @@ from typing import Final
 
 import structlog
 
-from killreport.queue.broker import Broker, BrokerUnavailable, DeadLetter, QueueStats
+from killreport.queue.broker import Broker, BrokerUnavailable, DeadLetter, JobQueue, QueueStats
 
 log = structlog.get_logger("killreport.web")
 
@@ -58,6 +58,10 @@ class BrokerLink:
                 self._failed_at, self._error = time.monotonic(), _reason(exc)
                 raise ConnectionError(self._error) from None
             return self._broker
+
+    async def queue(self) -> JobQueue:
+        """The broker to publish jobs on (POST /api/lookup); ConnectionError while it is unreachable."""
+        return await self._get()
 
     async def stats(self) -> tuple[list[QueueStats], str | None]:
         """Every queue's ready messages and consumers, or no queues and what went wrong."""

@@ -1,11 +1,12 @@
-"""The HTML pages: status, one page per alliance, corporation and character, and search."""
+"""The HTML pages: status, one page per alliance, corporation and character, and search (kill pages:
+kill_pages.py)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from killreport.ids import Kind
-from killreport.web import render, status, views
+from killreport.web import kill_views, render, status, views
 from killreport.web.keys import BROKER, BUDGET, STORE
 from killreport.web.params import Problem, parse_id, parse_paging, parse_search
 
@@ -20,13 +21,15 @@ def not_found(kind: Kind, entity_id: int) -> Problem:
 
 
 async def status_page(request: web.Request) -> web.Response:
-    """The live status page (static/status.js refreshes it from /api/status)."""
+    """The live status page (static/status.js refreshes it from /api/status), and the newest kills."""
     data = await status.gather(request.app[STORE], request.app[BROKER], request.app[BUDGET])
-    return render.page("status.html", request, {"title": "Status", "s": data})
+    async with request.app[STORE].connect() as conn:
+        kills = await kill_views.recent(request.app[STORE], conn)
+    return render.page("status.html", request, {"title": "Status", "s": data, "kills": kills})
 
 
 async def alliance_page(request: web.Request) -> web.Response:
-    """An alliance with its links, members (biggest first) and changes."""
+    """An alliance with its links, members (biggest first), changes, and newest kills and losses."""
     alliance_id = parse_id(request.match_info["id"])
     paging = parse_paging(request.query, PAGE_ROWS)
     async with request.app[STORE].connect() as conn:
@@ -35,12 +38,14 @@ async def alliance_page(request: web.Request) -> web.Response:
             raise not_found("alliance", alliance_id)
         members = await request.app[STORE].lookup.alliance_members(conn, alliance_id, offset=paging.offset,
                                                 limit=paging.per_page, by_size=True, count=False)
+        kills = await kill_views.entity_kills(request.app[STORE], conn, "alliance", alliance_id)
     body = views.page_body(request, "corporation", members, paging)
-    return render.page("alliance.html", request, {**view, "title": view["alliance"]["name"], "members": body})
+    return render.page("alliance.html", request,
+                       {**view, "title": view["alliance"]["name"], "members": body, "kills": kills})
 
 
 async def corporation_page(request: web.Request) -> web.Response:
-    """A corporation with its links, the characters the copy places in it, and changes."""
+    """A corporation with its links, the characters the copy places in it, changes, kills and losses."""
     corporation_id = parse_id(request.match_info["id"])
     paging = parse_paging(request.query, PAGE_ROWS)
     async with request.app[STORE].connect() as conn:
@@ -49,19 +54,22 @@ async def corporation_page(request: web.Request) -> web.Response:
             raise not_found("corporation", corporation_id)
         known = await request.app[STORE].lookup.corporation_characters(
             conn, corporation_id, offset=paging.offset, limit=paging.per_page)
+        kills = await kill_views.entity_kills(request.app[STORE], conn, "corporation", corporation_id)
     body = views.page_body(request, "character", known, paging)
     return render.page("corporation.html", request,
-                       {**view, "title": view["corporation"]["name"], "characters": body})
+                       {**view, "title": view["corporation"]["name"], "characters": body, "kills": kills})
 
 
 async def character_page(request: web.Request) -> web.Response:
-    """A character with its corporation, alliance and changes."""
+    """A character with its corporation, alliance, changes, and newest kills and losses."""
     character_id = parse_id(request.match_info["id"])
     async with request.app[STORE].connect() as conn:
         view = await views.character(request.app[STORE].lookup, conn, character_id)
-    if view is None:
-        raise not_found("character", character_id)
-    return render.page("character.html", request, {**view, "title": view["character"]["name"]})
+        if view is None:
+            raise not_found("character", character_id)
+        kills = await kill_views.entity_kills(request.app[STORE], conn, "character", character_id)
+    return render.page("character.html", request,
+                       {**view, "title": view["character"]["name"], "kills": kills})
 
 
 async def search_page(request: web.Request) -> web.Response:

@@ -112,3 +112,47 @@ def parse_search(query: MultiMapping[str]) -> str | None:
     if "\x00" in text:
         raise Problem(400, "q must not contain NUL characters")
     return text or None
+
+
+MAX_KILLS: Final = 1000
+DEFAULT_KILLS: Final = 100
+# The export's query parameters: a misspelt filter must not quietly export every kill.
+EXPORT_PARAMETERS: Final = ("after", "limit", "character_id", "corporation_id", "alliance_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """Which kills `GET /api/killmails` asks for: ids above `after`, at most `limit`, one entity's."""
+
+    after: int
+    limit: int
+    kind: Kind | None = None
+    entity_id: int | None = None
+
+
+def _known_only(query: MultiMapping[str], known: tuple[str, ...]) -> None:
+    unknown = sorted({name for name in query if name not in known})
+    if unknown:
+        raise Problem(400, f"unknown parameter {_shown(unknown[0])}; this endpoint takes {', '.join(known)}")
+
+
+def parse_export(query: MultiMapping[str]) -> Export:
+    """`after` (a killmail id, 0 for the first), `limit` (1 to 1000) and at most one of `character_id`,
+    `corporation_id`, `alliance_id`; anything else is a 400."""
+    _known_only(query, EXPORT_PARAMETERS)
+    after = _whole(query, "after", 0, 0, MAX_ID)
+    limit = _whole(query, "limit", DEFAULT_KILLS, 1, MAX_KILLS)
+    filters = [(kind, text) for kind in KINDS if (text := single(query, f"{kind}_id")) is not None]
+    if len(filters) > 1:
+        raise Problem(400, "give at most one of character_id, corporation_id, alliance_id, got "
+                           + " and ".join(f"{kind}_id" for kind, _ in filters))
+    if not filters:
+        return Export(after, limit)
+    kind, text = filters[0]
+    return Export(after, limit, kind, parse_id(text, f"{kind}_id"))
+
+
+def parse_before(query: MultiMapping[str]) -> int | None:
+    """`before`: list kills with ids below this one (None when absent: from the newest)."""
+    text = single(query, "before")
+    return None if text is None else parse_id(text, "before")

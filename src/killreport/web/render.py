@@ -47,6 +47,11 @@ def web_url(value: str | None) -> str | None:
     return markup.external_target(value) if value else None
 
 
+def isk(value: float | None) -> str:
+    """An ISK value for people: thousands separated, two decimals, or "-"."""
+    return "-" if value is None else f"{value:,.2f} ISK"
+
+
 def when(value: dt.datetime | None) -> str:
     """A time for people: UTC, to the second."""
     return "-" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -72,7 +77,8 @@ def setup(app: web.Application, *, images: bool = False) -> None:
         undefined=jinja2.StrictUndefined, auto_reload=False, trim_blocks=True, lstrip_blocks=True,
         default_helpers=False)
     filters: dict[str, Callable[..., Any]] = {"cell": cell, "when": when, "as_rows": as_rows,
-                                              "web_url": web_url, "eve": eve, "eve_inline": eve_inline}
+                                              "web_url": web_url, "eve": eve, "eve_inline": eve_inline,
+                                              "isk": isk}
     env.filters.update(filters)
     env.globals["images"] = images
     env.globals["image_url"] = image_url

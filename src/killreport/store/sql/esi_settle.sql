@@ -5,6 +5,9 @@
 -- Downtime: p_unavailable (ESI said it cannot reach the game server) marks ESI down; a /status
 -- answer with p_up_since (open to all: its start_time), or a probe's non-error answer, clears it.
 -- Back up, the error window is unknown again: the first request is a lone probe.
+-- Route caps: p_hidden (rules.hidden_limit: a 429 naming no bucket and no Retry-After) on a route
+-- with a cap (p_cap) cuts its share by p_cap_cut (down to p_cap_min_factor) until p_cap_recover from now, and
+-- moves its next request later; it pauses no other route.
 CREATE OR REPLACE FUNCTION esi_settle(
     p_lease bigint, p_route text, p_status integer, p_is_error boolean, p_remain integer,
     p_reset double precision, p_group text, p_limit integer, p_window double precision,
@@ -14,12 +17,20 @@ CREATE OR REPLACE FUNCTION esi_settle(
     p_unavailable boolean, p_up_since double precision, p_fresh double precision,
     p_status_route text, p_status_poll double precision, p_daily_at double precision,
     p_daily_every double precision, p_daily_lead double precision, p_daily_max double precision,
-    p_now double precision DEFAULT NULL
+    p_cap double precision, p_hidden boolean, p_cap_recover double precision,
+    p_cap_min_factor double precision, p_cap_cut double precision, p_now double precision DEFAULT NULL
 ) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     t double precision := coalesce(p_now, extract(epoch FROM clock_timestamp()));
     b esi_budget;
     k esi_buckets;
+    -- The capped route's row, as scalars: a %ROWTYPE of a table a later migration creates would not
+    -- compile when an earlier one loads this file.
+    c_route text;
+    c_next double precision;
+    c_factor double precision;
+    c_reduced double precision;
+    f double precision;
     g text;
     mapped text;
     new_end double precision;
@@ -68,6 +79,16 @@ BEGIN
         b.paused_until := greatest(b.paused_until, t + pause); b.pause_reason := 'error limit (420)';
         wake := true;
     END IF;
+    IF p_cap IS NOT NULL AND p_hidden THEN
+        SELECT x.route, x.next_at, x.factor, x.reduced_until INTO c_route, c_next, c_factor, c_reduced
+            FROM esi_route_caps x WHERE x.route = p_route FOR UPDATE;
+        f := CASE WHEN c_route IS NOT NULL AND t < c_reduced THEN c_factor ELSE 1 END;
+        f := greatest(f * p_cap_cut, p_cap_min_factor);
+        INSERT INTO esi_route_caps AS x (route, next_at, factor, reduced_until, hits)
+        VALUES (p_route, t + 1 / (p_cap * f), f, t + p_cap_recover, 1)
+        ON CONFLICT (route) DO UPDATE SET next_at = EXCLUDED.next_at,
+            factor = EXCLUDED.factor, reduced_until = EXCLUDED.reduced_until, hits = x.hits + 1;
+    END IF;
     IF p_group IS NOT NULL THEN
         g := p_group;
         -- Groups almost never change: write the map only when it does, not on every response.
@@ -99,7 +120,7 @@ BEGIN
             remaining = k.remaining, paused_until = k.paused_until, spends = k.spends,
             reported_at = k.reported_at
         WHERE x.grp = g;
-    ELSIF p_status = 429 THEN
+    ELSIF p_status = 429 AND NOT (p_cap IS NOT NULL AND p_hidden) THEN
         b.paused_until := greatest(b.paused_until, t + coalesce(p_retry, p_pause_429));
         b.pause_reason := '429 without a group';
     END IF;

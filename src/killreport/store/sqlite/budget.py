@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.domain.budget import BudgetSnapshot
-from killreport.domain.budget_rules import Bucket, LeaseRec, Rules, State, snapshot_of
+from killreport.domain.budget_rules import Bucket, LeaseRec, RouteCap, Rules, State, snapshot_of
 from killreport.store.sqlite.tables import esi_budget_state
 
 log = structlog.get_logger("killreport.budget")
@@ -70,8 +70,13 @@ def state_from_json(text: str) -> State:
         buckets={g: _bucket(b) for g, b in dict(get("buckets")).items()}, routes=dict(get("routes")),
         next_id=get("next_id"), unavailable_at=_float_or_none(get("unavailable_at")),
         up_since=float(get("up_since")), status_next=float(get("status_next")),
-        status_up=get("status_up"),
+        status_up=get("status_up"), caps={r: _cap(c) for r, c in dict(get("caps")).items()},
     )
+
+
+def _cap(raw: dict[str, Any]) -> RouteCap:
+    return RouteCap(route=raw["route"], next_at=float(raw["next_at"]), factor=float(raw["factor"]),
+                    reduced_until=float(raw["reduced_until"]), hits=int(raw["hits"]))
 
 
 _b = esi_budget_state.c

@@ -1,0 +1,159 @@
+"""The killmail reads' plans on both dialects: each statement starts from an index, none reads a table whole.
+
+Each test EXPLAINs the very statement store/killmail_reads.py runs (PostgreSQL's EXPLAIN, SQLite's
+EXPLAIN QUERY PLAN), bound with the values it runs with, on a database holding thousands of kills
+(tests/store/killmail_volume.py) after ANALYZE: with a handful of rows a planner reads tables whole
+whatever the indexes, so the plans are read where choosing matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+import pytest
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from killreport.ids import Kind
+from killreport.store import dialects
+from killreport.store import killmail_reads as reads
+from tests import services
+from tests.store.conftest import DIALECTS
+from tests.store.killmail_volume import ALLIANCES, CORPORATIONS, FIRST_ID, KILLS, PILOTS, fill
+from tests.stores import engine_for, migrated_engine
+
+WHO: dict[Kind, tuple[int, str]] = {
+    "character": (PILOTS[7], "killmail_participants_character_id"),
+    "corporation": (CORPORATIONS[7], "killmail_participants_corporation_id"),
+    "alliance": (ALLIANCES[1], "killmail_participants_alliance_id"),
+}
+# SQLite's names of the primary keys; the page a statement materialized and the bound ids are small.
+SQLITE_NAMES = {"killmails_pkey": "INTEGER PRIMARY KEY",
+                "killmail_participants_pkey": "sqlite_autoindex_killmail_participants_1"}
+SMALL_SCANS = ("SCAN page", "SCAN u ")
+MIDDLE = FIRST_ID + KILLS // 2
+PAGE_IDS = [FIRST_ID + 5, FIRST_ID + 77, FIRST_ID + 2000]
+
+
+async def _filled(url: str) -> None:
+    async with migrated_engine(url) as engine, engine.begin() as conn:
+        await fill(conn)
+
+
+@pytest.fixture(scope="module")
+def volume_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A PostgreSQL database and a SQLite file holding the same many kills, analysed (kept for the module)."""
+    name = services.unique_name("kr_plans")
+    pg_url = asyncio.run(services.create_database(name))
+    path = tmp_path_factory.mktemp("plans") / "kills.db"
+    try:
+        asyncio.run(_filled(pg_url))
+        asyncio.run(_filled(f"sqlite:///{path}"))
+        yield {"postgresql": pg_url, "sqlite": f"sqlite:///{path}"}
+    finally:
+        asyncio.run(services.drop_database(name))
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+@pytest.fixture(params=DIALECTS)
+async def conn(request: pytest.FixtureRequest, volume_urls: dict[str, str]) -> AsyncIterator[AsyncConnection]:
+    """A connection to the many kills, on each dialect."""
+    engine = engine_for(volume_urls[request.param])
+    try:
+        async with engine.connect() as opened:
+            yield opened
+    finally:
+        await engine.dispose()
+
+
+async def explain(conn: AsyncConnection, how: str, statement: Select[Any],
+                  params: Mapping[str, Any] | None = None) -> list[Any]:
+    """The rows of `how` (EXPLAIN, EXPLAIN QUERY PLAN) on `statement` bound with `params`."""
+    compiled = statement.compile(dialect=conn.dialect)
+    bound = compiled.construct_params(dict(params or {}))
+    values = tuple(bound[name] for name in compiled.positiontup or ())
+    return list(await conn.exec_driver_sql(f"{how} {compiled}", values))
+
+
+async def plan(conn: AsyncConnection, statement: Select[Any],
+               params: Mapping[str, Any] | None = None) -> list[str]:
+    """The plan of `statement` bound with `params`: PostgreSQL's lines, or SQLite's details."""
+    if conn.dialect.name == "sqlite":
+        return [str(row[3]) for row in await explain(conn, "EXPLAIN QUERY PLAN", statement, params)]
+    return [str(row[0]) for row in await explain(conn, "EXPLAIN", statement, params)]
+
+
+def assert_indexed(lines: list[str], conn: AsyncConnection, *indexes: str) -> None:
+    """Every table is reached through an index, each of `indexes` among them; none is read whole."""
+    shown = "\n".join(lines)
+    if conn.dialect.name == "postgresql":
+        assert "Seq Scan" not in shown, shown
+        for index in indexes:
+            assert f" using {index} " in shown or f" on {index} " in shown, shown
+        return
+    # SQLite: SCAN is a whole table, unless it is the materialized page or the bound id list.
+    scans = [line for line in lines if line.startswith("SCAN ") and not line.startswith(SMALL_SCANS)]
+    assert scans == [], shown
+    for index in indexes:
+        assert SQLITE_NAMES.get(index, index) in shown, shown
+
+
+async def test_a_kill_is_read_by_its_key(conn: AsyncConnection) -> None:
+    idioms = dialects.of(conn)
+    assert_indexed(await plan(conn, reads.kill_statement(MIDDLE)), conn, "killmails_pkey")
+    participants = await plan(conn, reads.participants_statement(idioms), {"ids": idioms.id_list([MIDDLE])})
+    assert_indexed(participants, conn, "killmail_participants_pkey")
+
+
+async def test_the_export_reads_the_key_from_after(conn: AsyncConnection) -> None:
+    assert_indexed(await plan(conn, reads.export_statement(MIDDLE, 100)), conn, "killmails_pkey")
+
+
+@pytest.mark.parametrize("kind", list(WHO))
+@pytest.mark.parametrize("victim", [False, True], ids=["attacker", "victim"])
+async def test_the_filtered_export_reads_the_entity_index(conn: AsyncConnection, kind: Kind,
+                                                          victim: bool) -> None:
+    entity_id, index = WHO[kind]
+    lines = await plan(conn, reads.export_ids_statement(FIRST_ID, 100, kind, entity_id, victim))
+    assert_indexed(lines, conn, index)
+
+
+async def test_the_filtered_export_reads_its_kills_and_participants_by_key(conn: AsyncConnection) -> None:
+    idioms = dialects.of(conn)
+    bound = {"ids": idioms.id_list(PAGE_IDS)}
+    assert_indexed(await plan(conn, reads.listed_statement(idioms), bound), conn, "killmails_pkey")
+    assert_indexed(await plan(conn, reads.participants_statement(idioms), bound), conn,
+                   "killmail_participants_pkey")
+
+
+@pytest.mark.parametrize("kind", list(WHO))
+@pytest.mark.parametrize("losses", [False, True], ids=["kills", "losses"])
+@pytest.mark.parametrize("before", [None, MIDDLE], ids=["newest", "older"])
+async def test_kills_and_losses_read_the_entity_index_then_keys(conn: AsyncConnection, kind: Kind,
+                                                                 losses: bool, before: int | None) -> None:
+    entity_id, index = WHO[kind]
+    page = reads.involving_ids(kind, entity_id, losses=losses, before=before, limit=50)
+    lines = await plan(conn, reads.summary_statement(page))
+    assert_indexed(lines, conn, index, "killmails_pkey", "killmail_participants_pkey")
+
+
+async def test_recent_kills_read_the_key_backward_and_stop_at_the_limit(conn: AsyncConnection) -> None:
+    page = reads.recent_ids(50)
+    if conn.dialect.name == "postgresql":
+        lines = await plan(conn, reads.summary_statement(page))
+        assert_indexed(lines, conn, "killmails_pkey", "killmail_participants_pkey")
+        assert any("Index Only Scan Backward using killmails_pkey" in line for line in lines), lines
+        return
+    # SQLite names the walk of a rowid table's own b-tree SCAN even when ORDER BY rowid DESC LIMIT
+    # stops it after the page: its plan shows no sort of the page, and its program starts at the
+    # last row (Last), steps backward (Prev) and counts the limit down (DecrJumpZero).
+    walk = await plan(conn, select(page))
+    assert "SCAN killmails" in walk and not any("TEMP B-TREE" in line for line in walk), walk
+    opcodes = [str(row[1]) for row in await explain(conn, "EXPLAIN", select(page))]
+    assert {"Last", "Prev", "DecrJumpZero"} <= set(opcodes) and "Next" not in opcodes, opcodes
+    rest = await plan(conn, reads.summary_statement(page))
+    assert_indexed([line for line in rest if line != "SCAN killmails"], conn, "killmails_pkey",
+                   "killmail_participants_pkey")
