@@ -10,8 +10,10 @@ import json
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from killreport.runner_lock import holder
 from killreport.sim.feed import FIRST_SEQUENCE
 from killreport.sim.testing import running_sim
+from killreport.store.sqlite.engine import path_of
 from tests.cluster import cli, command, embedded_env
 from tests.kill_truth import (
     FEED_OPTIONS,
@@ -56,6 +58,7 @@ async def test_killmail_feed_false_keeps_run_off_the_feed(db_url: str) -> None:
     async with running_sim(alliances=2, latency_ms=1) as sim:
         env = embedded_env(db_url, sim.base_url, KILLMAIL_FEED="false", R2Z2_URL=sim.r2z2_url)
         async with command(env, "run") as runner:
+            await until_held(db_url)
             done = await cli(env, "sync-all", "--wait", timeout_s=120)
             assert done.code == 0 and "the runner works them" in done.err, done.err[-2000:]
         assert runner.returncode == 0, runner.log[-2000:]
@@ -83,3 +86,12 @@ async def until_count(engine: AsyncEngine, count: int, within_s: float = 60.0) -
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"fewer than {count} kills within {within_s} s")
+
+
+async def until_held(db_url: str, within_s: float = 30.0) -> None:
+    """Wait until a runner holds the file (a process needs a moment to start and take the lock)."""
+    for _ in range(int(within_s / 0.1)):
+        if holder(path_of(db_url)) is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no runner took {db_url} within {within_s} s")
