@@ -19,7 +19,7 @@ import structlog
 
 from killreport.domain.killmail import Kill, Package, Rejected, Zkb
 from killreport.ids import Kind
-from killreport.queue.broker import BrokerError, JobQueue
+from killreport.queue.broker import BrokerError, Publisher
 from killreport.store.interface import Store
 from killreport.sync.enqueue import publish_unpublished
 
@@ -29,7 +29,7 @@ log = structlog.get_logger("killreport.killfeed")
 class StoredKillmails:
     """The feed's kills, cursor, holes, head and errors in `store`; discoveries published on `queue`."""
 
-    def __init__(self, store: Store, queue: JobQueue) -> None:
+    def __init__(self, store: Store, queue: Publisher) -> None:
         self._store, self._queue = store, queue
         self._k = store.killmails
 

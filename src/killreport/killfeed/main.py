@@ -23,7 +23,7 @@ from killreport.backfill.shared_pace import StoredPace
 from killreport.config import Settings
 from killreport.killfeed.adapter import StoredKillmails
 from killreport.killfeed.lease import Place, take
-from killreport.queue.broker import BrokerError, JobQueue
+from killreport.queue.broker import BrokerError, Publisher
 from killreport.r2z2 import Follower, Policy, R2z2Client, aiohttp_transport
 from killreport.services import database
 from killreport.store.interface import Store
@@ -43,7 +43,7 @@ async def follow_alone(settings: Settings, stop: asyncio.Event, ready: asyncio.E
         await run(settings, stop, store=store, queue=queue, ready=ready, start_at=start_at)
 
 
-async def run(settings: Settings, stop: asyncio.Event, *, store: Store, queue: JobQueue,
+async def run(settings: Settings, stop: asyncio.Event, *, store: Store, queue: Publisher,
               ready: asyncio.Event | None = None, start_at: int | None = None) -> None:
     """Stand by, follow while this process holds the place, until `stop`; `ready` once it can.
 
@@ -65,9 +65,10 @@ async def run(settings: Settings, stop: asyncio.Event, *, store: Store, queue: J
 
 
 class Following:
-    """What a follower is made of, but its pace of stopping: the feed, the store, the broker."""
+    """What every follower of this process is made of: the feed's client, the store, the broker (to
+    publish what the kills name), a first start's number."""
 
-    def __init__(self, client: R2z2Client, store: Store, queue: JobQueue, start_at: int | None) -> None:
+    def __init__(self, client: R2z2Client, store: Store, queue: Publisher, start_at: int | None) -> None:
         self.client, self.store, self.queue, self.start_at = client, store, queue, start_at
 
     def follower(self, settings: Settings, halt: asyncio.Event) -> Follower:
