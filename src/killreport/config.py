@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     r2z2_url: str = _option("https://r2z2.zkillboard.com", "zKillboard's R2Z2 kill feed, or the simulator's "
                             "(`killreport sim` serves it under /r2z2 on its own port)")
     r2z2_max_rps: int = _option(10, "requests a second to R2Z2, for every process together", ge=1, le=100)
+    killmail_feed: bool = _option(
+        True, "`killreport run` follows the R2Z2 kill feed beside the scheduler and the worker; false: "
+        "it does not (`killreport killmails follow` is the distributed mode's follower)")
     retry_delays_s: tuple[int, ...] = _option(
         (5, 30, 120, 600), "retry tiers (changing them needs the old retry queues deleted)")
     max_attempts: int = _option(5, "transient failures before dead-lettering", ge=1)
@@ -194,6 +197,12 @@ class Settings(BaseSettings):
     def _rabbitmq_url_shape(cls, value: str) -> str:
         """RABBITMQ_URL must be an AMQP URL every library splits the same way."""
         return check_url(value, RABBITMQ_SCHEMES)
+
+    @field_validator("r2z2_url")
+    @classmethod
+    def _r2z2_url_shape(cls, value: str) -> str:
+        """R2Z2_URL must be an HTTP(S) URL every library splits the same way."""
+        return check_url(value, ("https://", "http://"))
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """What repr() and str() show: every field, URLs with their passwords masked."""

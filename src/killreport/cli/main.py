@@ -58,7 +58,8 @@ def run(argv: list[str]) -> int:
     """Run a command line and return its exit code; prints one line on any expected failure."""
     level = _log_level()
     # Long-running processes let their libraries' reconnect warnings through: an operator needs them.
-    configure_logging(level, quiet_libraries=argv[:1] not in (["worker"], ["scheduler"], ["run"]))
+    configure_logging(level, quiet_libraries=argv[:1] not in (["worker"], ["scheduler"], ["run"],
+                                                                      ["killmails"]))
     use_fast_event_loop()
     try:
         result = build_app()(argv, exit_on_error=False, print_error=False,

@@ -2,7 +2,9 @@
 
     Follower ──► follow.next_step / pace ──► R2z2Client ──► Transport(FeedRequest) -> FeedResponse
        │         (pure: what to ask, when)                  (AiohttpTransport, or a fake in tests)
-       └──► KillmailStore (domain.kill_store): save, record_hole, refresh_zkb, load_cursor
+       ├──► FeedPace (domain.kill_store): R2Z2's cap and pauses, shared by every process (the
+       │    store's, killfeed/adapter.py; MemoryPace in this process's memory)
+       └──► KillmailStore (domain.kill_store): the cursor, save, holes, refresh_zkb, head and errors
 
     PacedFeed (paced.py: the back-fill's day files) ──► FeedPace (domain.kill_store, shared by every
     process) and R2z2Client; a raw day file is located, not built (raw.py)
@@ -40,6 +42,7 @@ from killreport.r2z2.errors import (
 )
 from killreport.r2z2.follow import Policy
 from killreport.r2z2.follower import Follower
+from killreport.r2z2.pace import MemoryPace
 from killreport.r2z2.raw import RawDay
 from killreport.r2z2.transport import (
     AiohttpTransport,
@@ -57,6 +60,7 @@ __all__ = [
     "Follower",
     "Forbidden",
     "MalformedBody",
+    "MemoryPace",
     "NotFound",
     "Policy",
     "R2z2Client",
