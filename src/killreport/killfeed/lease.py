@@ -18,7 +18,7 @@ import os
 import socket
 
 import structlog
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.config import Settings
@@ -27,7 +27,9 @@ from killreport.store.interface import Store
 from killreport.worker.runner import Backoff
 
 log = structlog.get_logger("killreport.killfeed")
-_FAILURES = (DBAPIError, OSError, TimeoutError)
+# PendingRollbackError: the lock's connection broke inside a statement (a restarted server); it is
+# beyond use, and a failure like the others (seen in tests/integration/test_killmail_follow.py).
+_FAILURES = (DBAPIError, PendingRollbackError, OSError, TimeoutError)
 
 
 def holder_name() -> str:
