@@ -13,7 +13,7 @@ import asyncio
 import copy
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from sqlalchemy import func, select
@@ -35,9 +35,15 @@ def expected_kills(documents: Sequence[Mapping[str, Any]]) -> dict[int, Kill]:
     return {int(d["killmail_id"]): Kill.of(Package.model_validate_json(json.dumps(d))) for d in documents}
 
 
-async def diff_kills(engine: AsyncEngine, documents: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Every difference between the stored kills (and participants) and the truth's; empty: equal."""
+async def diff_kills(engine: AsyncEngine, documents: Sequence[Mapping[str, Any]],
+                     from_day_files: Collection[int] = ()) -> list[str]:
+    """Every difference between the stored kills (and participants) and the truth's; empty: equal.
+
+    `from_day_files`: kills expected from R2Z2's raw day files (a back-fill): their bodies, no zkb."""
     wanted = expected_kills(documents)
+    for killmail_id in from_day_files:
+        kill = wanted[killmail_id]
+        wanted[killmail_id] = Kill(killmail_id, kill.hash, kill.esi, zkb=None, source="history")
     async with engine.connect() as conn:
         rows = {r["killmail_id"]: dict(r) for r in (await conn.execute(select(t.killmails))).mappings()}
         people = (await conn.execute(select(t.killmail_participants)

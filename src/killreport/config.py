@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     r2z2_url: str = _option("https://r2z2.zkillboard.com", "zKillboard's R2Z2 kill feed, or the simulator's "
                             "(`killreport sim` serves it under /r2z2 on its own port)")
     r2z2_max_rps: int = _option(10, "requests a second to R2Z2, for every process together", ge=1, le=100)
+    r2z2_retention_s: float = _option(
+        43200.0, "a follower whose newest kill was uploaded longer ago than this (R2Z2 keeps its files "
+        "about a day) starts again from the feed's head and fills the gap from the day files", gt=0)
     killmail_feed: bool = _option(
         True, "`killreport run` follows the R2Z2 kill feed beside the scheduler and the worker; false: "
         "it does not (`killreport killmails follow` is the distributed mode's follower)")

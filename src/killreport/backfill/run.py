@@ -21,7 +21,7 @@ from killreport.backfill.plan import DayReport, batches, difference, is_over, pl
 from killreport.domain.killmail import Kill, Killmail, Source
 from killreport.esi.client import EsiClient
 from killreport.esi.errors import MalformedResponse, PermanentError, TransientError
-from killreport.queue.broker import JobQueue
+from killreport.queue.broker import Publisher
 from killreport.r2z2.paced import PacedFeed
 from killreport.r2z2.raw import RawDay
 from killreport.store.interface import Store
@@ -41,12 +41,15 @@ class Options:
     esi_parallel: int = 8
     esi_tries: int = 3
     esi_retry_s: float = 2.0
+    # Also a day that is not over, when the feed has its list (the gap filler's: the real feed lists
+    # a day once it is over, so this changes nothing there; a feed serving today's list is used).
+    open_days: bool = False
 
 
 class Backfill:
     """Back-fills days into the store; `progress` hears of every batch and of every day's end."""
 
-    def __init__(self, store: Store, feed: PacedFeed, esi: EsiClient | None, queue: JobQueue, *,
+    def __init__(self, store: Store, feed: PacedFeed, esi: EsiClient | None, queue: Publisher, *,
                  progress: Callable[[DayReport], None], options: Options | None = None,
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         self._store, self._feed, self._esi, self._queue = store, feed, esi, queue
@@ -59,7 +62,7 @@ class Backfill:
         reports = []
         for day in day_list:
             report = DayReport(day)
-            if not is_over(day, self._now()):
+            if not self._options.open_days and not is_over(day, self._now()):
                 report.status = "not over"
             elif not should_run(day in finished, redo):
                 _earlier(report, finished[day])

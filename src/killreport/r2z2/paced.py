@@ -47,6 +47,10 @@ class PacedFeed:
         """history/raw/{day}.json (None: no raw file for the day)."""
         return await self._paced(lambda: self._client.raw_day(day))
 
+    async def head(self) -> int:
+        """ephemeral/sequence.json: the head pointer."""
+        return await self._paced(self._client.sequence)
+
     async def totals(self) -> dict[str, int]:
         """history/totals.json."""
         return await self._paced(self._client.totals)

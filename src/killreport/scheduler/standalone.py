@@ -46,7 +46,7 @@ async def _run_parts(settings: Settings, stop: asyncio.Event, ready: asyncio.Eve
              asyncio.create_task(worker.run(settings, KINDS, stop, consuming, exposed, shared))]
     if settings.killmail_feed:
         parts.append(asyncio.create_task(killfeed.run(settings, stop, store=shared.store, queue=shared.broker,
-                                                      ready=following)))
+                                                      esi=shared.esi.client, ready=following)))
     else:
         following.set()
     both = asyncio.create_task(_all((scheduling, consuming, following), ready))

@@ -434,6 +434,11 @@ class KillmailQueries(Protocol):
         """Record a back-fill day's progress (what is given), count its stored kills; return the row."""
         ...
 
+    async def restart_from_head(self, conn: AsyncConnection, cursor: int, days: list[str]) -> None:
+        """The follower was away longer than the feed keeps its files: go on from `cursor` (past the
+        head) and want `days` (YYYYMMDD) from the day files, finished ones again."""
+        ...
+
     async def backfill_days(self, conn: AsyncConnection) -> list[BackfillDay]:
         """Every back-filled day, newest first."""
         ...

@@ -34,6 +34,7 @@ from killreport.store.killmail_progress import (
     pace,
     pause_pace,
     reserve_pace,
+    restart_from_head,
 )
 from killreport.store.killmail_reads import export, involving, killmail, recent
 
@@ -41,7 +42,7 @@ __all__ = [
     "BackfillDay", "FeedState", "Pace", "backfill_day", "backfill_days", "calm_pace", "export", "feed_state",
     "fill_hole", "follow_heartbeat", "follow_release", "follow_unlock", "held", "holes", "involving",
     "killmail", "load_cursor", "note_error", "note_head", "pace", "pause_pace", "recent", "record_hole",
-    "refresh_zkb", "reserve_pace", "save", "try_follow_lock",
+    "refresh_zkb", "reserve_pace", "restart_from_head", "save", "try_follow_lock",
 ]
 
 
