@@ -45,12 +45,13 @@ class Releaser:
     async def _release(self, kind: Kind, elapsed_s: float) -> int:
         ctx, min_age = self._ctx, self._ctx.min_age_s(kind)
         async with ctx.store.connect() as conn:
-            due = await ctx.store.schedule.due_count(conn, kind, min_age)
+            history = ctx.settings.history
+            due = await ctx.store.schedule.due_count(conn, kind, min_age, history=history)
             if not due:
                 return 0
             share = release_count(due, await self._tracked_count(conn, kind), min_age, elapsed_s,
                                   ctx.settings.refresh_spread)
-            ids = await ctx.store.schedule.due_ids(conn, kind, min_age, share)
+            ids = await ctx.store.schedule.due_ids(conn, kind, min_age, share, history=history)
         # skip_fresh: a copy stored since the read above is not queued; the pending set dedups the rest.
         return await enqueue(ctx.store, ctx.broker, kind, ids, skip_fresh=True)
 

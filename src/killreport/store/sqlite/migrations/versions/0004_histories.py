@@ -61,7 +61,7 @@ def upgrade() -> None:
     for table in _TABLES:
         for column in _history_columns():
             op.add_column(table, column)
-        op.execute(sa.text(f"UPDATE {table} SET {_PREFIX}wanted = 1"))
+        op.execute(sa.table(table, sa.column(f"{_PREFIX}wanted")).update().values({f"{_PREFIX}wanted": True}))
         op.create_index(f"{table}_history_due", table, [f"{_PREFIX}expires_at"],
                         sqlite_where=sa.text(f"{_PREFIX}wanted"))
     _records("corporation_history", "character_id", "corporation_id", holder_nullable=False)
