@@ -95,15 +95,20 @@ async def test_histories_follow_every_kind_of_move_and_answer_as_the_truth(db_ur
     assert stats["cache_violations"]["total"] == 0, (stats["cache_violations"], log[-3000:])
 
 
+@pytest.mark.timeout(900)
 async def test_a_lower_hidden_limit_is_found_and_the_copy_still_completes(db_url: str) -> None:
-    async with _simulated(alliances=6, history_per_min=60, seed=7) as sim, _store(db_url) as store, \
+    # About 70 histories: more than the limit lets through in the first minute. Once found, the cut
+    # caps (down to 1/64 of 4/s a route, for Rules.cap_recover_s) let the rest through slowly.
+    async with _simulated(alliances=5, history_per_min=60, seed=7) as sim, _store(db_url) as store, \
             command(_env(db_url, sim.base_url), "run"):
         await until_equal(store.engine, sim, within_s=120)
         cut = await _until_cut(db_url, sim, within_s=120)
-        await until_histories_equal(store, sim, within_s=300)
+        await until_histories_equal(store, sim, within_s=480)
         stats = await sim.control.stats()
     hits = stats["hidden_limit"]["total"]
-    assert 0 < hits <= 0.1 * _history_requests(stats), (hits, _history_requests(stats))
+    # Each headerless 429 halves its route's cap (six halvings reach the floor); a few more are
+    # refused while requests sent before a cut are in flight.
+    assert 0 < hits <= 32, (hits, stats["hidden_limit"])
     assert cut["factor"] < 1 and cut["hits"] >= 1, cut
     assert "420" not in _statuses(stats), stats["by_route"]
     assert stats["cache_violations"]["total"] == 0, stats["cache_violations"]
