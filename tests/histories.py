@@ -9,18 +9,49 @@ import asyncio
 import datetime as dt
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import select
 
 from killreport.domain import history
 from killreport.domain.models import AllianceHistory, CorporationHistory
-from killreport.sim.testing import RunningSim
+from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
 from killreport.store.interface import Store
 
 Stays = dict[int, list[history.Interval]]
+
+# Caches a thousand times shorter than ESI's; characters' and their histories' shorter still (the
+# end-to-end tests wait on them): a character period is 34.6 s, a corporation history's 17.3 s.
+SCALE = 0.001
+ALLIANCE_S = 3600 * SCALE
+CHARACTER_S = 86400 * 0.0004
+# Every kind of mutation the simulator makes (docs/simulator.md).
+MUTATIONS = ["hop", "ceo", "members", "rename", "found_alliance", "disband_alliance", "close_corporation",
+             "move_character", "biomass_character", "executor"]
+HISTORY_ROUTES = ("GET /characters/{character_id}/corporationhistory",
+                  "GET /corporations/{corporation_id}/alliancehistory")
+
+
+@asynccontextmanager
+async def simulated(alliances: int, history_per_min: int, seed: int) -> AsyncIterator[RunningSim]:
+    """A simulator with those caches and the hidden history limit at `history_per_min`."""
+    scales = (("character", 0.0004), ("corporation_history", 0.0002))
+    async with running_sim(alliances=alliances, cache_scale=SCALE, seed=seed, route_cache_scales=scales,
+                           history_per_min=history_per_min, latency_ms=5, jitter_ms=5) as sim:
+        yield sim
+
+
+def history_requests(stats: Mapping[str, Any]) -> int:
+    """History requests the simulator answered, any status."""
+    return sum(n for route in HISTORY_ROUTES for n in stats["by_route"].get(route, {}).values())
+
+
+def statuses(stats: Mapping[str, Any]) -> set[str]:
+    """Every status the simulator answered with."""
+    return {status for by_status in stats["by_route"].values() for status in by_status}
 
 
 async def truth_stays(sim: RunningSim) -> tuple[Stays, Stays]:

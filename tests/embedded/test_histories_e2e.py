@@ -12,30 +12,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from killreport.sim.testing import RunningSim, running_sim
+from killreport.sim.testing import RunningSim
 from killreport.store import migrate
 from killreport.store.interface import Store
 from tests.cluster import cli, command, embedded_env
-from tests.histories import check_answers, until_histories_equal
+from tests.histories import (
+    ALLIANCE_S,
+    CHARACTER_S,
+    MUTATIONS,
+    check_answers,
+    history_requests,
+    simulated,
+    statuses,
+    until_histories_equal,
+)
 from tests.stores import as_store, engine_for
 from tests.truth import until_equal
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-
-SCALE = 0.001
-ALLIANCE_S = 3600 * SCALE
-CHARACTER_S = 86400 * 0.0004
-# Every kind of mutation the simulator makes (docs/simulator.md).
-MUTATIONS = ["hop", "ceo", "members", "rename", "found_alliance", "disband_alliance", "close_corporation",
-             "move_character", "biomass_character", "executor"]
-HISTORY_ROUTES = ("GET /characters/{character_id}/corporationhistory",
-                  "GET /corporations/{corporation_id}/alliancehistory")
 
 
 def _env(db_url: str, esi_url: str) -> dict[str, str]:
@@ -44,15 +44,6 @@ def _env(db_url: str, esi_url: str) -> dict[str, str]:
                         REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S),
                         REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
                         REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16")
-
-
-@asynccontextmanager
-async def _simulated(alliances: int, history_per_min: int, seed: int) -> AsyncIterator[RunningSim]:
-    # Characters' own caches and their histories' shortened further: the test waits on them.
-    scales = (("character", 0.0004), ("corporation_history", 0.0002))
-    async with running_sim(alliances=alliances, cache_scale=SCALE, seed=seed, route_cache_scales=scales,
-                           history_per_min=history_per_min, latency_ms=5, jitter_ms=5) as sim:
-        yield sim
 
 
 @asynccontextmanager
@@ -66,16 +57,8 @@ async def _store(db_url: str) -> AsyncIterator[Store]:
         await store.close()
 
 
-def _history_requests(stats: Mapping[str, Any]) -> int:
-    return sum(n for route in HISTORY_ROUTES for n in stats["by_route"].get(route, {}).values())
-
-
-def _statuses(stats: Mapping[str, Any]) -> set[str]:
-    return {status for by_status in stats["by_route"].values() for status in by_status}
-
-
 async def test_histories_follow_every_kind_of_move_and_answer_as_the_truth(db_url: str) -> None:
-    async with _simulated(alliances=8, history_per_min=300, seed=24) as sim, _store(db_url) as store, \
+    async with simulated(alliances=8, history_per_min=300, seed=24) as sim, _store(db_url) as store, \
             command(_env(db_url, sim.base_url), "run") as runner:
         await until_equal(store.engine, sim, within_s=120)
         await until_histories_equal(store, sim, within_s=120)
@@ -88,10 +71,10 @@ async def test_histories_follow_every_kind_of_move_and_answer_as_the_truth(db_ur
         stats = await sim.control.stats()
         log = runner.read_log()
     assert compared >= 2000, compared
-    assert _history_requests(stats) > 0
+    assert history_requests(stats) > 0
     assert stats["hidden_limit"]["total"] == 0, (stats["hidden_limit"], waited)
     assert stats["limit_violations"]["total"] == 0, stats["limit_violations"]
-    assert "420" not in _statuses(stats), stats["by_route"]
+    assert "420" not in statuses(stats), stats["by_route"]
     assert stats["cache_violations"]["total"] == 0, (stats["cache_violations"], log[-3000:])
 
 
@@ -99,7 +82,7 @@ async def test_histories_follow_every_kind_of_move_and_answer_as_the_truth(db_ur
 async def test_a_lower_hidden_limit_is_found_and_the_copy_still_completes(db_url: str) -> None:
     # About 70 histories: more than the limit lets through in the first minute. Once found, the cut
     # caps (down to 1/64 of 4/s a route, for Rules.cap_recover_s) let the rest through slowly.
-    async with _simulated(alliances=5, history_per_min=60, seed=7) as sim, _store(db_url) as store, \
+    async with simulated(alliances=5, history_per_min=60, seed=7) as sim, _store(db_url) as store, \
             command(_env(db_url, sim.base_url), "run"):
         await until_equal(store.engine, sim, within_s=120)
         cut = await _until_cut(db_url, sim, within_s=120)
@@ -110,7 +93,7 @@ async def test_a_lower_hidden_limit_is_found_and_the_copy_still_completes(db_url
     # refused while requests sent before a cut are in flight.
     assert 0 < hits <= 32, (hits, stats["hidden_limit"])
     assert cut["factor"] < 1 and cut["hits"] >= 1, cut
-    assert "420" not in _statuses(stats), stats["by_route"]
+    assert "420" not in statuses(stats), stats["by_route"]
     assert stats["cache_violations"]["total"] == 0, stats["cache_violations"]
 
 
