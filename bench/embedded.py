@@ -153,7 +153,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                        ESI_CONTACT="bench@killreport.invalid", ESI_MAX_INFLIGHT=str(args.max_inflight),
                        LOG_LEVEL="WARNING",
                        # The simulator has no daily downtime: a run spanning 11:00 UTC must not pause.
-                       ESI_DAILY_DOWNTIME="false", METRICS_PORT="0")
+                       ESI_DAILY_DOWNTIME="false", METRICS_PORT="0", KILLMAIL_FEED="false")
             if args.concurrency is not None:  # else the product's default (Settings.job_concurrency)
                 env["WORKER_CONCURRENCY"] = str(args.concurrency)
             cmd = _command(args)

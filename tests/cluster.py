@@ -20,21 +20,27 @@ from killreport.cli.main import run as run_command
 from killreport.store import migrate
 from tests import services
 
+# A closed port: an embedded process that tried RabbitMQ would fail at once, which the tests would see.
+NO_BROKER = "amqp://guest:guest@127.0.0.1:1/"
+NO_FEED = "http://127.0.0.1:1/r2z2"  # the same for R2Z2
+
 
 def env_for(pg_url: str, rabbit_url: str, esi_url: str, **extra: str) -> dict[str, str]:
     """The environment a killreport process needs to talk to these services."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ESI_", "DATABASE_", "RABBITMQ_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ESI_", "DATABASE_", "RABBITMQ_", "R2Z2_", "KILLMAIL_"))}
     env.update(DATABASE_URL=pg_url, RABBITMQ_URL=rabbit_url, ESI_BASE_URL=esi_url,
                ESI_CONTACT="tests@killreport.invalid", RETRY_DELAYS_S="[1, 2, 3]", LOG_LEVEL="WARNING",
                # The tests' simulators keep no daily downtime unless a test asks (running_sim): a run
                # that spans 11:00 UTC must not wait for one.
-               ESI_DAILY_DOWNTIME="false")
+               ESI_DAILY_DOWNTIME="false",
+               # `run` follows no kill feed unless a test asks (with its simulator's R2Z2_URL); were
+               # one turned on by mistake, it would find nothing listening here, not the real feed.
+               KILLMAIL_FEED="false", R2Z2_URL=NO_FEED)
     env.update(extra)
     return env
 
 
-# A closed port: an embedded process that tried RabbitMQ would fail at once, which the tests would see.
-NO_BROKER = "amqp://guest:guest@127.0.0.1:1/"
 
 
 def embedded_env(db_url: str, esi_url: str, **extra: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ _._known_level
 _._date_shape
 _._database_url_shape
 _._rabbitmq_url_shape
+_._r2z2_url_shape
 _._positive_caps
 _.isk
 _.loyalty_point

@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_ESI_HOST: Final = "esi.evetech.net"
-_URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url"})
+_URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url", "r2z2_url"})
 POSTGRES_SCHEMES: Final = ("postgresql+asyncpg://", "postgresql://", "postgres://")
 SQLITE_SCHEME: Final = "sqlite:///"
 DATABASE_SCHEMES: Final = (*POSTGRES_SCHEMES, SQLITE_SCHEME)
@@ -88,6 +88,15 @@ class Settings(BaseSettings):
         True, "pause every request but /status from 30 s before 11:00 UTC until /status shows ESI back "
         "(ESI's daily downtime, which the simulator keeps too); off only for an ESI without one "
         "(e.g. `killreport sim --daily-downtime-s 0`)")
+    r2z2_url: str = _option("https://r2z2.zkillboard.com", "zKillboard's R2Z2 kill feed, or the simulator's "
+                            "(`killreport sim` serves it under /r2z2 on its own port)")
+    r2z2_max_rps: int = _option(10, "requests a second to R2Z2, for every process together", ge=1, le=100)
+    r2z2_retention_s: float = _option(
+        43200.0, "a follower whose newest kill was uploaded longer ago than this (R2Z2 keeps its files "
+        "about a day) starts again from the feed's head and fills the gap from the day files", gt=0)
+    killmail_feed: bool = _option(
+        True, "`killreport run` follows the R2Z2 kill feed beside the scheduler and the worker; false: "
+        "it does not (`killreport killmails follow` is the distributed mode's follower)")
     retry_delays_s: tuple[int, ...] = _option(
         (5, 30, 120, 600), "retry tiers (changing them needs the old retry queues deleted)")
     max_attempts: int = _option(5, "transient failures before dead-lettering", ge=1)
@@ -194,6 +203,12 @@ class Settings(BaseSettings):
     def _rabbitmq_url_shape(cls, value: str) -> str:
         """RABBITMQ_URL must be an AMQP URL every library splits the same way."""
         return check_url(value, RABBITMQ_SCHEMES)
+
+    @field_validator("r2z2_url")
+    @classmethod
+    def _r2z2_url_shape(cls, value: str) -> str:
+        """R2Z2_URL must be an HTTP(S) URL every library splits the same way."""
+        return check_url(value, ("https://", "http://"))
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """What repr() and str() show: every field, URLs with their passwords masked."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from killreport.ids import KINDS, MAX_ID, Kind, is_valid_id
-from killreport.queue.broker import JobQueue
+from killreport.queue.broker import Publisher
 from killreport.store.interface import Store
 from killreport.sync.enqueue import enqueue
 
@@ -169,7 +169,7 @@ def parse_request(data: Any, *, default_wait_s: float, max_wait_s: float) -> tup
     return bounded_ids(data), bounded_wait(wait, max_wait_s)
 
 
-OpenQueue = Callable[[], Awaitable[JobQueue]]
+OpenQueue = Callable[[], Awaitable[Publisher]]
 
 
 async def look_up(store: Store, queue: OpenQueue, ids: Sequence[int], *, wait_s: float,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -10,6 +11,8 @@ from killreport.domain.routes import RouteStatus
 from killreport.queue.broker import QueueAdmin
 from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
+from killreport.store.killmail_lease import following, heartbeat_age_s
+from killreport.store.killmails import BackfillDay, FeedState
 from killreport.store.schedule import Leader
 
 HOUR_S: Final = 3600.0
@@ -69,4 +72,29 @@ async def status_data(store: Store, admin: QueueAdmin, budget: BudgetView) -> di
         "requests": totals,
         "freshness": await freshness_data(store),
         "scheduler": scheduler_data(leader),
+        "killmails": await killmail_data(store),
     }
+
+
+async def killmail_data(store: Store) -> dict[str, Any]:
+    """The kill feed (cursor, head, lag, holes, kept aside, last error, who follows) and the back-fill."""
+    async with store.connect() as conn:
+        feed = await store.killmails.feed_state(conn)
+        days = await store.killmails.backfill_days(conn)
+    return {"feed": feed_data(feed, dt.datetime.now(dt.UTC)), "backfill": backfill_data(days)}
+
+
+def feed_data(feed: FeedState, now: dt.datetime) -> dict[str, Any]:
+    """The feed's state, with how long ago the follower beat and the head was read, and whether a
+    follower still follows."""
+    return {**dataclasses.asdict(feed), "heartbeat_age_s": heartbeat_age_s(feed.heartbeat_at, now),
+            "head_seen_age_s": heartbeat_age_s(feed.head_seen_at, now),
+            "following": following(feed.holder, feed.heartbeat_at, now)}
+
+
+def backfill_data(days: list[BackfillDay]) -> dict[str, Any]:
+    """The back-fill's days in sum: how many, how many complete, kills listed and stored, the range."""
+    return {"days": len(days), "complete": sum(d.complete for d in days),
+            "listed": sum(d.listed for d in days), "stored": sum(d.stored for d in days),
+            "newest": days[0].day if days else None, "oldest": days[-1].day if days else None,
+            "incomplete": [d.day for d in days if d.finished_at is not None and not d.complete]}

@@ -18,8 +18,10 @@ ONE_OF_EACH = Counter({"database": 1, "broker": 1, "budget": 1, "esi": 1})
 
 async def test_run_holds_one_database_broker_esi_client_and_budget(tmp_path: Path) -> None:
     async with running_sim(alliances=3, latency_ms=1) as sim:
+        # The kill feed's follower too: it shares the store and the broker, and holds nothing more.
         settings = Settings(database_url=f"sqlite:///{tmp_path / 'run.db'}", esi_base_url=sim.base_url,
-                            esi_contact="tests@killreport.invalid", esi_daily_downtime=False)
+                            esi_contact="tests@killreport.invalid", esi_daily_downtime=False,
+                            r2z2_url=sim.r2z2_url, killmail_feed=True, _env_file=None)
         before = +HELD
         stop, ready = asyncio.Event(), asyncio.Event()
         running = asyncio.create_task(run_all(settings, stop, ready))

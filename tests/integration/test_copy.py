@@ -5,6 +5,7 @@ is one line that leaves the target as it was."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -16,11 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import Table, delete, func, inspect, select, text
+from sqlalchemy import Table, delete, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from killreport.changes import Change
 from killreport.config import sqlalchemy_url
+from killreport.domain.killmail import Rejected
 from killreport.queue.broker import DEAD_LETTER_QUEUE, DeadLetter
 from killreport.queue.rabbit import RabbitBroker
 from killreport.queue.table import TableQueue
@@ -28,11 +30,13 @@ from killreport.runner_lock import RunnerLock
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
 from killreport.store.copy import BATCH_ROWS, COPIED, NOT_COPIED, batches, snapshot
+from killreport.store.interface import Store
 from killreport.store.postgres import postgres_store
 from killreport.store.sqlite.engine import open_engine, path_of
 from killreport.store.sqlite.store import sqlite_store
 from tests import services
 from tests.cluster import NO_BROKER, Done, cli_here, embedded_env, env_for, migrated, workers
+from tests.kills import FACTION, NPC_CORPORATION, kill
 from tests.truth import diff_against_truth
 
 pytestmark = pytest.mark.timeout(300)
@@ -113,8 +117,24 @@ async def _extras(url: str) -> None:
                 Change("alliance", 1, "name", "Old", "New"), Change("corporation", 2, "ceo_id", None, 3),
                 Change("character", 4, "corporation_id", 5, 6)])
             await store.schedule.mark_sweep_started(conn)
+            await _kills(store, conn)
+            await conn.execute(insert(t.entity_snapshots).values(
+                kind="alliance", entity_id=1, day=dt.date(2026, 12, 1), member_count=40, corporation_count=2,
+                taken_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)))
     finally:
         await store.engine.dispose()
+
+
+async def _kills(store: Store, conn: AsyncConnection) -> None:
+    """A kill with its participants, a package kept aside, the feed's state, a hole, a back-fill day.
+
+    NPCs only: the kill queues nobody, so the pending rows the test counts stay the sync's."""
+    rejected = Rejected(sequence_id=9, killmail_id=8, hash="h8", reason="bad", body=b"{}")
+    npcs = kill(7, {"corporation_id": NPC_CORPORATION}, [{"faction_id": FACTION}])
+    await store.killmails.save(conn, [npcs], [rejected], 10)
+    await store.killmails.record_hole(conn, 10, 11)
+    await store.killmails.note_head(conn, 12)
+    await store.killmails.backfill_day(conn, "20261201", listed=1, finished=True)
 
 
 async def _check_rows_equal(source: str, target: str, *, complete: bool = True) -> None:

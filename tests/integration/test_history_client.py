@@ -72,9 +72,9 @@ async def test_every_history_reads_as_the_truth_after_every_kind_of_change() -> 
                 with pytest.raises(Deleted):
                     await esi.corporation_history(int(char_id))
                 continue
-            got = await esi.corporation_history(int(char_id))
-            assert isinstance(got, Fetched) and _rows(got) == rows
-            stays = employment(got.data)
+            answer = await esi.corporation_history(int(char_id))
+            assert isinstance(answer, Fetched) and _rows(answer) == rows
+            stays = employment(answer.data)
             assert stays[-1].end is None
             assert stays[-1].holder == truth["characters"][char_id]["corporation_id"]
         assert (await sim.control.stats())["cache_violations"]["total"] == 0

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from killreport.agent import user_agent
-from killreport.r2z2 import Follower, R2z2Client, aiohttp_transport
+from killreport.r2z2 import Follower, MemoryPace, R2z2Client, aiohttp_transport
 from killreport.r2z2.transport import FeedRequest, FeedResponse, Transport
 from killreport.sim.feed import FIRST_SEQUENCE
 from killreport.sim.testing import running_sim
@@ -56,7 +56,8 @@ async def test_every_kill_is_stored_once_under_the_cap_through_stale_404s_and_re
     async with running_sim(alliances=5, clock=clock, **options) as sim, aiohttp_transport() as transport:
         client = R2z2Client(Recording(transport, clock, seen), base_url=sim.r2z2_url,
                             user_agent=user_agent("tests@example.com"))
-        follower = Follower(client, store, max_rps=CAP, clock=clock, sleep=fake_sleep(clock))
+        follower = Follower(client, store, MemoryPace(CAP, clock), max_rps=CAP, clock=clock,
+                            sleep=fake_sleep(clock))
         rng, published = random.Random(7), dict[str, float]()
         for _ in range(25):
             for kill in await sim.control.publish_kills(rng.choice([1, 2, 3, 8, 20])):
@@ -70,9 +71,10 @@ async def test_every_kill_is_stored_once_under_the_cap_through_stale_404s_and_re
     assert set(store.saves.values()) == {1}, "every kill handed over exactly once"
     assert {k: z.model_dump(mode="json", by_alias=True, exclude_none=True) for k, z in store.zkb.items()} == {
         k["killmail_id"]: k["zkb"] for k in kills}, "republished kills carry their new zkb"
-    assert store.refreshed and not store.holes and not store.rejected
+    assert store.refreshed and not store.recorded and not store.rejected
     assert store.cursor == truth["head"] + 1 > FIRST_SEQUENCE + 150
     assert stats["r2z2"]["by_status"].get("429", 0) == 0 and stats["r2z2"]["requests"] == len(seen)
+    assert stats["r2z2"]["max_per_s"] <= CAP and stats["r2z2"]["asked_again_after_404"]["within_6s"] == 0
     assert min(_asked_again_after_404(seen)) >= 6.0
     stale = {name for name, status, at in seen if status == 404 and at >= published.get(name[:-5], at + 1)}
     assert len(stale) > 5, "404s for files already published (stale) were met and waited out"

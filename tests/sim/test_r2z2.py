@@ -130,8 +130,34 @@ async def test_a_blank_user_agent_is_refused_and_a_fast_client_gets_429() -> Non
                 statuses.append(resp.status)
                 retry = resp.headers.get("Retry-After", retry)
         assert statuses == [200, 200, 200, 429, 429] and retry == "1"
-        assert (await sim.control.stats())["r2z2"] == {"requests": 7,
-                                                       "by_status": {"403": 2, "200": 3, "429": 2}}
+        counted = (await sim.control.stats())["r2z2"]
+        assert counted["requests"] == 7 and counted["by_status"] == {"403": 2, "200": 3, "429": 2}
+        assert counted["max_per_s"] == 7  # every arrival counts, refused ones too
+
+
+async def test_the_stats_count_the_busiest_second_and_numbers_asked_again_soon_after_their_404(
+        http: aiohttp.ClientSession) -> None:
+    clock = FakeClock(NOON)
+    async with running_sim(alliances=5, clock=clock, r2z2_per_s=100) as sim:
+        await sim.control.publish_kills(1)
+        feed = f"{sim.r2z2_url}/ephemeral"
+        for offset in (0.0, 0.5, 0.99, 1.2, 1.3):  # four within one second, at most
+            clock.now = NOON + offset
+            await get(http, f"{feed}/sequence.json")
+        clock.now = NOON + 10
+        assert (await get(http, f"{feed}/{FIRST_SEQUENCE + 1}.json"))[0] == 404
+        clock.now += 5.5
+        await get(http, f"{feed}/{FIRST_SEQUENCE + 1}.json")  # too soon: counted
+        clock.now += 7
+        await get(http, f"{feed}/{FIRST_SEQUENCE + 1}.json")  # 7 s after the second 404: fine
+        await get(http, f"{feed}/{FIRST_SEQUENCE}.json")  # never answered 404: not counted
+        counted = (await sim.control.stats())["r2z2"]
+        assert counted["max_per_s"] == 4 and counted["requests"] == 9
+        assert counted["asked_again_after_404"] == {"within_6s": 1, "min_gap_s": 5.5}
+        await sim.control.reset_stats()
+        assert (await sim.control.stats())["r2z2"] == {
+            "requests": 0, "by_status": {}, "max_per_s": 0,
+            "asked_again_after_404": {"within_6s": 0, "min_gap_s": None}}
 
 
 def test_flags_carry_the_feed_options_and_the_port_follows_esi_s() -> None:

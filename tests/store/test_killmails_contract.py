@@ -195,3 +195,15 @@ async def test_two_stores_on_one_database_share_the_pace(store: Store, store_url
         await other.close()
     assert waits[4] < 0.5 < feed_pace.WINDOW_S - 0.3 < waits[5], "five go at once, the sixth a window later"
     assert waits[10] > 2 * feed_pace.WINDOW_S - 0.3
+
+
+async def test_a_restart_after_a_gap_moves_the_cursor_and_wants_its_days_again(store: Store) -> None:
+    await _save(store, kill(100, VICTIM, [ATTACKER], time="2026-12-01T10:00:00Z"), cursor=101)
+    async with store.begin() as conn:
+        await store.killmails.backfill_day(conn, "20261201", listed=1, finished=True)
+        await store.killmails.restart_from_head(conn, 5000, ["20261201", "20261202"])
+        assert await store.killmails.load_cursor(conn) == 5000
+        days = {d.day: d for d in await store.killmails.backfill_days(conn)}
+    assert set(days) == {"20261201", "20261202"}
+    assert days["20261201"].finished_at is None and days["20261201"].listed == 1, "wanted again, counts kept"
+    assert (days["20261202"].listed, days["20261202"].stored, days["20261202"].finished_at) == (0, 0, None)

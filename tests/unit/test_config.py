@@ -134,6 +134,8 @@ def test_accepted_urls_read_the_same_in_every_library(password: str, host: str) 
     ("rabbitmq_url", f"http://guest:{SECRET}@mq:5672/vh"),
     ("rabbitmq_url", f"amqp://guest:12/{SECRET}@mq:5672/vh"),
     ("rabbitmq_url", f"amqp://guest:{SECRET}@mq:99999/vh"),
+    ("r2z2_url", f"ftp://guest:{SECRET}@feed/r2z2"),
+    ("r2z2_url", f"r2z2.example:{SECRET}"),
 ])
 def test_urls_the_libraries_would_misread_are_refused_without_quoting_them(field: str, url: str) -> None:
     """Refused at startup, and neither the error's text nor the CLI's line quotes the value."""
@@ -175,3 +177,12 @@ def test_a_setting_that_cannot_be_decoded_is_named_without_its_value(monkeypatch
     line = one_line(caught.value)
     assert line.startswith("invalid setting RETRY_DELAYS_S: cannot be parsed"), line
     assert SECRET not in line
+
+
+def test_the_feed_settings_keep_a_path_prefix_and_refuse_a_cap_below_one() -> None:
+    settings = Settings(r2z2_url="http://127.0.0.1:8081/r2z2", _env_file=None)
+    assert settings.r2z2_url == "http://127.0.0.1:8081/r2z2" and settings.r2z2_max_rps == 10
+    assert settings.killmail_feed
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Settings(r2z2_max_rps=0, _env_file=None)
+    assert one_line(caught.value).startswith("invalid setting R2Z2_MAX_RPS: ")

@@ -32,6 +32,7 @@ from killreport.esi.errors import (
 from killreport.esi.transport import aiohttp_transport
 from killreport.esi.types import EsiRequest, EsiResponse, Transport
 from tests.rules import NO_DOWNTIME
+from tests.unit.test_r2z2_client import KILLMAIL
 
 CHARACTER = {"name": "Ann 'O\" <b>", "birthday": "2010-01-01T00:00:00Z", "bloodline_id": 1,
              "race_id": 1, "corporation_id": 98000001, "gender": "female", "achievement_score": 7}
@@ -460,3 +461,49 @@ async def test_a_second_cancellation_gives_the_answer_up() -> None:
     with pytest.raises(asyncio.CancelledError):
         await running
     assert budget.settled[0].is_error and budget.settled[0].status is None
+
+
+def _killmail_client(transport: Transport, budget: RecordingBudget) -> EsiClient:
+    return EsiClient(transport, budget, base_url="http://esi.test/", user_agent=user_agent("a@b.c"),
+                     compatibility_date="2026-08-18", timeout_s=5, max_body_bytes=1_000_000)
+
+
+async def test_a_killmail_is_asked_by_id_and_hash_under_one_route_template() -> None:
+    bucket = {"x-ratelimit-group": "killmail", "x-ratelimit-limit": "3600/15m",
+              "x-ratelimit-remaining": "3598", "expires": "Wed, 06 Jan 2027 12:00:00 GMT"}
+    transport, seen = answers((200, KILLMAIL, bucket), (200, KILLMAIL, bucket))
+    budget = RecordingBudget()
+    esi = _killmail_client(transport, budget)
+    got = await esi.killmail(KILLMAIL["killmail_id"], "ab" * 20)
+    await esi.killmail(KILLMAIL["killmail_id"], "0123456789" * 4)  # all digits: still the hash's place
+    assert got.data.killmail_id == KILLMAIL["killmail_id"] and got.expires_at == dt.datetime(
+        2027, 1, 6, 12, tzinfo=dt.UTC)
+    assert seen[0].url == f"http://esi.test/killmails/{KILLMAIL['killmail_id']}/{'ab' * 20}/"
+    assert budget.reserved == ["/killmails/{id}/{hash}/"] * 2
+    assert budget.settled[0].tokens is not None and budget.settled[0].tokens.remaining == 3598
+    assert route_of(f"/killmails/1/{'ab' * 20}") == "/killmails/{id}/{hash}"
+
+
+async def test_a_wrong_killmail_hash_is_a_permanent_failure_for_that_kill() -> None:
+    transport, _ = answers((422, {"error": "Invalid killmail_id and/or killmail_hash"}, {}))
+    with pytest.raises(PermanentError, match="Invalid killmail_id") as caught:
+        await _killmail_client(transport, RecordingBudget()).killmail(130_000_001, "ab" * 20)
+    assert caught.value.status == 422
+
+
+@pytest.mark.parametrize(("killmail_id", "killmail_hash"), [
+    (0, "ab" * 20), (130_000_001, "AB" * 20), (130_000_001, "ab" * 19), (130_000_001, "../../status"),
+    (130_000_001, "ab" * 20 + "/x")])
+async def test_a_killmail_id_or_hash_esi_would_refuse_is_never_sent(killmail_id: int,
+                                                                     killmail_hash: str) -> None:
+    transport, seen = answers()
+    budget = RecordingBudget()
+    with pytest.raises(PermanentError, match="not requested"):
+        await _killmail_client(transport, budget).killmail(killmail_id, killmail_hash)
+    assert seen == [] and budget.reserved == []
+
+
+async def test_a_killmail_body_failing_the_schema_is_malformed() -> None:
+    transport, _ = answers((200, {"killmail_id": 1}, {}))
+    with pytest.raises(MalformedResponse, match="schema mismatch"):
+        await _killmail_client(transport, RecordingBudget()).killmail(1, "ab" * 20)

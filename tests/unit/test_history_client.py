@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from killreport.budget.memory import MemoryBudget
 from killreport.domain import models
@@ -63,8 +63,9 @@ def test_models_match_the_schema_fields(schemas: dict[str, Any], name: str) -> N
 
 
 def test_the_list_routes_validate_as_lists_of_these_models(schemas: dict[str, Any]) -> None:
-    adapters = {"CharactersCharacterIdCorporationhistoryGet": models.CorporationHistory,
-                "CorporationsCorporationIdAlliancehistoryGet": models.AllianceHistory}
+    adapters: dict[str, TypeAdapter[Any]] = {
+        "CharactersCharacterIdCorporationhistoryGet": models.CorporationHistory,
+        "CorporationsCorporationIdAlliancehistoryGet": models.AllianceHistory}
     for route, adapter in adapters.items():
         inner = route + "_inner"
         assert schemas[route] == {"items": {"$ref": f"#/components/schemas/{inner}"}, "type": "array"}

@@ -23,9 +23,14 @@ above it, so no cycle can form.
     services   the database a process opens
     sync       one job: fetch (esi), store (store), fan out (queue)
     lookup     ids met elsewhere, on demand: what the copy holds, the rest queued (sync) and awaited
+    backfill   whole days of kills: R2Z2's day files (r2z2), bodies from ESI (esi), saved (store) and
+               what they discover published (sync)
     metrics    gauges read from the store and the broker
     wiring     a process's budget, ESI client and broker
-    worker     the job loop; scheduler: the active scheduler and `killreport run` (it runs workers)
+    worker     the job loop
+    killfeed   the one active R2Z2 follower per database: r2z2's Follower over the store (and the
+               queue, for what its kills name), its lock and heartbeat, its process life
+    scheduler  the active scheduler and `killreport run` (it runs workers and the follower)
     overview, web, embedded, cli   what people see and type; cli may import everything
     sim        separate: the ESI simulator may import the base and domain only, and nothing imports it
                but cli (and tests)
@@ -66,18 +71,22 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("services", frozenset({"store"})),
     ("sync", frozenset({"domain", "esi", "queue", "store"})),
     ("lookup", frozenset({"queue", "store", "sync"})),
+    ("backfill", frozenset({"domain", "esi", "queue", "r2z2", "store", "sync"})),
     ("metrics", frozenset({"domain", "queue", "store"})),
     ("wiring", frozenset({"budget", "domain", "esi", "queue", "services", "store"})),
     ("worker", frozenset({"downtime", "domain", "esi", "metrics", "queue", "services", "store", "sync",
                           "wiring"})),
-    ("scheduler", frozenset({"domain", "downtime", "esi", "metrics", "queue", "services", "store", "sync",
-                             "wiring", "worker"})),
+    ("killfeed", frozenset({"backfill", "domain", "esi", "queue", "r2z2", "services", "store", "sync",
+                            "wiring", "worker"})),
+    ("scheduler", frozenset({"domain", "downtime", "esi", "killfeed", "metrics", "queue", "services", "store",
+                             "sync", "wiring", "worker"})),
     ("overview", frozenset({"domain", "queue", "store"})),
     ("web", frozenset({"domain", "lookup", "overview", "queue", "services", "store"})),
     ("embedded", frozenset({"wiring", "worker"})),
     ("sim", frozenset({"domain"})),
-    ("cli", frozenset({"budget", "domain", "downtime", "embedded", "esi", "lookup", "metrics", "overview",
-                       "queue", "scheduler", "services", "sim", "store", "sync", "web", "wiring", "worker"})),
+    ("cli", frozenset({"backfill", "budget", "domain", "downtime", "embedded", "esi", "killfeed", "lookup",
+                       "metrics", "overview", "queue", "r2z2", "scheduler", "services", "sim", "store",
+                       "sync", "web", "wiring", "worker"})),
     ("__main__", frozenset({"cli"})),
 )
 

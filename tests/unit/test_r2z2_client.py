@@ -132,12 +132,15 @@ async def test_transport_failures_pass_through() -> None:
 async def test_day_files_and_totals() -> None:
     bad = {**KILLMAIL, "killmail_id": "4"}
     transport, seen = answers((200, {"3": "ab" * 20}), (404, {}), (200, {"3": KILLMAIL, "4": bad}),
-                              (200, {"20261206": 2}), (200, {"x3": "h"}))
+                              (200, {"20261206": 2}), (200, {"x3": "ab" * 20}))
     feed = client(transport)
     assert await feed.day("20261206") == {3: "ab" * 20}
     assert await feed.raw_day("20261207") is None
     raw = await feed.raw_day("20261206")
-    assert raw is not None and list(raw.killmails) == [3] and "killmail_id" in raw.rejected[4]
+    assert raw is not None and sorted(raw.spans) == [3, 4]
+    good, refused = raw.killmail(3), raw.killmail(4)
+    assert not isinstance(good, str) and good.victim.damage_taken == KILLMAIL["victim"]["damage_taken"]
+    assert isinstance(refused, str) and "killmail_id" in refused
     assert await feed.totals() == {"20261206": 2}
     with pytest.raises(MalformedBody):
         await feed.day("20261205")
@@ -147,6 +150,46 @@ async def test_day_files_and_totals() -> None:
     assert seen[0].max_body_bytes > 100 * 2**20 and seen[0].timeout_s > 10
     with pytest.raises(ValueError, match="YYYYMMDD"):
         await feed.day("2026-12-06")
+
+
+async def test_a_raw_body_naming_another_killmail_or_not_an_object_is_that_kill_s_reason_alone() -> None:
+    other = {**KILLMAIL, "killmail_id": 5}
+    transport, _ = answers((200, {"3": other, "4": [1, 2], "6": KILLMAIL}))
+    raw = await client(transport).raw_day("20261206")
+    assert raw is not None
+    assert raw.killmail(3) == "its killmail_id 5 is not its key 3"
+    assert isinstance(raw.killmail(4), str) and "schema mismatch" in str(raw.killmail(4))
+    assert isinstance(raw.killmail(6), str)  # the example's own id is not 6
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    (b'{"3": {}, "3": {}}', "appears twice"), (b'{"3": {}} x', "text after"), (b'{"3": {}', "expected"),
+    (b'{"3": {"a": }', "unreadable"), (b"[]", "expected"), (b'{"x3": {}}', "not a killmail id"),
+    (b'{"-3": {}}', "not a killmail id"), (b'{3: {}}', "a key expected"), (b"", "expected"),
+    (b'{"3" {}}', "':' expected"), (b'{"3": {} "4": {}}', "',' expected"), (b"\xff", "UTF-8"),
+    (b'{"3": ' + b"[" * 100_000 + b"}", "unreadable"), (b'{"' + b"9" * 20 + b'": {}}', "not a killmail id")])
+async def test_a_malformed_raw_day_is_one_clear_error(body: bytes, why: str) -> None:
+    transport, _ = answers((200, body))
+    with pytest.raises(MalformedBody, match=why) as caught:
+        await client(transport).raw_day("20261206")
+    assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize("body", [{"3": "AB" * 20}, {"3": "ab" * 19}, {"3": 5},
+                                  {"3": "ab" * 20, "x": "ab" * 20},
+                                  b'{"3": "' + b"ab" * 20 + b'", "3": "' + b"cd" * 20 + b'"}', [], "ab"])
+async def test_a_malformed_hash_list_is_one_clear_error(body: Any) -> None:
+    transport, _ = answers((200, body))
+    with pytest.raises(MalformedBody):
+        await client(transport).day("20261206")
+
+
+async def test_empty_day_files_read_as_empty() -> None:
+    transport, _ = answers((200, {}), (200, b" { } "))
+    feed = client(transport)
+    assert await feed.day("20261206") == {}
+    raw = await feed.raw_day("20261206")
+    assert raw is not None and raw.spans == {}
 
 
 async def _cut(request: web.Request) -> web.StreamResponse:

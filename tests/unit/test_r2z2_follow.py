@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from killreport.r2z2 import follow, pace
+from killreport.domain.feed_pace import THROTTLED_FIRST_S
+from killreport.r2z2 import MemoryPace, follow, pace
 from killreport.r2z2.follow import Ask, AskHead, DeclareHole, FeedState, Policy, Wait
+from tests.sim.test_daily_downtime import FakeClock
 
 POLICY = Policy()
 FIRST = 1_000_000
@@ -170,25 +173,30 @@ def test_every_number_up_to_the_head_is_asked_and_only_late_ones_become_holes(wo
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 20), st.lists(st.floats(0, 0.5), min_size=1, max_size=200))
-def test_paced_requests_never_exceed_the_rate_in_any_second(max_rps: int, gaps: list[float]) -> None:
-    state, now, times = pace.Pace(), 0.0, []
+async def test_paced_requests_never_exceed_the_rate_in_any_second(max_rps: int, gaps: list[float]) -> None:
+    """Both rules: this process's own over answer times, and the shared one's slots (MemoryPace)."""
+    clock = FakeClock(0.0)
+    shared, answered, times = MemoryPace(max_rps, clock), list[float](), list[float]()
     for gap in gaps:
-        now = state.next_at(now + gap, max_rps)
-        times.append(now)
-        state = pace.sent(state, now, max_rps)
+        clock.now = pace.send_at(answered, clock.now + gap, max_rps)
+        clock.now += await shared.turn()
+        times.append(clock.now)
+        answered.append(clock.now)
     for i, start in enumerate(times):
         assert sum(1 for t in times[i:] if t < start + 1.0) <= max_rps
     assert pace.send_at([], 5.0, max_rps) == 5.0
 
 
-def test_a_refusal_pauses_for_retry_after_or_a_minute_growing() -> None:
-    state = pace.paused(pace.Pace(), 100.0, 3.0, pace.THROTTLED_FIRST_S)
-    assert state.paused_until == 103.0 and state.next_at(100.0, 10) == 103.0
-    waits = []
-    for _ in range(8):
-        state = pace.paused(state, 0.0, None, pace.THROTTLED_FIRST_S)
-        waits.append(state.paused_until)
+async def test_a_refusal_pauses_for_retry_after_or_a_minute_growing() -> None:
+    clock = FakeClock(100.0)
+    shared = MemoryPace(10, clock)
+    assert await shared.refused(3.0, THROTTLED_FIRST_S) == 3.0 and await shared.turn() == 3.0
+    waits = [await shared.refused(None, THROTTLED_FIRST_S) for _ in range(8)]
     assert waits == [120.0, 240.0, 480.0, 960.0, 1920.0, 3600.0, 3600.0, 3600.0]
-    state = pace.answered(state)
-    assert pace.paused(state, 0.0, None, pace.THROTTLED_FIRST_S).paused_until == 60.0
-    assert pace.answered(pace.Pace()) == pace.Pace()
+    await shared.answered()
+    assert await shared.refused(None, THROTTLED_FIRST_S) == 60.0
+
+
+def test_a_cap_below_one_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        MemoryPace(0, FakeClock(0.0))

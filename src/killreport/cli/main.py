@@ -11,7 +11,16 @@ from cyclopts import App, CycloptsError
 from pydantic_settings import SettingsError
 
 from killreport import __version__
-from killreport.cli import admin_cmds, changes_cmd, scheduler_cmd, sim_cmd, sync_cmds, web_cmd, worker_cmd
+from killreport.cli import (
+    admin_cmds,
+    changes_cmd,
+    killmail_cmds,
+    scheduler_cmd,
+    sim_cmd,
+    sync_cmds,
+    web_cmd,
+    worker_cmd,
+)
 from killreport.cli.errors import EXPECTED, FAILURE, USAGE, UsageError, one_line
 from killreport.config import ConfigError, Settings
 from killreport.logs import configure_logging
@@ -39,6 +48,7 @@ def build_app() -> App:
     app.command("killreport.cli.lookup_cmd:lookup", name="lookup", help="Look ids up; fetch those not held.")
     app.command("killreport.cli.history_cmd:history", name="history", help="Who was where, and when.")
     app.command(admin_cmds.dlq)
+    app.command(killmail_cmds.killmails)
     app.command(sim_cmd.sim, name="sim")
     app.command(web_cmd.web, name="web")
     app.command("killreport.cli.copy_cmd:copy", name="copy", help="Copy a SQLite file into PostgreSQL.")
@@ -49,7 +59,8 @@ def run(argv: list[str]) -> int:
     """Run a command line and return its exit code; prints one line on any expected failure."""
     level = _log_level()
     # Long-running processes let their libraries' reconnect warnings through: an operator needs them.
-    configure_logging(level, quiet_libraries=argv[:1] not in (["worker"], ["scheduler"], ["run"]))
+    configure_logging(level, quiet_libraries=argv[:1] not in (["worker"], ["scheduler"], ["run"],
+                                                                      ["killmails"]))
     use_fast_event_loop()
     try:
         result = build_app()(argv, exit_on_error=False, print_error=False,

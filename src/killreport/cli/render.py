@@ -42,7 +42,33 @@ def status_tables(status: Mapping[str, Any]) -> list[Table]:
     for code, count in sorted(status["requests"].items()):
         requests.add_row(str(code) if code else "no answer", str(count))
     return [queues, work, budget, stored, requests, freshness_table(status["freshness"]),
-            scheduler_table(status["scheduler"])]
+            scheduler_table(status["scheduler"]), killmail_table(status["killmails"])]
+
+
+def killmail_table(killmails: Mapping[str, Any]) -> Table:
+    """The kill feed: where it is, how far behind, what went wrong, who follows; the back-fill."""
+    feed, days = killmails["feed"], killmails["backfill"]
+    table = Table("kill feed", "value", title="Killmails")
+    if feed["holder"] is None or not feed["following"]:
+        last = "" if feed["holder"] is None else f" (the last was {feed['holder']})"
+        table.add_row("following", plain(f"no{last}: `killreport run`, or `killreport killmails follow`"))
+    else:
+        table.add_row("following", plain(f"{feed['holder']} (heartbeat {feed['heartbeat_age_s']} s ago)"))
+    lag_s = "-" if feed["lag_s"] is None else f"{feed['lag_s']:.0f} s"
+    known = feed["lag_kills"] is not None or feed["lag_s"] is not None
+    behind = f"{plain(feed['lag_kills'])} kills, {lag_s}" if known else None
+    seen = feed["head_seen_age_s"]
+    head = feed["head"] if seen is None else f"{feed['head']} ({seen} s ago)"
+    for key, value in (("cursor", feed["cursor"]), ("head seen", head),
+                       ("behind", behind),
+                       ("stored", feed["stored"]), ("holes", feed["holes"]),
+                       ("kept aside", feed["rejected"]), ("last error", feed["last_error"])):
+        table.add_row(key, plain(value))
+    done = f"{days['complete']} of {days['days']} days complete, {days['stored']} of {days['listed']} kills"
+    table.add_row("back-fill", plain(done if days["days"] else "none"))
+    if days["incomplete"]:
+        table.add_row("to redo", plain(", ".join(days["incomplete"])))
+    return table
 
 
 def scheduler_table(scheduler: Mapping[str, Any] | None) -> Table:

@@ -14,24 +14,41 @@ from killreport.domain.killmail import Package, Rejected, Zkb
 
 
 class KillmailStore(Protocol):
-    """The killmails, the feed's cursor and its holes, kept together."""
+    """The killmails, the feed's cursor, its holes and what `status` shows of it, kept together."""
 
     async def load_cursor(self) -> int | None:
         """The next feed number to store, or None before the first save."""
         ...
 
-    async def save(self, packages: Sequence[Package], rejected: Sequence[Rejected], cursor: int) -> None:
+    async def save(self, packages: Sequence[Package], rejected: Sequence[Rejected],
+                   cursor: int | None) -> None:
         """Keep the packages (one row per killmail id: a known one is updated, never doubled) and the
-        rejected ones with their reasons, and set the cursor; all in one transaction."""
+        rejected ones with their reasons, and set the cursor if given; all in one transaction."""
         ...
 
     async def record_hole(self, number: int, cursor: int) -> None:
         """Remember that feed number `number` never came (to fill later), and set the cursor; atomically."""
         ...
 
-    async def refresh_zkb(self, killmail_id: int, zkb: Zkb) -> None:
-        """Replace a stored killmail's zkb block with the one its republication carries; a killmail id
-        not held (its package was kept aside as rejected) is left alone."""
+    async def holes(self, limit: int) -> list[int]:
+        """Recorded holes not filled yet, oldest number first."""
+        ...
+
+    async def fill_hole(self, number: int) -> None:
+        """A hole's number answered after all (what it held was saved first)."""
+        ...
+
+    async def refresh_zkb(self, killmail_id: int, zkb: Zkb, sequence_id: int) -> None:
+        """Replace a stored killmail's zkb block with the one its republication (file `sequence_id`)
+        carries; a killmail id not held (its package was kept aside as rejected) is left alone."""
+        ...
+
+    async def note_head(self, head: int) -> None:
+        """The head pointer as last read (for the lag `status` shows)."""
+        ...
+
+    async def note_error(self, error: str | None) -> None:
+        """The feed's last error; None once it answers again."""
         ...
 
 

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 from killreport.domain import models
 from killreport.domain.budget import Budget, Lease
 from killreport.domain.cache import Fetched, NotModified
+from killreport.domain.killmail import Killmail
 from killreport.domain.observation import NO_ANSWER, Observation
 from killreport.domain.routes import ALLIANCE_HISTORY, CORPORATION_HISTORY
 from killreport.esi.classify import classify, etag_of, observe, parse_http_date
@@ -32,6 +33,9 @@ from killreport.ids import MAX_ID, Kind, is_special, is_valid_id
 T = TypeVar("T")
 E = TypeVar("E", bound=EsiError)
 _NUMBER_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
+# A killmail's hash is part of its path: the route keys every killmail's request as one template.
+_KILLMAIL_HASH_SEGMENT: Final = re.compile(r"^(/killmails/\{id\}/)[^/]+")
+_KILLMAIL_HASH: Final = re.compile(r"^[0-9a-f]{40}$")
 AFFILIATION_PATH: Final = "/characters/affiliation"
 log = structlog.get_logger("killreport.esi")
 # ESI's limit on ids per POST batch (affiliation, names).
@@ -67,7 +71,7 @@ def sending_until(deadline: float) -> Iterator[None]:
 
 def route_of(path: str) -> str:
     """The route template the budget keys groups by: numeric segments become `{id}`."""
-    return _NUMBER_SEGMENT.sub("/{id}", path.split("?", 1)[0])
+    return _KILLMAIL_HASH_SEGMENT.sub(r"\1{hash}", _NUMBER_SEGMENT.sub("/{id}", path.split("?", 1)[0]))
 
 
 class EsiClient:
@@ -133,6 +137,14 @@ class EsiClient:
             raise ValueError(f"affiliation batch: {problem}")
         response = await self._send("POST", AFFILIATION_PATH, body=json.dumps(ids).encode())
         return _read(response, models.Affiliations, AFFILIATION_PATH)
+
+    async def killmail(self, killmail_id: int, killmail_hash: str) -> Fetched[Killmail]:
+        """GET /killmails/{killmail_id}/{killmail_hash}/: a killmail, immutable (a long Expires; the
+        `killmail` token bucket). A wrong id or hash answers 422: a PermanentError for that kill."""
+        if not is_valid_id(killmail_id) or not _KILLMAIL_HASH.match(killmail_hash):
+            raise PermanentError(f"{killmail_id}/{killmail_hash[:50]!r} is not a killmail id and a "
+                                 "40 hex digit hash; not requested", path="/killmails")
+        return await self._fetch(f"/killmails/{killmail_id}/{killmail_hash}/", Killmail)
 
     async def status(self) -> Fetched[models.Status]:
         """GET /status: players, server version, start time and VIP mode of the cluster."""

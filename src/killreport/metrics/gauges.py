@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -11,6 +12,8 @@ from killreport.domain.budget import Budget, BudgetSnapshot
 from killreport.metrics.names import Metrics
 from killreport.store.freshness import Freshness
 from killreport.store.interface import Store
+from killreport.store.killmail_lease import following
+from killreport.store.killmails import BackfillDay, FeedState
 
 log = structlog.get_logger("killreport.metrics")
 
@@ -37,9 +40,25 @@ def show_freshness(metrics: Metrics, kinds: dict[str, Freshness]) -> None:
 
 
 async def show_store(metrics: Metrics, store: Store) -> None:
-    """Read the per-kind freshness once (a whole-copy aggregate: see `refresh_forever`)."""
+    """Read the per-kind freshness and the kill feed once (whole-copy aggregates: see `refresh_forever`)."""
     async with store.connect() as conn:
         show_freshness(metrics, await store.admin.freshness(conn))
+        feed = await store.killmails.feed_state(conn)
+        days = await store.killmails.backfill_days(conn)
+    show_killmails(metrics, feed, days, dt.datetime.now(dt.UTC))
+
+
+def show_killmails(metrics: Metrics, feed: FeedState, days: list[BackfillDay], now: dt.datetime) -> None:
+    """Set the kill feed's gauges (-1: not known yet)."""
+    g = metrics.gauges
+    for name, value in (("cursor", feed.cursor), ("head", feed.head), ("lag_kills", feed.lag_kills),
+                        ("lag_seconds", feed.lag_s), ("stored", feed.stored), ("holes", feed.holes),
+                        ("rejected", feed.rejected)):
+        g[f"killmail_{name}"].set(-1 if value is None else value)
+    g["killmail_feed_error"].set(0 if feed.last_error is None else 1)
+    g["killmail_following"].set(1 if following(feed.holder, feed.heartbeat_at, now) else 0)
+    g["killmail_backfill_days"].labels("all").set(len(days))
+    g["killmail_backfill_days"].labels("complete").set(sum(d.complete for d in days))
 
 
 async def show_shared_budget(metrics: Metrics, budget: Budget) -> None:

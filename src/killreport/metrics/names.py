@@ -7,6 +7,7 @@ import math
 from collections import Counter as Tally
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -110,6 +111,23 @@ class Metrics:
             self.rate_limited.inc()
 
 
+# The kill feed's gauges (-1: not known yet), keyed by what metrics/gauges.py's show_killmails sets.
+_KILLMAIL_GAUGES: Final = {
+    "killmail_cursor": ("killreport_killmail_cursor", "the next R2Z2 sequence number to store", ()),
+    "killmail_head": ("killreport_killmail_head", "R2Z2's head pointer as last read", ()),
+    "killmail_lag_kills": ("killreport_killmail_lag_kills", "head pointer minus cursor", ()),
+    "killmail_lag_seconds": ("killreport_killmail_lag_seconds",
+                             "seconds since the newest stored feed kill was uploaded", ()),
+    "killmail_stored": ("killreport_killmail_stored", "killmails stored", ()),
+    "killmail_holes": ("killreport_killmail_holes", "feed numbers that never came, not filled yet", ()),
+    "killmail_rejected": ("killreport_killmail_rejected", "packages kept aside (failed the schema)", ()),
+    "killmail_feed_error": ("killreport_killmail_feed_error", "1 while the feed's last request failed", ()),
+    "killmail_following": ("killreport_killmail_following", "1 while a follower's heartbeat is fresh", ()),
+    "killmail_backfill_days": ("killreport_killmail_backfill_days", "back-filled days, all and complete",
+                               ("state",)),
+}
+
+
 def _gauges(registry: CollectorRegistry) -> dict[str, Gauge]:
     """The gauges refreshed from the budget and the store (metrics/gauges.py)."""
     specs = {
@@ -123,6 +141,7 @@ def _gauges(registry: CollectorRegistry) -> dict[str, Gauge]:
         "overdue": ("killreport_entities_overdue", "tracked entities past their Expires", ("kind",)),
         "oldest": ("killreport_entities_oldest_overdue_seconds",
                    "how long the oldest overdue entity is past its Expires", ("kind",)),
+        **_KILLMAIL_GAUGES,
     }
     return {key: Gauge(name, doc, labels, registry=registry) for key, (name, doc, labels) in specs.items()}
 

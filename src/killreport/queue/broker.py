@@ -86,12 +86,16 @@ class Delivery(Protocol):
         ...
 
 
-class JobQueue(Protocol):
-    """What workers and the sync commands ask of a broker: moving jobs."""
+class Publisher(Protocol):
+    """What queueing jobs asks of a broker (sync/enqueue.py, a lookup): publishing, nothing else."""
 
     async def publish(self, queue: str, bodies: Sequence[bytes]) -> None:
         """Publish persistent messages and return once the broker confirmed every one."""
         ...
+
+
+class JobQueue(Publisher, Protocol):
+    """What workers and the sync commands ask of a broker: moving jobs."""
 
     async def publish_retry(self, queue: str, body: bytes, attempt: int) -> None:
         """Hold a message in the retry tier for `attempt` (1-based), then return it to `queue`."""

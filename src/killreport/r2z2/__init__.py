@@ -2,7 +2,12 @@
 
     Follower ──► follow.next_step / pace ──► R2z2Client ──► Transport(FeedRequest) -> FeedResponse
        │         (pure: what to ask, when)                  (AiohttpTransport, or a fake in tests)
-       └──► KillmailStore (domain.kill_store): save, record_hole, refresh_zkb, load_cursor
+       ├──► FeedPace (domain.kill_store): R2Z2's cap and pauses, shared by every process (the
+       │    store's, killfeed/adapter.py; MemoryPace in this process's memory)
+       └──► KillmailStore (domain.kill_store): the cursor, save, holes, refresh_zkb, head and errors
+
+    PacedFeed (paced.py: the back-fill's day files) ──► FeedPace (domain.kill_store, shared by every
+    process) and R2z2Client; a raw day file is located, not built (raw.py)
 
 What can go wrong (classify.py maps every answer to one of these; none is raised for a 200 that reads):
 
@@ -22,7 +27,7 @@ A package whose numbers read but whose killmail or zkb fails the schema is no er
 returns it as a domain Rejected, with the reason, for the store to keep aside.
 """
 
-from killreport.r2z2.client import DEFAULT_URL, DayKills, R2z2Client
+from killreport.r2z2.client import DEFAULT_URL, R2z2Client
 from killreport.r2z2.errors import (
     Forbidden,
     MalformedBody,
@@ -37,6 +42,8 @@ from killreport.r2z2.errors import (
 )
 from killreport.r2z2.follow import Policy
 from killreport.r2z2.follower import Follower
+from killreport.r2z2.pace import MemoryPace
+from killreport.r2z2.raw import RawDay
 from killreport.r2z2.transport import (
     AiohttpTransport,
     FeedRequest,
@@ -48,17 +55,18 @@ from killreport.r2z2.transport import (
 __all__ = [
     "DEFAULT_URL",
     "AiohttpTransport",
-    "DayKills",
     "FeedRequest",
     "FeedResponse",
     "Follower",
     "Forbidden",
     "MalformedBody",
+    "MemoryPace",
     "NotFound",
     "Policy",
     "R2z2Client",
     "R2z2Error",
     "RateLimited",
+    "RawDay",
     "ServerError",
     "Throttled",
     "Timeout",

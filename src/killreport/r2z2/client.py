@@ -1,18 +1,24 @@
-"""R2z2Client: the feed's head pointer, its packages and its day files, every failure an R2z2Error."""
+"""R2z2Client: the feed's head pointer, its packages and its day files, every failure an R2z2Error.
+
+Day files are parsed strictly: a file that is not the documented shape (a key that is not a killmail
+id, a hash that is not 40 hex digits, a duplicate key, truncated JSON) is a MalformedBody as a whole.
+A raw day is read only as far as its keys (raw.py): each killmail's JSON text is validated when taken,
+so a day of 15,000 killmails is never held as Python objects at once, and a body that fails the schema
+is a reason for that kill alone, never a silent drop.
+"""
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, TypeAdapter
 
-from killreport.domain.killmail import Killmail, Package, Rejected
+from killreport.domain.killmail import Package, Rejected
 from killreport.domain.models import Id
 from killreport.r2z2 import classify
 from killreport.r2z2.errors import MalformedBody, NotFound
+from killreport.r2z2.raw import RawDay, scan
 from killreport.r2z2.transport import FeedRequest, FeedResponse, Transport
 
 DEFAULT_URL: Final = "https://r2z2.zkillboard.com"
@@ -33,19 +39,10 @@ def _digits(key: str) -> str:
 
 
 _Key = Annotated[str, AfterValidator(_digits)]
+_Hash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
 _SEQUENCE: Final = TypeAdapter(_Sequence)
-_HASHES: Final = TypeAdapter(dict[_Key, str])
+_HASHES: Final = TypeAdapter(dict[_Key, _Hash])
 _TOTALS: Final = TypeAdapter(dict[_Key, Id])
-_RAW: Final = TypeAdapter(dict[_Key, dict[str, object]])
-_KILLMAIL: Final = TypeAdapter(Killmail)
-
-
-@dataclass(frozen=True, slots=True)
-class DayKills:
-    """A raw day file: the killmails that read, and why each of the others did not (never dropped)."""
-
-    killmails: dict[int, Killmail]
-    rejected: dict[int, str]
 
 
 class R2z2Client:
@@ -77,12 +74,16 @@ class R2z2Client:
     async def day(self, day: str) -> dict[int, str] | None:
         """GET history/{day}.json: killmail id → hash; None while the day is not over or had no kill."""
         got = await self._history(f"/history/{_checked(day)}.json")
-        return None if got is None else {int(k): v for k, v in classify.read(_HASHES, *got).items()}
+        if got is None:
+            return None
+        body, url = got
+        return {int(k): v for k, v in classify.read(_HASHES, _unique_keys(body, url), url).items()}
 
-    async def raw_day(self, day: str) -> DayKills | None:
-        """GET history/raw/{day}.json: the day's killmails; None while the day is not over or had no kill."""
+    async def raw_day(self, day: str) -> RawDay | None:
+        """GET history/raw/{day}.json: the day's killmails, each read when taken; None while the day
+        is not over or had no kill (or R2Z2 has no raw file for it)."""
         got = await self._history(f"/history/raw/{_checked(day)}.json")
-        return None if got is None else _day_kills(classify.read(_RAW, *got))
+        return None if got is None else scan(*got)
 
     async def totals(self) -> dict[str, int]:
         """GET history/totals.json: kills per day."""
@@ -111,12 +112,7 @@ def _checked(day: str) -> str:
     return day
 
 
-def _day_kills(raw: dict[str, dict[str, object]]) -> DayKills:
-    killmails, rejected = {}, {}
-    for key, body in raw.items():
-        try:
-            # Strict validation of Python objects takes no list for a tuple: read each one as JSON again.
-            killmails[int(key)] = _KILLMAIL.validate_json(json.dumps(body), strict=True)
-        except ValidationError as exc:
-            rejected[int(key)] = classify.reason(exc)
-    return DayKills(killmails, rejected)
+def _unique_keys(body: bytes, url: str) -> bytes:
+    """`body` when its top-level keys are unique (JSON would keep the last of two silently)."""
+    scan(body, url)
+    return body

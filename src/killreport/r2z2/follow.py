@@ -33,6 +33,10 @@ class Policy:
     hole_after_s: float = 120.0
     head_every_s: float = 6.0
     window: int = 1000  # numbers asked ahead of the cursor at most: bounds memory and wasted asks
+    # Recorded holes are asked again this often, this many at a time (a CDN may have kept a file from
+    # us for longer than hole_after_s; the rest are the back-fill's, from the day files).
+    holes_every_s: float = 600.0
+    holes_per_round: int = 20
 
 
 @dataclass(frozen=True, slots=True)

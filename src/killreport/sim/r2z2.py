@@ -14,6 +14,7 @@ from killreport.sim.state import SIM_KEY, Sim
 
 PREFIX: Final = "/r2z2"
 _DAY: Final = re.compile(r"^\d{8}$")
+_FILE: Final = re.compile(rf"^{PREFIX}/ephemeral/(\d{{1,18}})\.json$", re.ASCII)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -24,10 +25,18 @@ def _json(sim: Sim, data: Any, status: int = 200, headers: dict[str, str] | None
 
 @web.middleware
 async def etiquette(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """The feed's manners, every answer counted by status in the stats (`r2z2`)."""
+    """The feed's manners, every request and answer counted in the stats (`r2z2`)."""
+    counts, number = request.app[SIM_KEY].stats.r2z2, _number(request.path)
+    counts.arrived(number)
     response = await _mannered(request, handler)
-    request.app[SIM_KEY].stats.feed_answered(response.status)
+    counts.answered(response.status, number)
     return response
+
+
+def _number(path: str) -> int | None:
+    """The feed number of an `ephemeral/{N}.json` path, else None."""
+    found = _FILE.match(path)
+    return None if found is None else int(found[1])
 
 
 async def _mannered(request: web.Request, handler: _Handler) -> web.StreamResponse:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
+
+# A feed number asked again sooner than this after its 404 is counted (R2Z2's etiquette asks 6 s).
+AGAIN_AFTER_404_S: Final = 6.0
 
 
 class Stats:
@@ -32,7 +35,7 @@ class Stats:
         self._level_since: float | None = None
         self.user_agents: Counter[str] = Counter()
         self.compatibility_dates: Counter[str] = Counter()
-        self.r2z2: Counter[str] = Counter()  # the feed's answers by status (403 and 429 included)
+        self.r2z2 = FeedCounts(self._clock)
         self.hidden_limit: Counter[str] = Counter()  # header-less 429s of the history routes, by route
 
     def started(self, user_agent: str | None, compat: str | None) -> None:
@@ -60,10 +63,6 @@ class Stats:
         if self._level_since is not None:
             self.in_flight_s[self.in_flight] += now - self._level_since
         self._level_since = now
-
-    def feed_answered(self, status: int) -> None:
-        """The R2Z2 feed answered a request with `status`."""
-        self.r2z2[str(status)] += 1
 
     def hidden_limit_hit(self, route_key: str) -> None:
         """A history request went over the hidden limit (answered 429 without any limit header)."""
@@ -99,5 +98,45 @@ class Stats:
             "in_flight_seconds": {str(n): round(s, 3) for n, s in sorted(self.in_flight_s.items())},
             "user_agents": dict(self.user_agents),
             "compatibility_dates": dict(self.compatibility_dates),
-            "r2z2": {"requests": sum(self.r2z2.values()), "by_status": dict(self.r2z2)},
+            "r2z2": self.r2z2.as_dict(),
         }
+
+
+class FeedCounts:
+    """The R2Z2 feed's requests: answers by status, the most that arrived within any one second, and
+    feed numbers asked again within AGAIN_AFTER_404_S of their 404."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.by_status: Counter[str] = Counter()
+        self.max_per_s = 0
+        self._arrivals: deque[float] = deque()  # within the last second
+        self._last_404: dict[int, float] = {}
+        self.again_early = 0
+        self.again_min_gap_s: float | None = None
+
+    def arrived(self, number: int | None) -> None:
+        """A request arrived (for file `number`, or another path)."""
+        now = self._clock()
+        self._arrivals.append(now)
+        while self._arrivals[0] <= now - 1.0:
+            self._arrivals.popleft()
+        self.max_per_s = max(self.max_per_s, len(self._arrivals))
+        last = None if number is None else self._last_404.pop(number, None)
+        if last is not None:
+            gap = now - last
+            self.again_min_gap_s = gap if self.again_min_gap_s is None else min(self.again_min_gap_s, gap)
+            self.again_early += gap < AGAIN_AFTER_404_S
+
+    def answered(self, status: int, number: int | None) -> None:
+        """It was answered with `status`."""
+        self.by_status[str(status)] += 1
+        if status == 404 and number is not None:
+            self._last_404[number] = self._clock()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counters."""
+        gap = None if self.again_min_gap_s is None else round(self.again_min_gap_s, 3)
+        return {"requests": sum(self.by_status.values()), "by_status": dict(self.by_status),
+                "max_per_s": self.max_per_s,
+                "asked_again_after_404": {"within_6s": self.again_early, "min_gap_s": gap}}

@@ -25,11 +25,14 @@ from killreport.store.sqlite.tables import dead_letters
 COPIED: Final[tuple[Table, ...]] = (
     t.alliances, t.alliance_corporations, t.corporations, t.characters, t.character_tombstones,
     t.sync_pending, t.sync_failures, t.http_cache, t.changes, t.esi_request_log, t.scheduler_marks,
+    t.killmails, t.killmail_participants, t.killmail_rejected, t.killmail_feed, t.killmail_holes,
+    t.killmail_backfill, t.entity_snapshots,
 )
 # The tables of tables.metadata left behind, with why (tests hold COPIED + this to the metadata, so
 # a new table has to be placed in one of them).
 NOT_COPIED: Final[Mapping[str, str]] = {
     "scheduler_lease": "who leads the schedulers: the next one to lead writes it",
+    "r2z2_pace": "R2Z2's recent requests and pause: the processes asking the feed next start their own",
 }
 BATCH_ROWS: Final = 5_000
 

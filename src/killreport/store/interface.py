@@ -430,9 +430,30 @@ class KillmailQueries(Protocol):
         """Which of these killmail ids are stored."""
         ...
 
+    async def try_follow_lock(self, conn: AsyncConnection) -> bool:
+        """Take the feed follower's lock for this connection if nobody holds it (store/killmail_lease.py)."""
+        ...
+
+    async def follow_unlock(self, conn: AsyncConnection) -> None:
+        """Give the feed follower's lock back."""
+        ...
+
+    async def follow_heartbeat(self, conn: AsyncConnection, holder: str) -> None:
+        """Record `holder` as the follower, alive now (making the feed's row if there is none yet)."""
+        ...
+
+    async def follow_release(self, conn: AsyncConnection, holder: str) -> None:
+        """On a clean stop: nobody follows, if the row still names `holder`."""
+        ...
+
     async def backfill_day(self, conn: AsyncConnection, day: str, *, listed: int | None = None,
                            expected: int | None = None, finished: bool = False) -> BackfillDay:
         """Record a back-fill day's progress (what is given), count its stored kills; return the row."""
+        ...
+
+    async def restart_from_head(self, conn: AsyncConnection, cursor: int, days: list[str]) -> None:
+        """The follower was away longer than the feed keeps its files: go on from `cursor` (past the
+        head) and want `days` (YYYYMMDD) from the day files, finished ones again."""
         ...
 
     async def backfill_days(self, conn: AsyncConnection) -> list[BackfillDay]:

@@ -170,6 +170,19 @@ async def backfill_day(conn: AsyncConnection, day: str, *, listed: int | None = 
     return BackfillDay(**found)
 
 
+async def restart_from_head(conn: AsyncConnection, cursor: int, days: list[str]) -> None:
+    """The follower was away longer than the feed keeps its files: it goes on from `cursor` (past the
+    head) and `days` are wanted from the day files (a day finished earlier is wanted again: kills of
+    the gap may have been added to its file since)."""
+    sql = of(conn)
+    await conn.execute(update(_f).where(_f.c.id == 1).values(cursor=cursor, updated_at=sql.now()))
+    for day in days:
+        _day_range(day)  # refuse a malformed day before writing it
+        stmt = sql.insert(_days).values(day=day, listed=0, stored=0, started_at=sql.now())
+        again = stmt.on_conflict_do_update(index_elements=[_days.c.day], set_={"finished_at": None})
+        await conn.execute(again)
+
+
 async def backfill_days(conn: AsyncConnection) -> list[BackfillDay]:
     """Every back-filled day, newest first."""
     found = (await conn.execute(select(_days).order_by(_days.c.day.desc()))).mappings()

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from killreport.ids import Kind
 from killreport.store import dialects
 from killreport.store import tables as t
+from killreport.store.killmail_rows import ZKB_NAMES
 from killreport.store.lookup import Row
 
 _K: Final = t.killmails
@@ -31,11 +32,6 @@ _P: Final = t.killmail_participants
 _WHO: Final = ("character_id", "corporation_id", "alliance_id")
 _VICTIM_IDS: Final = (*_WHO, "faction_id")
 _ATTACKER_IDS: Final = (*_WHO, "faction_id", "ship_type_id", "weapon_type_id")
-# zkb's fields as R2Z2 names them, from the killmails columns that keep them.
-_ZKB: Final = (("locationID", "location_id"), ("hash", "hash"), ("fittedValue", "fitted_value"),
-               ("droppedValue", "dropped_value"), ("destroyedValue", "destroyed_value"),
-               ("totalValue", "total_value"), ("points", "points"), ("npc", "npc"), ("solo", "solo"),
-               ("awox", "awox"), ("labels", "labels"), ("href", "href"))
 _SUMMARY_KILL: Final = ("killmail_id", "killmail_time", "solar_system_id", "victim_ship_type_id",
                         "attacker_count", "total_value", "points", "npc", "solo", "awox", "labels")
 _SIDE: Final = (*_WHO, "ship_type_id")
@@ -70,7 +66,7 @@ def _zkb(kill: Mapping[str, Any]) -> Row | None:
     # A kill stored without zkb (back-filled from a raw day file or ESI) has none of its columns.
     if kill["location_id"] is None:
         return None
-    block = {name: kill[column] for name, column in _ZKB}
+    block = {name: kill[column] for name, column in ZKB_NAMES}
     # zkb sends attackerCount on most kills, not all: given back only when it came.
     if kill["zkb_attacker_count"] is not None:
         block["attackerCount"] = kill["zkb_attacker_count"]

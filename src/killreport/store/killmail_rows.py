@@ -21,6 +21,10 @@ _ZKB_FIELDS: Final = {"location_id": "location_id", "fitted_value": "fitted_valu
                       "total_value": "total_value", "points": "points", "npc": "npc", "solo": "solo",
                       "awox": "awox", "href": "href", "attacker_count": "zkb_attacker_count"}
 ZKB_COLUMNS: Final = (*_ZKB_FIELDS.values(), "labels")
+# zkb's block as R2Z2 writes it (the model's aliases: `locationID`...) and the column of each; its
+# `hash` is the kill's own. attackerCount, which zkb does not always send, is given back apart.
+ZKB_NAMES: Final = (*((Zkb.model_fields[name].alias or name, column) for name, column in _ZKB_FIELDS.items()
+                      if name != "attacker_count"), ("labels", "labels"), ("hash", "hash"))
 
 
 def killmail_time(text: str) -> dt.datetime:

@@ -22,6 +22,7 @@ from killreport.store import killmail_rows as rows
 from killreport.store import pending
 from killreport.store import tables as t
 from killreport.store.dialects import Idioms, of
+from killreport.store.killmail_lease import follow_heartbeat, follow_release, follow_unlock, try_follow_lock
 from killreport.store.killmail_progress import (
     BackfillDay,
     FeedState,
@@ -33,13 +34,15 @@ from killreport.store.killmail_progress import (
     pace,
     pause_pace,
     reserve_pace,
+    restart_from_head,
 )
 from killreport.store.killmail_reads import export, involving, killmail, recent
 
 __all__ = [
     "BackfillDay", "FeedState", "Pace", "backfill_day", "backfill_days", "calm_pace", "export", "feed_state",
-    "fill_hole", "held", "holes", "involving", "killmail", "load_cursor", "note_error", "note_head", "pace",
-    "pause_pace", "recent", "record_hole", "refresh_zkb", "reserve_pace", "save",
+    "fill_hole", "follow_heartbeat", "follow_release", "follow_unlock", "held", "holes", "involving",
+    "killmail", "load_cursor", "note_error", "note_head", "pace", "pause_pace", "recent", "record_hole",
+    "refresh_zkb", "reserve_pace", "restart_from_head", "save", "try_follow_lock",
 ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from killreport.ids import KINDS, Kind
-from killreport.queue.broker import QUEUE_NAMES, JobQueue
+from killreport.queue.broker import QUEUE_NAMES, Publisher
 from killreport.queue.messages import Job, encode
 from killreport.store.interface import Store
 
@@ -18,7 +18,7 @@ _CHUNK = 1000
 
 async def publish_unpublished(
     store: Store,
-    broker: JobQueue,
+    broker: Publisher,
     kind: Kind,
     ids: Iterable[int] | None = None,
     *,
@@ -39,7 +39,7 @@ async def publish_unpublished(
 
 
 async def enqueue(
-    store: Store, broker: JobQueue, kind: Kind, ids: Iterable[int], *, skip_fresh: bool
+    store: Store, broker: Publisher, kind: Kind, ids: Iterable[int], *, skip_fresh: bool
 ) -> int:
     """Queue entities not already pending; return how many were newly queued."""
     async with store.begin() as conn:
@@ -49,7 +49,7 @@ async def enqueue(
     return len(new)
 
 
-async def republish_stale(store: Store, broker: JobQueue, older_than_s: float) -> int:
+async def republish_stale(store: Store, broker: Publisher, older_than_s: float) -> int:
     """Publish pending rows whose message never got confirmed (their publisher died)."""
     total = 0
     for kind in KINDS:

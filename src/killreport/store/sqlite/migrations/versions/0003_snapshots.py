@@ -1,9 +1,11 @@
-"""Daily snapshots on SQLite: as PostgreSQL's 0009, times as epoch seconds, the day as ISO text."""
+"""Daily snapshots on SQLite: store/frozen/snapshots_v1.py with times as epoch seconds."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from killreport.store.frozen import snapshots_v1
 
 revision = "0003"
 down_revision = "0002"
@@ -13,17 +15,7 @@ depends_on = None
 
 def upgrade() -> None:
     """Apply."""
-    op.create_table(
-        "entity_snapshots",
-        sa.Column("kind", sa.Text(), nullable=False),
-        sa.Column("entity_id", sa.BigInteger(), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("member_count", sa.BigInteger(), nullable=False),
-        sa.Column("corporation_count", sa.Integer()),
-        sa.Column("taken_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("kind", "entity_id", "day"),
-    )
-    op.create_index("entity_snapshots_day", "entity_snapshots", ["day"])
+    snapshots_v1.create(sa.Float())
 
 
 def downgrade() -> None:
