@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from killreport.changes import Change
 from killreport.domain import history
-from killreport.domain.models import AllianceHistoryRecord, CorporationHistoryRecord
+from killreport.domain.models import AllianceHistoryRecord, CorporationHistoryRecord, Entity
 from killreport.domain.schedule import Affiliated, Move
 from killreport.ids import Kind
 from killreport.store import tables as t
@@ -176,11 +176,12 @@ async def test_a_history_is_wanted_when_first_stored_and_no_longer_once_fetched(
 
 
 async def test_a_refresh_that_moves_an_entity_wants_its_history_again(store: Store) -> None:
-    for kind, entity_id, entity, records, field, moved in [
-            ("character", 1, character(corporation_id=98000010), employment((0, 98000010)), "corporation_id",
-             character(corporation_id=98000020)),
-            ("corporation", 98000010, corporation(alliance_id=99000001), membership((0, 99000001)),
-             "alliance_id", corporation(alliance_id=99000002))]:
+    cases: list[tuple[Kind, int, Entity, Any, str, Entity]] = [
+        ("character", 1, character(corporation_id=98000010), employment((0, 98000010)), "corporation_id",
+         character(corporation_id=98000020)),
+        ("corporation", 98000010, corporation(alliance_id=99000001), membership((0, 99000001)),
+         "alliance_id", corporation(alliance_id=99000002))]
+    for kind, entity_id, entity, records, field, moved in cases:
         await put(store, entity_id, entity, facts(HOUR))
         await keep(store, kind, entity_id, records)
         async with store.autocommit() as conn:
@@ -208,9 +209,9 @@ async def test_a_sweep_move_wants_the_histories_it_makes_stale(store: Store) -> 
             Move(2, Affiliated(98000010, 99000001), Affiliated(98000010, 99000002)),  # its corporation moved
         ])
     assert moved == {1, 2}
-    wanted = {(k, i): bool((await row_of(store, k, i) or {})["history_wanted"])
-              for k, i in [("character", 1), ("character", 2), ("corporation", 98000010),
-                           ("corporation", 98000020)]}
+    entities: list[tuple[Kind, int]] = [("character", 1), ("character", 2), ("corporation", 98000010),
+                                        ("corporation", 98000020)]
+    wanted = {(k, i): bool((await row_of(store, k, i) or {})["history_wanted"]) for k, i in entities}
     assert wanted == {("character", 1): True, ("character", 2): False, ("corporation", 98000010): True,
                       ("corporation", 98000020): False}
 
