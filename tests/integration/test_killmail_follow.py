@@ -10,13 +10,15 @@ import signal
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from killreport.config import sqlalchemy_url
 from killreport.sim.feed import FIRST_SEQUENCE
 from killreport.sim.testing import running_sim
 from killreport.store import tables as t
-from tests.cluster import Worker, cli, command, env_for, workers
+from tests.cluster import Worker, cli, command, env_for, migrated, workers
 from tests.kill_truth import FEED_OPTIONS, asked_the_head, kill_count, polite, publish_rounds, until_stored
+from tests.private_pg import PrivatePostgres
 
 pytestmark = pytest.mark.timeout(300)
 CAP = 5
@@ -95,3 +97,36 @@ async def _stored_at_least(engine: AsyncEngine, count: int, within_s: float = 60
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"fewer than {count} kills stored within {within_s} s")
+
+
+async def test_postgresql_restarted_while_following_loses_skips_and_doubles_nothing(
+        fresh_rabbit_url: str) -> None:
+    pg = PrivatePostgres()
+    pg.init()
+    pg.start()
+    try:
+        await migrated(pg.url)
+        eng = create_async_engine(sqlalchemy_url(pg.url), pool_pre_ping=True)  # its pool outlives the restart
+        async with running_sim(alliances=2, latency_ms=2, **FEED_OPTIONS) as sim:
+            env = env_for(pg.url, fresh_rabbit_url, sim.base_url, R2Z2_URL=sim.r2z2_url,
+                          R2Z2_MAX_RPS=str(CAP))
+            async with workers(env, 1), command(env, "killmails", "follow") as follower:
+                await asked_the_head(sim)
+                await sim.control.publish_kills(60)  # 12 s of work at the cap
+                await _stored_at_least(eng, 10)
+                await asyncio.to_thread(pg.stop)
+                await asyncio.sleep(3)
+                await asyncio.to_thread(pg.start)
+                published = 60 + await publish_rounds(sim)
+                kills = await until_stored(eng, sim, within_s=200)
+                assert len(kills) == published == await kill_count(eng)
+                async with eng.connect() as conn:
+                    assert (await conn.execute(select(t.killmail_holes))).all() == [], "no number skipped"
+                assert polite(await sim.control.stats(), CAP) == []
+            assert follower.returncode == 0, follower.log[-3000:]
+            # It saw the outage (as a failed write, or as its place's session lost) and came back.
+            assert "follower failed" in follower.log or "standing by" in follower.log, follower.log[-3000:]
+            assert "unexpected error" not in follower.log, follower.log[-3000:]
+        await eng.dispose()
+    finally:
+        await asyncio.to_thread(pg.destroy)

@@ -35,6 +35,7 @@ from killreport.scheduler.rules import ListDelta
 from killreport.scheduler.sweep import sweep_if_due
 from killreport.store import changes, jobs, schedule
 from killreport.store import tables as t
+from killreport.worker.session import holder_name
 from tests.stores import as_store
 
 T = TypeVar("T")
@@ -271,7 +272,7 @@ async def test_one_scheduler_holds_the_lock_and_the_next_takes_over_when_it_lets
     assert not second_try.done(), "a standby waits while the lock is held"
     async with engine.connect() as conn:
         seen = await schedule.leader(conn)
-    assert seen is not None and seen.locked and seen.holder == lock.holder_name()
+    assert seen is not None and seen.locked and seen.holder == holder_name()
     keeping = asyncio.create_task(first.keep())
     await asyncio.sleep(0.5)
     async with engine.connect() as conn:

@@ -14,25 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 
 import structlog
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.config import Settings
 from killreport.services import open_store
 from killreport.store.interface import Store
-from killreport.worker.runner import Backoff
+from killreport.worker.session import SESSION_FAILURES as _FAILURES
+from killreport.worker.session import holder_name, take_session_lock
 
 log = structlog.get_logger("killreport.killfeed")
-_FAILURES = (DBAPIError, OSError, TimeoutError)
-
-
-def holder_name() -> str:
-    """`host:pid`: who follows, for `status`."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Place:
@@ -91,37 +83,14 @@ async def take(settings: Settings, store: Store, stop: asyncio.Event) -> Place |
     if store.dialect == "sqlite":  # the runner lock is this process's: nobody else can follow
         return Place(store, None, settings)
     own = open_store(settings, dedicated=True)  # no pool: closing the connection ends the session
-    conn: AsyncConnection | None = None
-    backoff = Backoff(first_s=settings.scheduler_poll_s, max_s=settings.reconnect_max_delay_s)
-    while not stop.is_set():
-        wait_s = settings.scheduler_poll_s
-        try:
-            conn = conn or await _connect(own)
-            if await asyncio.wait_for(own.killmails.try_follow_lock(conn), 10):
-                log.info("kill feed follower is active", holder=holder_name())
-                return Place(store, (own, conn), settings)
-            backoff.reset()
-        except _FAILURES as exc:
-            wait_s = backoff.next_delay()
-            log.warning("kill feed follower cannot reach PostgreSQL; retrying", retry_in_s=wait_s,
-                        error=(str(exc).splitlines() or [type(exc).__name__])[0])
-            await _discard(conn)
-            conn = None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), wait_s)
-    await _discard(conn)
-    await own.close()
-    return None
 
+    async def follow(conn: AsyncConnection) -> bool:
+        return await own.killmails.try_follow_lock(conn)
 
-async def _connect(own: Store) -> AsyncConnection:
-    conn = await asyncio.wait_for(own.engine.connect(), 10)
-    # Autocommit: the session lives for hours and must never sit idle inside a transaction.
-    await conn.execution_options(isolation_level="AUTOCOMMIT")
-    return conn
-
-
-async def _discard(conn: AsyncConnection | None) -> None:
-    if conn is not None:
-        with contextlib.suppress(*_FAILURES):
-            await asyncio.wait_for(conn.close(), 5)
+    conn = await take_session_lock(own.engine, follow, stop, poll_s=settings.scheduler_poll_s,
+                                   max_delay_s=settings.reconnect_max_delay_s, who="kill feed follower")
+    if conn is None:
+        await own.close()
+        return None
+    log.info("kill feed follower is active", holder=holder_name())
+    return Place(store, (own, conn), settings)

@@ -13,25 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 
 import structlog
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from killreport.config import Settings
 from killreport.services import open_store
 from killreport.store.interface import ScheduleQueries
-from killreport.worker.runner import Backoff
+from killreport.worker.session import SESSION_FAILURES as _FAILURES
+from killreport.worker.session import holder_name, take_session_lock
 
 log = structlog.get_logger("killreport.scheduler")
-_FAILURES = (DBAPIError, OSError, TimeoutError)
-
-
-def holder_name() -> str:
-    """`host:pid`: who leads and where, for `status`."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Leadership:
@@ -79,39 +71,17 @@ async def acquire(settings: Settings, stop: asyncio.Event) -> Leadership | None:
     holder = holder_name()
     # NullPool: closing the connection really ends the session, so the lock never lingers in a pool.
     store = open_store(settings, dedicated=True)
-    engine = store.engine
-    conn: AsyncConnection | None = None
-    backoff = Backoff(first_s=settings.scheduler_poll_s, max_s=settings.reconnect_max_delay_s)
-    while not stop.is_set():
-        wait_s = settings.scheduler_poll_s
-        try:
-            conn = conn or await _connect(engine)
-            if await asyncio.wait_for(store.schedule.try_lock(conn), 10):
-                await store.schedule.claim_lease(conn, holder)
-                log.info("scheduler is active", holder=holder)
-                return Leadership(engine, store.schedule, conn, holder, settings)
-            backoff.reset()
-        except _FAILURES as exc:
-            wait_s = backoff.next_delay()
-            log.warning("scheduler cannot reach PostgreSQL; retrying", retry_in_s=wait_s,
-                        error=(str(exc).splitlines() or [type(exc).__name__])[0])
-            await _discard(conn)
-            conn = None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), wait_s)
-    await _discard(conn)
-    await engine.dispose()
-    return None
 
+    async def lead(conn: AsyncConnection) -> bool:
+        if not await store.schedule.try_lock(conn):
+            return False
+        await store.schedule.claim_lease(conn, holder)
+        return True
 
-async def _connect(engine: AsyncEngine) -> AsyncConnection:
-    conn = await asyncio.wait_for(engine.connect(), 10)
-    # Autocommit: the session lives for hours and must never sit idle inside a transaction.
-    await conn.execution_options(isolation_level="AUTOCOMMIT")
-    return conn
-
-
-async def _discard(conn: AsyncConnection | None) -> None:
-    if conn is not None:
-        with contextlib.suppress(*_FAILURES):
-            await asyncio.wait_for(conn.close(), 5)
+    conn = await take_session_lock(store.engine, lead, stop, poll_s=settings.scheduler_poll_s,
+                                   max_delay_s=settings.reconnect_max_delay_s, who="scheduler")
+    if conn is None:
+        await store.engine.dispose()
+        return None
+    log.info("scheduler is active", holder=holder)
+    return Leadership(store.engine, store.schedule, conn, holder, settings)

@@ -94,16 +94,19 @@ async def get_kills(request: web.Request) -> web.Response:
 
 
 async def publish_kills(request: web.Request) -> web.Response:
-    """POST /_sim/kills {"count": N, "late": bool}: publish N kills now, deterministically."""
+    """POST /_sim/kills {"count": N, "late": bool, "broken": bool}: publish N kills now, deterministically
+    (`broken`: their files' killmails fail CCP's schema)."""
     sim = _sim(request)
     body = await _body(request)
-    count, late = body.get("count"), body.get("late")
+    count, late, broken = body.get("count"), body.get("late"), body.get("broken", False)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
         raise _bad("count must be an integer within 1..10000")
     if late is not None and not isinstance(late, bool):
         raise _bad("late must be true, false or absent")
+    if not isinstance(broken, bool):
+        raise _bad("broken must be true or false")
     sim.feed.catch_up()
-    kills = [p.document() for p in sim.feed.publish(count, late=late)]
+    kills = [p.document() for p in sim.feed.publish(count, late=late, broken=broken)]
     return web.json_response({"kills": kills}, dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 

@@ -32,10 +32,12 @@ class Package:
     killmail_time: int
     sequence_updated: int | None = None
     stale_until: float = 0.0
+    broken: bool = False  # the file's killmail fails CCP's schema (no victim); the kill itself is fine
 
     def document(self) -> dict[str, Any]:
         """The file's JSON."""
-        out = {"killmail_id": self.killmail_id, "hash": self.hash, "esi": self.esi, "zkb": self.zkb,
+        esi = {k: v for k, v in self.esi.items() if k != "victim"} if self.broken else self.esi
+        out = {"killmail_id": self.killmail_id, "hash": self.hash, "esi": esi, "zkb": self.zkb,
                "uploaded_at": self.uploaded_at, "sequence_id": self.sequence_id}
         if self.sequence_updated is not None:
             out["sequence_updated"] = self.sequence_updated
@@ -73,10 +75,15 @@ class KillFeed:
             self.publish(1, int(at))
             self._timed += 1
 
-    def publish(self, count: int, at: int | None = None, late: bool | None = None) -> list[Package]:
-        """Publish `count` new kills at `at` (default now); `late` forces or forbids a late posting."""
+    def publish(self, count: int, at: int | None = None, late: bool | None = None,
+                broken: bool = False) -> list[Package]:
+        """Publish `count` new kills at `at` (default now); `late` forces or forbids a late posting;
+        `broken`: their files' killmails fail CCP's schema (the day files and ESI have them whole)."""
         when = int(self.clock()) if at is None else at
-        return [self._publish_one(when, late) for _ in range(count)]
+        published = [self._publish_one(when, late) for _ in range(count)]
+        for package in published:
+            package.broken = broken
+        return published
 
     def _publish_one(self, when: int, late: bool | None) -> Package:
         opts = self.options

@@ -83,9 +83,11 @@ class SimControl:
         """GET /_sim/kills: every published kill (`since`: from that sequence on), head and pointer."""
         return dict(await self._call("GET", "/kills" if since is None else f"/kills?since={since}"))
 
-    async def publish_kills(self, count: int, *, late: bool | None = None) -> list[dict[str, Any]]:
-        """POST /_sim/kills: publish `count` kills now; `late` forces or forbids late postings."""
-        body: dict[str, Any] = {"count": count} if late is None else {"count": count, "late": late}
+    async def publish_kills(self, count: int, *, late: bool | None = None,
+                            broken: bool = False) -> list[dict[str, Any]]:
+        """POST /_sim/kills: publish `count` kills now; `late` forces or forbids late postings; `broken`:
+        their files' killmails fail CCP's schema."""
+        body: dict[str, Any] = {"count": count, "broken": broken} | ({} if late is None else {"late": late})
         return list((await self._call("POST", "/kills", body))["kills"])
 
     async def clear_overrides(self) -> dict[str, Any]:
