@@ -27,7 +27,6 @@ from sqlalchemy import (
     Text,
     false,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import JSON
@@ -127,9 +126,6 @@ corporations = Table(
     *_cache_columns(),
     *_history_columns(),
     Index("corporations_expires_at", "expires_at"),
-    # The scheduler's "history wanted and past its Expires": only the few wanted rows are indexed.
-    Index("corporations_history_due", f"{HISTORY_PREFIX}expires_at",
-          postgresql_where=text(f"{HISTORY_PREFIX}wanted"), sqlite_where=text(f"{HISTORY_PREFIX}wanted")),
 )
 
 characters = Table(
@@ -152,10 +148,13 @@ characters = Table(
     *_cache_columns(),
     *_history_columns(),
     Index("characters_expires_at", "expires_at"),
-    Index("characters_history_due", f"{HISTORY_PREFIX}expires_at",
-          postgresql_where=text(f"{HISTORY_PREFIX}wanted"), sqlite_where=text(f"{HISTORY_PREFIX}wanted")),
     Index("characters_corporation_id", "corporation_id"),
 )
+# The scheduler's "history wanted and past its Expires": only the few wanted rows are indexed.
+for _table in (corporations, characters):
+    _wanted = _table.c[f"{HISTORY_PREFIX}wanted"]
+    Index(f"{_table.name}_history_due", _table.c[f"{HISTORY_PREFIX}expires_at"], postgresql_where=_wanted,
+          sqlite_where=_wanted)
 
 # Biomassed characters answer 404 forever; remembering them saves an error-limit unit each.
 character_tombstones = Table(

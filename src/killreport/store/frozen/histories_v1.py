@@ -58,7 +58,7 @@ def create(time: sa.types.TypeEngine[Any], dialect: str) -> None:
             op.add_column(table, column)
         wanted = sa.table(table, sa.column(f"{_PREFIX}wanted"))
         op.execute(wanted.update().values({f"{_PREFIX}wanted": True}))
-        where: dict[str, Any] = {f"{dialect}_where": sa.text(f"{_PREFIX}wanted")}
+        where: dict[str, Any] = {f"{dialect}_where": sa.column(f"{_PREFIX}wanted")}
         op.create_index(f"{table}_history_due", table, [f"{_PREFIX}expires_at"], **where)
     _records(time, "corporation_history", "character_id", "corporation_id", holder_nullable=False)
     _records(time, "alliance_history", "corporation_id", "alliance_id", holder_nullable=True)
