@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     refresh_min_age_affiliation: float = _option(
         3600.0, "seconds between sweeps of every stored character through POST /characters/affiliation "
         "(never before the last answer's Expires)", gt=0)
+    history: bool = _option(
+        True, "fetch a character's corporation history and a corporation's alliance history when it is "
+        "first stored and again when the copy sees it move (never before Expires); false: never")
     refresh_spread: float = _option(
         0.25, "due refreshes of a kind are released at most at tracked / (this * its min age) a "
         "second: a backlog of all of them drains within this fraction of the period", gt=0, le=1)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from killreport.changes import Change
 from killreport.config import sqlalchemy_url
 from killreport.domain.killmail import Rejected
+from killreport.domain.models import AllianceHistoryRecord, CorporationHistoryRecord
 from killreport.queue.broker import DEAD_LETTER_QUEUE, DeadLetter
 from killreport.queue.rabbit import RabbitBroker
 from killreport.queue.table import TableQueue
@@ -30,6 +31,7 @@ from killreport.runner_lock import RunnerLock
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
 from killreport.store.copy import BATCH_ROWS, COPIED, NOT_COPIED, batches, snapshot
+from killreport.store.facts import CacheFacts
 from killreport.store.interface import Store
 from killreport.store.postgres import postgres_store
 from killreport.store.sqlite.engine import open_engine, path_of
@@ -118,11 +120,22 @@ async def _extras(url: str) -> None:
                 Change("character", 4, "corporation_id", 5, 6)])
             await store.schedule.mark_sweep_started(conn)
             await _kills(store, conn)
+            await _histories(store, conn)
             await conn.execute(insert(t.entity_snapshots).values(
                 kind="alliance", entity_id=1, day=dt.date(2026, 12, 1), member_count=40, corporation_count=2,
                 taken_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)))
     finally:
         await store.engine.dispose()
+
+
+async def _histories(store: Store, conn: AsyncConnection) -> None:
+    """A character's and a corporation's history with their intervals (of ids the sync did not store)."""
+    facts = CacheFacts(dt.datetime(2026, 12, 1, tzinfo=dt.UTC), None, '"h"', None)
+    await store.jobs.store_history(conn, "character", 4, [
+        CorporationHistoryRecord(record_id=2, start_date="2021-01-01T00:00:00Z", corporation_id=6),
+        CorporationHistoryRecord(record_id=1, start_date="2020-01-01T00:00:00Z", corporation_id=5)], facts)
+    await store.jobs.store_history(conn, "corporation", 6, [
+        AllianceHistoryRecord(record_id=1, start_date="2020-06-01T00:00:00Z", alliance_id=1)], facts)
 
 
 async def _kills(store: Store, conn: AsyncConnection) -> None:

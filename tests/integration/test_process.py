@@ -111,6 +111,16 @@ class FakeEsi:
                         etag: str | None = None) -> Fetched[models.Character] | NotModified:
         return await self._get(f"/characters/{character_id}", models.Character, etag)
 
+    async def corporation_history(self, character_id: int, etag: str | None = None) -> Fetched[
+            list[models.CorporationHistoryRecord]] | NotModified:
+        path = f"/characters/{character_id}/corporationhistory"
+        return await self._get(path, models.CorporationHistory, etag)
+
+    async def alliance_history(self, corporation_id: int, etag: str | None = None) -> Fetched[
+            list[models.AllianceHistoryRecord]] | NotModified:
+        path = f"/corporations/{corporation_id}/alliancehistory"
+        return await self._get(path, models.AllianceHistory, etag)
+
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:

@@ -134,7 +134,7 @@ async def test_stale_and_missing_rows_are_not_fresh(engine: AsyncEngine) -> None
         missing = await jobs.claim_and_read(conn, "corporation", 98000003, ttl_s=60)
     assert stale == entities.Stored(fresh=False, references=CorporationReferences(ceo_id=1,
                                                                                  creator_id=90000001),
-                                    row=rows.row_of(_corp("a", "b")), etag='"abc"')
+                                    row=rows.row_of(_corp("a", "b")), etag='"abc"', history_due=True)
     assert missing == entities.Stored(fresh=False)
 
 
@@ -174,7 +174,7 @@ async def test_claim_and_read_reads_references_and_claims_missing_entities_too(
         got = await jobs.claim_and_read(conn, "corporation", 98000009, ttl_s=60)
         assert got == entities.Stored(fresh=True, references=CorporationReferences(
             ceo_id=90000005, creator_id=90000001), row=rows.row_of(_corp("c", "d", ceo_id=90000005)),
-            etag='"abc"')
+            etag='"abc"', history_due=True)  # first stored: its alliance history is wanted
         assert await jobs.claim_and_read(conn, "corporation", 98000009, ttl_s=60) is None
         missing = await jobs.claim_and_read(conn, "corporation", 98000010, ttl_s=60)
         assert missing == entities.Stored(fresh=False)

@@ -180,7 +180,7 @@ async def test_a_stored_corporation_reads_back_as_it_was_stored(store: Store) ->
     read = await claim(store, "corporation", 98000001)
     assert read == Stored(
         fresh=True, references=CorporationReferences(ceo_id=90000002, creator_id=90000003),
-        row=rows.row_of(corp), etag='"c1"')
+        row=rows.row_of(corp), etag='"c1"', history_due=True)  # first stored: its history is wanted
     assert types(read.row) == types(rows.row_of(corp)), "True, not 1; 0.0, not 0"
     stored = await row_of(store, "corporation", 98000001)
     assert stored is not None
@@ -193,10 +193,10 @@ async def test_a_stored_character_and_an_expired_one(store: Store) -> None:
     await put(store, 90000001, pilot, facts(HOUR, etag=None))
     await put(store, 90000002, pilot, facts(-1.0))
     read = await claim(store, "character", 90000001)
-    assert read == Stored(fresh=True, row=rows.row_of(pilot))
+    assert read == Stored(fresh=True, row=rows.row_of(pilot), history_due=True)
     assert types(read.row) == types(rows.row_of(pilot))
     assert await claim(store, "character", 90000002) == Stored(fresh=False, row=rows.row_of(pilot),
-                                                               etag='"e1"')
+                                                               etag='"e1"', history_due=True)
 
 
 async def test_an_alliance_reads_its_members_and_their_own_freshness(store: Store) -> None:
@@ -538,7 +538,7 @@ async def test_a_tombstone_whose_changes_fail_is_not_recorded(store: Store) -> N
         with pytest.raises(IntegrityError):
             await store.jobs.tombstone(conn, 90000001, "404", [bad_change("character", 90000001)])
     assert await claim(store, "character", 90000001) == Stored(fresh=True, row=rows.row_of(character()),
-                                                               etag='"e1"')
+                                                               etag='"e1"', history_due=True)
 
 
 async def test_inside_a_callers_transaction_its_rollback_undoes_an_atomic_write(store: Store) -> None:

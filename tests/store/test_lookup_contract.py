@@ -100,6 +100,11 @@ async def seeded(store: Store) -> Store:
     return store
 
 
+def _without_history(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A record without its history's bookkeeping (the seeded rows name none of it)."""
+    return None if row is None else {k: v for k, v in row.items() if not k.startswith("history_")}
+
+
 async def test_records_carry_their_columns_and_counts(seeded: Store) -> None:
     async with seeded.connect() as conn:
         alliance = await seeded.lookup.alliance(conn, 99000002)
@@ -110,9 +115,9 @@ async def test_records_carry_their_columns_and_counts(seeded: Store) -> None:
         absent = [await seeded.lookup.alliance(conn, 1), await seeded.lookup.corporation(conn, 1),
                   await seeded.lookup.character(conn, 1)]
     assert alliance == {**ALLIANCES[1], "member_corporations": 4, "member_pilots": 110}
-    assert corporation == {**CORPORATIONS[0], "characters_known": 3}
-    assert living == {**CHARACTERS[0], "deleted_seen_at": None}
-    assert deleted == {**CHARACTERS[1], "deleted_seen_at": DELETED[90000002]}
+    assert _without_history(corporation) == {**CORPORATIONS[0], "characters_known": 3}
+    assert _without_history(living) == {**CHARACTERS[0], "deleted_seen_at": None}
+    assert _without_history(deleted) == {**CHARACTERS[1], "deleted_seen_at": DELETED[90000002]}
     assert empty == {**ALLIANCES[2], "member_corporations": 0, "member_pilots": 0}
     assert absent == [None, None, None]
     assert alliance is not None and alliance["date_founded"].tzinfo == dt.UTC

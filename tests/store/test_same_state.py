@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from killreport.changes import Change
 from killreport.domain.killmail import Rejected
+from killreport.domain.models import AllianceHistoryRecord, CorporationHistoryRecord
 from killreport.store import tables as t
 from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.interface import Store
@@ -51,7 +52,22 @@ async def _history(store: Store, times: dict[str, Any]) -> None:
         await j.put_ids(conn, "/alliances/", [99000002, 99000001], detail)
         await store.admin.add_request_counts(conn, {("/alliances/{id}/", 200): 2, ("/alliances/", 304): 1})
         assert await store.history.take_snapshots(conn, dt.date(2026, 12, 1)) == 2
+    await _histories(store, times)
     await _kills(store)
+
+
+async def _histories(store: Store, times: dict[str, Any]) -> None:
+    """A character's and a corporation's history fetched (one of them revalidated after)."""
+    employment = [
+        CorporationHistoryRecord(record_id=2, start_date="2020-02-01T00:00:00Z", corporation_id=98000001),
+        CorporationHistoryRecord(record_id=1, start_date="2019-01-01T00:00:00Z", corporation_id=1000125,
+                                 is_deleted=True)]
+    membership = [AllianceHistoryRecord(record_id=2, start_date="2021-03-01T10:00:00Z"),
+                  AllianceHistoryRecord(record_id=1, start_date="2020-01-01T00:00:00Z", alliance_id=99000001)]
+    async with store.begin() as conn:
+        await store.jobs.store_history(conn, "character", 90000001, employment, times["detail"])
+        await store.jobs.store_history(conn, "corporation", 98000001, membership, times["members"])
+        await store.jobs.revalidate_history(conn, "corporation", 98000001, times["checked"])
 
 
 async def _kills(store: Store) -> None:
@@ -98,6 +114,7 @@ async def test_one_history_leaves_the_same_rows_on_both_stores(both_stores: tupl
         "corporations": 1, "esi_request_log": 2, "http_cache": 1, "scheduler_lease": 0, "scheduler_marks": 0,
         "sync_failures": 1, "sync_pending": 3, "killmails": 2, "killmail_participants": 4,
         "killmail_rejected": 1, "killmail_feed": 1, "killmail_holes": 1, "killmail_backfill": 1,
-        "r2z2_pace": 1, "entity_snapshots": 2}
+        "r2z2_pace": 1, "entity_snapshots": 2, "corporation_history": 2, "alliance_history": 2,
+        "employment_intervals": 2, "membership_intervals": 2}
     for name in on_pg:
         assert on_sqlite[name] == on_pg[name], name

@@ -87,9 +87,9 @@ def test_column_types_and_nullability_follow_the_model(kind: Kind) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_cache_facts_are_the_bookkeeping_columns(kind: Kind) -> None:
     facts = CacheFacts(fetched_at=dt.datetime.now(dt.UTC), expires_at=None, etag=None, last_modified=None)
-    prefixes = ("", t.MEMBERS_PREFIX) if kind == "alliance" else ("",)
-    # A closed alliance is marked by the scheduler, not by any answer.
-    marks = {"closed_at"} if kind == "alliance" else set()
+    prefixes = ("", t.MEMBERS_PREFIX) if kind == "alliance" else ("", t.HISTORY_PREFIX)
+    # A closed alliance is marked by the scheduler, a wanted history by a job or a sweep: no answer.
+    marks = {"closed_at"} if kind == "alliance" else {f"{t.HISTORY_PREFIX}wanted"}
     assert {"id", *(c for p in prefixes for c in facts.columns(p)), *marks} == t.BOOKKEEPING[kind]
 
 

@@ -46,6 +46,7 @@ def build_app() -> App:
     app.command(admin_cmds.purge, name="purge")
     app.command(sync_cmds.queue, name="queue")
     app.command("killreport.cli.lookup_cmd:lookup", name="lookup", help="Look ids up; fetch those not held.")
+    app.command("killreport.cli.history_cmd:history", name="history", help="Who was where, and when.")
     app.command(admin_cmds.dlq)
     app.command(killmail_cmds.killmails)
     app.command(sim_cmd.sim, name="sim")

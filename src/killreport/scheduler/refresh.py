@@ -45,14 +45,18 @@ class Releaser:
     async def _release(self, kind: Kind, elapsed_s: float) -> int:
         ctx, min_age = self._ctx, self._ctx.min_age_s(kind)
         async with ctx.store.connect() as conn:
-            due = await ctx.store.schedule.due_count(conn, kind, min_age)
+            history = ctx.settings.history
+            due = await ctx.store.schedule.due_count(conn, kind, min_age, history=history)
             if not due:
                 return 0
             share = release_count(due, await self._tracked_count(conn, kind), min_age, elapsed_s,
                                   ctx.settings.refresh_spread)
-            ids = await ctx.store.schedule.due_ids(conn, kind, min_age, share)
+            ids = await ctx.store.schedule.due_ids(conn, kind, min_age, share, history=history)
         # skip_fresh: a copy stored since the read above is not queued; the pending set dedups the rest.
-        return await enqueue(ctx.store, ctx.broker, kind, ids, skip_fresh=True)
+        # A row whose own answer is fresh may still have a history due, which "fresh" does not see:
+        # those kinds are queued as read (a job finding nothing due asks ESI for nothing).
+        fresh_means_done = kind == "alliance" or not history
+        return await enqueue(ctx.store, ctx.broker, kind, ids, skip_fresh=fresh_means_done)
 
     async def _tracked_count(self, conn: AsyncConnection, kind: Kind) -> int:
         now = time.monotonic()

@@ -26,7 +26,8 @@ COPIED: Final[tuple[Table, ...]] = (
     t.alliances, t.alliance_corporations, t.corporations, t.characters, t.character_tombstones,
     t.sync_pending, t.sync_failures, t.http_cache, t.changes, t.esi_request_log, t.scheduler_marks,
     t.killmails, t.killmail_participants, t.killmail_rejected, t.killmail_feed, t.killmail_holes,
-    t.killmail_backfill, t.entity_snapshots,
+    t.killmail_backfill, t.entity_snapshots, t.corporation_history, t.alliance_history,
+    t.employment_intervals, t.membership_intervals,
 )
 # The tables of tables.metadata left behind, with why (tests hold COPIED + this to the metadata, so
 # a new table has to be placed in one of them).

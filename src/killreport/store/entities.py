@@ -30,6 +30,7 @@ from sqlalchemy import (
     true,
 )
 
+from killreport.changes import Change
 from killreport.ids import Kind
 from killreport.store import references, rows
 from killreport.store import tables as t
@@ -40,6 +41,9 @@ TABLES = t.ENTITY_TABLES
 _MEMBERS_FETCHED_AT = f"{t.MEMBERS_PREFIX}fetched_at"
 _MEMBERS_EXPIRES_AT = f"{t.MEMBERS_PREFIX}expires_at"
 _MEMBERS_ETAG = f"{t.MEMBERS_PREFIX}etag"
+_HISTORY_EXPIRES_AT = f"{t.HISTORY_PREFIX}expires_at"
+_HISTORY_ETAG = f"{t.HISTORY_PREFIX}etag"
+HISTORY_WANTED: Final = f"{t.HISTORY_PREFIX}wanted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +64,37 @@ class Stored:
     row: Mapping[str, rows.Value] | None = None
     etag: str | None = None
     members_etag: str | None = None
+    history_due: bool = False
+    history_etag: str | None = None
 
 
-# An entity's own answer, or an alliance's member list.
-Resource = Literal["detail", "members"]
+# An entity's own answer, an alliance's member list, or a character's or corporation's history.
+Resource = Literal["detail", "members", "history"]
 
 
 def due(kind: Kind, stored: Stored) -> tuple[Resource, ...]:
-    """The entity's resources whose Expires has passed, which a job asks ESI for; none once tombstoned."""
+    """The entity's resources whose Expires has passed, which a job asks ESI for; none once tombstoned.
+
+    A history only while it is wanted: it is not kept fresh, only fetched again when the copy sees
+    its entity move."""
     if stored.tombstoned:
         return ()
     wanted: list[Resource] = [] if stored.fresh else ["detail"]
     if kind == "alliance" and not stored.members_fresh:
         wanted.append("members")
+    if stored.history_due:
+        wanted.append("history")
     return tuple(wanted)
+
+
+# The field whose change makes a history stale: a character's corporation, a corporation's alliance.
+HISTORY_MOVES: Final[Mapping[Kind, str]] = {"character": "corporation_id", "corporation": "alliance_id"}
+
+
+def moves_history(kind: Kind, noted: Iterable[Change]) -> bool:
+    """Whether these changes of an entity move it where its history would say otherwise."""
+    field = HISTORY_MOVES.get(kind)
+    return any(c.field == field for c in noted)
 
 
 def _set(table: Table, columns: Iterable[str]) -> dict[str, BindParameter[Any]]:
@@ -82,12 +103,15 @@ def _set(table: Table, columns: Iterable[str]) -> dict[str, BindParameter[Any]]:
 
 
 @functools.cache
-def upsert_statement(kind: Kind, columns: tuple[str, ...], sql: Idioms = POSTGRES) -> Any:
-    """Insert or replace the row :row_id of `kind` with `columns` (parameters named as the columns)."""
+def upsert_statement(kind: Kind, columns: tuple[str, ...], sql: Idioms = POSTGRES,
+                     first_only: tuple[str, ...] = ()) -> Any:
+    """Insert or replace the row :row_id of `kind` with `columns` (parameters named as the columns);
+    `first_only` columns are written by the insert and left alone by a replacement."""
     # Built once per shape: constructing ON CONFLICT clauses is most of an upsert's CPU cost.
     # The key is bound as `row_id`: a parameter named like a column (`id`) would join an UPDATE's SET.
     table = TABLES[kind]
-    stmt = sql.insert(table).values({"id": bindparam("row_id", type_=BigInteger), **_set(table, columns)})
+    stmt = sql.insert(table).values({"id": bindparam("row_id", type_=BigInteger),
+                                     **_set(table, (*columns, *first_only))})
     return stmt.on_conflict_do_update(index_elements=["id"], set_={c: stmt.excluded[c] for c in columns})
 
 
@@ -155,7 +179,8 @@ def stored_of(kind: Kind, row: Mapping[str, Any], now: dt.datetime) -> Stored:
     stored = Stored(fresh=_fresh(row["expires_at"], now), references=references.from_row(kind, row),
                     row={s.column: row[s.column] for s in rows.sources(kind)}, etag=row["etag"])
     if kind != "alliance":
-        return stored
+        return dataclasses.replace(stored, history_due=bool(row[HISTORY_WANTED]) and not _fresh(
+            row[_HISTORY_EXPIRES_AT], now), history_etag=row[_HISTORY_ETAG])
     # Fresh by its Expires alone: an unusable member list leaves one (`defer`) and no list.
     stored = dataclasses.replace(stored, members_fresh=_fresh(row[_MEMBERS_EXPIRES_AT], now))
     if row[_MEMBERS_FETCHED_AT] is None:
@@ -186,9 +211,11 @@ def read_from(kind: Kind, source: FromClause, sql: Idioms = POSTGRES) -> Select[
 
 
 def _members_facts(kind: Kind) -> list[Column[Any]]:
-    # What decides whether an alliance's member list is fresh, and its ETag; only alliances have one.
+    # What decides whether an alliance's member list is fresh, and its ETag; for the others, whether
+    # their history is due, and its ETag.
     if kind != "alliance":
-        return []
+        table = TABLES[kind]
+        return [table.c[c] for c in (HISTORY_WANTED, _HISTORY_EXPIRES_AT, _HISTORY_ETAG)]
     return [t.alliances.c[c] for c in (_MEMBERS_FETCHED_AT, _MEMBERS_EXPIRES_AT, _MEMBERS_ETAG)]
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from killreport.store.entities import Stored
     from killreport.store.facts import CacheFacts, Revalidated
     from killreport.store.freshness import Freshness
+    from killreport.store.history_rows import Record as HistoryRecord
     from killreport.store.killmails import BackfillDay, FeedState, Pace
     from killreport.store.lookup import Page, Row
     from killreport.store.schedule import Leader, ListCache, SweepMarks
@@ -77,6 +78,17 @@ class JobQueries(Protocol):
     async def revalidate(self, conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
                          prefix: str = "") -> None:
         """A 304 (with `members_`: for an alliance's member list): move Expires and checked time."""
+        ...
+
+    async def store_history(self, conn: AsyncConnection, kind: Kind, entity_id: int,
+                            records: Sequence[HistoryRecord], facts: CacheFacts) -> None:
+        """Replace a character's or corporation's history and its intervals, with its cache facts, no
+        longer wanted (inside the caller's transaction; HistoryError before anything is written)."""
+        ...
+
+    async def revalidate_history(self, conn: AsyncConnection, kind: Kind, entity_id: int,
+                                 checked: Revalidated) -> None:
+        """A 304 for a history: move its Expires and checked time; no longer wanted."""
         ...
 
     async def revalidate_and_finish(self, conn: AsyncConnection, kind: Kind, entity_id: int,
@@ -185,12 +197,16 @@ class ScheduleQueries(Protocol):
         """How many entities of `kind` the scheduler keeps fresh."""
         ...
 
-    async def due_count(self, conn: AsyncConnection, kind: Kind, min_age_s: float) -> int:
-        """How many entities of `kind` are due and not pending."""
+    async def due_count(self, conn: AsyncConnection, kind: Kind, min_age_s: float, *,
+                        history: bool = True) -> int:
+        """How many entities of `kind` are due and not pending (a wanted history past its Expires
+        counting as due unless `history` is False: HISTORY=false)."""
         ...
 
-    async def due_ids(self, conn: AsyncConnection, kind: Kind, min_age_s: float, limit: int) -> list[int]:
-        """Up to `limit` due, not pending entities of `kind`, oldest Expires first."""
+    async def due_ids(self, conn: AsyncConnection, kind: Kind, min_age_s: float, limit: int, *,
+                      history: bool = True) -> list[int]:
+        """Up to `limit` due, not pending entities of `kind`, oldest Expires first (`history`: as
+        due_count's)."""
         ...
 
     async def alliance_list(self, conn: AsyncConnection, min_age_s: float) -> ListCache | None:
@@ -243,7 +259,8 @@ class ScheduleQueries(Protocol):
         ...
 
     async def apply_moves(self, conn: AsyncConnection, moves: Sequence[Move]) -> set[int]:
-        """Move characters whose row still says where `moves` found them; returns those moved."""
+        """Move characters whose row still says where `moves` found them; returns those moved. The
+        histories the moves made stale are wanted again in the same transaction."""
         ...
 
     async def record_changes(self, conn: AsyncConnection, changes: Sequence[Change]) -> None:

@@ -63,8 +63,9 @@ from killreport.ids import Kind
 from killreport.store import changes, entities, http_cache, pending, rows
 from killreport.store import tables as t
 from killreport.store.dialects import POSTGRES, SQLITE, of
-from killreport.store.entities import MEMBERS_OF, Stored, due, stored_of
+from killreport.store.entities import HISTORY_WANTED, MEMBERS_OF, Stored, due, stored_of
 from killreport.store.facts import CacheFacts, Revalidated
+from killreport.store.history_rows import revalidate_history, store_history
 from killreport.store.raw import run
 from killreport.store.references import referenced_ids
 from killreport.store.sqlite import fast
@@ -73,7 +74,8 @@ from killreport.store.sqlite import fetch_lock as sqlite_fetch_lock
 __all__ = [
     "add", "among", "claim_and_read", "defer", "fetch_lock", "finish", "forget_unclaimed", "fresh_ids",
     "mark_published", "put_ids", "record_failure", "referenced_ids", "release", "replace_members",
-    "revalidate", "revalidate_and_finish", "store", "store_and_finish", "tombstone", "unpublished",
+    "revalidate", "revalidate_and_finish", "revalidate_history", "store", "store_and_finish", "store_history",
+    "tombstone", "unpublished",
 ]
 
 Row = Mapping[str, Any]
@@ -176,17 +178,16 @@ async def store(conn: AsyncConnection, entity_id: int, entity: Entity, facts: Ca
                 noted: Sequence[Change] = ()) -> None:
     """Upsert the entity's row (running it twice leaves the same row) and append `noted` changes,
     atomically."""
-    kind, columns = rows.kind_of(entity), {**rows.row_of(entity), **facts.columns()}
-    names, params = tuple(sorted(columns)), {**columns, "row_id": entity_id}
+    kind, (names, first, params) = rows.kind_of(entity), _upsert_params(entity_id, entity, facts, noted)
     if _lite(conn):
         def work(tx: fast.Tx) -> None:
-            tx.execute(entities.upsert_statement(kind, names, SQLITE), params)
+            tx.execute(entities.upsert_statement(kind, names, SQLITE, first), params)
             _lite_record(tx, noted)
 
         return await fast.transact(conn, work)
     # With changes: one statement, so both or none.
-    statement = (_statement(kind, _Write("upsert", names), None, finish=False, noted=True) if noted
-                 else entities.upsert_statement(kind, names))
+    statement = (_statement(kind, _Write("upsert", names, first), None, finish=False, noted=True) if noted
+                 else entities.upsert_statement(kind, names, POSTGRES, first))
     await conn.execute(statement, {**params, **_changes_params(noted)})
 
 
@@ -196,21 +197,35 @@ async def store_and_finish(conn: AsyncConnection, entity_id: int, entity: Entity
 
     Returns the children this call added. A crash leaves either all of it or none: never a stored
     entity whose children were not queued or whose changes were lost."""
-    kind, columns = rows.kind_of(entity), {**rows.row_of(entity), **facts.columns()}
-    names, params = tuple(sorted(columns)), {**columns, "row_id": entity_id}
+    kind, (names, first, params) = rows.kind_of(entity), _upsert_params(entity_id, entity, facts, noted)
     if _lite(conn):
         def work(tx: fast.Tx) -> list[int]:
-            tx.execute(entities.upsert_statement(kind, names, SQLITE), params)
+            tx.execute(entities.upsert_statement(kind, names, SQLITE, first), params)
             _lite_record(tx, noted)
             added = _lite_add_children(tx, children)
             _lite_finish(tx, kind, entity_id, stored=True)
             return added
 
         return await fast.transact(conn, work)
-    statement = _statement(kind, _Write("upsert", names), children[0] if children else None, finish=True,
-                           noted=bool(noted))
+    statement = _statement(kind, _Write("upsert", names, first), children[0] if children else None,
+                           finish=True, noted=bool(noted))
     every = {**params, "kind": kind, **_children_params(children), **_changes_params(noted)}
     return [r["id"] for r in await run(conn, statement, every)]
+
+
+def _upsert_params(entity_id: int, entity: Entity, facts: CacheFacts,
+                   noted: Sequence[Change]) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]:
+    """An upsert's replaced columns, its insert-only ones, and its parameters.
+
+    A character's or corporation's history is wanted when it is first stored (an insert-only
+    column) and again when this answer moved it (entities.moved_history: then a replaced one)."""
+    kind, columns = rows.kind_of(entity), {**rows.row_of(entity), **facts.columns()}
+    first: tuple[str, ...] = ()
+    if kind != "alliance":
+        columns[HISTORY_WANTED] = True
+        first = () if entities.moves_history(kind, noted) else (HISTORY_WANTED,)
+    names = tuple(sorted(c for c in columns if c not in first))
+    return names, first, {**columns, "row_id": entity_id}
 
 
 async def revalidate(conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
@@ -305,6 +320,7 @@ class _Write:
 
     what: Literal["upsert", "set", "members"]
     columns: tuple[str, ...] = ()
+    first_only: tuple[str, ...] = ()  # an upsert's insert-only columns
 
 
 @functools.cache
@@ -326,7 +342,7 @@ def _statement(kind: Kind, write: _Write, child: Kind | None, *, finish: bool, n
 
 def _write_ctes(kind: Kind, write: _Write) -> list[CTE]:
     if write.what == "upsert":
-        return [entities.upsert_statement(kind, write.columns).cte("up")]
+        return [entities.upsert_statement(kind, write.columns, POSTGRES, write.first_only).cte("up")]
     if write.what == "set":
         return [entities.set_statement(kind, write.columns).cte("checked")]
     gone, joined = entities.members_statements()

@@ -215,10 +215,19 @@ def _not_waiting(kind: Kind, sql: Idioms) -> ColumnElement[bool]:
                 ~exists().where(f.c.kind == kind, f.c.id == table.c.id, f.c.failed_at > recent))
 
 
-def _due(kind: Kind, sql: Idioms) -> ColumnElement[bool]:
+def _history_due(table: Table, sql: Idioms) -> ColumnElement[bool]:
+    """The history is wanted (first stored, or seen moving) and past its own Expires; no minimum age:
+    a history is fetched only when wanted, and the flag is cleared by the fetch."""
+    expires = table.c[f"{t.HISTORY_PREFIX}expires_at"]
+    return and_(table.c[f"{t.HISTORY_PREFIX}wanted"], or_(expires.is_(None), expires <= sql.now()))
+
+
+def _due(kind: Kind, sql: Idioms, history: bool) -> ColumnElement[bool]:
     table = t.ENTITY_TABLES[kind]
     if kind != "alliance":
-        return and_(_tracked(kind), _due_resource(table, "", sql), _not_waiting(kind, sql))
+        own = _due_resource(table, "", sql)
+        stale = or_(own, _history_due(table, sql)) if history else own
+        return and_(_tracked(kind), stale, _not_waiting(kind, sql))
     members = t.MEMBERS_PREFIX
     open_due = and_(_tracked(kind), or_(_due_resource(table, "", sql), _due_resource(table, members, sql)))
     final = and_(table.c.closed_at.isnot(None), or_(_final_fetch("", sql), _final_fetch(members, sql)))
@@ -232,22 +241,23 @@ def tracked_statement(kind: Kind) -> Select[Any]:
 
 
 @functools.cache
-def due_count_statement(kind: Kind, sql: Idioms = POSTGRES) -> Select[Any]:
-    """How many entities of `kind` are due (parameter: min_age)."""
+def due_count_statement(kind: Kind, sql: Idioms = POSTGRES, history: bool = True) -> Select[Any]:
+    """How many entities of `kind` are due, a wanted history counting if `history` (param.: min_age)."""
     # A WHERE, not a FILTER: the expires_at index then finds the few due rows (0.6 ms for 31,000
-    # characters of which 50 are due, where counting beside the tracked total took 60 ms).
-    return select(func.count()).select_from(t.ENTITY_TABLES[kind]).where(_due(kind, sql))
+    # characters of which 50 are due, where counting beside the tracked total took 60 ms); the
+    # partial history_due index finds the few whose history is wanted.
+    return select(func.count()).select_from(t.ENTITY_TABLES[kind]).where(_due(kind, sql, history))
 
 
 @functools.cache
-def due_statement(kind: Kind, sql: Idioms = POSTGRES) -> Select[Any]:
+def due_statement(kind: Kind, sql: Idioms = POSTGRES, history: bool = True) -> Select[Any]:
     """Due ids of `kind`, oldest Expires first (parameters: min_age, limit)."""
     table = t.ENTITY_TABLES[kind]
     # Oldest due first: for an alliance, whichever of its two resources expired first.
     oldest = (sql.least(table.c.expires_at, table.c.members_expires_at) if kind == "alliance"
               else table.c.expires_at)
-    return (select(table.c.id).where(_due(kind, sql)).order_by(oldest.asc().nulls_first(), table.c.id)
-            .limit(bindparam("limit")))
+    return (select(table.c.id).where(_due(kind, sql, history))
+            .order_by(oldest.asc().nulls_first(), table.c.id).limit(bindparam("limit")))
 
 
 async def tracked(conn: AsyncConnection, kind: Kind) -> int:
@@ -255,17 +265,19 @@ async def tracked(conn: AsyncConnection, kind: Kind) -> int:
     return int((await conn.execute(tracked_statement(kind))).scalar_one())
 
 
-async def due_count(conn: AsyncConnection, kind: Kind, min_age_s: float) -> int:
-    """How many entities of `kind` are due and not pending."""
-    statement = due_count_statement(kind, of(conn))
+async def due_count(conn: AsyncConnection, kind: Kind, min_age_s: float, *, history: bool = True) -> int:
+    """How many entities of `kind` are due and not pending (a wanted history counting if `history`)."""
+    statement = due_count_statement(kind, of(conn), history)
     return int((await conn.execute(statement, {"min_age": min_age_s})).scalar_one())
 
 
-async def due_ids(conn: AsyncConnection, kind: Kind, min_age_s: float, limit: int) -> list[int]:
+async def due_ids(conn: AsyncConnection, kind: Kind, min_age_s: float, limit: int, *,
+                  history: bool = True) -> list[int]:
     """Up to `limit` due, not pending entities of `kind`, oldest Expires first."""
     if limit <= 0:
         return []
-    result = await conn.execute(due_statement(kind, of(conn)), {"min_age": min_age_s, "limit": limit})
+    params = {"min_age": min_age_s, "limit": limit}
+    result = await conn.execute(due_statement(kind, of(conn), history), params)
     return [int(r.id) for r in result]
 
 
@@ -404,8 +416,11 @@ def _affiliations_statement(sql: Idioms) -> Select[Any]:
 def _move_statement(sql: Idioms) -> Any:
     moved = sql.records("moves", _MOVE_COLUMNS)
     # Compare-and-set: a job that stored the character meanwhile wins, and no change is recorded twice.
+    # A new corporation makes the character's history stale (wanted again, in the same statement).
     return (update(t.characters)
-            .values(corporation_id=moved.c.corporation_id, alliance_id=moved.c.alliance_id)
+            .values(corporation_id=moved.c.corporation_id, alliance_id=moved.c.alliance_id,
+                    history_wanted=or_(_c.history_wanted,
+                                       moved.c.corporation_id != moved.c.old_corporation_id))
             .where(_c.id == moved.c.id, _c.corporation_id == moved.c.old_corporation_id,
                    _c.alliance_id.is_not_distinct_from(moved.c.old_alliance_id))
             .returning(_c.id))
@@ -448,15 +463,33 @@ async def affiliations(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, A
     return {int(r.id): Affiliated(int(r.corporation_id), r.alliance_id) for r in result}
 
 
+@functools.cache
+def _corporations_moved_statement(sql: Idioms) -> Any:
+    """Corporations among :ids whose stored alliance differs from the one a sweep saw them in: their
+    alliance history is wanted again (the corporation's own refresh will store the move itself)."""
+    seen = sql.records("seen", (column("id", BigInteger), column("alliance_id", BigInteger)))
+    co = t.corporations.c
+    return (update(t.corporations).values(history_wanted=true())
+            .where(co.id == seen.c.id, ~co.alliance_id.is_not_distinct_from(seen.c.alliance_id)))
+
+
 async def apply_moves(conn: AsyncConnection, moves: Sequence[Move]) -> set[int]:
-    """Move characters whose row still says where `moves` found them; returns those moved."""
+    """Move characters whose row still says where `moves` found them; returns those moved.
+
+    In the same transaction, the histories the moves made stale are wanted: a character's that
+    changed corporation, a corporation's whose alliance is not the one stored."""
     if not moves:
         return set()
     sql = of(conn)
     rows = [dict(zip((c.name for c in _MOVE_COLUMNS), (
         m.character_id, m.old.corporation_id, m.old.alliance_id, m.new.corporation_id, m.new.alliance_id),
         strict=True)) for m in moves]
-    return {int(r.id) for r in await conn.execute(_move_statement(sql), {"moves": sql.record_list(rows)})}
+    moved = {int(r.id) for r in await conn.execute(_move_statement(sql), {"moves": sql.record_list(rows)})}
+    seen = {m.new.corporation_id: m.new.alliance_id for m in moves if m.character_id in moved}
+    if seen:
+        await conn.execute(_corporations_moved_statement(sql), {"seen": sql.record_list(
+            [{"id": c, "alliance_id": a} for c, a in sorted(seen.items())])})
+    return moved
 
 
 async def record_changes(conn: AsyncConnection, observed: Sequence[Change]) -> None:

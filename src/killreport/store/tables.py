@@ -25,6 +25,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -36,6 +37,8 @@ from killreport.store.sqlite.types import UtcEpoch
 metadata = MetaData()
 # An alliance row also holds the cache facts of its member list, under this prefix.
 MEMBERS_PREFIX: Final = "members_"
+# A character's or corporation's row also holds the cache facts of its history, under this prefix.
+HISTORY_PREFIX: Final = "history_"
 
 
 # One schema for both stores: PostgreSQL keeps its native types; on SQLite, times are epoch
@@ -48,6 +51,13 @@ ID: Final = BigInteger().with_variant(Integer(), "sqlite")
 
 def _ts(name: str, *, nullable: bool = True) -> Column[object]:
     return Column(name, TIMESTAMP, nullable=nullable)
+
+
+def _history_columns() -> list[Column[object]]:
+    # `history_wanted`: the copy saw this entity first or saw it move, and has not fetched its history
+    # since (a plain default, false: a row written without a job is not stored as first sighted).
+    return [*_cache_columns(HISTORY_PREFIX),
+            Column(f"{HISTORY_PREFIX}wanted", Boolean, nullable=False, server_default=false())]
 
 
 def _cache_columns(prefix: str = "") -> list[Column[object]]:
@@ -114,6 +124,7 @@ corporations = Table(
     Column("palette_secondary_color", Text),
     Column("palette_tertiary_color", Text),
     *_cache_columns(),
+    *_history_columns(),
     Index("corporations_expires_at", "expires_at"),
 )
 
@@ -135,9 +146,15 @@ characters = Table(
     Column("corporation_title", Text),
     Column("character_title_id", Text),
     *_cache_columns(),
+    *_history_columns(),
     Index("characters_expires_at", "expires_at"),
     Index("characters_corporation_id", "corporation_id"),
 )
+# The scheduler's "history wanted and past its Expires": only the few wanted rows are indexed.
+for _table in (corporations, characters):
+    _wanted = _table.c[f"{HISTORY_PREFIX}wanted"]
+    Index(f"{_table.name}_history_due", _table.c[f"{HISTORY_PREFIX}expires_at"], postgresql_where=_wanted,
+          sqlite_where=_wanted)
 
 # Biomassed characters answer 404 forever; remembering them saves an error-limit unit each.
 character_tombstones = Table(
@@ -377,6 +394,61 @@ entity_snapshots = Table(
 )
 
 
+# Histories as fetched: a character's corporation history, a corporation's alliance history, one row
+# per record (ESI numbers records per entity). Replaced whole by each fetch.
+corporation_history = Table(
+    "corporation_history",
+    metadata,
+    Column("character_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("corporation_id", BigInteger, nullable=False),
+    _ts("start_date", nullable=False),
+    Column("is_deleted", Boolean),
+    PrimaryKeyConstraint("character_id", "record_id"),
+)
+
+alliance_history = Table(
+    "alliance_history",
+    metadata,
+    Column("corporation_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("alliance_id", BigInteger),  # None: a period outside any alliance
+    _ts("start_date", nullable=False),
+    Column("is_deleted", Boolean),
+    PrimaryKeyConstraint("corporation_id", "record_id"),
+)
+
+# The intervals domain/history.py derives from them, rebuilt in the same transaction: where each
+# character worked and where each corporation belonged, from `start` until `end` (None: still).
+# The key answers "where was X at T"; the holder's indexes "members of C/A at T" (by start) and
+# "joined/left between two times" (by start, by end).
+employment_intervals = Table(
+    "employment_intervals",
+    metadata,
+    Column("character_id", BigInteger, nullable=False),
+    _ts("start", nullable=False),
+    _ts("end"),
+    Column("corporation_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    PrimaryKeyConstraint("character_id", "start"),
+    Index("employment_intervals_start", "corporation_id", "start"),
+    Index("employment_intervals_end", "corporation_id", "end"),
+)
+
+membership_intervals = Table(
+    "membership_intervals",
+    metadata,
+    Column("corporation_id", BigInteger, nullable=False),
+    _ts("start", nullable=False),
+    _ts("end"),
+    Column("alliance_id", BigInteger),  # None: outside any alliance
+    Column("record_id", BigInteger, nullable=False),
+    PrimaryKeyConstraint("corporation_id", "start"),
+    Index("membership_intervals_start", "alliance_id", "start"),
+    Index("membership_intervals_end", "alliance_id", "end"),
+)
+
+
 def _searchable(table: Table, *columns: str) -> None:
     """Trigram indexes on the lower case of `columns`: search matches any part of a name or ticker."""
     for name in columns:
@@ -404,6 +476,6 @@ def _bookkeeping(*fact_prefixes: str) -> frozenset[str]:
 # resource the row holds. Every other column is fed by the kind's model (store/rows.py).
 BOOKKEEPING: Mapping[Kind, frozenset[str]] = {
     "alliance": _bookkeeping("", MEMBERS_PREFIX) | {"closed_at"},
-    "corporation": _bookkeeping(""),
-    "character": _bookkeeping(""),
+    "corporation": _bookkeeping("", HISTORY_PREFIX) | {f"{HISTORY_PREFIX}wanted"},
+    "character": _bookkeeping("", HISTORY_PREFIX) | {f"{HISTORY_PREFIX}wanted"},
 }

@@ -15,9 +15,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from killreport.domain import history
 from killreport.domain.cache import Fetched, NotModified
-from killreport.domain.models import Alliance, Character, Corporation, Entity
-from killreport.esi.errors import EsiError
+from killreport.domain.models import (
+    Alliance,
+    AllianceHistoryRecord,
+    Character,
+    Corporation,
+    CorporationHistoryRecord,
+    Entity,
+)
+from killreport.esi.errors import EsiError, MalformedResponse
 from killreport.ids import Kind
 from killreport.sync.plan import Request
 
@@ -55,6 +63,16 @@ class EsiSource(Protocol):
         """GET /characters/{id}, conditional when `etag` is given."""
         ...
 
+    async def corporation_history(self, character_id: int, etag: str | None = None) -> Fetched[
+            list[CorporationHistoryRecord]] | NotModified:
+        """GET /characters/{id}/corporationhistory, conditional when `etag` is given."""
+        ...
+
+    async def alliance_history(self, corporation_id: int, etag: str | None = None) -> Fetched[
+            list[AllianceHistoryRecord]] | NotModified:
+        """GET /corporations/{id}/alliancehistory, conditional when `etag` is given."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AllianceAnswers:
@@ -81,6 +99,23 @@ async def ask_entity(esi: EsiSource, kind: Kind, entity_id: int, etag: str | Non
     if kind == "corporation":
         return await esi.corporation(entity_id, etag)
     return await esi.character(entity_id, etag)
+
+
+HistoryRecords = list[CorporationHistoryRecord] | list[AllianceHistoryRecord]
+
+
+async def ask_history(esi: EsiSource, kind: Kind, entity_id: int, etag: str | None) -> Answer[HistoryRecords]:
+    """GET a character's corporation history or a corporation's alliance history, conditional when
+    `etag` is given; one the interval rules cannot read is a malformed answer (with its Expires)."""
+    answer: Answer[HistoryRecords] = await (esi.corporation_history(entity_id, etag) if kind == "character"
+                                            else esi.alliance_history(entity_id, etag))
+    if isinstance(answer, Fetched):
+        try:
+            history.employment(r for r in answer.data if isinstance(r, CorporationHistoryRecord))
+            history.membership(r for r in answer.data if isinstance(r, AllianceHistoryRecord))
+        except history.HistoryError as exc:
+            raise MalformedResponse(str(exc), status=200, expires_at=answer.expires_at) from exc
+    return answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,10 +31,13 @@ class Request:
     etag: str | None = None
 
 
-def requests_for(kind: Kind, stored: Stored) -> tuple[Request, ...]:
-    """The entity's resources whose Expires has passed (store.entities.due), each with its ETag."""
-    etags: dict[Resource, str | None] = {"detail": stored.etag, "members": stored.members_etag}
-    return tuple(Request(resource, etags[resource]) for resource in due(kind, stored))
+def requests_for(kind: Kind, stored: Stored, *, history: bool = True) -> tuple[Request, ...]:
+    """The entity's resources whose Expires has passed (store.entities.due), each with its ETag; a
+    wanted history only if `history` (HISTORY=false: never)."""
+    etags: dict[Resource, str | None] = {"detail": stored.etag, "members": stored.members_etag,
+                                         "history": stored.history_etag}
+    return tuple(Request(resource, etags[resource]) for resource in due(kind, stored)
+                 if history or resource != "history")
 
 
 def hold_until(expires: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:

@@ -37,8 +37,19 @@ from killreport.queue.messages import Job, MessageError, decode, encode
 from killreport.store.entities import Stored
 from killreport.store.facts import CacheFacts, Revalidated
 from killreport.store.interface import JobQueries, Store
-from killreport.store.tables import MEMBERS_PREFIX
-from killreport.sync.fetch import Answer, Defer, EsiSource, Keep, ask_entity, fetch_alliance, kept, now
+from killreport.store.tables import HISTORY_PREFIX, MEMBERS_PREFIX
+from killreport.sync.fetch import (
+    Answer,
+    Defer,
+    EsiSource,
+    HistoryRecords,
+    Keep,
+    ask_entity,
+    ask_history,
+    fetch_alliance,
+    kept,
+    now,
+)
 from killreport.sync.plan import (
     Children,
     Request,
@@ -67,8 +78,9 @@ class JobProcessor:
     """Handles deliveries; everything it needs is passed in."""
 
     def __init__(self, store: Store, broker: JobQueue, esi: EsiSource, *, max_attempts: int,
-                 claim_ttl_s: float, observe: JobObserver | None = None) -> None:
+                 claim_ttl_s: float, observe: JobObserver | None = None, history: bool = True) -> None:
         self._store = store
+        self._history = history  # HISTORY: whether wanted histories are fetched at all
         self._jobs = store.jobs
         self._observe = observe
         self._broker = broker
@@ -141,7 +153,7 @@ class JobProcessor:
 
     async def _sync(self, job: Job, stored: Stored) -> str:
         """Fetch and store what is stale; returns the outcome (stored, not_modified or fresh)."""
-        wanted = requests_for(job.kind, stored)
+        wanted = requests_for(job.kind, stored, history=self._history)
         if job.kind == "alliance":
             to_publish, outcome = await self._alliance(job.id, stored, wanted)
         else:
@@ -152,7 +164,12 @@ class JobProcessor:
 
     async def _entity(self, kind: Kind, entity_id: int, stored: Stored,
                       wanted: tuple[Request, ...]) -> tuple[dict[Kind, list[int]], str]:
-        """A corporation or character: at most one request, then one statement (the hot path)."""
+        """A corporation or character: at most one request, then one statement (the hot path).
+
+        Its own answer first: a history also due waits for the next job the scheduler queues (its
+        refresh may show a move, which the history should then include)."""
+        if wanted and wanted[0].resource == "history":
+            return await self._history_of(kind, entity_id, stored, wanted[0])
         if not wanted:
             async with self._store.autocommit() as conn:
                 return await _finish(self._jobs, conn, kind, entity_id, children_of(stored.references),
@@ -168,6 +185,24 @@ class JobProcessor:
         keep = Keep(save, self._deferral(kind, entity_id, has_row=stored.row is not None))
         await kept(ask_entity(self._esi, kind, entity_id, wanted[0].etag), keep)
         return to_publish, outcome[0]
+
+    async def _history_of(self, kind: Kind, entity_id: int, stored: Stored,
+                          request: Request) -> tuple[dict[Kind, list[int]], str]:
+        """A character's or corporation's history: one request, stored with its intervals in one
+        transaction; then the entity is finished as a fresh one is."""
+        outcome = ["stored"]
+
+        async def save(answer: Answer[HistoryRecords], arrived: dt.datetime) -> None:
+            outcome[0] = "not_modified" if isinstance(answer, NotModified) else "stored"
+            jobs = self._jobs
+            await self._keep(lambda conn, _: _store_history(jobs, conn, kind, entity_id, answer, arrived),
+                             transaction=True)
+
+        keep = Keep(save, self._deferral(kind, entity_id, has_row=True, prefix=HISTORY_PREFIX))
+        await kept(ask_history(self._esi, kind, entity_id, request.etag), keep)
+        async with self._store.autocommit() as conn:
+            return await _finish(self._jobs, conn, kind, entity_id, children_of(stored.references),
+                                 requested=True), outcome[0]
 
     async def _alliance(self, alliance_id: int, stored: Stored,
                         wanted: tuple[Request, ...]) -> tuple[dict[Kind, list[int]], str]:
@@ -204,18 +239,20 @@ class JobProcessor:
                 await self._keep(lambda conn, _: self._jobs.defer(conn, kind, entity_id, until, prefix))
         return defer
 
-    async def _keep(self, store: Callable[[AsyncConnection, bool], Awaitable[R]]) -> R:
+    async def _keep(self, store: Callable[[AsyncConnection, bool], Awaitable[R]], *,
+                    transaction: bool = False) -> R:
         """Store an answer in hand; while the database is unreachable, keep it and try again.
 
         Giving up would send the job back to ask ESI again before the Expires it just received.
         `store` learns whether this is a repeat (`again`): an earlier try may have committed unseen.
         The message stays unacked meanwhile, so nobody else gets the job unless this worker dies.
+        `transaction`: `store` runs several statements that must commit together (a history's).
         """
         deadline = time.monotonic() + max(self._claim_ttl_s, _STORE_PATIENCE_S)
         again, delay = False, 0.2
         while True:
             try:
-                async with self._store.autocommit() as conn:
+                async with self._store.begin() if transaction else self._store.autocommit() as conn:
                     return await store(conn, again)
             except (DBAPIError, OSError) as exc:
                 task = asyncio.current_task()
@@ -351,6 +388,15 @@ async def _store_members(jobs: JobQueries, conn: AsyncConnection, alliance_id: i
         return
     noted = member_changes(alliance_id, stored, answer.data)
     await jobs.replace_members(conn, alliance_id, answer.data, CacheFacts.of(answer, arrived), noted)
+
+
+async def _store_history(jobs: JobQueries, conn: AsyncConnection, kind: Kind, entity_id: int,
+                         answer: Answer[HistoryRecords], arrived: dt.datetime) -> None:
+    """Store a history with its intervals (a 304: its Expires and checked time), no longer wanted."""
+    if isinstance(answer, NotModified):
+        await jobs.revalidate_history(conn, kind, entity_id, Revalidated.of(answer, arrived))
+        return
+    await jobs.store_history(conn, kind, entity_id, answer.data, CacheFacts.of(answer, arrived))
 
 
 async def _finish(jobs: JobQueries, conn: AsyncConnection, kind: Kind, entity_id: int, children: Children, *,

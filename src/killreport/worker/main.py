@@ -32,7 +32,8 @@ async def run(settings: Settings, kinds: tuple[Kind, ...], stop: asyncio.Event,
                                 observe=ex.metrics.observe_request if ex else None) as services:
         store, mq, esi = services.store, services.broker, services.esi
         processor = JobProcessor(store, mq, esi.client, max_attempts=settings.max_attempts,
-                                 claim_ttl_s=settings.claim_ttl_s, observe=ex.metrics.jobs if ex else None)
+                                 claim_ttl_s=settings.claim_ttl_s, observe=ex.metrics.jobs if ex else None,
+                                 history=settings.history)
         if ex is not None:
             ex.attach(store, mq, esi.budget)
         janitor = asyncio.create_task(_janitor(store, mq, settings))

@@ -1,0 +1,50 @@
+"""Histories end to end in the distributed mode: `killreport run` on PostgreSQL and RabbitMQ against
+the simulator with caches a thousand times shorter than ESI's (the embedded mode's test, in
+tests/embedded/test_histories_e2e.py, says what is checked and why)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.cluster import command, env_for
+from tests.histories import (
+    ALLIANCE_S,
+    CHARACTER_S,
+    MUTATIONS,
+    check_answers,
+    history_requests,
+    simulated,
+    statuses,
+    until_histories_equal,
+)
+from tests.stores import as_store
+from tests.truth import until_equal
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+async def test_histories_follow_moves_on_postgresql_and_rabbitmq(engine: AsyncEngine, fresh_pg_url: str,
+                                                                 fresh_rabbit_url: str) -> None:
+    store = as_store(engine)
+    async with simulated(alliances=6, history_per_min=300, seed=5) as sim:
+        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
+                      REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S),
+                      REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
+                      REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16")
+        async with command(env, "run"):
+            await until_equal(engine, sim, within_s=120)
+            for _ in range(6):
+                await sim.control.mutate(4, kinds=MUTATIONS)
+                await asyncio.sleep(ALLIANCE_S)
+            await until_equal(engine, sim, within_s=150)
+            await until_histories_equal(store, sim, within_s=150)
+            compared = await check_answers(store, sim, pairs=1000, seed=5)
+        stats = await sim.control.stats()
+    assert compared >= 2000 and history_requests(stats) > 0
+    assert stats["hidden_limit"]["total"] == 0, stats["hidden_limit"]
+    assert stats["limit_violations"]["total"] == 0, stats["limit_violations"]
+    assert "420" not in statuses(stats), stats["by_route"]
+    assert stats["cache_violations"]["total"] == 0, stats["cache_violations"]
