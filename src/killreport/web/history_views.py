@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from killreport.ids import Kind
 from killreport.store.interface import Store
 from killreport.store.lookup import Row
+from killreport.web.history_params import JOINED_LEFT_DAYS
 from killreport.web.links import link
 from killreport.web.trend_svg import chart
 
@@ -73,3 +74,10 @@ async def joined_left(store: Store, conn: AsyncConnection, kind: Kind, entity_id
     rows = await store.history.joined_left(conn, kind, entity_id, since=since, until=until)
     links = await _links(store, conn, MEMBER_KIND[kind], (r["member_id"] for r in rows))
     return [{"member": links.get(r["member_id"]), "event": r["event"], "at": r["at"]} for r in rows]
+
+
+async def recent_feed(store: Store, conn: AsyncConnection, kind: Kind, entity_id: int) -> Row:
+    """Who joined and left over the last 30 days, as a page lists them."""
+    until = dt.datetime.now(dt.UTC)
+    since = until - dt.timedelta(days=JOINED_LEFT_DAYS)
+    return {"days": JOINED_LEFT_DAYS, "items": await joined_left(store, conn, kind, entity_id, since, until)}

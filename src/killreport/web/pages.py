@@ -41,10 +41,12 @@ async def alliance_page(request: web.Request) -> web.Response:
                                                 limit=paging.per_page, by_size=True, count=False)
         kills = await kill_views.entity_kills(request.app[STORE], conn, "alliance", alliance_id)
         trend = await request.app[STORE].history.trend(conn, "alliance", alliance_id, days=days)
+        feed = await history_views.recent_feed(request.app[STORE], conn, "alliance", alliance_id)
     body = views.page_body(request, "corporation", members, paging)
     name = view["alliance"]["name"]
-    return render.page("alliance.html", request, {**view, "title": name, "members": body, "kills": kills,
-                                                  "trend": history_views.trend_section(name, days, trend)})
+    return render.page("alliance.html", request, {
+        **view, "title": name, "members": body, "kills": kills, "feed": feed,
+        "trend": history_views.trend_section(name, days, trend)})
 
 
 async def corporation_page(request: web.Request) -> web.Response:
@@ -59,10 +61,12 @@ async def corporation_page(request: web.Request) -> web.Response:
             conn, corporation_id, offset=paging.offset, limit=paging.per_page)
         kills = await kill_views.entity_kills(request.app[STORE], conn, "corporation", corporation_id)
         trend = await request.app[STORE].history.trend(conn, "corporation", corporation_id, days=days)
+        past = await history_views.corporation_history(request.app[STORE], conn, corporation_id)
+        feed = await history_views.recent_feed(request.app[STORE], conn, "corporation", corporation_id)
     body = views.page_body(request, "character", known, paging)
     name = view["corporation"]["name"]
     return render.page("corporation.html", request, {
-        **view, "title": name, "characters": body, "kills": kills,
+        **view, "title": name, "characters": body, "kills": kills, "history": past, "feed": feed,
         "trend": history_views.trend_section(name, days, trend)})
 
 
@@ -74,8 +78,9 @@ async def character_page(request: web.Request) -> web.Response:
         if view is None:
             raise not_found("character", character_id)
         kills = await kill_views.entity_kills(request.app[STORE], conn, "character", character_id)
+        past = await history_views.character_history(request.app[STORE], conn, character_id)
     return render.page("character.html", request,
-                       {**view, "title": view["character"]["name"], "kills": kills})
+                       {**view, "title": view["character"]["name"], "kills": kills, "history": past})
 
 
 async def search_page(request: web.Request) -> web.Response:
