@@ -25,7 +25,7 @@ from tests.store.test_jobs_contract import HOUR, alliance, at, character, corpor
 _CLOCK_COLUMNS = frozenset({"queued_at", "claimed_until", "failed_at", "deleted_seen_at", "observed_at",
                             "minute", "started_at", "heartbeat_at", "at", "stored_at", "rejected_at",
                             "updated_at", "head_seen_at", "last_error_at", "declared_at", "filled_at",
-                            "finished_at", "paused_until"})
+                            "finished_at", "paused_until", "taken_at"})
 
 
 async def _history(store: Store, times: dict[str, Any]) -> None:
@@ -51,6 +51,7 @@ async def _history(store: Store, times: dict[str, Any]) -> None:
         await j.mark_published(conn, "corporation", [98000001])
         await j.put_ids(conn, "/alliances/", [99000002, 99000001], detail)
         await store.admin.add_request_counts(conn, {("/alliances/{id}/", 200): 2, ("/alliances/", 304): 1})
+        assert await store.history.take_snapshots(conn, dt.date(2026, 12, 1)) == 2
     await _histories(store, times)
     await _kills(store)
 
@@ -113,7 +114,7 @@ async def test_one_history_leaves_the_same_rows_on_both_stores(both_stores: tupl
         "corporations": 1, "esi_request_log": 2, "http_cache": 1, "scheduler_lease": 0, "scheduler_marks": 0,
         "sync_failures": 1, "sync_pending": 3, "killmails": 2, "killmail_participants": 4,
         "killmail_rejected": 1, "killmail_feed": 1, "killmail_holes": 1, "killmail_backfill": 1,
-        "r2z2_pace": 1, "entity_snapshots": 0, "corporation_history": 2, "alliance_history": 2,
+        "r2z2_pace": 1, "entity_snapshots": 2, "corporation_history": 2, "alliance_history": 2,
         "employment_intervals": 2, "membership_intervals": 2}
     for name in on_pg:
         assert on_sqlite[name] == on_pg[name], name

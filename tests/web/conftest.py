@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from killreport.store.interface import Store
 from killreport.web import BrokerLink, build_app
 from tests import services
 from tests.stores import as_store
-from tests.web import fill, fill_kills
+from tests.web import fake_history, fill, fill_history, fill_kills
 from tests.web.browser import chromium, served
 
 HERE = Path(__file__).parent
@@ -65,7 +65,8 @@ class Filled:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def filled() -> AsyncIterator[Filled]:
-    """A migrated database holding fill.scenario, fill.hostile and fill_kills.kills."""
+    """A migrated database holding fill.scenario, fill.hostile, fill_kills.kills and
+    fill_history.snapshots."""
     name = services.unique_name("kr_web")
     url = await services.create_database(name)
     try:
@@ -76,6 +77,7 @@ async def filled() -> AsyncIterator[Filled]:
             hostile = await fill.hostile(conn)
             await fill.markup(conn)
             kills = await fill_kills.kills(conn, hostile)
+            await fill_history.snapshots(conn)
         yield Filled(url, engine, hostile, kills)
         await engine.dispose()
     finally:
@@ -139,4 +141,14 @@ async def site(filled: Filled, declared_vhost: str) -> AsyncIterator[str]:
     link = link_to(declared_vhost)
     async with served(build_app(filled.store, link, UNSCHEDULED)) as base:
         yield base
+    await link.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def past(filled: Filled, declared_vhost: str) -> AsyncIterator[TestClient[Any, Any]]:
+    """A test client of the app whose store answers the past from fake_history.past()."""
+    link = link_to(declared_vhost)
+    site = build_app(replace(filled.store, history=fake_history.past()), link, UNSCHEDULED)
+    async with TestClient(TestServer(site, host="127.0.0.1")) as test_client:
+        yield test_client
     await link.close()

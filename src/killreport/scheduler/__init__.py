@@ -2,7 +2,8 @@
 PostgreSQL advisory lock elects one; embedded, it runs inside the file's one runner.
 
 It re-queues entities whose Expires has passed, spread out (rules.release_count), refreshes the
-alliance list and marks alliances that left it closed, and sweeps characters' affiliations.
+alliance list and marks alliances that left it closed, sweeps characters' affiliations, and
+takes the daily snapshots (snapshots.py).
 
     rules       the pure decisions (their shapes, which the store reads too, are domain/schedule.py)
     main        a scheduler process's life; standalone: `killreport run`
@@ -11,4 +12,5 @@ This package's root imports nothing: `from killreport.scheduler import main` mus
 more than it names.
 """
 
-__all__ = ["alliances", "context", "lock", "main", "refresh", "retry", "rules", "standalone", "sweep"]
+__all__ = ["alliances", "context", "lock", "main", "refresh", "retry", "rules", "snapshots", "standalone",
+           "sweep"]

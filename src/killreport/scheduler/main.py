@@ -1,7 +1,8 @@
 """A scheduler process's life: connect (waiting for services), stand by, lead while the lock is ours, stop.
 
-While it leads, three loops run side by side: the lease heartbeat (whose failure ends the rest),
-the tick (alliance list, then each kind's share of due refreshes) and the affiliation sweep.
+While it leads, four loops run side by side: the lease heartbeat (whose failure ends the rest),
+the tick (alliance list, then each kind's share of due refreshes), the affiliation sweep and the
+daily snapshots.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from killreport.scheduler.alliances import refresh_list_if_due
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.lock import Leadership, acquire
 from killreport.scheduler.refresh import Releaser
+from killreport.scheduler.snapshots import DailySnapshots
 from killreport.scheduler.sweep import sweep_if_due
 from killreport.worker.connected import Connected, shared_or_connected
 from killreport.worker.runner import Backoff
@@ -56,7 +58,8 @@ async def _lead(ctx: Scheduling, held: Leadership, stop: asyncio.Event) -> None:
     """Act until `stop`, or until the lease cannot be renewed (then another scheduler may lead)."""
     keeping = asyncio.create_task(held.keep())
     work = [asyncio.create_task(_every(ctx, "tick", _tick_once(ctx))),
-            asyncio.create_task(_every(ctx, "sweep", lambda _elapsed: sweep_if_due(ctx)))]
+            asyncio.create_task(_every(ctx, "sweep", lambda _elapsed: sweep_if_due(ctx))),
+            asyncio.create_task(_every(ctx, "snapshots", DailySnapshots(ctx.store)))]
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait([keeping, stopping, *work], return_when=asyncio.FIRST_COMPLETED)
     for task in (keeping, stopping, *work):

@@ -27,7 +27,11 @@ _dumps = functools.partial(json.dumps, default=plain, ensure_ascii=False)
 ENDPOINTS = ["/api/status", "/api/alliances/{id}", "/api/alliances/{id}/corporations",
              "/api/corporations/{id}", "/api/corporations/{id}/characters", "/api/characters/{id}",
              "/api/search?q=", "/api/changes?since=&kind=&id=", "/api/killmails/{id}",
-             "/api/killmails?after=&limit=&character_id=|corporation_id=|alliance_id="]
+             "/api/killmails?after=&limit=&character_id=|corporation_id=|alliance_id=",
+             "/api/alliances/{id}/trend?days=", "/api/corporations/{id}/trend?days=",
+             "/api/characters/{id}/history", "/api/corporations/{id}/history",
+             "/api/alliances/{id}/members?at=", "/api/alliances/{id}/joined-left?since=&until=",
+             "/api/corporations/{id}/joined-left?since=&until="]
 
 
 def reply(data: Any, status_code: int = 200) -> web.Response:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from killreport.store.budget_view import BudgetView
 from killreport.store.interface import Store
-from killreport.web import api, kill_api, kill_pages, lookup_api, pages, render
+from killreport.web import api, history_api, kill_api, kill_pages, lookup_api, pages, render
 from killreport.web.broker_link import BrokerLink
 from killreport.web.errors import error_response, errors
 from killreport.web.keys import BROKER, BUDGET, STORE
@@ -23,7 +23,14 @@ _API = [("/api", api.index), ("/api/status", api.status_json), ("/api/alliances/
         ("/api/corporations/{id}", api.corporation),
         ("/api/corporations/{id}/characters", api.corporation_characters),
         ("/api/characters/{id}", api.character), ("/api/search", api.search), ("/api/changes", api.changes),
-        ("/api/killmails", kill_api.killmails), ("/api/killmails/{id}", kill_api.killmail)]
+        ("/api/killmails", kill_api.killmails), ("/api/killmails/{id}", kill_api.killmail),
+        ("/api/alliances/{id}/trend", history_api.alliance_trend),
+        ("/api/corporations/{id}/trend", history_api.corporation_trend),
+        ("/api/characters/{id}/history", history_api.character_history),
+        ("/api/corporations/{id}/history", history_api.corporation_history),
+        ("/api/alliances/{id}/members", history_api.alliance_members),
+        ("/api/alliances/{id}/joined-left", history_api.alliance_joined_left),
+        ("/api/corporations/{id}/joined-left", history_api.corporation_joined_left)]
 
 
 def build_app(store: Store, broker: BrokerLink, budget: BudgetView, *, token: str | None = None,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from killreport.ids import Kind
-from killreport.web import kill_views, render, status, views
+from killreport.web import history_views, kill_views, render, status, views
+from killreport.web.history_params import parse_days
 from killreport.web.keys import BROKER, BUDGET, STORE
 from killreport.web.params import Problem, parse_id, parse_paging, parse_search
 
@@ -31,7 +32,7 @@ async def status_page(request: web.Request) -> web.Response:
 async def alliance_page(request: web.Request) -> web.Response:
     """An alliance with its links, members (biggest first), changes, and newest kills and losses."""
     alliance_id = parse_id(request.match_info["id"])
-    paging = parse_paging(request.query, PAGE_ROWS)
+    paging, days = parse_paging(request.query, PAGE_ROWS), parse_days(request.query)
     async with request.app[STORE].connect() as conn:
         view = await views.alliance(request.app[STORE].lookup, conn, alliance_id)
         if view is None:
@@ -39,15 +40,19 @@ async def alliance_page(request: web.Request) -> web.Response:
         members = await request.app[STORE].lookup.alliance_members(conn, alliance_id, offset=paging.offset,
                                                 limit=paging.per_page, by_size=True, count=False)
         kills = await kill_views.entity_kills(request.app[STORE], conn, "alliance", alliance_id)
+        trend = await request.app[STORE].history.trend(conn, "alliance", alliance_id, days=days)
+        feed = await history_views.recent_feed(request.app[STORE], conn, "alliance", alliance_id)
     body = views.page_body(request, "corporation", members, paging)
-    return render.page("alliance.html", request,
-                       {**view, "title": view["alliance"]["name"], "members": body, "kills": kills})
+    name = view["alliance"]["name"]
+    return render.page("alliance.html", request, {
+        **view, "title": name, "members": body, "kills": kills, "feed": feed,
+        "trend": history_views.trend_section(name, days, trend)})
 
 
 async def corporation_page(request: web.Request) -> web.Response:
     """A corporation with its links, the characters the copy places in it, changes, kills and losses."""
     corporation_id = parse_id(request.match_info["id"])
-    paging = parse_paging(request.query, PAGE_ROWS)
+    paging, days = parse_paging(request.query, PAGE_ROWS), parse_days(request.query)
     async with request.app[STORE].connect() as conn:
         view = await views.corporation(request.app[STORE].lookup, conn, corporation_id)
         if view is None:
@@ -55,9 +60,14 @@ async def corporation_page(request: web.Request) -> web.Response:
         known = await request.app[STORE].lookup.corporation_characters(
             conn, corporation_id, offset=paging.offset, limit=paging.per_page)
         kills = await kill_views.entity_kills(request.app[STORE], conn, "corporation", corporation_id)
+        trend = await request.app[STORE].history.trend(conn, "corporation", corporation_id, days=days)
+        past = await history_views.corporation_history(request.app[STORE], conn, corporation_id)
+        feed = await history_views.recent_feed(request.app[STORE], conn, "corporation", corporation_id)
     body = views.page_body(request, "character", known, paging)
-    return render.page("corporation.html", request,
-                       {**view, "title": view["corporation"]["name"], "characters": body, "kills": kills})
+    name = view["corporation"]["name"]
+    return render.page("corporation.html", request, {
+        **view, "title": name, "characters": body, "kills": kills, "history": past, "feed": feed,
+        "trend": history_views.trend_section(name, days, trend)})
 
 
 async def character_page(request: web.Request) -> web.Response:
@@ -68,8 +78,9 @@ async def character_page(request: web.Request) -> web.Response:
         if view is None:
             raise not_found("character", character_id)
         kills = await kill_views.entity_kills(request.app[STORE], conn, "character", character_id)
+        past = await history_views.character_history(request.app[STORE], conn, character_id)
     return render.page("character.html", request,
-                       {**view, "title": view["character"]["name"], "kills": kills})
+                       {**view, "title": view["character"]["name"], "kills": kills, "history": past})
 
 
 async def search_page(request: web.Request) -> web.Response:
