@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     esi_timeout_s: float = _option(10.0, "per request", gt=0)
     esi_max_body_bytes: int = _option(4 * 1024 * 1024, "larger bodies are malformed", gt=0)
     esi_route_caps: dict[str, float] = _option(
-        {"/characters/{id}/corporationhistory": 2.0, "/corporations/{id}/alliancehistory": 2.0},
+        {"/characters/{id}/corporationhistory": 4.0, "/corporations/{id}/alliancehistory": 4.0},
         "requests a second for these routes, all processes together (ESI limits them without "
         "saying so); a 429 on one without rate-limit headers halves its cap for a while")
     esi_daily_downtime: bool = _option(

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from killreport.domain.routes import ALLIANCE_HISTORY, CORPORATION_HISTORY
 from killreport.sim.testing import RunningSim
 from killreport.store import migrate
 from killreport.store.interface import Store
@@ -39,17 +38,12 @@ from tests.truth import until_equal
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-def _env(db_url: str, esi_url: str, **extra: str) -> dict[str, str]:
-    """Refresh as often as the scaled caches allow; the budget's default caps unless `extra` says."""
+def _env(db_url: str, esi_url: str) -> dict[str, str]:
+    """Refresh as often as the scaled caches allow; the budget's default caps."""
     return embedded_env(db_url, esi_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
                         REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S),
                         REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
-                        REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16", **extra)
-
-
-# Caps of 4 a second a route: the limit is found sooner, and the floor (1/64 of the cap) lets the rest
-# through at a pace a test can wait for (at the default 2 a second the floor is a request every 32 s).
-FOUR_A_SECOND = json.dumps({CORPORATION_HISTORY: 4, ALLIANCE_HISTORY: 4})
+                        REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16")
 
 
 @asynccontextmanager
@@ -89,7 +83,7 @@ async def test_a_lower_hidden_limit_is_found_and_the_copy_still_completes(db_url
     # About 70 histories: more than the limit lets through in the first minute. Once found, the cut
     # caps (down to 1/64 of 4/s a route, for Rules.cap_recover_s) let the rest through slowly.
     async with simulated(alliances=5, history_per_min=60, seed=7) as sim, _store(db_url) as store, \
-            command(_env(db_url, sim.base_url, ESI_ROUTE_CAPS=FOUR_A_SECOND), "run"):
+            command(_env(db_url, sim.base_url), "run"):
         await until_equal(store.engine, sim, within_s=120)
         cut = await _until_cut(db_url, sim, within_s=120)
         await until_histories_equal(store, sim, within_s=480)
