@@ -5,12 +5,15 @@ Expires, an unreadable record a malformed answer that stores nothing, HISTORY=fa
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.ids import Kind
+from killreport.queue.broker import QUEUE_NAMES
+from killreport.queue.messages import Job, encode
 from killreport.queue.stub import StubBroker
 from killreport.store import tables as t
 from killreport.sync.enqueue import enqueue
@@ -158,3 +161,36 @@ async def test_history_false_asks_for_none(engine: AsyncEngine) -> None:
     await _synced(engine, esi, history=False)
     assert esi.history_calls() == {}
     assert await scalar(engine, "SELECT count(*) FROM employment_intervals") == 0
+
+
+class CrashingBroker(StubBroker):
+    """A broker whose publisher dies after each commit: character messages never go out while `losing`."""
+
+    losing = True
+
+    async def publish(self, queue: str, bodies: Sequence[bytes]) -> None:
+        """Drop a character job's messages while losing; publish the rest."""
+        if not (self.losing and queue == QUEUE_NAMES["character"]):
+            await super().publish(queue, bodies)
+
+
+async def test_a_redelivered_job_that_fetches_only_a_history_still_publishes_its_pending_children(
+        engine: AsyncEngine) -> None:
+    # The first try stored the corporations and added their characters to the pending set, then died
+    # before publishing them; the redelivery finds each corporation fresh but its history wanted.
+    esi, broker = HistoryEsi(), CrashingBroker()
+    processor = JobProcessor(as_store(engine), broker, esi, max_attempts=3, claim_ttl_s=60)
+    await enqueue(as_store(engine), broker, "alliance", [99000001], skip_fresh=False)
+    await run_until_idle(broker, processor)
+    assert await scalar(engine, "SELECT count(*) FROM characters") == 0
+    # 90000001, 90000002 and the deleted 90000666, named by the corporations only.
+    assert await scalar(engine, "SELECT count(*) FROM sync_pending WHERE kind = 'character'") == 3
+    broker.losing = False
+    await broker.publish(QUEUE_NAMES["corporation"], [encode(Job(kind="corporation", id=i))
+                                                      for i in (98000001, 98000002)])
+    await run_until_idle(broker, processor)
+    assert esi.history_calls() == {"/corporations/98000001/alliancehistory": 1,
+                                   "/corporations/98000002/alliancehistory": 1}
+    assert await scalar(engine, "SELECT count(*) FROM characters") == 2
+    assert await scalar(engine, "SELECT count(*) FROM character_tombstones") == 1
+    assert await scalar(engine, "SELECT count(*) FROM sync_pending") == 0

@@ -201,8 +201,9 @@ class JobProcessor:
         keep = Keep(save, self._deferral(kind, entity_id, has_row=True, prefix=HISTORY_PREFIX))
         await kept(ask_history(self._esi, kind, entity_id, request.etag), keep)
         async with self._store.autocommit() as conn:
+            # The children come from the stored row, not from this job: send every one still pending.
             return await _finish(self._jobs, conn, kind, entity_id, children_of(stored.references),
-                                 requested=True), outcome[0]
+                                 requested=True, resend=True), outcome[0]
 
     async def _alliance(self, alliance_id: int, stored: Stored,
                         wanted: tuple[Request, ...]) -> tuple[dict[Kind, list[int]], str]:
@@ -400,18 +401,21 @@ async def _store_history(jobs: JobQueries, conn: AsyncConnection, kind: Kind, en
 
 
 async def _finish(jobs: JobQueries, conn: AsyncConnection, kind: Kind, entity_id: int, children: Children, *,
-                  requested: bool) -> dict[Kind, list[int]]:
+                  requested: bool, resend: bool | None = None) -> dict[Kind, list[int]]:
     """Add what the entity references to the pending set, finish the entity.
 
-    Returns the children to publish after the commit: those this job added, and, when nothing was
-    requested (a redelivery after a crash between commit and publish looks exactly like that), every
-    child still pending, so none is left without a message. Duplicates are harmless; loss is not.
+    Returns the children to publish after the commit: those this job added, and, when `resend`
+    (by default: nothing was requested), every child still pending, so none is left without a
+    message. A redelivery after a crash between commit and publish looks exactly like a job whose
+    entity is fresh, or one that only fetched a history: its children were added by the first try,
+    whose messages may never have gone. Duplicates are harmless; loss is not.
     Each statement commits on its own: all of them are safe to repeat.
     """
+    resend = not requested if resend is None else resend
     to_publish: dict[Kind, list[int]] = {}
     for child_kind, ids in children.by_kind():
         added = await jobs.add(conn, child_kind, ids, skip_fresh=True, published=True)
-        chosen = added if requested else await jobs.among(conn, child_kind, ids)
+        chosen = await jobs.among(conn, child_kind, ids) if resend else added
         if chosen:
             to_publish[child_kind] = chosen
     await jobs.finish(conn, kind, entity_id, stored=requested)
