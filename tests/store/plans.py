@@ -99,11 +99,11 @@ def _stopped_by_limit(lines: list[str], at: int) -> bool:
 
 
 def _unbounded_walks(lines: list[str]) -> list[str]:
-    """PostgreSQL's index scans with no Index Cond that no Limit stops: a walk of a whole index
-    (with sequential scans off, what a missing index shows as)."""
+    """PostgreSQL's index scans (bitmap ones too) with no Index Cond that no Limit stops: a walk of
+    a whole index (with sequential scans off, what a missing index shows as)."""
     walks = []
     for at, line in enumerate(lines):
-        if ("Index Scan" not in line and "Index Only Scan" not in line) or "Bitmap Index Scan" in line:
+        if "Index Scan" not in line and "Index Only Scan" not in line:
             continue
         details = []
         for below in lines[at + 1:]:

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Table,
     case,
     cast,
-    exists,
     func,
     literal,
     or_,
@@ -152,7 +151,10 @@ async def alliance_members(conn: AsyncConnection, alliance_id: int, *, offset: i
 def characters_statement(corporation_id: int) -> Select[Any]:
     """The characters the copy places in a corporation, by id, each with whether it was deleted."""
     ch, d = t.characters.c, t.character_tombstones.c
-    deleted = exists().where(d.id == ch.id).label("deleted")
+    # A scalar subquery, not EXISTS: PostgreSQL may answer an EXISTS in the select list by hashing
+    # every tombstone (millions) for one page; this one is a probe of the key for each row shown.
+    seen = select(d.deleted_seen_at).where(d.id == ch.id).scalar_subquery()
+    deleted = seen.isnot(None).label("deleted")
     return (select(ch.id, ch.name, ch.corporation_title, deleted)
             .where(ch.corporation_id == corporation_id).order_by(ch.id))
 
