@@ -23,6 +23,7 @@ from tests.cluster import command, embedded_env
 from tests.histories import (
     ALLIANCE_S,
     BUSY_ALLIANCES,
+    BUSY_SLOTS,
     CHARACTER_S,
     IN_FLIGHT,
     MUTATIONS,
@@ -46,7 +47,8 @@ def _env(db_url: str, esi_url: str) -> dict[str, str]:
     return embedded_env(db_url, esi_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
                         REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S),
                         REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
-                        REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16")
+                        REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16",
+                        WORKER_CONCURRENCY=BUSY_SLOTS)
 
 
 @asynccontextmanager
@@ -64,7 +66,8 @@ async def test_histories_follow_every_kind_of_move_and_answer_as_the_truth(db_ur
     async with simulated(alliances=BUSY_ALLIANCES, history_per_min=300, seed=24) as sim, \
             _store(db_url) as store, command(_env(db_url, sim.base_url), "run") as runner:
         await until_equal(store.engine, sim, within_s=150)
-        await until_histories_equal(store, sim, within_s=150)
+        # About 300 histories at 4 a second: 75 s at the least, and one was seen stored only after 150 s.
+        await until_histories_equal(store, sim, within_s=240)
         for _ in range(8):  # several cache periods of every kind of change
             await sim.control.mutate(4, kinds=MUTATIONS)
             await asyncio.sleep(ALLIANCE_S)

@@ -14,6 +14,7 @@ from tests.cluster import command, env_for
 from tests.histories import (
     ALLIANCE_S,
     BUSY_ALLIANCES,
+    BUSY_SLOTS,
     CHARACTER_S,
     IN_FLIGHT,
     MUTATIONS,
@@ -79,4 +80,5 @@ def _env(pg_url: str, rabbit_url: str, esi_url: str) -> dict[str, str]:
     """Refresh as often as the scaled caches allow; the budget's default caps."""
     return env_for(pg_url, rabbit_url, esi_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
                    REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S), REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
-                   REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16")
+                   REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16",
+                   WORKER_CONCURRENCY=BUSY_SLOTS)
