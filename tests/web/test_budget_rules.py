@@ -32,12 +32,13 @@ async def test_the_status_page_keeps_esi_daily_downtime_false(filled: Filled, de
     assert shown[True]["downtime"] is True and shown[True]["pause_reason"] == DOWNTIME, shown
 
 
-async def test_the_status_page_names_a_cut_cap_group_and_its_pause(filled: Filled, declared_vhost: str) -> None:
+async def test_the_status_page_names_a_cut_cap_group_and_its_pause(filled: Filled,
+                                                                   declared_vhost: str) -> None:
     link, now = link_to(declared_vhost), AT_10_59_45
     view = budget_view(Settings(_env_file=None, esi_daily_downtime=False), clock=lambda: now)
     async with filled.engine.begin() as conn:  # the state a cut 10 s ago left (store/sql/esi_settle.sql)
-        await conn.execute(text("INSERT INTO esi_cap_groups (grp, next_at, factor, reduced_until, hits, cut_at)"
-                                " VALUES ('history', :paused, 0.5, :reduced, 3, :cut)"),
+        await conn.execute(text("INSERT INTO esi_cap_groups (grp, next_at, factor, reduced_until, hits,"
+                                " cut_at) VALUES ('history', :paused, 0.5, :reduced, 3, :cut)"),
                            {"paused": now + 50, "reduced": now + 590, "cut": now - 10})
     try:
         async with TestClient(TestServer(build_app(filled.store, link, view), host="127.0.0.1")) as client:
