@@ -74,11 +74,11 @@ class Rules:
     # embedded client): a lone probe every so often instead, so a downtime never deadlocks it.
     downtime_unwatched_s: float = 10.0
     watch_s: float = 2.0  # each process reads the shared state this often to see whether ESI is down
-    # A headerless 429 on a capped route halves its cap for this long (the hidden limits reported are
-    # per minute: ten minutes at half the rate lets one pass fully before the cap is trusted again).
+    # A cut halves a cap group's rate for this long (the hidden limits reported are per minute: ten
+    # minutes at half the rate lets one pass fully before the cap is trusted again).
     cap_recover_s: float = 600.0
-    cap_cut: float = 0.5  # each headerless 429 leaves a capped route this share of what it had
-    cap_min_factor: float = 1 / 64  # however many 429s, a capped route keeps this share of its cap
+    cap_cut: float = 0.5  # each cut leaves a cap group this share of what it had
+    cap_min_factor: float = 1 / 64  # however many cuts, a cap group keeps this share of its rate
     # A cut pauses its group this long: the hidden limits reported count a rolling minute, and past
     # one everything is refused until it rolls.
     cap_pause_s: float = 60.0
@@ -179,8 +179,6 @@ class RouteCap:
 def cap_factor(rc: RouteCap, now: float) -> float:
     """The share of its rate a group has now: cut while a headerless 429 is recent."""
     return rc.factor if now < rc.reduced_until else 1.0
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,8 +361,8 @@ def _hidden_hit(state: State, now: float, mine: LeaseRec | None, cap: tuple[str,
                 rules: Rules) -> State:
     """A headerless 429 on a capped group: counted; a cut and a pause if its request went after the last cut.
 
-    An unknown lease (settled twice, or reaped after its TTL) was granted at least a TTL ago: it says
-    nothing new either."""
+    An unknown lease (settled already, or reaped after its TTL) has no grant time to compare: it cuts
+    nothing (the next request of the group that is refused will)."""
     group, per_s = cap
     rc = state.caps.get(group) or RouteCap(group)
     if mine is None or mine.granted_at <= rc.cut_at:
