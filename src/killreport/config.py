@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator, with_config
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12
 
 REAL_ESI_HOST: Final = "esi.evetech.net"
 _URL_FIELDS: Final = frozenset({"database_url", "rabbitmq_url", "esi_base_url", "r2z2_url"})
@@ -49,10 +48,10 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LEASE_MARGIN_S: Final = 10.0
 
 
-@with_config(ConfigDict(extra="forbid"))
-class RouteCapGroup(TypedDict):
+class RouteCapGroup(BaseModel):
     """One ESI_ROUTE_CAPS group: routes that share one rate (ESI may count them together)."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
     per_s: float
     routes: list[str]
 
@@ -208,11 +207,11 @@ class Settings(BaseSettings):
         for name, group in value.items():
             if not name.strip():
                 raise ValueError("a route cap group needs a name")
-            if not group["per_s"] > 0 or math.isinf(group["per_s"]):
+            if not group.per_s > 0 or math.isinf(group.per_s):
                 raise ValueError(f"group {name!r}: per_s is a positive, finite number of requests a second")
-            if not group["routes"]:
+            if not group.routes:
                 raise ValueError(f"group {name!r} names no route")
-            for route in group["routes"]:
+            for route in group.routes:
                 if not route.startswith("/"):
                     raise ValueError(f"group {name!r}: a route is a path template such as "
                                      f"{HISTORY_ROUTES[0]}")

@@ -156,7 +156,7 @@ def budget_rules(settings: Settings) -> Rules:
 
 def cap_groups(settings: Settings) -> dict[str, CapGroup]:
     """ESI_ROUTE_CAPS as the budget's rules take it."""
-    return {name: CapGroup(group["per_s"], frozenset(group["routes"]))
+    return {name: CapGroup(group.per_s, frozenset(group.routes))
             for name, group in settings.esi_route_caps.items()}
 
 
