@@ -15,7 +15,8 @@ _._date_shape
 _._database_url_shape
 _._rabbitmq_url_shape
 _._r2z2_url_shape
-_._positive_caps
+_._cap_groups_shape
+_._cap_groups
 _.isk
 _.loyalty_point
 _.main_color

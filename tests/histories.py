@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -20,6 +21,7 @@ from killreport.domain.models import AllianceHistory, CorporationHistory
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
 from killreport.store.interface import Store
+from tests.cluster import cli
 
 Stays = dict[int, list[history.Interval]]
 
@@ -33,6 +35,22 @@ MUTATIONS = ["hop", "ceo", "members", "rename", "found_alliance", "disband_allia
              "move_character", "biomass_character", "executor"]
 HISTORY_ROUTES = ("GET /characters/{character_id}/corporationhistory",
                   "GET /corporations/{corporation_id}/alliancehistory")
+
+
+# The budget's default cap group for both history routes (config.py, ESI_ROUTE_CAPS), and how long a
+# cut pauses it (Rules.cap_pause_s).
+HISTORY_GROUP = "history"
+CAP_PAUSE_S = 60.0
+# A universe whose first sync fetches about 300 histories, both routes busy at once when the workers
+# have slots enough for both kinds of job to wait on the budget (BUSY_SLOTS; with 24, corporations'
+# waited behind characters'): at 4 a second each (the old default) the embedded run of 2026-12-07 met
+# the simulator's 300 a minute limit, counting both routes together, about 50 s in (164 character
+# and 137 corporation histories in 42 s); at 4 a second for both it cannot.
+BUSY_ALLIANCES = 40
+BUSY_SLOTS = "96"
+# History requests in flight at once on the group, at most: they go at least 1/4 s apart (the
+# group's rate) and the simulator answers in 5-10 ms, so one; three allows for a loaded machine.
+IN_FLIGHT = 3
 
 
 @asynccontextmanager
@@ -156,3 +174,32 @@ def _feed(stays: Mapping[int, list[history.Interval]], alliance: int, since: dt.
     left = [(c, "left", s.end) for c, ss in stays.items() for s in history.left(ss, since, until)
             if s.holder == alliance]
     return sorted(joined + left)
+
+
+async def until_cut(env: Mapping[str, str], within_s: float) -> dict[str, Any]:
+    """The history cap group as `killreport status` shows it once cut (after the simulator refused one)."""
+    shown: list[dict[str, Any]] = []
+    for _ in range(int(within_s)):
+        status = await cli(env, "status", "--json")
+        assert status.code == 0, status.err
+        shown = json.loads(status.out)["budget"]["route_caps"]
+        cut = [c for c in shown if c["group"] == HISTORY_GROUP and c["factor"] < 1]
+        if cut:
+            return dict(cut[0])
+        await asyncio.sleep(1.0)
+    raise AssertionError(f"no cut cap shown within {within_s:.0f} s: {shown}")
+
+
+async def shown_hits(env: Mapping[str, str]) -> int:
+    """The headerless 429s `killreport status` counts on the history cap group."""
+    status = await cli(env, "status", "--json")
+    assert status.code == 0, status.err
+    shown = json.loads(status.out)["budget"]["route_caps"]
+    return sum(c["hits"] for c in shown if c["group"] == HISTORY_GROUP)
+
+
+def hits_bound(elapsed_s: float, in_flight: int) -> int:
+    """The most headerless 429s the budget lets happen in `elapsed_s`: a cut pauses the group for
+    CAP_PAUSE_S, so at most 1 + elapsed / pause cuts; each is made by one 429 and followed by at most
+    the requests in flight on the group then (each granted before the cut, so none cuts again)."""
+    return int(1 + elapsed_s // CAP_PAUSE_S) * (1 + in_flight)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_ESI_HOST: Final = "esi.evetech.net"
@@ -46,6 +46,17 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # trips around it and a busy event loop; after that it frees itself, which is how a killed
 # worker's share of the budget comes back. 10 s covered every stall seen in the fault tests.
 LEASE_MARGIN_S: Final = 10.0
+
+
+class RouteCapGroup(BaseModel):
+    """One ESI_ROUTE_CAPS group: routes that share one rate (ESI may count them together)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    per_s: float
+    routes: list[str]
+
+
+HISTORY_ROUTES: Final = ["/characters/{id}/corporationhistory", "/corporations/{id}/alliancehistory"]
 
 
 def _option(default: Any, meaning: str, **limits: Any) -> Any:
@@ -80,10 +91,12 @@ class Settings(BaseSettings):
     esi_max_inflight: int = _option(32, "requests in flight across the whole cluster", ge=1, le=1000)
     esi_timeout_s: float = _option(10.0, "per request", gt=0)
     esi_max_body_bytes: int = _option(4 * 1024 * 1024, "larger bodies are malformed", gt=0)
-    esi_route_caps: dict[str, float] = _option(
-        {"/characters/{id}/corporationhistory": 4.0, "/corporations/{id}/alliancehistory": 4.0},
-        "requests a second for these routes, all processes together (ESI limits them without "
-        "saying so); a 429 on one without rate-limit headers halves its cap for a while")
+    esi_route_caps: dict[str, RouteCapGroup] = _option(
+        {"history": {"per_s": 4.0, "routes": HISTORY_ROUTES}},
+        "named groups of routes, each with one rate (requests a second) for its routes together, all "
+        "processes together (ESI limits some routes without saying so, perhaps counting several as "
+        "one); a route in two groups is refused. A 429 on one without rate-limit headers halves its "
+        "group's rate for a while and pauses the group for a minute")
     esi_daily_downtime: bool = _option(
         True, "pause every request but /status from 30 s before 11:00 UTC until /status shows ESI back "
         "(ESI's daily downtime, which the simulator keeps too); off only for an ESI without one "
@@ -175,17 +188,36 @@ class Settings(BaseSettings):
             raise ValueError("must be a date written YYYY-MM-DD") from None
         return value
 
+    @field_validator("esi_route_caps", mode="before")
+    @classmethod
+    def _cap_groups_shape(cls, value: Any) -> Any:
+        """ESI_ROUTE_CAPS as it was before groups (a route and its rate) is named as such."""
+        if isinstance(value, dict) and any(isinstance(v, int | float) for v in value.values()):
+            raise ValueError('a cap is now a named group: {"history": {"per_s": 4, "routes": ["/..."]}}')
+        return value
+
     @field_validator("esi_route_caps")
     @classmethod
-    def _positive_caps(cls, value: dict[str, float]) -> dict[str, float]:
-        """ESI_ROUTE_CAPS: route templates as the budget names them, each a positive, finite rate."""
+    def _cap_groups(cls, value: dict[str, RouteCapGroup]) -> dict[str, RouteCapGroup]:
+        """ESI_ROUTE_CAPS: named groups, each a positive, finite rate over route templates as the
+        budget names them, no route in two groups."""
         import math
 
-        for route, cap in value.items():
-            if not route.startswith("/"):
-                raise ValueError("a route is a path template such as /characters/{id}/corporationhistory")
-            if not cap > 0 or math.isinf(cap):
-                raise ValueError("a cap is a positive, finite number of requests a second")
+        seen: dict[str, str] = {}
+        for name, group in value.items():
+            if not name.strip():
+                raise ValueError("a route cap group needs a name")
+            if not group.per_s > 0 or math.isinf(group.per_s):
+                raise ValueError(f"group {name!r}: per_s is a positive, finite number of requests a second")
+            if not group.routes:
+                raise ValueError(f"group {name!r} names no route")
+            for route in group.routes:
+                if not route.startswith("/"):
+                    raise ValueError(f"group {name!r}: a route is a path template such as "
+                                     f"{HISTORY_ROUTES[0]}")
+                if route in seen:
+                    raise ValueError(f"route {route} is in two groups, {seen[route]!r} and {name!r}")
+                seen[route] = name
         return value
 
     @field_validator("database_url")

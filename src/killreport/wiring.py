@@ -22,7 +22,7 @@ from killreport.agent import user_agent
 from killreport.budget.sqlite import RunnerBudget
 from killreport.config import Settings, mask_url
 from killreport.domain.budget import Budget
-from killreport.domain.budget_rules import RULES, WITHOUT_DOWNTIME, Rules
+from killreport.domain.budget_rules import RULES, WITHOUT_DOWNTIME, CapGroup, Rules
 from killreport.esi.client import EsiClient
 from killreport.esi.counting import CountingTransport, Observer
 from killreport.esi.transport import aiohttp_transport
@@ -154,6 +154,12 @@ def budget_rules(settings: Settings) -> Rules:
     return WITHOUT_DOWNTIME
 
 
+def cap_groups(settings: Settings) -> dict[str, CapGroup]:
+    """ESI_ROUTE_CAPS as the budget's rules take it."""
+    return {name: CapGroup(group.per_s, frozenset(group.routes))
+            for name, group in settings.esi_route_caps.items()}
+
+
 def budget_view(settings: Settings, clock: Callable[[], float] | None = None) -> BudgetView:
     """What every status reader (status, --watch, the web) shows of the budget: the configured rules,
     on the store's clock unless `clock` (a test's)."""
@@ -183,7 +189,7 @@ async def _budget(settings: Settings) -> PgBudget | RunnerBudget:
     try:
         return await kind.open(settings.database_url, max_inflight=settings.esi_max_inflight,
                                error_floor=settings.esi_error_floor, lease_ttl_s=settings.lease_ttl_s,
-                               rules=budget_rules(settings), route_caps=settings.esi_route_caps)
+                               rules=budget_rules(settings), route_caps=cap_groups(settings))
     except failures as exc:
         where = mask_url(settings.database_url)
         raise ServiceUnavailable(f"the ESI budget's database at {where} cannot be used: {exc}") from exc

@@ -12,8 +12,10 @@ at the floor, a reset that lands in the current window give or take a second, a 
 bucket's worst case. That is what real ESI answers look like (counts fall, resets count down) and
 it is where a wrong constant or comparison shows.
 
-Route caps too: a capped route spaced, slower than a request a second and faster, and 429s without
-headers halving it (with Retry-After or a bucket they do not).
+Route caps too: cap groups of one route and of several sharing one rate, spaced slower than a request
+a second and faster; 429s without headers cutting a group and pausing it, or only counted when their
+request was granted before the group's last cut (bursts of such 429s in flight together); with
+Retry-After or a bucket they do neither.
 
 Downtime too: 502/503/504 answers whose body says ESI cannot reach the game server (or does not),
 /status bodies whose start_time lies just before or after the daily downtime's start or the moment
@@ -47,6 +49,7 @@ from hypothesis.stateful import (
 
 from killreport.domain.budget_rules import (
     RULES,
+    CapGroup,
     Grant,
     Limits,
     Rules,
@@ -61,12 +64,13 @@ from killreport.store import migrate
 from killreport.store.budget import RESERVE, SETTLE, reserve_args, settle_args
 
 T = TypeVar("T")
-ROUTES = ["/x", "/status", "/alliances/{id}", "/h/{id}"]
+H, H2 = "/h/{id}", "/h2/{id}"
+ROUTES = ["/x", "/status", "/alliances/{id}", H, H2]
 T0 = 1_700_000_000.0  # a realistic epoch: both sides' "never" defaults lie far before it
 UNKNOWN_LEASE = -1  # never a lease id on either side
 
 RESET = """
-TRUNCATE esi_leases, esi_buckets, esi_route_groups, esi_route_caps RESTART IDENTITY;
+TRUNCATE esi_leases, esi_buckets, esi_route_groups, esi_cap_groups RESTART IDENTITY;
 UPDATE esi_budget SET error_remain = NULL, error_window_end = 0, paused_until = 0,
     pause_reason = NULL, last_wait_at = 0, unavailable_at = NULL, up_since = 0, status_next = 0,
     status_up = false WHERE id = 1;
@@ -77,7 +81,7 @@ SELECT b.error_remain, b.error_window_end, b.paused_until, b.pause_reason, b.las
     ARRAY(SELECT l FROM esi_leases l ORDER BY l.id) AS leases,
     ARRAY(SELECT k FROM esi_buckets k ORDER BY k.grp) AS buckets,
     ARRAY(SELECT r FROM esi_route_groups r ORDER BY r.route) AS routes,
-    ARRAY(SELECT c FROM esi_route_caps c ORDER BY c.route) AS caps
+    ARRAY(SELECT c FROM esi_cap_groups c ORDER BY c.grp) AS caps
 FROM esi_budget b WHERE b.id = 1
 """
 
@@ -113,6 +117,13 @@ def _number(edges: list[int], low: int, high: int, *, small: bool = True) -> st.
 def _maybe(good: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
     """Absent, well formed (twice as likely), or garbage."""
     return st.one_of(st.none(), good, good, MALFORMED)
+
+
+def hidden_429s(edges: Edges) -> st.SearchStrategy[Observation]:
+    """A hidden limit's 429: the error limit's headers (near the edges), no bucket, no Retry-After."""
+    remain, reset = _number(edges.remain, -2, 120), _number(edges.reset, -1, 70, small=False)
+    return st.builds(lambda r, s: observe(429, {"x-esi-error-limit-remain": r, "x-esi-error-limit-reset": s}),
+                     remain, reset)
 
 
 # The answers of a downtime: mostly ESI's "cannot reach the game server", sometimes a bare gateway error.
@@ -171,8 +182,13 @@ def status_bodies(draw: st.DrawFn, edges: Edges) -> tuple[bytes, dict[str, str |
                   "expires": format_datetime(DATE + dt.timedelta(seconds=fresh), usegmt=True)}
 
 
-# Caps slower than a request a second, a few a second, and many (a cap on /status too, now and then).
-CAPS = st.sampled_from([{}, {"/h/{id}": 4.0}, {"/h/{id}": 0.5, "/x": 30.0}, {"/h/{id}": 3.0, "/status": 2.0}])
+# Caps slower than a request a second, a few a second, and many; groups of one route and of two sharing
+# one rate (a cap on /status too, now and then).
+CAPS = st.sampled_from([
+    {}, {"h": CapGroup(4.0, frozenset({H, H2}))},
+    {"h": CapGroup(0.5, frozenset({H})), "x": CapGroup(30.0, frozenset({"/x"}))},
+    {"h": CapGroup(3.0, frozenset({H})), "s": CapGroup(2.0, frozenset({H2, "/status"}))},
+    {"history": CapGroup(0.5, frozenset({H, H2}))}])
 LIMITS = st.builds(Limits, max_inflight=st.integers(1, 8), error_floor=st.integers(0, 8),
                    lease_ttl_s=st.sampled_from([5.0, 20.0, 30.0]), route_caps=CAPS)
 RULES_DRAWN = st.one_of(st.just(RULES), st.builds(
@@ -188,7 +204,8 @@ RULES_DRAWN = st.one_of(st.just(RULES), st.builds(
     downtime_lead_s=st.sampled_from([30.0, 0.0, 7.5]), downtime_max_s=st.sampled_from([1800.0, 120.0]),
     status_poll_s=st.sampled_from([3.0, 0.0, 1.5]), downtime_probe_s=st.sampled_from([1.0, 0.0, 4.0]),
     downtime_unwatched_s=st.sampled_from([10.0, 0.0, 2.5]), cap_recover_s=st.sampled_from([600.0, 4.0]),
-    cap_min_factor=st.sampled_from([1 / 64, 0.5, 1.0]), cap_cut=st.sampled_from([0.5, 0.3, 1.0])))
+    cap_min_factor=st.sampled_from([1 / 64, 0.5, 1.0]), cap_cut=st.sampled_from([0.5, 0.3, 1.0]),
+    cap_pause_s=st.sampled_from([60.0, 0.0, 2.5])))
 SMALL_STEPS = st.sampled_from([0.0, 0.001, 0.01, 0.25, 0.5, 1.0, 1.5, 2.0]) | st.floats(0.0, 3.0)
 LARGE_STEPS = st.sampled_from([5.0, 10.0, 20.0, 30.0, 61.0, 120.0, 901.0, 3600.0]) | st.floats(3.0, 4000.0)
 # One step in four is a leap: leaps end windows and pauses, small steps let a window be used.
@@ -275,7 +292,7 @@ class BudgetAgreement(RuleBasedStateMachine):
 
     def _settle(self, lease_id: int, route: str, obs: Observation) -> None:
         """Settle on both sides: the same wake, then the same state."""
-        cap = self.limits.route_caps.get(route)
+        cap = self.limits.cap_of(route)
         self.state, wake = apply_settle(self.state, self.now, lease_id, route, obs, self.tuning, cap)
         args = settle_args(self.ids[lease_id], route, obs, self.tuning, self.now, cap)
         assert self.db.run(self.db.conn.fetchval(SETTLE, *args)) == wake
@@ -288,6 +305,19 @@ class BudgetAgreement(RuleBasedStateMachine):
         for _ in range(min(count, len(self.outstanding))):
             lease_id = data.draw(st.sampled_from(sorted(self.outstanding)))
             self._settle(lease_id, self.outstanding.pop(lease_id), data.draw(observations(self._edges())))
+
+    @rule(data=st.data(), count=st.integers(1, 4))
+    def hidden_limit_burst(self, data: st.DataObject, count: int) -> None:
+        """Requests on capped routes sent a little apart, then all (with any others in flight on
+        capped routes) refused by a hidden limit: the first cuts, those sent before it only count."""
+        capped = [route for route in ROUTES if self.limits.cap_of(route) is not None]
+        if not capped:
+            return
+        for _ in range(count):
+            self._reserve(data.draw(st.sampled_from(capped)))
+            self.now += data.draw(SMALL_STEPS)
+        for lease_id in sorted(i for i, route in self.outstanding.items() if route in capped):
+            self._settle(lease_id, self.outstanding.pop(lease_id), data.draw(hidden_429s(self._edges())))
 
     @rule(data=st.data(), route=st.sampled_from(ROUTES))
     def request(self, data: st.DataObject, route: str) -> None:
@@ -361,7 +391,7 @@ class BudgetAgreement(RuleBasedStateMachine):
         for b in s.buckets.values():
             found += [b.paused_until, *(spend + b.window_s for spend in b.spends)]
         for c in s.caps.values():
-            found += [c.next_at, c.reduced_until]
+            found += [c.next_at, c.reduced_until, c.cut_at + r.cap_pause_s]
         return found
 
     def same_state(self) -> None:
@@ -374,17 +404,19 @@ class BudgetAgreement(RuleBasedStateMachine):
                                                  s.pause_reason, _never(s.last_wait_at))
         assert (row["unavailable_at"], row["up_since"], row["status_next"], row["status_up"]) == (
             s.unavailable_at, s.up_since, s.status_next, s.status_up)
-        assert [(x["id"], x["route"], x["grp"], x["probe"], x["expires_at"], x["down_probe"])
+        assert [(x["id"], x["route"], x["grp"], x["probe"], x["expires_at"], x["down_probe"], x["granted_at"])
                 for x in row["leases"]] == [
-            (self.ids[x.id], x.route, x.group, x.probe, x.expires_at, x.down_probe) for x in s.leases]
+            (self.ids[x.id], x.route, x.group, x.probe, x.expires_at, x.down_probe, x.granted_at)
+            for x in s.leases]
         assert [(k["grp"], k["token_limit"], k["window_s"], k["remaining"], k["paused_until"],
                  tuple(k["spends"])) for k in row["buckets"]] == [
             (b.group, b.limit, b.window_s, b.remaining, b.paused_until, b.spends)
             for b in sorted(s.buckets.values(), key=lambda b: b.group)]
         assert {r["route"]: r["grp"] for r in row["routes"]} == dict(s.routes)
-        caps = [(c["route"], c["next_at"], c["factor"], c["reduced_until"], c["hits"]) for c in row["caps"]]
-        assert caps == [(c.route, c.next_at, c.factor, c.reduced_until, c.hits)
-            for c in sorted(s.caps.values(), key=lambda c: c.route)]
+        caps = [(c["grp"], c["next_at"], c["factor"], c["reduced_until"], c["hits"], c["cut_at"])
+                for c in row["caps"]]
+        assert caps == [(c.group, c.next_at, c.factor, c.reduced_until, c.hits, c.cut_at)
+                        for c in sorted(s.caps.values(), key=lambda c: c.group)]
 
 
 # Sized by deliberate one-constant changes to the SQL in scratch runs (see the commit that set it):

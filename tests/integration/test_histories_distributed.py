@@ -5,6 +5,7 @@ tests/embedded/test_histories_e2e.py, says what is checked and why)."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,12 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.cluster import command, env_for
 from tests.histories import (
     ALLIANCE_S,
+    BUSY_ALLIANCES,
+    BUSY_SLOTS,
     CHARACTER_S,
+    IN_FLIGHT,
     MUTATIONS,
     check_answers,
     history_requests,
+    hits_bound,
+    shown_hits,
     simulated,
     statuses,
+    until_cut,
     until_histories_equal,
 )
 from tests.stores import as_store
@@ -29,13 +36,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 async def test_histories_follow_moves_on_postgresql_and_rabbitmq(engine: AsyncEngine, fresh_pg_url: str,
                                                                  fresh_rabbit_url: str) -> None:
     store = as_store(engine)
-    async with simulated(alliances=6, history_per_min=300, seed=5) as sim:
-        env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
-                      REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S),
-                      REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
-                      REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16")
+    async with simulated(alliances=BUSY_ALLIANCES, history_per_min=300, seed=5) as sim:
+        env = _env(fresh_pg_url, fresh_rabbit_url, sim.base_url)
         async with command(env, "run"):
-            await until_equal(engine, sim, within_s=120)
+            await until_equal(engine, sim, within_s=150)
             for _ in range(6):
                 await sim.control.mutate(4, kinds=MUTATIONS)
                 await asyncio.sleep(ALLIANCE_S)
@@ -48,3 +52,33 @@ async def test_histories_follow_moves_on_postgresql_and_rabbitmq(engine: AsyncEn
     assert stats["limit_violations"]["total"] == 0, stats["limit_violations"]
     assert "420" not in statuses(stats), stats["by_route"]
     assert stats["cache_violations"]["total"] == 0, stats["cache_violations"]
+
+
+@pytest.mark.timeout(900)
+async def test_a_lower_hidden_limit_is_found_on_postgresql_and_the_copy_still_completes(
+        engine: AsyncEngine, fresh_pg_url: str, fresh_rabbit_url: str) -> None:
+    # As in the embedded mode: about 70 histories, more than the limit lets through in a minute.
+    store, started = as_store(engine), time.monotonic()
+    async with simulated(alliances=5, history_per_min=60, seed=7) as sim:
+        env = _env(fresh_pg_url, fresh_rabbit_url, sim.base_url)
+        async with command(env, "run"):
+            await until_equal(engine, sim, within_s=120)
+            cut = await until_cut(env, within_s=120)
+            await until_histories_equal(store, sim, within_s=480)
+            elapsed = time.monotonic() - started
+            stats = await sim.control.stats()
+            shown = await shown_hits(env)
+    hits = stats["hidden_limit"]["total"]
+    assert 0 < hits <= hits_bound(elapsed, IN_FLIGHT), (hits, elapsed, stats["hidden_limit"])
+    assert shown == hits, "status counts every headerless 429, whether it cut or not"
+    assert cut["factor"] < 1 and cut["hits"] >= 1, cut
+    assert "420" not in statuses(stats), stats["by_route"]
+    assert stats["cache_violations"]["total"] == 0, stats["cache_violations"]
+
+
+def _env(pg_url: str, rabbit_url: str, esi_url: str) -> dict[str, str]:
+    """Refresh as often as the scaled caches allow; the budget's default caps."""
+    return env_for(pg_url, rabbit_url, esi_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
+                   REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S), REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
+                   REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16",
+                   WORKER_CONCURRENCY=BUSY_SLOTS)

@@ -52,7 +52,7 @@ class MemoryBudget:
     async def settle(self, lease: Lease, observation: Observation) -> None:
         """Return the lease and fold in the response's report."""
         self._state, wake = apply_settle(self._state, self._clock(), lease.id, lease.route, observation,
-                                         self._rules, self._limits.route_caps.get(lease.route))
+                                         self._rules, self._limits.cap_of(lease.route))
         if wake:
             self._wake.set()
             self._wake = asyncio.Event()

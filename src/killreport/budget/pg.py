@@ -45,7 +45,7 @@ import asyncpg
 import structlog
 
 from killreport.domain.budget import BudgetSnapshot, Lease
-from killreport.domain.budget_rules import RULES, Limits, Rules
+from killreport.domain.budget_rules import RULES, CapGroup, Limits, Rules
 from killreport.domain.observation import NO_ANSWER, Observation
 from killreport.store.budget import RESERVE, SETTLE, read_snapshot, reserve_args, settle_args
 
@@ -137,7 +137,7 @@ class PgBudget:
     @classmethod
     async def open(cls, database_url: str, *, max_inflight: int, error_floor: int,
                    lease_ttl_s: float, pool_size: int = 4, rules: Rules = RULES,
-                   route_caps: Mapping[str, float] | None = None) -> PgBudget:
+                   route_caps: Mapping[str, CapGroup] | None = None) -> PgBudget:
         """Connect a small pool and the one NOTIFY listener of this process."""
         dsn = asyncpg_dsn(database_url)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size, reset=_keep_session,
@@ -185,7 +185,7 @@ class PgBudget:
     async def settle(self, lease: Lease, observation: Observation = NO_ANSWER) -> None:
         """Return the lease and record what ESI reported (one round trip)."""
         args = settle_args(lease.id, lease.route, observation, self._rules,
-                           cap=self._limits.route_caps.get(lease.route))
+                           cap=self._limits.cap_of(lease.route))
         await self._pool.fetchval(SETTLE, *args)
 
     async def snapshot(self) -> BudgetSnapshot:

@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from killreport.budget.memory import MemoryBudget
-from killreport.domain.budget_rules import RULES, Limits, Rules, State
+from killreport.domain.budget_rules import RULES, CapGroup, Limits, Rules, State
 from killreport.store.sqlite.budget import STALE_S, read_state, write_state
 from killreport.store.sqlite.engine import open_engine
 
@@ -49,7 +49,7 @@ class RunnerBudget(MemoryBudget):
     @classmethod
     async def open(cls, database_url: str, *, max_inflight: int, error_floor: int,
                    lease_ttl_s: float, rules: Rules = RULES,
-                   route_caps: Mapping[str, float] | None = None) -> RunnerBudget:
+                   route_caps: Mapping[str, CapGroup] | None = None) -> RunnerBudget:
         """The budget from the State the last runner left in the file (the tables must exist)."""
         engine = open_engine(database_url, pool_size=1)
         try:

@@ -33,12 +33,14 @@ class BucketState:
 
 @dataclass(frozen=True, slots=True)
 class RouteCapState:
-    """A capped route: the share of its cap it has now (below 1 after headerless 429s) and until when."""
+    """A cap group (ESI_ROUTE_CAPS): the share of its rate it has now (below 1 after cuts) and until
+    when, the headerless 429s seen on its routes, and the pause of its last cut while it lasts."""
 
-    route: str
+    group: str
     factor: float
     reduced_until: dt.datetime | None
     hits: int
+    paused_until: dt.datetime | None = None
 
 
 # The pause reason a snapshot shows while ESI is down (daily or unscheduled): only /status goes out.

@@ -9,10 +9,16 @@ Every number the rules use is a field of `Rules` (or `Limits`); the PL/pgSQL mir
 as arguments, and tests/integration/test_budget_agreement.py checks the two agree step by step.
 
 Route caps: ESI has limits it does not announce (the history routes are reported to 429 past a few
-hundred requests a minute per IP, with no headers). A capped route's requests are spaced at least
-1/cap seconds apart, cluster-wide; a 429 on it without rate-limit headers (no bucket, no
-Retry-After) halves its cap for `Rules.cap_recover_s` (again on each further one, down to
-`cap_min_factor`) instead of pausing every route.
+hundred requests a minute per IP, with no headers, perhaps counting both routes together). A cap
+is a named group of routes sharing one rate (`CapGroup`): their requests together are spaced at
+least 1/rate seconds apart, cluster-wide. A 429 without rate-limit headers (no bucket, no
+Retry-After) on one of them, whose request was granted after the group's last cut, cuts the
+group's rate by `Rules.cap_cut` for `cap_recover_s` (down to `cap_min_factor`) and pauses the group
+for `cap_pause_s`, instead of pausing every route. One whose request was granted before the last
+cut says nothing new (it was in flight when the cut was made) and is only counted: without that
+rule a burst of in-flight 429s would drive the rate to its floor. The pause is because the limits
+reported count a rolling minute: past one, everything is refused until the minute rolls, so going on
+at once at half the rate would only collect more 429s.
 """
 
 from __future__ import annotations
@@ -68,11 +74,14 @@ class Rules:
     # embedded client): a lone probe every so often instead, so a downtime never deadlocks it.
     downtime_unwatched_s: float = 10.0
     watch_s: float = 2.0  # each process reads the shared state this often to see whether ESI is down
-    # A headerless 429 on a capped route halves its cap for this long (the hidden limits reported are
-    # per minute: ten minutes at half the rate lets one pass fully before the cap is trusted again).
+    # A cut halves a cap group's rate for this long (the hidden limits reported are per minute: ten
+    # minutes at half the rate lets one pass fully before the cap is trusted again).
     cap_recover_s: float = 600.0
-    cap_cut: float = 0.5  # each headerless 429 leaves a capped route this share of what it had
-    cap_min_factor: float = 1 / 64  # however many 429s, a capped route keeps this share of its cap
+    cap_cut: float = 0.5  # each cut leaves a cap group this share of what it had
+    cap_min_factor: float = 1 / 64  # however many cuts, a cap group keeps this share of its rate
+    # A cut pauses its group this long: the hidden limits reported count a rolling minute, and past
+    # one everything is refused until it rolls.
+    cap_pause_s: float = 60.0
 
     def __post_init__(self) -> None:
         """Refuse a spend log that could not even hold the spend being recorded."""
@@ -82,11 +91,21 @@ class Rules:
             raise ValueError("downtime_every_s must be positive")
         if not 0 < self.cap_min_factor <= 1 or not 0 < self.cap_cut <= 1:
             raise ValueError("cap_min_factor and cap_cut must be in (0, 1]")
+        if not 0 <= self.cap_pause_s < math.inf:
+            raise ValueError("cap_pause_s must be a finite number of seconds, at least 0")
 
 
 RULES: Final = Rules()
 # For a simulator, or an ESI without the daily window (ESI_DAILY_DOWNTIME=false, tests on the real clock).
 WITHOUT_DOWNTIME: Final = Rules(downtime_lead_s=0.0, downtime_max_s=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CapGroup:
+    """Routes that share one rate (requests a second, every process together): ESI_ROUTE_CAPS' groups."""
+
+    per_s: float
+    routes: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +115,28 @@ class Limits:
     max_inflight: int = 32
     error_floor: int = 10
     lease_ttl_s: float = 20.0
-    route_caps: Mapping[str, float] = field(default_factory=dict)  # route template -> requests a second
+    route_caps: Mapping[str, CapGroup] = field(default_factory=dict)  # group name -> its rate and routes
+    _by_route: Mapping[str, tuple[str, float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Refuse a cap that is not a positive rate."""
-        if any(not cap > 0 or math.isinf(cap) for cap in self.route_caps.values()):
-            raise ValueError("a route cap must be a positive, finite number of requests a second")
+        """Refuse a cap that is not a positive rate, a group without routes, a route in two groups."""
+        by_route: dict[str, tuple[str, float]] = {}
+        for name, group in self.route_caps.items():
+            if not group.per_s > 0 or math.isinf(group.per_s):
+                raise ValueError(f"route cap {name!r}: a cap must be a positive, finite number of "
+                                 "requests a second")
+            if not group.routes:
+                raise ValueError(f"route cap {name!r} names no route")
+            for route in group.routes:
+                if route in by_route:
+                    raise ValueError(f"route {route!r} is in two route caps: {by_route[route][0]!r} "
+                                     f"and {name!r}")
+                by_route[route] = (name, group.per_s)
+        object.__setattr__(self, "_by_route", by_route)
+
+    def cap_of(self, route: str) -> tuple[str, float] | None:
+        """The (group, requests a second) capping `route`, None if none does."""
+        return self._by_route.get(route)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +149,7 @@ class LeaseRec:
     probe: bool
     expires_at: float
     down_probe: bool = False  # granted while ESI was down, to learn whether it is back
+    granted_at: float = 0.0  # a 429 on a capped route cuts its cap only if granted after the last cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,17 +166,18 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class RouteCap:
-    """A capped route: when its next request may go, and its cap's share after headerless 429s."""
+    """A cap group's state: when its next request may go, its rate's share after cuts, the last cut."""
 
-    route: str
-    next_at: float = 0.0
-    factor: float = 1.0  # of the configured cap, while now < reduced_until
+    group: str
+    next_at: float = 0.0  # after a cut: its pause's end, at the earliest
+    factor: float = 1.0  # of the configured rate, while now < reduced_until
     reduced_until: float = 0.0
-    hits: int = 0  # headerless 429s seen on the route
+    hits: int = 0  # headerless 429s seen on the group's routes, whether they cut or not
+    cut_at: float = 0.0  # the last cut (0: never)
 
 
 def cap_factor(rc: RouteCap, now: float) -> float:
-    """The share of its cap a route has now: halved while a headerless 429 is recent."""
+    """The share of its rate a group has now: cut while a headerless 429 is recent."""
     return rc.factor if now < rc.reduced_until else 1.0
 
 
@@ -161,7 +198,7 @@ class State:
     up_since: float = 0.0  # the latest start_time of a /status showing the cluster open to all
     status_next: float = 0.0  # no /status before this: the last one's Expires, the fleet's spacing
     status_up: bool = False  # the last /status answer showed the cluster open to all
-    caps: Mapping[str, RouteCap] = field(default_factory=dict)  # capped routes that were asked
+    caps: Mapping[str, RouteCap] = field(default_factory=dict)  # cap groups that were asked, by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +315,9 @@ def _gate(state: State, now: float, route: str, limits: Limits,
         down_probe, verdict = False, _status_verdict(state, now, rules)
     else:
         down_probe, verdict = _down_verdict(state, now, rules)
-    cap = state.caps.get(route)
-    if verdict is None and route in limits.route_caps and cap is not None and now < cap.next_at:
+    capped = limits.cap_of(route)
+    cap = state.caps.get(capped[0]) if capped is not None else None
+    if verdict is None and cap is not None and now < cap.next_at:
         verdict = Wait(cap.next_at - now)
     if verdict is None and group is not None:
         state, verdict = _bucket_verdict(state, now, group, rules)
@@ -298,18 +336,19 @@ def decide(state: State, now: float, route: str, limits: Limits,
     if verdict is not None:
         return replace(state, last_wait_at=now), Wait(max(verdict.seconds, rules.min_wait_s))
     lease = LeaseRec(state.next_id, route, state.routes.get(route), probe, now + limits.lease_ttl_s,
-                     down_probe)
+                     down_probe, now)
     state = replace(state, leases=(*state.leases, lease), next_id=state.next_id + 1)
-    if route in limits.route_caps:
-        state = _spaced(state, now, route, limits.route_caps[route])
+    capped = limits.cap_of(route)
+    if capped is not None:
+        state = _spaced(state, now, *capped)
     return state, Grant(lease)
 
 
-def _spaced(state: State, now: float, route: str, cap: float) -> State:
-    """A capped route's request was granted: the next one goes 1/(its cap now) seconds later."""
-    rc = state.caps.get(route) or RouteCap(route)
+def _spaced(state: State, now: float, group: str, per_s: float) -> State:
+    """A capped group's request was granted: the next one goes 1/(its rate now) seconds later."""
+    rc = state.caps.get(group) or RouteCap(group)
     factor = cap_factor(rc, now)
-    return replace(state, caps={**state.caps, route: replace(rc, next_at=now + 1 / (cap * factor),
+    return replace(state, caps={**state.caps, group: replace(rc, next_at=now + 1 / (per_s * factor),
                                                                factor=factor)})
 
 
@@ -318,14 +357,21 @@ def hidden_limit(obs: Observation) -> bool:
     return obs.status == 429 and obs.tokens is None and obs.retry_after_s is None
 
 
-def _halved(state: State, now: float, route: str, cap: float, rules: Rules) -> State:
-    """A headerless 429 on a capped route: half its cap (again) for a while, the next request later."""
-    rc = state.caps.get(route) or RouteCap(route)
+def _hidden_hit(state: State, now: float, mine: LeaseRec | None, cap: tuple[str, float],
+                rules: Rules) -> State:
+    """A headerless 429 on a capped group: counted; a cut and a pause if its request went after the last cut.
+
+    An unknown lease (settled already, or reaped after its TTL) has no grant time to compare: it cuts
+    nothing (the next request of the group that is refused will)."""
+    group, per_s = cap
+    rc = state.caps.get(group) or RouteCap(group)
+    if mine is None or mine.granted_at <= rc.cut_at:
+        return replace(state, caps={**state.caps, group: replace(rc, hits=rc.hits + 1)})
     factor = max(cap_factor(rc, now) * rules.cap_cut, rules.cap_min_factor)
     # The last grant spaced from a share at least this one, at or before now: this is never sooner.
-    halved = RouteCap(route, next_at=now + 1 / (cap * factor), factor=factor,
-                      reduced_until=now + rules.cap_recover_s, hits=rc.hits + 1)
-    return replace(state, caps={**state.caps, route: halved})
+    cut = RouteCap(group, next_at=now + max(rules.cap_pause_s, 1 / (per_s * factor)), factor=factor,
+                   reduced_until=now + rules.cap_recover_s, hits=rc.hits + 1, cut_at=now)
+    return replace(state, caps={**state.caps, group: cut})
 
 
 def _fold_error_report(state: State, now: float, obs: Observation, rules: Rules) -> State:
@@ -396,10 +442,10 @@ def _fold_downtime(state: State, now: float, route: str, obs: Observation, mine:
 
 
 def apply_settle(state: State, now: float, lease_id: int, route: str, obs: Observation,
-                 rules: Rules = RULES, cap: float | None = None) -> tuple[State, bool]:
+                 rules: Rules = RULES, cap: tuple[str, float] | None = None) -> tuple[State, bool]:
     """Return the lease and fold in what the response reported; True when waiters should be woken.
 
-    `cap`: the route's cap (Limits.route_caps), None if it has none."""
+    `cap`: the route's cap group and its rate (Limits.cap_of), None if it has none."""
     mine = [lease for lease in state.leases if lease.id == lease_id]
     state = replace(state, leases=tuple(lease for lease in state.leases if lease.id != lease_id))
     state, back = _fold_downtime(state, now, route, obs, mine[0] if mine else None, rules)
@@ -412,7 +458,7 @@ def apply_settle(state: State, now: float, lease_id: int, route: str, obs: Obser
         wake = True
     hidden = cap is not None and hidden_limit(obs)
     if cap is not None and hidden:
-        state = _halved(state, now, route, cap, rules)
+        state = _hidden_hit(state, now, mine[0] if mine else None, cap, rules)
     group = obs.tokens.group if obs.tokens else (mine[0].group if mine else state.routes.get(route))
     if group is not None:
         state = _fold_bucket(state, now, route, group, obs, rules)
@@ -429,6 +475,12 @@ def _at(seconds: float) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
+def cap_pause_end(cut_at: float, now: float, rules: Rules = RULES) -> dt.datetime | None:
+    """When the pause of a cap group's last cut (0: never) ends, while it lasts; None once over."""
+    until = cut_at + rules.cap_pause_s if cut_at > 0 else 0.0
+    return _at(until) if until > now else None
+
+
 def snapshot_of(state: State, now: float, rules: Rules = RULES, *, leases: bool = True) -> BudgetSnapshot:
     """A State in the shape `killreport status` shows; without `leases`, none counts as in flight."""
     down = esi_down(state.unavailable_at, state.up_since, now, rules)
@@ -443,6 +495,7 @@ def snapshot_of(state: State, now: float, rules: Rules = RULES, *, leases: bool 
         pause_reason=DOWNTIME if down else state.pause_reason,
         in_flight=sum(1 for lease in state.leases if lease.expires_at >= now) if leases else 0,
         buckets=buckets, route_groups=dict(state.routes), downtime=down,
-        route_caps=[RouteCapState(c.route, cap_factor(c, now), _at(c.reduced_until), c.hits)
-                    for c in sorted(state.caps.values(), key=lambda c: c.route)],
+        route_caps=[RouteCapState(c.group, cap_factor(c, now), _at(c.reduced_until), c.hits,
+                                  cap_pause_end(c.cut_at, now, rules))
+                    for c in sorted(state.caps.values(), key=lambda c: c.group)],
     )

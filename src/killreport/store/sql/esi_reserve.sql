@@ -7,15 +7,17 @@
 -- (or p_daily_max after it), and while ESI last said it was unavailable, only p_status_route goes,
 -- one at a time and not before the last answer's Expires. When /status cannot tell (its cached
 -- answer says "up", or nobody asked it for p_unwatched), a lone request of another route probes.
--- Route caps: p_cap (requests a second; NULL for none) spaces a capped route's grants 1/cap apart
--- (esi_route_caps.next_at), at the share of the cap its last headerless 429s left it (factor, until
--- reduced_until).
+-- Route caps: p_cap_group names the cap group the route is in and p_cap its rate (requests a second
+-- for the group's routes together; both NULL for none). The group's grants are spaced 1/rate apart
+-- (esi_cap_groups.next_at, which a cut also moves to its pause's end), at the share of the rate its
+-- last cuts left it (factor, until reduced_until). A lease remembers when it was granted
+-- (granted_at): a 429 on it cuts only if that was after the group's last cut (esi_settle).
 CREATE OR REPLACE FUNCTION esi_reserve(
     p_route text, p_max integer, p_floor integer, p_ttl double precision,
     p_worst integer, p_poll double precision, p_min_wait double precision,
     p_same_window double precision, p_status_route text, p_daily_at double precision,
     p_daily_every double precision, p_daily_lead double precision, p_daily_max double precision,
-    p_probe_every double precision, p_unwatched double precision, p_cap double precision,
+    p_probe_every double precision, p_unwatched double precision, p_cap_group text, p_cap double precision,
     p_now double precision DEFAULT NULL
 ) RETURNS TABLE (o_lease bigint, o_group text, o_probe boolean, o_wait double precision)
 LANGUAGE plpgsql AS $$
@@ -23,9 +25,9 @@ DECLARE
     t double precision := coalesce(p_now, extract(epoch FROM clock_timestamp()));
     b esi_budget;
     k esi_buckets;
-    -- The capped route's row, as scalars: a %ROWTYPE of a table a later migration creates would not
+    -- The cap group's row, as scalars: a %ROWTYPE of a table a later migration creates would not
     -- compile when an earlier one loads this file.
-    c_route text;
+    c_grp text;
     c_next double precision;
     c_factor double precision;
     c_reduced double precision;
@@ -69,9 +71,9 @@ BEGIN
             down_probe := true;
         END IF;
         IF p_cap IS NOT NULL THEN
-            SELECT x.route, x.next_at, x.factor, x.reduced_until INTO c_route, c_next, c_factor, c_reduced
-            FROM esi_route_caps x WHERE x.route = p_route;
-            IF c_route IS NOT NULL AND t < c_next THEN w := c_next - t; EXIT decide; END IF;
+            SELECT x.grp, x.next_at, x.factor, x.reduced_until INTO c_grp, c_next, c_factor, c_reduced
+            FROM esi_cap_groups x WHERE x.grp = p_cap_group;
+            IF c_grp IS NOT NULL AND t < c_next THEN w := c_next - t; EXIT decide; END IF;
         END IF;
         IF g IS NOT NULL THEN
             SELECT * INTO k FROM esi_buckets x WHERE x.grp = g;
@@ -106,14 +108,14 @@ BEGIN
         RETURN QUERY SELECT NULL::bigint, g, false, greatest(w, p_min_wait);
         RETURN;
     END IF;
-    INSERT INTO esi_leases (route, grp, probe, expires_at, down_probe)
-    VALUES (p_route, g, is_probe, t + p_ttl, down_probe)
+    INSERT INTO esi_leases (route, grp, probe, expires_at, down_probe, granted_at)
+    VALUES (p_route, g, is_probe, t + p_ttl, down_probe, t)
     RETURNING id INTO lid;
     IF p_cap IS NOT NULL THEN
-        f := CASE WHEN c_route IS NOT NULL AND t < c_reduced THEN c_factor ELSE 1 END;
-        INSERT INTO esi_route_caps AS x (route, next_at, factor, reduced_until, hits)
-        VALUES (p_route, t + 1 / (p_cap * f), f, 0, 0)
-        ON CONFLICT (route) DO UPDATE SET next_at = EXCLUDED.next_at, factor = EXCLUDED.factor;
+        f := CASE WHEN c_grp IS NOT NULL AND t < c_reduced THEN c_factor ELSE 1 END;
+        INSERT INTO esi_cap_groups AS x (grp, next_at, factor, reduced_until, hits, cut_at)
+        VALUES (p_cap_group, t + 1 / (p_cap * f), f, 0, 0, 0)
+        ON CONFLICT (grp) DO UPDATE SET next_at = EXCLUDED.next_at, factor = EXCLUDED.factor;
     END IF;
     RETURN QUERY SELECT lid, g, is_probe, 0::double precision;
 END

@@ -6,8 +6,9 @@
 -- answer with p_up_since (open to all: its start_time), or a probe's non-error answer, clears it.
 -- Back up, the error window is unknown again: the first request is a lone probe.
 -- Route caps: p_hidden (rules.hidden_limit: a 429 naming no bucket and no Retry-After) on a route
--- with a cap (p_cap) cuts its share by p_cap_cut (down to p_cap_min_factor) until p_cap_recover from now, and
--- moves its next request later; it pauses no other route.
+-- in a cap group (p_cap_group, its rate p_cap) counts a hit; if the lease was granted after the
+-- group's last cut (cut_at) it also cuts the group's share by p_cap_cut (down to p_cap_min_factor)
+-- until p_cap_recover from now and pauses the group for p_cap_pause. It pauses no other route.
 CREATE OR REPLACE FUNCTION esi_settle(
     p_lease bigint, p_route text, p_status integer, p_is_error boolean, p_remain integer,
     p_reset double precision, p_group text, p_limit integer, p_window double precision,
@@ -17,19 +18,21 @@ CREATE OR REPLACE FUNCTION esi_settle(
     p_unavailable boolean, p_up_since double precision, p_fresh double precision,
     p_status_route text, p_status_poll double precision, p_daily_at double precision,
     p_daily_every double precision, p_daily_lead double precision, p_daily_max double precision,
-    p_cap double precision, p_hidden boolean, p_cap_recover double precision,
-    p_cap_min_factor double precision, p_cap_cut double precision, p_now double precision DEFAULT NULL
+    p_cap_group text, p_cap double precision, p_hidden boolean, p_cap_recover double precision,
+    p_cap_min_factor double precision, p_cap_cut double precision, p_cap_pause double precision,
+    p_now double precision DEFAULT NULL
 ) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     t double precision := coalesce(p_now, extract(epoch FROM clock_timestamp()));
     b esi_budget;
     k esi_buckets;
-    -- The capped route's row, as scalars: a %ROWTYPE of a table a later migration creates would not
+    -- The cap group's row, as scalars: a %ROWTYPE of a table a later migration creates would not
     -- compile when an earlier one loads this file.
-    c_route text;
-    c_next double precision;
+    c_grp text;
     c_factor double precision;
     c_reduced double precision;
+    c_cut double precision;
+    granted double precision;
     f double precision;
     g text;
     mapped text;
@@ -42,7 +45,7 @@ DECLARE
     back boolean;
 BEGIN
     SELECT * INTO b FROM esi_budget WHERE id = 1 FOR UPDATE;
-    DELETE FROM esi_leases WHERE id = p_lease RETURNING grp, down_probe INTO g, was_probe;
+    DELETE FROM esi_leases WHERE id = p_lease RETURNING grp, down_probe, granted_at INTO g, was_probe, granted;
     IF p_group IS NOT NULL OR NOT FOUND THEN
         SELECT r.grp INTO mapped FROM esi_route_groups r WHERE r.route = p_route;
         IF p_group IS NULL THEN g := mapped; END IF;
@@ -80,14 +83,21 @@ BEGIN
         wake := true;
     END IF;
     IF p_cap IS NOT NULL AND p_hidden THEN
-        SELECT x.route, x.next_at, x.factor, x.reduced_until INTO c_route, c_next, c_factor, c_reduced
-            FROM esi_route_caps x WHERE x.route = p_route FOR UPDATE;
-        f := CASE WHEN c_route IS NOT NULL AND t < c_reduced THEN c_factor ELSE 1 END;
-        f := greatest(f * p_cap_cut, p_cap_min_factor);
-        INSERT INTO esi_route_caps AS x (route, next_at, factor, reduced_until, hits)
-        VALUES (p_route, t + 1 / (p_cap * f), f, t + p_cap_recover, 1)
-        ON CONFLICT (route) DO UPDATE SET next_at = EXCLUDED.next_at,
-            factor = EXCLUDED.factor, reduced_until = EXCLUDED.reduced_until, hits = x.hits + 1;
+        SELECT x.grp, x.factor, x.reduced_until, x.cut_at INTO c_grp, c_factor, c_reduced, c_cut
+            FROM esi_cap_groups x WHERE x.grp = p_cap_group FOR UPDATE;
+        IF granted IS NULL OR granted <= coalesce(c_cut, 0) THEN
+            -- Sent before the last cut (or a lease no longer known): in flight then, nothing new.
+            INSERT INTO esi_cap_groups AS x (grp, next_at, factor, reduced_until, hits, cut_at)
+            VALUES (p_cap_group, 0, 1, 0, 1, 0)
+            ON CONFLICT (grp) DO UPDATE SET hits = x.hits + 1;
+        ELSE
+            f := CASE WHEN c_grp IS NOT NULL AND t < c_reduced THEN c_factor ELSE 1 END;
+            f := greatest(f * p_cap_cut, p_cap_min_factor);
+            INSERT INTO esi_cap_groups AS x (grp, next_at, factor, reduced_until, hits, cut_at)
+            VALUES (p_cap_group, t + greatest(p_cap_pause, 1 / (p_cap * f)), f, t + p_cap_recover, 1, t)
+            ON CONFLICT (grp) DO UPDATE SET next_at = EXCLUDED.next_at, factor = EXCLUDED.factor,
+                reduced_until = EXCLUDED.reduced_until, hits = x.hits + 1, cut_at = EXCLUDED.cut_at;
+        END IF;
     END IF;
     IF p_group IS NOT NULL THEN
         g := p_group;

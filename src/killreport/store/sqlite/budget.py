@@ -48,7 +48,8 @@ def _lease(raw: list[Any] | dict[str, Any]) -> LeaseRec:
     # A list in _LEASE_FIELDS' order: as an older version wrote them.
     values = dict(zip(_LEASE_FIELDS, raw, strict=True)) if isinstance(raw, list) else raw
     return LeaseRec(id=values["id"], route=values["route"], group=values["group"], probe=values["probe"],
-                    expires_at=float(values["expires_at"]), down_probe=values["down_probe"])
+                    expires_at=float(values["expires_at"]), down_probe=values["down_probe"],
+                    granted_at=float(values.get("granted_at", 0.0)))
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -70,13 +71,16 @@ def state_from_json(text: str) -> State:
         buckets={g: _bucket(b) for g, b in dict(get("buckets")).items()}, routes=dict(get("routes")),
         next_id=get("next_id"), unavailable_at=_float_or_none(get("unavailable_at")),
         up_since=float(get("up_since")), status_next=float(get("status_next")),
-        status_up=get("status_up"), caps={r: _cap(c) for r, c in dict(get("caps")).items()},
+        status_up=get("status_up"),
+        # Caps an older version wrote were per route ("route", no "group"): they start afresh.
+        caps={g: _cap(c) for g, c in dict(get("caps")).items() if "group" in c},
     )
 
 
 def _cap(raw: dict[str, Any]) -> RouteCap:
-    return RouteCap(route=raw["route"], next_at=float(raw["next_at"]), factor=float(raw["factor"]),
-                    reduced_until=float(raw["reduced_until"]), hits=int(raw["hits"]))
+    return RouteCap(group=raw["group"], next_at=float(raw["next_at"]), factor=float(raw["factor"]),
+                    reduced_until=float(raw["reduced_until"]), hits=int(raw["hits"]),
+                    cut_at=float(raw["cut_at"]))
 
 
 _b = esi_budget_state.c
