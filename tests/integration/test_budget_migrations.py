@@ -1,5 +1,5 @@
-"""The budget's functions come from store/sql through migrations 0003, 0006, 0008 and 0011: from empty,
-from 0002, from a database 0005, 0007 or 0010 left, and back."""
+"""The budget's functions come from store/sql through migrations 0003, 0006, 0008 and 0012: from empty,
+from 0002, from a database 0005, 0007 or 0011 left, and back."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ NEW = {
     "text,double precision,boolean,double precision,double precision,double precision,double precision,"
     "double precision)",
 }
-# What 0008 to 0010 had (store/sql/esi_*_0008.sql), as a database migrated before 0011 has them.
-AT_0010 = {
+# What 0008 to 0011 had (store/sql/esi_*_0008.sql), as a database migrated before 0012 has them.
+AT_0011 = {
     "esi_reserve(text,integer,integer,double precision,integer,double precision,double precision,"
     "double precision,text,double precision,double precision,double precision,double precision,"
     "double precision,double precision,double precision,double precision)",
@@ -159,16 +159,16 @@ async def test_down_to_0007_restores_its_functions_without_caps_and_up_again(fre
     await a_reserve_and_settle_work(fresh_pg_url)
 
 
-async def test_down_to_0010_restores_per_route_caps_and_up_again(fresh_pg_url: str) -> None:
+async def test_down_to_0011_restores_per_route_caps_and_up_again(fresh_pg_url: str) -> None:
     await asyncio.to_thread(upgrade, fresh_pg_url, "head")
-    await asyncio.to_thread(downgrade, fresh_pg_url, "0010")
+    await asyncio.to_thread(downgrade, fresh_pg_url, "0011")
     found = await functions(fresh_pg_url)
-    assert set(found) == AT_0010
+    assert set(found) == AT_0011
     for name in ("esi_reserve", "esi_settle"):
         body = next(src for sig, src in found.items() if sig.startswith(name + "("))
         assert body.strip() in read(name + "_0008.sql")
     conn = await asyncpg.connect(fresh_pg_url)
-    try:  # the functions 0010 had still work on 0010's tables, a capped route's row keyed by route
+    try:  # the functions 0011 had still work on 0011's tables, a capped route's row keyed by route
         row = await conn.fetchrow("SELECT * FROM esi_reserve('/h', 4, 1, 0, 5, 1, 0.01, 1, '/status', 39600,"
                                   " 86400, 0, 0, 1, 10, 4)")
         assert row is not None and row["o_lease"] is not None
@@ -176,7 +176,7 @@ async def test_down_to_0010_restores_per_route_caps_and_up_again(fresh_pg_url: s
     finally:
         await conn.close()
     await asyncio.to_thread(upgrade, fresh_pg_url, "head")
-    assert set(await functions(fresh_pg_url)) == NEW, "0010's overloads survived beside 0011's"
+    assert set(await functions(fresh_pg_url)) == NEW, "0011's overloads survived beside 0012's"
     await a_reserve_and_settle_work(fresh_pg_url)
 
 

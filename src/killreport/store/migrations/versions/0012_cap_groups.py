@@ -17,8 +17,8 @@ from alembic import op
 
 from killreport.store.sql import load
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -35,7 +35,7 @@ _0008 = [
     " double precision)",
 ]
 # p_cap_group before p_cap in both; p_cap_pause before p_now in esi_settle.
-_0011 = [
+_0012 = [
     "DROP FUNCTION esi_reserve(text, integer, integer, double precision, integer, double precision,"
     " double precision, double precision, text, double precision, double precision, double precision,"
     " double precision, double precision, double precision, text, double precision, double precision)",
@@ -72,7 +72,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert to 0010: 0008's functions and per-route caps."""
-    for statement in (*_0011, *_DOWN):
+    for statement in (*_0012, *_DOWN):
         op.execute(statement)
     load("esi_reserve_0008.sql")
     load("esi_settle_0008.sql")
