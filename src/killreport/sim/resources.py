@@ -16,6 +16,7 @@ from killreport.sim.feed import KillFeed
 from killreport.sim.limits import Clock
 from killreport.sim.model import Character, Universe
 from killreport.sim.options import SimOptions
+from killreport.sim.population import Population
 from killreport.sim.roster import Roster
 from killreport.sim.routes import ROUTES, Route
 
@@ -47,9 +48,10 @@ class Resources:
     """Renders every route for one universe; GET bodies go through the shared cache."""
 
     def __init__(self, universe: Universe, options: SimOptions, clock: Clock, downtime: Downtime,
-                 roster: Roster, feed: KillFeed) -> None:
+                 roster: Roster, feed: KillFeed, population: Population) -> None:
         self.universe = universe
         self.roster = roster
+        self.population = population
         self.feed = feed
         self.clock = clock
         self.downtime = downtime
@@ -89,8 +91,9 @@ class Resources:
         return Answer(200, entry.data, entry.body, entry)
 
     def character(self, eid: int) -> Character | None:
-        """A character of the universe or an ordinary pilot of the roster."""
-        return self.universe.characters.get(eid) or self.roster.character(eid)
+        """A character of the universe, an ordinary pilot of the roster or one of the lazy population."""
+        found = self.universe.characters.get(eid) or self.roster.character(eid)
+        return found or self.population.character(eid)
 
     def _lookup(self, name: str, eid: int, date: str) -> Answer | tuple[int, int, Callable[[], Any]]:
         uni = self.universe
@@ -107,7 +110,7 @@ class Resources:
                 return uni.revision(("alliance", eid)), 1, lambda: schemas.alliance(alliance)
             return uni.revision(("alliance_corporations", eid)), 1, lambda: sorted(alliance.members)
         if name in ("corporation", "alliance_history"):
-            corp = uni.corporations.get(eid)
+            corp = uni.corporation(eid)
             if corp is None:
                 return error_answer(404, _NOT_FOUND["corporation"], date)
             if name == "alliance_history":
@@ -151,8 +154,8 @@ class Resources:
         for eid in ids:
             if eid in uni.alliances:
                 rows.append({"category": "alliance", "id": eid, "name": uni.alliances[eid].name})
-            elif eid in uni.corporations:
-                rows.append({"category": "corporation", "id": eid, "name": uni.corporations[eid].name})
+            elif (corp := uni.corporation(eid)) is not None:
+                rows.append({"category": "corporation", "id": eid, "name": corp.name})
             elif (char := self.character(eid)) is not None:
                 rows.append({"category": "character", "id": eid, "name": char.name})
             elif eid in uni.factions:

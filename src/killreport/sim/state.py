@@ -16,6 +16,7 @@ from killreport.sim.kills import Everyone
 from killreport.sim.limits import Clock, ErrorLimiter, RateCounter, TokenBuckets
 from killreport.sim.mutate import Mutator
 from killreport.sim.options import BucketSpec, SimOptions, parse_bucket
+from killreport.sim.population import Population, reserved_blocks
 from killreport.sim.resources import Resources
 from killreport.sim.roster import Roster
 from killreport.sim.routes import route_for_template
@@ -30,7 +31,8 @@ class Sim:
     def __init__(self, options: SimOptions, clock: Clock = time.time) -> None:
         self.options = options
         self.clock = clock
-        self.universe = generate(options.seed, options.alliances, options.deleted_count)
+        self.universe = generate(options.seed, options.alliances, options.deleted_count, reserved_blocks(
+            options.population_characters, options.population_corporations))
         self.faults = FaultSettings.from_options(options)
         self.overrides = Overrides()
         self.errors = ErrorLimiter(options.error_window_s, options.error_budget, clock)
@@ -42,10 +44,14 @@ class Sim:
         self.downtime = Downtime(clock, options.daily_downtime_s, options.daily_vip_s,
                                  options.daily_downtime_at_s)
         self.roster = Roster(options.seed, self.universe)
-        self.feed = KillFeed(options, clock, Everyone(self.universe, self.roster))
+        self.population = Population(options.seed, options.population_characters,
+                                     options.population_corporations, self.universe)
+        self.feed = KillFeed(options, clock, Everyone(self.universe, self.roster, self.population))
         self.r2z2_requests = RateCounter(1.0, options.r2z2_per_s, clock)
-        self.resources = Resources(self.universe, options, clock, self.downtime, self.roster, self.feed)
-        self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2), clock, self.roster.size)
+        self.resources = Resources(self.universe, options, clock, self.downtime, self.roster, self.feed,
+                                   self.population)
+        self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2), clock, self.roster.size,
+                               self.population)
         self.rng = random.Random(options.seed * 7 + 1)
         # The Expires each client was handed per canonical path, to catch requests made before it.
         self.handed_out: dict[tuple[str, str], int] = {}
@@ -101,12 +107,38 @@ class Sim:
         """
         uni = self.universe
         if kind == "corporation":
-            corp = uni.corporations.get(eid)
+            corp = uni.corporation(eid)
             return None if corp is None else schemas.alliance_history(uni, corp.alliance_history)
         char = self.resources.character(eid)
         if char is None or char.npc:
             return None
         return schemas.corporation_history(uni, char.corp_history)
+
+    def truth_of(self, characters: list[int], corporations: list[int]) -> dict[str, Any]:
+        """The truth of given ids, eager or lazy, as their routes render them now at the current schema.
+
+        `missing` lists the ids that answer 404 (unknown, NPC); deleted characters are listed apart, as
+        for the whole truth. Lets a test or a bench compare a copy of a 20-million population with the
+        simulator without listing it.
+        """
+        uni, res = self.universe, self.resources
+        out: dict[str, Any] = {"characters": {}, "deleted_characters": [], "corporations": {},
+                               "missing": {"characters": [], "corporations": []}}
+        for eid in characters:
+            char = res.character(eid)
+            if char is None or char.npc:
+                out["missing"]["characters"].append(eid)
+            elif char.deleted:
+                out["deleted_characters"].append(eid)
+            else:
+                out["characters"][str(eid)] = schemas.character(char, uni.alliance_of_character(char), 2)
+        for eid in corporations:
+            corp = uni.corporation(eid)
+            if corp is None:
+                out["missing"]["corporations"].append(eid)
+            else:
+                out["corporations"][str(eid)] = schemas.corporation(corp, 2, res.tax_percent)
+        return out
 
     def histories(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
         """The truth of every history a copy may hold: of each corporation and character any truth listed."""
