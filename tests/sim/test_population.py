@@ -235,3 +235,20 @@ def test_twenty_million_characters_answer_for_random_ids_and_hold_nothing_per_en
     assert (len(sim.universe.characters), len(sim.universe.corporations)) == held
     assert res.character(CHARACTER_BASE + 20_000_000) is None
     assert sim.universe.corporation(CORPORATION_BASE + 1_000_000) is None
+
+
+async def test_affiliation_answers_as_the_bodies_and_counts_population_ids_asked_before_expires(
+    big: RunningSim, http: aiohttp.ClientSession
+) -> None:
+    pop = big.sim.population
+    ids = [CHARACTER_BASE + k for k in range(0, CHARS, 97)]
+    eager = next(c.id for c in big.sim.universe.characters.values() if not c.npc and not c.deleted)
+    status, rows = await _post(http, f"{big.base_url}/characters/affiliation", [*ids, eager])
+    assert status == 200 and len(rows) == len(ids) + 1
+    for row in rows[:-1]:
+        body = pop.character(row["character_id"])
+        assert body is not None and row == {"character_id": body.id, "corporation_id": body.corporation_id}
+    assert (await big.control.stats())["affiliation_early_ids"] == 0
+    await _post(http, f"{big.base_url}/characters/affiliation", [ids[0], ids[3], eager])
+    assert (await big.control.stats())["affiliation_early_ids"] == 3
+    assert len(big.sim.population_handed_out["127.0.0.1"]) == CHARS

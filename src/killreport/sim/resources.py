@@ -165,6 +165,11 @@ class Resources:
         return Answer(200, rows, dumps(rows))
 
     def _affiliation(self, eid: int) -> dict[str, int] | None:
+        k = self.population.character_index(eid)
+        if k is not None and eid not in self.universe.characters:
+            # Its corporation only, not its whole body: a sweep of millions asks for nothing else. The
+            # population's corporations and the starter ones are in no alliance.
+            return {"character_id": eid, "corporation_id": self.population.corporation_of(k)}
         # Unknown ids are left out of the answer rather than failing the batch (unlike /universe/names).
         char = self.character(eid)
         if char is None:

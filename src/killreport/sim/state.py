@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from array import array
 from typing import Any, Final
 
 from aiohttp import web
@@ -57,6 +58,9 @@ class Sim:
         self.handed_out: dict[tuple[str, str], int] = {}
         # The same for each character id an affiliation answer covered (ESI's cache key is unknown).
         self.affiliation_handed_out: dict[tuple[str, int], int] = {}
+        # The same for the population's characters: one 32-bit Expires each per IP in an array, as a
+        # dict entry each would cost gigabytes for a sweep of 20 million.
+        self.population_handed_out: dict[str, array[int]] = {}
         # Every id any truth so far listed, by section; None until the first mutation (until then the
         # truth is all there ever was). A copy keeps what the game retired since: see `ever`.
         self.ever_listed: dict[str, set[int]] | None = None
@@ -158,12 +162,24 @@ class Sim:
 
     def early_affiliation_ids(self, ip: str, ids: list[int], expires: int) -> int:
         """How many of `ids` this IP asks affiliation for before their last Expires; records the new one."""
-        now, early = self.clock(), 0
+        now, early, pop = self.clock(), 0, self.population
         for char_id in ids:
+            k = pop.character_index(char_id)
+            if k is not None:
+                seen = self._population_seen(ip)
+                early += now < seen[k]
+                seen[k] = expires
+                continue
             if now < self.affiliation_handed_out.get((ip, char_id), 0):
                 early += 1
             self.affiliation_handed_out[(ip, char_id)] = expires
         return early
+
+    def _population_seen(self, ip: str) -> array[int]:
+        seen = self.population_handed_out.get(ip)
+        if seen is None:
+            seen = self.population_handed_out[ip] = array("I", bytes(4 * self.population.characters))
+        return seen
 
 
 # What CCP's spec declares for the killmail route; unlike the others it is always on, as the route is new
