@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,9 +13,11 @@ import aiohttp
 import pytest
 
 from killreport.sim import schemas
+from killreport.sim.cache import BodyCache
 from killreport.sim.model import epoch
 from killreport.sim.options import SimOptions
 from killreport.sim.population import CHARACTER_BASE, CORPORATION_BASE, Population, member_ends
+from killreport.sim.resources import LAZY_PRUNE_AT
 from killreport.sim.state import Sim
 from killreport.sim.testing import RunningSim, running_sim
 from killreport.sim.universe import generate
@@ -252,3 +255,30 @@ async def test_affiliation_answers_as_the_bodies_and_counts_population_ids_asked
     await _post(http, f"{big.base_url}/characters/affiliation", [ids[0], ids[3], eager])
     assert (await big.control.stats())["affiliation_early_ids"] == 3
     assert len(big.sim.population_handed_out["127.0.0.1"]) == CHARS
+
+
+def test_a_cache_prune_drops_only_expired_entries() -> None:
+    cache = BodyCache()
+    for i in range(4):
+        cache.get((f"/characters/{i}", 2), 0, 100.0, 10.0 * i, lambda: {"i": 1})  # expires 100, 110, 120, 130
+    cache.prune(115.0)
+    assert len(cache) == 2
+    kept = cache.get(("/characters/3", 2), 0, 115.0, 10.0, lambda: {"i": 2})
+    assert kept.data == {"i": 1} and kept.expires == 130
+
+
+async def test_population_bodies_are_cached_apart_and_what_clients_were_handed_is_pruned(
+    big: RunningSim, http: aiohttp.ClientSession
+) -> None:
+    res = big.sim.resources
+    main = len(res.cache)
+    for eid in (CHARACTER_BASE, CORPORATION_BASE):
+        kind = "characters" if eid == CHARACTER_BASE else "corporations"
+        assert (await _get(http, f"{big.base_url}/{kind}/{eid}"))[0] == 200
+    assert len(res.lazy_cache) == 2 and len(res.cache) == main
+    now = time.time()
+    for i in range(LAZY_PRUNE_AT):
+        big.sim.hand_out("10.0.0.1", f"/characters/{i}", int(now) - 1)  # all expired
+    big.sim.hand_out("10.0.0.1", "/characters/fresh", int(now) + 3600)
+    assert len(big.sim.handed_out) < LAZY_PRUNE_AT
+    assert big.sim.is_cache_violation("10.0.0.1", "/characters/fresh")

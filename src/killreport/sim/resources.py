@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from killreport.ids import MAX_ID
 from killreport.sim import schemas
@@ -24,6 +24,9 @@ _NOT_FOUND = {"alliance": "Alliance not found", "corporation": "Corporation not 
               "character": "Character not found"}
 _NAMES_INVALID = "Ensure all IDs are valid before resolving."
 _KILLMAIL_INVALID = "Invalid killmail_id and/or killmail_hash"
+# Entries the lazy population's cache (and the record of what each client was handed) may hold before
+# the expired ones are dropped; after that, twice what was left.
+LAZY_PRUNE_AT: Final = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,9 @@ class Resources:
         self.clock = clock
         self.downtime = downtime
         self.cache = BodyCache()
+        # Bodies of the lazy population apart, pruned of expired entries whenever they double.
+        self.lazy_cache = BodyCache()
+        self._lazy_mark = LAZY_PRUNE_AT
         self.cache_scale = options.cache_scale
         self.route_scales = dict(options.route_cache_scales)
         unknown = set(self.route_scales) - {route.name for route in ROUTES}
@@ -76,8 +82,30 @@ class Resources:
             return found
         revision, variant, render = found
         ttl = self.ttl(route)
-        entry = self.cache.get((path, variant), revision, self.clock(), ttl, render)
+        if self._is_lazy(route.name, entity_id or 0):
+            entry = self._lazy_entry((path, variant), revision, ttl, render)
+        else:
+            entry = self.cache.get((path, variant), revision, self.clock(), ttl, render)
         return Answer(200, entry.data, entry.body, entry)
+
+    def _is_lazy(self, name: str, eid: int) -> bool:
+        uni, pop = self.universe, self.population
+        if name in ("character", "corporation_history"):
+            return pop.character_index(eid) is not None and eid not in uni.characters
+        if name in ("corporation", "alliance_history"):
+            return pop.corporation_index(eid) is not None and eid not in uni.corporations
+        return False
+
+    def _lazy_entry(self, key: tuple[str, int], revision: int, ttl: float,
+                    render: Callable[[], Any]) -> Entry:
+        # The population's bodies never change until materialised, so an expired one is only dropped:
+        # a cache of every body a long run asked for would hold millions.
+        now = self.clock()
+        entry = self.lazy_cache.get(key, revision, now, ttl, render)
+        if len(self.lazy_cache) > self._lazy_mark:
+            self.lazy_cache.prune(now)
+            self._lazy_mark = max(LAZY_PRUNE_AT, 2 * len(self.lazy_cache))
+        return entry
 
     def _killmail(self, route: Route, eid: int, path: str, date: str) -> Answer:
         self.feed.catch_up()

@@ -18,7 +18,7 @@ from killreport.sim.limits import Clock, ErrorLimiter, RateCounter, TokenBuckets
 from killreport.sim.mutate import Mutator
 from killreport.sim.options import BucketSpec, SimOptions, parse_bucket
 from killreport.sim.population import Population, reserved_blocks
-from killreport.sim.resources import Resources
+from killreport.sim.resources import LAZY_PRUNE_AT, Resources
 from killreport.sim.roster import Roster
 from killreport.sim.routes import route_for_template
 from killreport.sim.stats import Stats
@@ -56,6 +56,7 @@ class Sim:
         self.rng = random.Random(options.seed * 7 + 1)
         # The Expires each client was handed per canonical path, to catch requests made before it.
         self.handed_out: dict[tuple[str, str], int] = {}
+        self._handed_out_mark = LAZY_PRUNE_AT
         # The same for each character id an affiliation answer covered (ESI's cache key is unknown).
         self.affiliation_handed_out: dict[tuple[str, int], int] = {}
         # The same for the population's characters: one 32-bit Expires each per IP in an array, as a
@@ -154,6 +155,15 @@ class Sim:
                 if rows is not None:
                     out[section][str(eid)] = rows
         return out
+
+    def hand_out(self, ip: str, path: str, expires: int) -> None:
+        """Remember the Expires this IP was handed for `path`; expired ones are dropped when they pile up."""
+        self.handed_out[(ip, path)] = expires
+        if len(self.handed_out) > self._handed_out_mark:
+            # An expired Expires can flag no request: dropping it changes nothing but the memory.
+            now = self.clock()
+            self.handed_out = {key: at for key, at in self.handed_out.items() if now < at}
+            self._handed_out_mark = max(LAZY_PRUNE_AT, 2 * len(self.handed_out))
 
     def is_cache_violation(self, ip: str, path: str) -> bool:
         """Whether this IP asks for `path` before the Expires it was given for it."""
