@@ -242,6 +242,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="an empty database to load into and keep (postgresql:// or "
                         "sqlite:///); default: a new one, dropped afterwards unless --keep")
     args = parser.parse_args()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            check=False).stdout.strip()
     args.keep = args.keep or args.database_url is not None
     if args.database_url is not None:
         args.dialect = "sqlite" if args.database_url.startswith("sqlite:///") else "postgresql"
@@ -251,8 +253,7 @@ def main() -> None:
     total_rows, millions = sum(out["rows"].values()), max(args.characters / 1e6, 1e-9)
     out |= {"rows_per_s": round(total_rows / max(out["load_s"], 1e-9)),
             "mb_per_million_characters": round(out["data_bytes"] / 2**20 / millions, 1),
-            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                     text=True, check=False).stdout.strip(),
+            "commit": commit,
             "setup": vars(args)}
     print(json.dumps(out))
 
