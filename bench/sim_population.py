@@ -49,7 +49,7 @@ def start(args: argparse.Namespace, characters: int,
     return proc, url.rstrip("/"), time.perf_counter() - began
 
 
-async def hammer(session: aiohttp.ClientSession, args: argparse.Namespace,
+async def hammer(http: aiohttp.ClientSession, args: argparse.Namespace,
                  request: Any) -> tuple[int, Counter[int], float]:
     """Send `request(rng)` requests with `concurrency` workers for `seconds`; count and time them."""
     statuses: Counter[int] = Counter()
@@ -59,7 +59,7 @@ async def hammer(session: aiohttp.ClientSession, args: argparse.Namespace,
         rng = random.Random(seed)
         while time.perf_counter() < deadline:
             method, url, body = request(rng)
-            async with session.request(method, url, json=body) as resp:
+            async with http.request(method, url, json=body) as resp:
                 await resp.read()
                 statuses[resp.status] += 1
 
@@ -84,13 +84,13 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     n = args.characters
     try:
         connector = aiohttp.TCPConnector(limit=args.concurrency)
-        async with aiohttp.ClientSession(connector=connector, headers=HEADERS) as session:
-            count, statuses, took = await hammer(session, args, lambda rng: (
+        async with aiohttp.ClientSession(connector=connector, headers=HEADERS) as http:
+            count, statuses, took = await hammer(http, args, lambda rng: (
                 "GET", f"{url}/characters/{CHARACTER_BASE + rng.randrange(n)}", None))
             out["characters"] = {"answers": count, "answers_per_s": round(count / took, 1),
                                  "by_status": dict(statuses)}
             out["rss_mb_after_characters"] = rss_mb(proc.pid)
-            count, statuses, took = await hammer(session, args, lambda rng: (
+            count, statuses, took = await hammer(http, args, lambda rng: (
                 "POST", f"{url}/characters/affiliation",
                 [CHARACTER_BASE + k for k in rng.sample(range(n), 1000)]))
             out["affiliation"] = {"calls": count, "calls_per_s": round(count / took, 1),
