@@ -71,12 +71,15 @@ async def kill_count(engine: AsyncEngine) -> int:
         return int((await conn.execute(select(func.count()).select_from(t.killmails))).scalar_one())
 
 
-async def diff_copy_with_named(engine: AsyncEngine, sim: RunningSim,
-                               documents: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Every difference between the copy and the truth plus the player entities the kills name."""
+async def diff_copy_with_named(engine: AsyncEngine, sim: RunningSim, documents: Sequence[Mapping[str, Any]],
+                               also: Mapping[str, Collection[int]] | None = None) -> list[str]:
+    """Every difference between the copy and the truth plus the player entities the kills name (and
+    `also` these, by kind: e.g. the lazy population's the copy reached through a corporation's CEO)."""
     truth = await sim.control.truth(ever=True)
     truth["ever"] = copy.deepcopy(truth["ever"])
     named: dict[str, set[int]] = {"character": set(), "corporation": set(), "alliance": set()}
+    for kind, ids in (also or {}).items():
+        named[kind].update(ids)
     for kill in expected_kills(documents).values():
         for who, ids in killmail_rows.named(killmail_rows.participant_rows(kill)).items():
             named[who].update(ids)
@@ -101,8 +104,10 @@ def _add(truth: dict[str, Any], sim: RunningSim, kind: str, entity_id: int) -> l
         body = schemas.character(char, uni.alliance_of_character(char), 2)
         section = "characters"
     elif kind == "corporation":
-        body, section = schemas.corporation(uni.corporations[entity_id], 2, state.resources.tax_percent), \
-            "corporations"
+        corp = uni.corporation(entity_id)  # the lazy population's too
+        if corp is None:
+            return [f"corporation {entity_id}: named on a kill, unknown to the simulator"]
+        body, section = schemas.corporation(corp, 2, state.resources.tax_percent), "corporations"
     else:
         body, section = schemas.alliance(uni.alliances[entity_id]), "alliances"
     for part in (truth, truth["ever"]):

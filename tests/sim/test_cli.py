@@ -125,3 +125,33 @@ def test_a_daily_downtime_that_cannot_be_exits_2() -> None:
         done = subprocess.run([sys.executable, "-c", CODE, "sim", *flags], capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 2 and said in done.stdout, done.stdout
+
+
+def test_a_population_with_too_many_corporations_exits_2() -> None:
+    done = subprocess.run([sys.executable, "-c", CODE, "sim", "--population-characters", "100",
+                           "--population-corporations", "80"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "CEO" in done.stdout
+
+
+async def test_population_flags_serve_lazy_entities() -> None:
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any awaiting
+        [sys.executable, "-c", CODE, "sim", "--port", "0", "--alliances", "5", "--daily-downtime-s", "0",
+         "--population-characters", "1000", "--population-corporations", "50"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = next(w for w in proc.stdout.readline().split() if w.startswith("http://"))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/corporations/1900000049") as resp:
+                assert resp.status == 200
+                ceo = (await resp.json())["ceo_id"]
+            async with http.get(f"{url}/characters/{ceo}") as resp:
+                assert resp.status == 200 and (await resp.json())["corporation_id"] == 1900000049
+            async with http.get(f"{url}/corporations/1900000050") as resp:
+                assert resp.status == 404
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -69,6 +69,8 @@ class SimArgs:
     r2z2_sequence_every: sequence.json moves to the newest file once every this many kills.
     r2z2_per_s: Feed requests a second per IP before 429 (0: no limit).
     r2z2_today: Serve the current day's history files too (the real feed waits for the day's end).
+    population_characters: Lazy characters derived from their ids (1,000,000,000 + k), held once changed.
+    population_corporations: Lazy corporations derived from their ids (1,900,000,000 + j).
     export_truth: Write the truth JSON to this file and exit.
     """
 
@@ -106,6 +108,8 @@ class SimArgs:
     r2z2_sequence_every: int = _SIM.r2z2_sequence_every
     r2z2_per_s: int = _SIM.r2z2_per_s
     r2z2_today: bool = _SIM.r2z2_today
+    population_characters: int = _SIM.population_characters
+    population_corporations: int = _SIM.population_corporations
     export_truth: Path | None = None
 
     def options(self) -> SimOptions:
@@ -126,7 +130,8 @@ class SimArgs:
             kill_republish_share=self.kill_republish_share, r2z2_stale_share=self.r2z2_stale_share,
             r2z2_stale_s=self.r2z2_stale_s, r2z2_retention_s=self.r2z2_retention_s,
             r2z2_sequence_every=self.r2z2_sequence_every, r2z2_per_s=self.r2z2_per_s,
-            r2z2_today=self.r2z2_today)
+            r2z2_today=self.r2z2_today, population_characters=self.population_characters,
+            population_corporations=self.population_corporations)
         bucket_map(options.buckets)  # a bucket naming no route fails here, before anything starts
         return options
 

@@ -132,7 +132,7 @@ def _hidden_limit(sim: Sim, spec: BucketSpec | None, ip: str, route_key: str,
 def _cache_headers(sim: Sim, request: web.Request, answer: Answer, ip: str, path: str) -> dict[str, str]:
     if answer.entry is not None:
         entry = answer.entry
-        sim.handed_out[(ip, path)] = entry.expires
+        sim.hand_out(ip, path, entry.expires)
         return {"ETag": entry.etag, "Last-Modified": entry.last_modified_text, "Expires": entry.expires_text,
                 "Cache-Control": "public"}
     if answer.expires_text is not None:

@@ -64,3 +64,11 @@ class BodyCache:
     def clear(self) -> None:
         """Forget every entry."""
         self._entries.clear()
+
+    def __len__(self) -> int:
+        """How many entries are held."""
+        return len(self._entries)
+
+    def prune(self, now: float) -> None:
+        """Forget every expired entry (the next request renders it again, with Last-Modified then)."""
+        self._entries = {key: entry for key, entry in self._entries.items() if now < entry.expires}

@@ -65,6 +65,24 @@ async def get_truth(request: web.Request) -> web.Response:
     return web.json_response(document, dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
+# Ids one `POST /_sim/truth/ids` may ask for: enough for a bench's sample, small enough for one answer.
+_TRUTH_IDS_MAX: Final = 100_000
+
+
+async def post_truth_ids(request: web.Request) -> web.Response:
+    """POST /_sim/truth/ids {"characters": [...], "corporations": [...]}: the truth of those ids."""
+    body = await _body(request)
+    lists = [body.get(key, []) for key in ("characters", "corporations")]
+    if set(body) - {"characters", "corporations"} or not all(
+            isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+            for ids in lists):
+        raise _bad('expected {"characters": [ids], "corporations": [ids]} (both optional)')
+    if sum(len(ids) for ids in lists) > _TRUTH_IDS_MAX:
+        raise _bad(f"at most {_TRUTH_IDS_MAX} ids a call")
+    document = _sim(request).truth_of(*lists)
+    return web.json_response(document, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
 async def get_history(request: web.Request) -> web.Response:
     """GET /_sim/history/{characters|corporations}/{id}: the truth of one history, 404 for none."""
     kind = {"characters": "character", "corporations": "corporation"}.get(request.match_info["kind"])
@@ -207,6 +225,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/stats", get_stats)
     app.router.add_post(f"{PREFIX}/stats/reset", reset_stats)
     app.router.add_get(f"{PREFIX}/truth", get_truth)
+    app.router.add_post(f"{PREFIX}/truth/ids", post_truth_ids)
     app.router.add_get(f"{PREFIX}/history/{{kind}}/{{id}}", get_history)
     app.router.add_get(f"{PREFIX}/histories", get_histories)
     app.router.add_get(f"{PREFIX}/kills", get_kills)

@@ -10,11 +10,15 @@ from collections.abc import Callable
 
 from killreport.sim import strings
 from killreport.sim.model import Alliance, Character, Corporation, Universe, iso
+from killreport.sim.population import Population
 from killreport.sim.truth import referenced_characters
 
 CHARACTER_IDS = (2_100_000_000, 2_130_000_000)
 CORPORATION_IDS = (98_000_000, 99_000_000)
 ALLIANCE_IDS = (99_000_000, 100_000_000)
+# The share of the changes that can act on the lazy population (moves, biomassing, member counts,
+# renames) which land on it, when there is one (a choice).
+LAZY_SHARE = 0.5
 
 
 class Game:
@@ -22,15 +26,16 @@ class Game:
 
     `clock` is the simulator's (epoch seconds): every record a change appends, and every entity it
     creates, is dated by it. `pilots` is the number of ordinary pilots (sim/roster.py): a corporation's
-    closing reserves a history record id for each.
+    closing reserves a history record id for each. `population` is the lazy one (sim/population.py).
     """
 
     def __init__(self, universe: Universe, rng: random.Random, clock: Callable[[], float] = time.time,
-                 pilots: int = 0) -> None:
+                 pilots: int = 0, population: Population | None = None) -> None:
         self.uni = universe
         self.rng = rng
         self.clock = clock
         self.pilots = pilots
+        self.population = population
         self.members: defaultdict[int, set[int]] = defaultdict(set)
         for char in universe.characters.values():
             self.members[char.corporation_id].add(char.id)
@@ -49,9 +54,41 @@ class Game:
         return self.rng.choice(corps) if corps else None
 
     def corporation_ids(self, *, in_alliance: bool) -> list[int]:
-        """Active player corporations in an alliance, or in none, by id."""
+        """Active player corporations in an alliance, or in none, by id (never the population's)."""
+        lazy = self.population.corporation_index if self.population is not None else None
         return sorted(c.id for c in self.uni.corporations.values()
-                      if not c.closed and not c.npc and (c.alliance_id is not None) == in_alliance)
+                      if not c.closed and not c.npc and (c.alliance_id is not None) == in_alliance
+                      and (lazy is None or lazy(c.id) is None))
+
+    def _lands_on_population(self, size: int) -> bool:
+        # No draw at all without a population, so that a seed's changes stay what they were.
+        return size > 0 and self.rng.random() < LAZY_SHARE
+
+    def lazy_corporation(self) -> Corporation | None:
+        """A population corporation, materialised, for a share of the changes; else None."""
+        pop = self.population
+        if pop is None or not self._lands_on_population(pop.corporations):
+            return None
+        corp = pop.materialise_corporation(pop.random_corporation(self.rng) or 0)
+        if corp is not None:
+            self.members[corp.id].add(corp.ceo_id)
+        return corp
+
+    def lazy_character(self, *, ceos: bool) -> Character | None:
+        """A living population character, materialised with its corporation, for a share of the changes."""
+        pop = self.population
+        if pop is None or not self._lands_on_population(pop.characters):
+            return None
+        char = pop.materialise_character(pop.random_character(self.rng, ceos=ceos) or 0)
+        if char is None:
+            return None
+        # Its corporation too, whose member count a move changes.
+        corp = pop.materialise_corporation(char.corporation_id) if pop.corporation_index(
+            char.corporation_id) is not None else None
+        if corp is not None:
+            self.members[corp.id].add(corp.ceo_id)
+        self.members[char.corporation_id].add(char.id)
+        return char
 
     def player_characters(self, *, ceos: bool) -> list[int]:
         """Living player characters by id, CEOs only if `ceos`: those a sync stores, else any."""

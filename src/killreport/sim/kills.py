@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from killreport.sim.model import Universe
+from killreport.sim.population import CHARACTER_BASE, Population
 from killreport.sim.roster import ROSTER_BASE, Roster
 from killreport.sim.universe import iso
 
@@ -41,11 +42,12 @@ def kill_hash(seed: int, killmail_id: int) -> str:
 
 
 class Everyone:
-    """Every player character, the universe's and the roster's, and the NPC corporations and factions."""
+    """Every player character (the universe's, the roster's, the population's), NPC corporations, factions."""
 
-    def __init__(self, universe: Universe, roster: Roster) -> None:
+    def __init__(self, universe: Universe, roster: Roster, population: Population | None = None) -> None:
         self.universe = universe
         self.roster = roster
+        self.population = population or Population(roster.seed, 0, 0, universe)
         starters = set(universe.starter_corporations)
         # NPC attackers belong to the universe's NPC corporations, so a reader can resolve them on ESI.
         self.npc_corporations = sorted(c.id for c in universe.corporations.values()
@@ -58,20 +60,25 @@ class Everyone:
         # Characters are never removed, so a changed count means a mutation created some: list them again.
         uni = self.universe
         if len(uni.characters) != self._known:
-            self._named = sorted(c.id for c in uni.characters.values() if not c.npc)
+            # Materialised population characters are drawn as the population's, not twice.
+            lazy = self.population.character_index
+            self._named = sorted(c.id for c in uni.characters.values() if not c.npc and lazy(c.id) is None)
             self._known = len(uni.characters)
         return self._named
 
     def pick(self, rng: random.Random) -> dict[str, int]:
         """A character with the corporation, alliance and faction it holds now."""
-        uni, named = self.universe, self._players()
-        k = rng.randrange(len(named) + self.roster.size)
+        uni, named, population = self.universe, self._players(), self.population
+        k = rng.randrange(len(named) + self.roster.size + population.characters)
         if k < len(named):
             char = uni.characters[named[k]]
             char_id, corp_id, faction = char.id, char.corporation_id, char.faction_id
-        else:
+        elif k < len(named) + self.roster.size:
             k -= len(named)
             char_id, corp_id, faction = ROSTER_BASE + k, self.roster.corporation_of(k), None
+        else:
+            k -= len(named) + self.roster.size
+            char_id, corp_id, faction = CHARACTER_BASE + k, population.corporation_of(k), None
         return _affiliation({"character_id": char_id}, uni, corp_id, faction)
 
     def owner(self, rng: random.Random) -> dict[str, int]:

@@ -72,10 +72,11 @@ def close_corporation(g: Game, rec: ChangeRecord) -> dict[str, int] | None:
 def move_character(g: Game, rec: ChangeRecord) -> dict[str, int] | None:
     """A character (a stored one if possible, never a CEO) joins another corporation, or an NPC one."""
     uni = g.uni
-    pool = g.player_characters(ceos=False)
-    if not pool:
+    char = g.lazy_character(ceos=False)
+    pool = [] if char is not None else g.player_characters(ceos=False)
+    if char is None and not pool:
         return None
-    char = uni.characters[g.rng.choice(pool)]
+    char = char or uni.characters[g.rng.choice(pool)]
     in_alliances = [c for c in g.corporation_ids(in_alliance=True) if c != char.corporation_id]
     npc = [c for c in uni.starter_corporations if c != char.corporation_id]
     target = g.rng.choice(in_alliances if in_alliances and g.rng.random() < 0.7 else npc)
@@ -88,10 +89,12 @@ def move_character(g: Game, rec: ChangeRecord) -> dict[str, int] | None:
 def biomass_character(g: Game, rec: ChangeRecord) -> dict[str, int] | None:
     """A character (a stored one if possible) is deleted; affiliation then shows a starter NPC corporation."""
     uni = g.uni
-    pool = g.player_characters(ceos=True)
-    if not pool:
+    # The population's CEOs stay: its corporations derive their CEO from their first member.
+    char = g.lazy_character(ceos=False)
+    pool = [] if char is not None else g.player_characters(ceos=True)
+    if char is None and not pool:
         return None
-    char = uni.characters[g.rng.choice(pool)]
+    char = char or uni.characters[g.rng.choice(pool)]
     rec.watch("character", char.id)
     rec.watch("corporation", char.corporation_id)
     g.move_character(char, g.rng.choice(uni.starter_corporations), recorded=False)

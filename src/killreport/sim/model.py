@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -102,6 +103,8 @@ class Universe:
     starter_corporations: list[int] = field(default_factory=list)
     revisions: dict[ResourceKey, int] = field(default_factory=dict)
     next_record_id: int = 1_000_000
+    # The lazy population's corporations (sim/population.py), derived when asked for; None without one.
+    lazy_corporation: Callable[[int], Corporation | None] | None = None
 
     def active_alliance_ids(self) -> list[int]:
         """Ids `GET /alliances` lists: every alliance not closed, ascending."""
@@ -127,7 +130,14 @@ class Universe:
         self.next_record_id += count
         return first
 
+    def corporation(self, corp_id: int) -> Corporation | None:
+        """A corporation of the universe, or of the lazy population (derived, not held) if there is one."""
+        found = self.corporations.get(corp_id)
+        if found is None and self.lazy_corporation is not None:
+            return self.lazy_corporation(corp_id)
+        return found
+
     def alliance_of_character(self, character: Character) -> int | None:
-        """The alliance a character is in through its corporation."""
+        """The alliance a character is in through its corporation (population corporations are in none)."""
         corp = self.corporations.get(character.corporation_id)
         return None if corp is None else corp.alliance_id

@@ -16,6 +16,7 @@ from killreport.sim.changelog import ChangeRecord
 from killreport.sim.game import Game
 from killreport.sim.lifecycle import LIFECYCLE
 from killreport.sim.model import Corporation, Universe
+from killreport.sim.population import Population
 
 
 def hop(g: Game, rec: ChangeRecord, corp: Corporation) -> None:
@@ -69,8 +70,8 @@ class Mutator:
     """Applies game-like changes and marks every changed resource so caches re-render it."""
 
     def __init__(self, universe: Universe, rng: random.Random, clock: Callable[[], float] = time.time,
-                 pilots: int = 0) -> None:
-        self.game = Game(universe, rng, clock, pilots)
+                 pilots: int = 0, population: Population | None = None) -> None:
+        self.game = Game(universe, rng, clock, pilots, population)
 
     def mutate(self, count: int, kinds: Sequence[str] | None = None) -> dict[str, Any]:
         """Apply `count` changes of `kinds` (default: the original mix); the ids changed and the log."""
@@ -97,7 +98,9 @@ class Mutator:
         kind = g.rng.choice(kinds) if kinds else g.rng.choices(*_DEFAULT_MIX)[0]
         rec = ChangeRecord(g.uni, kind)
         if kind in CORPORATION_KINDS:
-            corp = g.active_corporation()
+            # Hops and CEO changes need an alliance or the eager roster; counts and names do not.
+            corp = g.lazy_corporation() if kind in ("members", "rename") else None
+            corp = corp or g.active_corporation()
             if corp is None:
                 return None
             CORPORATION_KINDS[kind](g, rec, corp)

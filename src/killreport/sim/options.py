@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from killreport.sim.population import check_sizes
+
 MALFORMED_MODES: Final = (
     "invalid_json", "html_200", "html_502", "missing_field", "wrong_type", "truncated", "huge",
 )
@@ -139,6 +141,9 @@ class SimOptions:
     r2z2_sequence_every: int = 51  # sequence.json moves to the newest file once every this many kills
     r2z2_per_s: int = 20  # requests a second per IP before 429 (0: no limit)
     r2z2_today: bool = False  # serve the current day's history files too (the real feed does not)
+    # The lazy population (sim/population.py): characters and corporations derived from their ids.
+    population_characters: int = 0
+    population_corporations: int = 0
 
     def __post_init__(self) -> None:
         """Check values that would otherwise fail late and obscurely."""
@@ -158,6 +163,7 @@ class SimOptions:
         if not 0.0 <= self.daily_downtime_at_s < _DAY_S:
             raise ValueError("daily_downtime_at_s must be within 0..86399 (seconds into the UTC day)")
         self._check_kills()
+        check_sizes(self.population_characters, self.population_corporations)
         self.buckets = tuple(parse_bucket(b) if isinstance(b, str) else b for b in self.buckets)
 
     def _check_kills(self) -> None:

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from killreport.ids import MAX_ID
 from killreport.sim import schemas
@@ -16,6 +16,7 @@ from killreport.sim.feed import KillFeed
 from killreport.sim.limits import Clock
 from killreport.sim.model import Character, Universe
 from killreport.sim.options import SimOptions
+from killreport.sim.population import Population
 from killreport.sim.roster import Roster
 from killreport.sim.routes import ROUTES, Route
 
@@ -23,6 +24,9 @@ _NOT_FOUND = {"alliance": "Alliance not found", "corporation": "Corporation not 
               "character": "Character not found"}
 _NAMES_INVALID = "Ensure all IDs are valid before resolving."
 _KILLMAIL_INVALID = "Invalid killmail_id and/or killmail_hash"
+# Entries the lazy population's cache (and the record of what each client was handed) may hold before
+# the expired ones are dropped; after that, twice what was left.
+LAZY_PRUNE_AT: Final = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +51,17 @@ class Resources:
     """Renders every route for one universe; GET bodies go through the shared cache."""
 
     def __init__(self, universe: Universe, options: SimOptions, clock: Clock, downtime: Downtime,
-                 roster: Roster, feed: KillFeed) -> None:
+                 roster: Roster, feed: KillFeed, population: Population) -> None:
         self.universe = universe
         self.roster = roster
+        self.population = population
         self.feed = feed
         self.clock = clock
         self.downtime = downtime
         self.cache = BodyCache()
+        # Bodies of the lazy population apart, pruned of expired entries whenever they double.
+        self.lazy_cache = BodyCache()
+        self._lazy_mark = LAZY_PRUNE_AT
         self.cache_scale = options.cache_scale
         self.route_scales = dict(options.route_cache_scales)
         unknown = set(self.route_scales) - {route.name for route in ROUTES}
@@ -74,8 +82,30 @@ class Resources:
             return found
         revision, variant, render = found
         ttl = self.ttl(route)
-        entry = self.cache.get((path, variant), revision, self.clock(), ttl, render)
+        if self._is_lazy(route.name, entity_id or 0):
+            entry = self._lazy_entry((path, variant), revision, ttl, render)
+        else:
+            entry = self.cache.get((path, variant), revision, self.clock(), ttl, render)
         return Answer(200, entry.data, entry.body, entry)
+
+    def _is_lazy(self, name: str, eid: int) -> bool:
+        uni, pop = self.universe, self.population
+        if name in ("character", "corporation_history"):
+            return pop.character_index(eid) is not None and eid not in uni.characters
+        if name in ("corporation", "alliance_history"):
+            return pop.corporation_index(eid) is not None and eid not in uni.corporations
+        return False
+
+    def _lazy_entry(self, key: tuple[str, int], revision: int, ttl: float,
+                    render: Callable[[], Any]) -> Entry:
+        # The population's bodies never change until materialised, so an expired one is only dropped:
+        # a cache of every body a long run asked for would hold millions.
+        now = self.clock()
+        entry = self.lazy_cache.get(key, revision, now, ttl, render)
+        if len(self.lazy_cache) > self._lazy_mark:
+            self.lazy_cache.prune(now)
+            self._lazy_mark = max(LAZY_PRUNE_AT, 2 * len(self.lazy_cache))
+        return entry
 
     def _killmail(self, route: Route, eid: int, path: str, date: str) -> Answer:
         self.feed.catch_up()
@@ -89,8 +119,9 @@ class Resources:
         return Answer(200, entry.data, entry.body, entry)
 
     def character(self, eid: int) -> Character | None:
-        """A character of the universe or an ordinary pilot of the roster."""
-        return self.universe.characters.get(eid) or self.roster.character(eid)
+        """A character of the universe, an ordinary pilot of the roster or one of the lazy population."""
+        found = self.universe.characters.get(eid) or self.roster.character(eid)
+        return found or self.population.character(eid)
 
     def _lookup(self, name: str, eid: int, date: str) -> Answer | tuple[int, int, Callable[[], Any]]:
         uni = self.universe
@@ -107,7 +138,7 @@ class Resources:
                 return uni.revision(("alliance", eid)), 1, lambda: schemas.alliance(alliance)
             return uni.revision(("alliance_corporations", eid)), 1, lambda: sorted(alliance.members)
         if name in ("corporation", "alliance_history"):
-            corp = uni.corporations.get(eid)
+            corp = uni.corporation(eid)
             if corp is None:
                 return error_answer(404, _NOT_FOUND["corporation"], date)
             if name == "alliance_history":
@@ -151,8 +182,8 @@ class Resources:
         for eid in ids:
             if eid in uni.alliances:
                 rows.append({"category": "alliance", "id": eid, "name": uni.alliances[eid].name})
-            elif eid in uni.corporations:
-                rows.append({"category": "corporation", "id": eid, "name": uni.corporations[eid].name})
+            elif (corp := uni.corporation(eid)) is not None:
+                rows.append({"category": "corporation", "id": eid, "name": corp.name})
             elif (char := self.character(eid)) is not None:
                 rows.append({"category": "character", "id": eid, "name": char.name})
             elif eid in uni.factions:
@@ -162,6 +193,11 @@ class Resources:
         return Answer(200, rows, dumps(rows))
 
     def _affiliation(self, eid: int) -> dict[str, int] | None:
+        k = self.population.character_index(eid)
+        if k is not None and eid not in self.universe.characters:
+            # Its corporation only, not its whole body: a sweep of millions asks for nothing else. The
+            # population's corporations and the starter ones are in no alliance.
+            return {"character_id": eid, "corporation_id": self.population.corporation_of(k)}
         # Unknown ids are left out of the answer rather than failing the batch (unlike /universe/names).
         char = self.character(eid)
         if char is None:

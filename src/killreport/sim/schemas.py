@@ -117,7 +117,7 @@ def corporation_history(uni: Universe, rows: list[HistoryRow]) -> list[Body]:
     out: list[Body] = []
     for record_id, start, corp_id in reversed(rows):
         row: Body = {"record_id": record_id, "start_date": iso(start), "corporation_id": corp_id}
-        found = uni.corporations.get(corp_id or 0)
+        found = uni.corporation(corp_id or 0)
         if found is None or found.closed:
             row["is_deleted"] = True
         out.append(row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from array import array
 from typing import Any, Final
 
 from aiohttp import web
@@ -16,7 +17,8 @@ from killreport.sim.kills import Everyone
 from killreport.sim.limits import Clock, ErrorLimiter, RateCounter, TokenBuckets
 from killreport.sim.mutate import Mutator
 from killreport.sim.options import BucketSpec, SimOptions, parse_bucket
-from killreport.sim.resources import Resources
+from killreport.sim.population import Population, reserved_blocks
+from killreport.sim.resources import LAZY_PRUNE_AT, Resources
 from killreport.sim.roster import Roster
 from killreport.sim.routes import route_for_template
 from killreport.sim.stats import Stats
@@ -30,7 +32,8 @@ class Sim:
     def __init__(self, options: SimOptions, clock: Clock = time.time) -> None:
         self.options = options
         self.clock = clock
-        self.universe = generate(options.seed, options.alliances, options.deleted_count)
+        self.universe = generate(options.seed, options.alliances, options.deleted_count, reserved_blocks(
+            options.population_characters, options.population_corporations))
         self.faults = FaultSettings.from_options(options)
         self.overrides = Overrides()
         self.errors = ErrorLimiter(options.error_window_s, options.error_budget, clock)
@@ -42,15 +45,23 @@ class Sim:
         self.downtime = Downtime(clock, options.daily_downtime_s, options.daily_vip_s,
                                  options.daily_downtime_at_s)
         self.roster = Roster(options.seed, self.universe)
-        self.feed = KillFeed(options, clock, Everyone(self.universe, self.roster))
+        self.population = Population(options.seed, options.population_characters,
+                                     options.population_corporations, self.universe)
+        self.feed = KillFeed(options, clock, Everyone(self.universe, self.roster, self.population))
         self.r2z2_requests = RateCounter(1.0, options.r2z2_per_s, clock)
-        self.resources = Resources(self.universe, options, clock, self.downtime, self.roster, self.feed)
-        self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2), clock, self.roster.size)
+        self.resources = Resources(self.universe, options, clock, self.downtime, self.roster, self.feed,
+                                   self.population)
+        self.mutator = Mutator(self.universe, random.Random(options.seed * 7 + 2), clock, self.roster.size,
+                               self.population)
         self.rng = random.Random(options.seed * 7 + 1)
         # The Expires each client was handed per canonical path, to catch requests made before it.
         self.handed_out: dict[tuple[str, str], int] = {}
+        self._handed_out_mark = LAZY_PRUNE_AT
         # The same for each character id an affiliation answer covered (ESI's cache key is unknown).
         self.affiliation_handed_out: dict[tuple[str, int], int] = {}
+        # The same for the population's characters: one 32-bit Expires each per IP in an array, as a
+        # dict entry each would cost gigabytes for a sweep of 20 million.
+        self.population_handed_out: dict[str, array[int]] = {}
         # Every id any truth so far listed, by section; None until the first mutation (until then the
         # truth is all there ever was). A copy keeps what the game retired since: see `ever`.
         self.ever_listed: dict[str, set[int]] | None = None
@@ -101,12 +112,38 @@ class Sim:
         """
         uni = self.universe
         if kind == "corporation":
-            corp = uni.corporations.get(eid)
+            corp = uni.corporation(eid)
             return None if corp is None else schemas.alliance_history(uni, corp.alliance_history)
         char = self.resources.character(eid)
         if char is None or char.npc:
             return None
         return schemas.corporation_history(uni, char.corp_history)
+
+    def truth_of(self, characters: list[int], corporations: list[int]) -> dict[str, Any]:
+        """The truth of given ids, eager or lazy, as their routes render them now at the current schema.
+
+        `missing` lists the ids that answer 404 (unknown, NPC); deleted characters are listed apart, as
+        for the whole truth. Lets a test or a bench compare a copy of a 20-million population with the
+        simulator without listing it.
+        """
+        uni, res = self.universe, self.resources
+        out: dict[str, Any] = {"characters": {}, "deleted_characters": [], "corporations": {},
+                               "missing": {"characters": [], "corporations": []}}
+        for eid in characters:
+            char = res.character(eid)
+            if char is None or char.npc:
+                out["missing"]["characters"].append(eid)
+            elif char.deleted:
+                out["deleted_characters"].append(eid)
+            else:
+                out["characters"][str(eid)] = schemas.character(char, uni.alliance_of_character(char), 2)
+        for eid in corporations:
+            corp = uni.corporation(eid)
+            if corp is None:
+                out["missing"]["corporations"].append(eid)
+            else:
+                out["corporations"][str(eid)] = schemas.corporation(corp, 2, res.tax_percent)
+        return out
 
     def histories(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
         """The truth of every history a copy may hold: of each corporation and character any truth listed."""
@@ -119,6 +156,15 @@ class Sim:
                     out[section][str(eid)] = rows
         return out
 
+    def hand_out(self, ip: str, path: str, expires: int) -> None:
+        """Remember the Expires this IP was handed for `path`; expired ones are dropped when they pile up."""
+        self.handed_out[(ip, path)] = expires
+        if len(self.handed_out) > self._handed_out_mark:
+            # An expired Expires can flag no request: dropping it changes nothing but the memory.
+            now = self.clock()
+            self.handed_out = {key: at for key, at in self.handed_out.items() if now < at}
+            self._handed_out_mark = max(LAZY_PRUNE_AT, 2 * len(self.handed_out))
+
     def is_cache_violation(self, ip: str, path: str) -> bool:
         """Whether this IP asks for `path` before the Expires it was given for it."""
         expires = self.handed_out.get((ip, path))
@@ -126,12 +172,24 @@ class Sim:
 
     def early_affiliation_ids(self, ip: str, ids: list[int], expires: int) -> int:
         """How many of `ids` this IP asks affiliation for before their last Expires; records the new one."""
-        now, early = self.clock(), 0
+        now, early, pop = self.clock(), 0, self.population
         for char_id in ids:
+            k = pop.character_index(char_id)
+            if k is not None:
+                seen = self._population_seen(ip)
+                early += now < seen[k]
+                seen[k] = expires
+                continue
             if now < self.affiliation_handed_out.get((ip, char_id), 0):
                 early += 1
             self.affiliation_handed_out[(ip, char_id)] = expires
         return early
+
+    def _population_seen(self, ip: str) -> array[int]:
+        seen = self.population_handed_out.get(ip)
+        if seen is None:
+            seen = self.population_handed_out[ip] = array("I", bytes(4 * self.population.characters))
+        return seen
 
 
 # What CCP's spec declares for the killmail route; unlike the others it is always on, as the route is new

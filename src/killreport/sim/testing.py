@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +41,12 @@ class SimControl:
     async def truth(self, *, ever: bool = False) -> dict[str, Any]:
         """GET /_sim/truth; with `ever`, also every entity any truth listed, retired ones included."""
         return dict(await self._call("GET", "/truth?ever=1" if ever else "/truth"))
+
+    async def truth_of(self, characters: Sequence[int] = (),
+                       corporations: Sequence[int] = ()) -> dict[str, Any]:
+        """POST /_sim/truth/ids: the truth of these ids only, eager or lazy (see docs/simulator.md)."""
+        return dict(await self._call("POST", "/truth/ids", {"characters": list(characters),
+                                                            "corporations": list(corporations)}))
 
     async def history(self, kind: str, entity_id: int) -> list[dict[str, Any]]:
         """GET /_sim/history/{kind}s/{id}: one history's truth, newest first (`character`, `corporation`)."""

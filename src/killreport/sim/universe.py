@@ -24,9 +24,13 @@ _FACTIONS: Final = {
 _RACE_BLOODLINES: Final = {1: (1, 2, 14), 2: (3, 4, 15), 4: (5, 6, 16), 8: (7, 8, 12)}
 
 
-def generate(seed: int, alliances: int, deleted: int) -> Universe:
-    """A universe of `alliances` active alliances with `deleted` deleted referenced characters."""
-    gen = _Generator(random.Random(seed))
+def generate(seed: int, alliances: int, deleted: int, reserved: tuple[tuple[int, int], ...] = ()) -> Universe:
+    """A universe of `alliances` active alliances with `deleted` deleted referenced characters.
+
+    `reserved`: (first id, count) blocks of the shared range the generator leaves free (the lazy
+    population's, sim/population.py); none by default, which gives the universe it always gave.
+    """
+    gen = _Generator(random.Random(seed), reserved)
     gen.build(alliances)
     gen.delete_characters(deleted)
     # From a Random of its own, so that the entities of a seed are what they were before pasts existed.
@@ -37,8 +41,9 @@ def generate(seed: int, alliances: int, deleted: int) -> Universe:
 class _Generator:
     """Builds one universe; holds the Random and the id allocator."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, reserved: tuple[tuple[int, int], ...] = ()) -> None:
         self.rng = rng
+        self.reserved = reserved
         self.universe = Universe(factions=dict(_FACTIONS))
         self.used: set[int] = set()
         self.independents: list[int] = []
@@ -62,6 +67,11 @@ class _Generator:
             lo, hi = 2_100_000_000, 2_130_000_000
         while True:
             candidate = self.rng.randrange(lo, hi)
+            for first, count in self.reserved:
+                # Moved below the block rather than drawn again, so that the draws, and every other
+                # entity, stay what they are without one.
+                if first <= candidate < first + count:
+                    candidate -= count
             if candidate not in self.used:
                 self.used.add(candidate)
                 return candidate
