@@ -17,12 +17,11 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
-    case,
     cast,
     exists,
     func,
     literal,
-    or_,
+    not_,
     select,
     union_all,
 )
@@ -30,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.ids import Kind
 from killreport.store import tables as t
-from killreport.store.dialects import Idioms, of
+from killreport.store.dialects import Idioms, bytewise, of
 
 Row = dict[str, Any]
 _KIND_ORDER: Final[Mapping[Kind, int]] = {"alliance": 0, "corporation": 1, "character": 2}
@@ -136,40 +135,76 @@ def like_pattern(text_: str) -> str:
     return f"%{escaped}%"
 
 
-def _search_part(table: Table, kind: Kind, needle: ColumnElement[str], pattern: ColumnElement[str],
-                 sql: Idioms) -> Select[Any]:
-    name = func.lower(table.c.name)
-    has_ticker = "ticker" in table.c
-    ticker = func.lower(table.c.ticker) if has_ticker else None
-    starts = sql.strpos(name, needle) == 1
-    rank = case(*([(ticker == needle, 0)] if ticker is not None else []), (name == needle, 1),
-                (starts, 2), else_=3)
-    match = [name.like(pattern, escape="\\")]
+# Trigrams need three characters: a shorter text matches exact tickers and names and the start of
+# names only (a b-tree range), never the middle, which no index could serve at 20 million names.
+SUBSTRING_MIN: Final = 3
+# Above every text that starts with the needle but one followed by U+10FFFF (the last code point, a
+# noncharacter: no name has it): [needle, needle + TOP) is the names starting with it, a range.
+_TOP: Final = "\U0010ffff"
+
+
+def _tier(table: Table, kind: Kind, rank: int, where: list[ColumnElement[bool]],
+          key: ColumnElement[str], enough: int) -> Select[Any]:
+    ticker = table.c.ticker if "ticker" in table.c else literal(None)
+    # Each tier is read in the page's order and stops at `enough`: an index range or look-up, never
+    # every match sorted (wrapped in a SELECT: SQLite takes no LIMIT inside a compound).
+    first = (select(literal(rank).label("rank"), literal(_KIND_ORDER[kind]).label("kind_order"),
+                    literal(kind).label("kind"), table.c.id, table.c.name, ticker.label("ticker"),
+                    key.label("name_key"))
+             .where(*where).order_by(key, table.c.id).limit(enough).subquery())
+    return select(first)
+
+
+def _search_parts(table: Table, kind: Kind, query_text: str, sql: Idioms, enough: int) -> list[Select[Any]]:
+    needle = func.lower(literal(query_text))
+    key = bytewise(func.lower(table.c.name))
+    ticker = bytewise(func.lower(table.c.ticker)) if "ticker" in table.c else None
+    # A row is in the first tier it matches: exact ticker, exact name, name's start, any part.
+    not_ticker = [] if ticker is None else [ticker != needle]
+    parts = [] if ticker is None else [_tier(table, kind, 0, [ticker == needle], key, enough)]
+    parts.append(_tier(table, kind, 1, [key == needle, *not_ticker], key, enough))
+    top = needle + literal(_TOP)
+    parts.append(_tier(table, kind, 2, [key > needle, key < top, *not_ticker], key, enough))
+    if len(query_text) < SUBSTRING_MIN:
+        return parts
+    pattern = func.lower(literal(like_pattern(query_text)))
+    in_name = func.lower(table.c.name).like(pattern, escape="\\")
+    # Not the name's start, said so that no index offers it (a range's complement is most of a b-tree).
+    elsewhere = sql.strpos(func.lower(table.c.name), needle) != 1
+    # Any part of the name, then (for what the name lacks) any part of the ticker: one index each.
+    parts.append(_tier(table, kind, 3, [sql.contains(table, "name", in_name, query_text), elsewhere,
+                                        *not_ticker], key, enough))
     if ticker is not None:
-        match.append(ticker.like(pattern, escape="\\"))
-    return select(rank.label("rank"), literal(_KIND_ORDER[kind]).label("kind_order"),
-                  literal(kind).label("kind"), table.c.id, table.c.name,
-                  (table.c.ticker if has_ticker else literal(None)).label("ticker")).where(or_(*match))
+        in_ticker = func.lower(table.c.ticker).like(pattern, escape="\\")
+        parts.append(_tier(table, kind, 3, [sql.contains(table, "ticker", in_ticker, query_text),
+                                            not_(in_name), *not_ticker], key, enough))
+    return parts
+
+
+def search_statement(sql: Idioms, query_text: str, *, offset: int, limit: int) -> Select[Any]:
+    """The statement of `search`: its page and one row past it (tests read its plan)."""
+    enough = offset + limit + 1
+    parts = [part for kind, table in t.ENTITY_TABLES.items()
+             for part in _search_parts(table, kind, query_text, sql, enough)]
+    found = union_all(*parts).subquery("found")
+    ordered = select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank).order_by(
+        found.c.rank, found.c.kind_order, found.c.name_key, found.c.id)
+    return ordered.offset(offset).limit(limit + 1)
 
 
 async def search(conn: AsyncConnection, query_text: str, *, offset: int, limit: int) -> Page:
     """Alliances, corporations and characters whose name or ticker contains the text, any case.
 
     Order: exact ticker, exact name, name starting with it, the rest; then alliances before
-    corporations before characters, then by name and id.
+    corporations before characters, then by name (lower case, by code point) and id. A text of one
+    or two characters finds the first three only (SUBSTRING_MIN).
     """
     # Both sides fold by the database's rules. Case: SQLite's lower() folds ASCII letters only,
     # PostgreSQL's (in a UTF-8 database) every letter; EVE's names and tickers are ASCII as far as
     # we have seen, and tests/store/test_lookup_contract.py marks the difference for any other.
-    needle = func.lower(literal(query_text))
-    pattern = func.lower(literal(like_pattern(query_text)))
-    sql = of(conn)
-    parts = [_search_part(table, kind, needle, pattern, sql) for kind, table in t.ENTITY_TABLES.items()]
-    found = union_all(*parts).subquery("found")
-    ordered = select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank).order_by(
-        found.c.rank, found.c.kind_order, func.lower(found.c.name), found.c.id)
-    items, more = await _page(conn, ordered, offset, limit)
-    return Page(items, more)
+    statement = search_statement(of(conn), query_text, offset=offset, limit=limit)
+    rows = [dict(r) for r in (await conn.execute(statement)).mappings()]
+    return Page(rows[:limit], len(rows) > limit)
 
 
 def _changes_query(since: dt.datetime | None, kind: Kind | None, entity_id: int | None) -> Select[Any]:
