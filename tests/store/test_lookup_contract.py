@@ -223,6 +223,17 @@ async def test_search_pages_neither_overlap_nor_skip(seeded: Store) -> None:
         ("character", 90000002, 3), ("character", 90000001, 3)]
 
 
+async def test_search_pages_cross_from_names_starts_to_any_part(seeded: Store) -> None:
+    # Exact matches and starts are read first; any part only for a page they do not fill.
+    async with seeded.connect() as conn:
+        pages = [await seeded.lookup.search(conn, "big", offset=o, limit=1) for o in range(4)]
+        two = await seeded.lookup.search(conn, "big", offset=1, limit=2)
+    assert [(r["kind"], r["id"], r["rank"]) for p in pages for r in p.items] == [
+        ("corporation", 98000003, 0), ("character", 90000004, 2), ("corporation", 98000004, 3)]
+    assert [p.more for p in pages] == [True, True, False, False]
+    assert [r["id"] for r in two.items] == [90000004, 98000004] and not two.more
+
+
 @pytest.mark.parametrize(("typed", "hits"), [
     ("e", []), ("%", []), ("_", []), ("\\", []), (".", []), ("P.", []),
     ("b", [("corporation", 98000003, 2), ("character", 90000004, 2)]),

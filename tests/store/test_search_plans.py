@@ -1,11 +1,12 @@
-"""Search's plans on both dialects: every part of the statement starts from an index made for it.
+"""Search's plans on both dialects: every part of its statements starts from an index made for it.
 
-Each test EXPLAINs the very statement store/lookup.py runs (`search_statement`), bound with the text
-typed, over thousands of alliances, corporations and characters (tests/store/search_volume.py) after
-ANALYZE. On PostgreSQL sequential scans are priced out (enable_seqscan off): at this size reading a
-table of a few thousand rows whole is cheaper and the planner would rightly choose it, so a
-`Seq Scan` left in the plan means that no index can serve that part, at any size. SQLite's planner
-has no such choice to make: an FTS5 match always starts from its index.
+Each test EXPLAINs the very statements store/lookup.py runs (`search_statements`: exact matches and
+names' starts, then any part), bound with the text typed, over thousands of alliances, corporations
+and characters (tests/store/search_volume.py) after ANALYZE. On PostgreSQL sequential scans are
+priced out (enable_seqscan off): at this size reading a table of a few thousand rows whole is
+cheaper and the planner would rightly choose it, so a `Seq Scan` left in the plan means that no
+index can serve that part, at any size. SQLite's planner has no such choice to make: an FTS5 match
+always starts from its index.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ async def conn(request: pytest.FixtureRequest, volume_urls: dict[str, str]) -> A
 
 
 async def _plan(conn: AsyncConnection, text_: str) -> list[str]:
-    statement = lookup.search_statement(dialects.of(conn), text_, offset=40, limit=20)
-    return await plan(conn, statement)
+    statements = lookup.search_statements(dialects.of(conn), text_, offset=40, limit=20)
+    assert len(statements) == (1 if len(text_) < lookup.SUBSTRING_MIN else 2)
+    return [line for statement in statements for line in await plan(conn, statement)]
 
 
 def _whole_reads(lines: list[str], conn: AsyncConnection) -> list[str]:

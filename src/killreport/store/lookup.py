@@ -155,41 +155,47 @@ def _tier(table: Table, kind: Kind, rank: int, where: list[ColumnElement[bool]],
     return select(first)
 
 
-def _search_parts(table: Table, kind: Kind, query_text: str, sql: Idioms, enough: int) -> list[Select[Any]]:
+def _search_parts(table: Table, kind: Kind, query_text: str, sql: Idioms,
+                  enough: int) -> tuple[list[Select[Any]], list[Select[Any]]]:
     needle = func.lower(literal(query_text))
     key = bytewise(func.lower(table.c.name))
     ticker = bytewise(func.lower(table.c.ticker)) if "ticker" in table.c else None
     # A row is in the first tier it matches: exact ticker, exact name, name's start, any part.
     not_ticker = [] if ticker is None else [ticker != needle]
-    parts = [] if ticker is None else [_tier(table, kind, 0, [ticker == needle], key, enough)]
-    parts.append(_tier(table, kind, 1, [key == needle, *not_ticker], key, enough))
-    top = needle + literal(_TOP)
-    parts.append(_tier(table, kind, 2, [key > needle, key < top, *not_ticker], key, enough))
+    head = [] if ticker is None else [_tier(table, kind, 0, [ticker == needle], key, enough)]
+    head.append(_tier(table, kind, 1, [key == needle, *not_ticker], key, enough))
+    head.append(_tier(table, kind, 2, [key > needle, key < needle + literal(_TOP), *not_ticker], key, enough))
     if len(query_text) < SUBSTRING_MIN:
-        return parts
+        return head, []
     pattern = func.lower(literal(like_pattern(query_text)))
     in_name = func.lower(table.c.name).like(pattern, escape="\\")
     # Not the name's start, said so that no index offers it (a range's complement is most of a b-tree).
     elsewhere = sql.strpos(func.lower(table.c.name), needle) != 1
     # Any part of the name, then (for what the name lacks) any part of the ticker: one index each.
-    parts.append(_tier(table, kind, 3, [sql.contains(table, "name", in_name, query_text), elsewhere,
-                                        *not_ticker], key, enough))
+    tail = [_tier(table, kind, 3, [sql.contains(table, "name", in_name, query_text), elsewhere, *not_ticker],
+                  key, enough)]
     if ticker is not None:
         in_ticker = func.lower(table.c.ticker).like(pattern, escape="\\")
-        parts.append(_tier(table, kind, 3, [sql.contains(table, "ticker", in_ticker, query_text),
-                                            not_(in_name), *not_ticker], key, enough))
-    return parts
+        tail.append(_tier(table, kind, 3, [sql.contains(table, "ticker", in_ticker, query_text),
+                                           not_(in_name), *not_ticker], key, enough))
+    return head, tail
 
 
-def search_statement(sql: Idioms, query_text: str, *, offset: int, limit: int) -> Select[Any]:
-    """The statement of `search`: its page and one row past it (tests read its plan)."""
+def search_statements(sql: Idioms, query_text: str, *, offset: int, limit: int) -> list[Select[Any]]:
+    """The statements of `search` in its order, each at most the rows up to the page's end and one.
+
+    First exact tickers and names and names' starts, then (for three characters or more) any part:
+    the second is run only if the first did not fill the page (tests read their plans)."""
     enough = offset + limit + 1
-    parts = [part for kind, table in t.ENTITY_TABLES.items()
-             for part in _search_parts(table, kind, query_text, sql, enough)]
-    found = union_all(*parts).subquery("found")
-    ordered = select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank).order_by(
-        found.c.rank, found.c.kind_order, found.c.name_key, found.c.id)
-    return ordered.offset(offset).limit(limit + 1)
+    parts = [_search_parts(table, kind, query_text, sql, enough) for kind, table in t.ENTITY_TABLES.items()]
+    statements = []
+    for tier in ([p for head, _ in parts for p in head], [p for _, tail in parts for p in tail]):
+        if tier:
+            found = union_all(*tier).subquery("found")
+            statements.append(select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank)
+                              .order_by(found.c.rank, found.c.kind_order, found.c.name_key, found.c.id)
+                              .limit(enough))
+    return statements
 
 
 async def search(conn: AsyncConnection, query_text: str, *, offset: int, limit: int) -> Page:
@@ -202,9 +208,15 @@ async def search(conn: AsyncConnection, query_text: str, *, offset: int, limit: 
     # Both sides fold by the database's rules. Case: SQLite's lower() folds ASCII letters only,
     # PostgreSQL's (in a UTF-8 database) every letter; EVE's names and tickers are ASCII as far as
     # we have seen, and tests/store/test_lookup_contract.py marks the difference for any other.
-    statement = search_statement(of(conn), query_text, offset=offset, limit=limit)
-    rows = [dict(r) for r in (await conn.execute(statement)).mappings()]
-    return Page(rows[:limit], len(rows) > limit)
+    # A common text's matches are mostly names' starts: the page is then full before any part is
+    # looked for, which would read every name containing it.
+    rows: list[Row] = []
+    for statement in search_statements(of(conn), query_text, offset=offset, limit=limit):
+        rows += [dict(r) for r in (await conn.execute(statement)).mappings()]
+        if len(rows) > offset + limit:
+            break
+    page = rows[offset:offset + limit + 1]
+    return Page(page[:limit], len(page) > limit)
 
 
 def _changes_query(since: dt.datetime | None, kind: Kind | None, entity_id: int | None) -> Select[Any]:
