@@ -9,7 +9,6 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.schema import CreateIndex
@@ -52,16 +51,15 @@ async def test_migrations_make_exactly_the_tables_of_tables_py(fresh_pg_url: str
 
 async def test_search_btrees_are_defined_as_tables_py_says(fresh_pg_url: str) -> None:
     await asyncio.to_thread(migrate.upgrade, fresh_pg_url)
-    wanted = {index.name: str(CreateIndex(index).compile(dialect=postgresql.dialect()))
-              for table in t.metadata.tables.values() for index in table.indexes
-              if index.name is not None and index.name.endswith("_lower")}
     engine = create_async_engine(sqlalchemy_url(fresh_pg_url))
     try:
         async with engine.connect() as conn:
             listed = await conn.execute(text(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%\\_lower'"))
             made = {name: sql.replace("public.", "").replace(" USING btree", "") for name, sql in listed}
+            wanted = {index.name: str(CreateIndex(index).compile(dialect=conn.dialect))
+                      for table in t.metadata.tables.values() for index in table.indexes
+                      if index.name is not None and index.name.endswith("_lower")}
     finally:
         await engine.dispose()
     assert len(wanted) == 5 and made == wanted
-
