@@ -68,9 +68,10 @@ async def conn(request: pytest.FixtureRequest, volume_urls: dict[str, str]) -> A
 
 
 async def _plan(conn: AsyncConnection, text_: str) -> list[str]:
-    statements = lookup.search_statements(dialects.of(conn), text_, offset=40, limit=20)
+    statements = lookup.search_statements(dialects.of(conn), text_)
     assert len(statements) == (1 if len(text_) < lookup.SUBSTRING_MIN else 2)
-    return [line for statement in statements for line in await plan(conn, statement)]
+    values = lookup.search_values(text_, offset=40, limit=20)
+    return [line for statement in statements for line in await plan(conn, statement, values)]
 
 
 def _whole_reads(lines: list[str], conn: AsyncConnection) -> list[str]:

@@ -15,6 +15,10 @@ below for the few things the dialects say differently (`of(conn)` picks the conn
     strpos    where a text first occurs in another, from 1 (0: nowhere): strpos, SQLite's instr
     bytewise  text as a b-tree orders it by code point (a construct, also used by tables.py's indexes):
               COLLATE "C" on PostgreSQL, whatever the database's collation; SQLite's BINARY as is
+    custom_plans  a statement (or None) after which, in the transaction, each statement is planned
+              for its bound values: PostgreSQL's generic plan of a prepared statement (used from its
+              sixth run on) cannot know whether a LIKE pattern is common or rare (SET LOCAL
+              plan_cache_mode); SQLite plans every statement as it comes
     contains  a search's "this column contains the text" (its LIKE given) served by an index made for
               it: PostgreSQL's trigram GIN indexes serve the LIKE itself; on SQLite the table's FTS5
               trigram index (store/sqlite/tables.py SEARCH) names the candidates, the LIKE decides
@@ -56,6 +60,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -65,6 +70,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import table as sql_table
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.functions import FunctionElement
 
 from killreport.store.sqlite.tables import SEARCH
@@ -122,7 +128,8 @@ class Idioms:
     records: Callable[[str, Sequence[ColumnClause[Any]]], FromClause]
     record_list: Callable[[Sequence[Mapping[str, Any]]], Any]
     insert: Callable[[Table], Any]
-    contains: Callable[[Table, str, ColumnElement[bool], str], ColumnElement[bool]]
+    contains: Callable[[Table, str, ColumnElement[bool]], ColumnElement[bool]]
+    custom_plans: TextClause | None
 
 
 def _pg_ids(name: str) -> ColumnElement[int]:
@@ -135,14 +142,13 @@ def _sqlite_ids(name: str) -> ColumnElement[int]:
     return column
 
 
-def _sqlite_contains(table: Table, searched: str, like: ColumnElement[bool],
-                     text_: str) -> ColumnElement[bool]:
+def _sqlite_contains(table: Table, searched: str, like: ColumnElement[bool]) -> ColumnElement[bool]:
     index = SEARCH[table.name]
-    fts = sql_table(index, column("rowid"), column(index))
-    # One FTS5 phrase in the column, quoted (a quote in it doubled): the trigram tokenizer matches it
-    # anywhere in the text, in any case; every character is taken literally, none is query syntax.
-    phrase = searched + ' : "' + text_.replace('"', '""') + '"'
-    return and_(table.c.id.in_(select(fts.c.rowid).where(fts.c[index].match(phrase))), like)
+    fts = sql_table(index, column("rowid"), column(searched))
+    # The `phrase` bound (lookup.search_values): the text quoted, a quote in it doubled, so that every
+    # character is taken literally; the trigram tokenizer matches it anywhere in the column, any case.
+    phrase = bindparam("phrase", type_=Text)
+    return and_(table.c.id.in_(select(fts.c.rowid).where(fts.c[searched].match(phrase))), like)
 
 
 def _pg_records(name: str, columns: Sequence[ColumnClause[Any]]) -> FromClause:
@@ -175,7 +181,8 @@ POSTGRES: Final = Idioms(
     records=_pg_records,
     record_list=list,
     insert=pg_insert,
-    contains=lambda table, searched, like, text_: like,
+    contains=lambda table, searched, like: like,
+    custom_plans=text("SET LOCAL plan_cache_mode = force_custom_plan"),
 )
 SQLITE: Final = Idioms(
     name="sqlite",
@@ -197,6 +204,7 @@ SQLITE: Final = Idioms(
     record_list=lambda rows: json.dumps(list(rows)),
     insert=sqlite_insert,
     contains=_sqlite_contains,
+    custom_plans=None,
 )
 
 

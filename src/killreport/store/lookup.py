@@ -8,6 +8,7 @@ skip while nothing changes. Rows come back as plain dicts of column name → val
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -15,8 +16,11 @@ from typing import Any, Final
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
     Table,
+    Text,
+    bindparam,
     cast,
     exists,
     func,
@@ -141,61 +145,69 @@ SUBSTRING_MIN: Final = 3
 # Above every text that starts with the needle but one followed by U+10FFFF (the last code point, a
 # noncharacter: no name has it): [needle, needle + TOP) is the names starting with it, a range.
 _TOP: Final = "\U0010ffff"
+# What a search binds: the text, its LIKE pattern, its FTS5 phrase (SQLite), the rows to read.
+_TEXT, _PATTERN, _ENOUGH = bindparam("text", type_=Text), bindparam("pattern", type_=Text), bindparam(
+    "enough", type_=Integer)
 
 
 def _tier(table: Table, kind: Kind, rank: int, where: list[ColumnElement[bool]],
-          key: ColumnElement[str], enough: int) -> Select[Any]:
+          key: ColumnElement[str]) -> Select[Any]:
     ticker = table.c.ticker if "ticker" in table.c else literal(None)
     # Each tier is read in the page's order and stops at `enough`: an index range or look-up, never
     # every match sorted (wrapped in a SELECT: SQLite takes no LIMIT inside a compound).
     first = (select(literal(rank).label("rank"), literal(_KIND_ORDER[kind]).label("kind_order"),
                     literal(kind).label("kind"), table.c.id, table.c.name, ticker.label("ticker"),
                     key.label("name_key"))
-             .where(*where).order_by(key, table.c.id).limit(enough).subquery())
+             .where(*where).order_by(key, table.c.id).limit(_ENOUGH).subquery())
     return select(first)
 
 
-def _search_parts(table: Table, kind: Kind, query_text: str, sql: Idioms,
-                  enough: int) -> tuple[list[Select[Any]], list[Select[Any]]]:
-    needle = func.lower(literal(query_text))
+def _search_parts(table: Table, kind: Kind, sql: Idioms) -> tuple[list[Select[Any]], list[Select[Any]]]:
+    needle = func.lower(_TEXT)
     key = bytewise(func.lower(table.c.name))
     ticker = bytewise(func.lower(table.c.ticker)) if "ticker" in table.c else None
     # A row is in the first tier it matches: exact ticker, exact name, name's start, any part.
     not_ticker = [] if ticker is None else [ticker != needle]
-    head = [] if ticker is None else [_tier(table, kind, 0, [ticker == needle], key, enough)]
-    head.append(_tier(table, kind, 1, [key == needle, *not_ticker], key, enough))
-    head.append(_tier(table, kind, 2, [key > needle, key < needle + literal(_TOP), *not_ticker], key, enough))
-    if len(query_text) < SUBSTRING_MIN:
-        return head, []
-    pattern = func.lower(literal(like_pattern(query_text)))
-    in_name = func.lower(table.c.name).like(pattern, escape="\\")
+    head = [] if ticker is None else [_tier(table, kind, 0, [ticker == needle], key)]
+    head.append(_tier(table, kind, 1, [key == needle, *not_ticker], key))
+    head.append(_tier(table, kind, 2, [key > needle, key < needle + literal(_TOP), *not_ticker], key))
+    in_name = func.lower(table.c.name).like(func.lower(_PATTERN), escape="\\")
     # Not the name's start, said so that no index offers it (a range's complement is most of a b-tree).
     elsewhere = sql.strpos(func.lower(table.c.name), needle) != 1
     # Any part of the name, then (for what the name lacks) any part of the ticker: one index each.
-    tail = [_tier(table, kind, 3, [sql.contains(table, "name", in_name, query_text), elsewhere, *not_ticker],
-                  key, enough)]
+    tail = [_tier(table, kind, 3, [sql.contains(table, "name", in_name), elsewhere, *not_ticker], key)]
     if ticker is not None:
-        in_ticker = func.lower(table.c.ticker).like(pattern, escape="\\")
-        tail.append(_tier(table, kind, 3, [sql.contains(table, "ticker", in_ticker, query_text),
-                                           not_(in_name), *not_ticker], key, enough))
+        in_ticker = func.lower(table.c.ticker).like(func.lower(_PATTERN), escape="\\")
+        tail.append(_tier(table, kind, 3, [sql.contains(table, "ticker", in_ticker), not_(in_name),
+                                           *not_ticker], key))
     return head, tail
 
 
-def search_statements(sql: Idioms, query_text: str, *, offset: int, limit: int) -> list[Select[Any]]:
-    """The statements of `search` in its order, each at most the rows up to the page's end and one.
+@functools.cache
+def _search_statements(sql: Idioms) -> tuple[Select[Any], Select[Any]]:
+    # Built once per dialect (a dozen subqueries took milliseconds to build on every search).
+    parts = [_search_parts(table, kind, sql) for kind, table in t.ENTITY_TABLES.items()]
+    made = []
+    for tier in ([p for head, _ in parts for p in head], [p for _, tail in parts for p in tail]):
+        found = union_all(*tier).subquery("found")
+        made.append(select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank)
+                    .order_by(found.c.rank, found.c.kind_order, found.c.name_key, found.c.id).limit(_ENOUGH))
+    return made[0], made[1]
+
+
+def search_values(query_text: str, *, offset: int, limit: int) -> dict[str, Any]:
+    """What `search_statements` bind: the text as typed, and what is derived from it."""
+    return {"text": query_text, "pattern": like_pattern(query_text), "enough": offset + limit + 1,
+            "phrase": '"' + query_text.replace('"', '""') + '"'}
+
+
+def search_statements(sql: Idioms, query_text: str) -> list[Select[Any]]:
+    """The statements of `search` in its order, each reading at most `enough` rows (tests read plans).
 
     First exact tickers and names and names' starts, then (for three characters or more) any part:
-    the second is run only if the first did not fill the page (tests read their plans)."""
-    enough = offset + limit + 1
-    parts = [_search_parts(table, kind, query_text, sql, enough) for kind, table in t.ENTITY_TABLES.items()]
-    statements = []
-    for tier in ([p for head, _ in parts for p in head], [p for _, tail in parts for p in tail]):
-        if tier:
-            found = union_all(*tier).subquery("found")
-            statements.append(select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank)
-                              .order_by(found.c.rank, found.c.kind_order, found.c.name_key, found.c.id)
-                              .limit(enough))
-    return statements
+    the second is run only if the first did not fill the page."""
+    head, tail = _search_statements(sql)
+    return [head] if len(query_text) < SUBSTRING_MIN else [head, tail]
 
 
 async def search(conn: AsyncConnection, query_text: str, *, offset: int, limit: int) -> Page:
@@ -210,9 +222,12 @@ async def search(conn: AsyncConnection, query_text: str, *, offset: int, limit: 
     # we have seen, and tests/store/test_lookup_contract.py marks the difference for any other.
     # A common text's matches are mostly names' starts: the page is then full before any part is
     # looked for, which would read every name containing it.
-    rows: list[Row] = []
-    for statement in search_statements(of(conn), query_text, offset=offset, limit=limit):
-        rows += [dict(r) for r in (await conn.execute(statement)).mappings()]
+    sql, values, rows = of(conn), search_values(query_text, offset=offset, limit=limit), list[Row]()
+    if sql.custom_plans is not None:
+        # A generic plan made for one text served the next ones 3-4 times slower (bench/web.py).
+        await conn.execute(sql.custom_plans)
+    for statement in search_statements(sql, query_text):
+        rows += [dict(r) for r in (await conn.execute(statement, values)).mappings()]
         if len(rows) > offset + limit:
             break
     page = rows[offset:offset + limit + 1]
