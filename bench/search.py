@@ -91,7 +91,7 @@ async def fill(store: Store, args: argparse.Namespace) -> dict[str, str]:
                 await conn.execute(insert(t.ENTITY_TABLES[kind]), batch)
             exact |= {"<ticker>": row["ticker"]} if kind == "corporation" else {}
             exact |= {"<name>": row["name"]} if kind == "character" else {}
-    async with store.connect() as conn:
+    async with store.begin() as conn:  # committed: statistics are rows too
         await conn.execute(text("ANALYZE"))
     return exact
 
