@@ -108,3 +108,9 @@ _.process_result_value
 _._tx
 _.fetchmany
 _.fetchone
+
+# SQLAlchemy reads these: a construct's statement-cache flag, and the compilers `@compiles` registers
+# for store/dialects.py's `bytewise`.
+_.inherit_cache
+_._bytewise_pg
+_._bytewise_sqlite

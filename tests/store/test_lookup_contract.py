@@ -200,9 +200,9 @@ async def test_search_ranks_ties_by_kind_then_name_any_case_then_id(seeded: Stor
 
 
 @pytest.mark.parametrize(("typed", "hits"), [
-    ("%", [("alliance", 99000003)]), ("_", [("alliance", 99000003)]), ("\\", [("alliance", 99000003)]),
-    ("0%_p", [("alliance", 99000003)]), ("%%", []), ("t_st", []), (".", [("alliance", 99000003)]),
-    ("e\\a", [("alliance", 99000003)]), ("' OR 1=1 --", []), ("zzz", []),
+    ("0%_", [("alliance", 99000003)]), ("%_p", [("alliance", 99000003)]), ("e\\a", [("alliance", 99000003)]),
+    ("0%_p", [("alliance", 99000003)]), ("%%%", []), ("t_st", []), ("p.c", [("alliance", 99000003)]),
+    ("\\al", [("alliance", 99000003)]), ("' OR 1=1 --", []), ("zzz", []), ("\"pu", []),
 ])
 async def test_search_takes_what_is_typed_literally(seeded: Store, typed: str,
                                                     hits: list[tuple[Kind, int]]) -> None:
@@ -213,16 +213,41 @@ async def test_search_takes_what_is_typed_literally(seeded: Store, typed: str,
 
 async def test_search_pages_neither_overlap_nor_skip(seeded: Store) -> None:
     async with seeded.connect() as conn:
-        whole = await seeded.lookup.search(conn, "e", offset=0, limit=100)
-        pages = [await seeded.lookup.search(conn, "e", offset=o, limit=3) for o in range(0, 12, 3)]
-    assert len(whole.items) == 8 and not whole.more
+        whole = await seeded.lookup.search(conn, "est", offset=0, limit=100)
+        pages = [await seeded.lookup.search(conn, "est", offset=o, limit=1) for o in range(6)]
+    assert len(whole.items) == 4 and not whole.more
     assert [r for p in pages for r in p.items] == whole.items
-    assert [p.more for p in pages] == [True, True, False, False]
+    assert [p.more for p in pages] == [True, True, True, False, False, False]
     assert [(r["kind"], r["id"], r["rank"]) for r in whole.items] == [
-        ("alliance", 99000003, 3), ("alliance", 99000001, 3), ("alliance", 99000002, 3),
-        ("corporation", 98000001, 3),
-        ("character", 90000002, 3), ("character", 90000004, 3), ("character", 90000001, 3),
-        ("character", 90000003, 3)]
+        ("alliance", 99000002, 3), ("corporation", 98000001, 3),
+        ("character", 90000002, 3), ("character", 90000001, 3)]
+
+
+async def test_search_pages_cross_from_names_starts_to_any_part(seeded: Store) -> None:
+    # Exact matches and starts are read first; any part only for a page they do not fill.
+    async with seeded.connect() as conn:
+        pages = [await seeded.lookup.search(conn, "big", offset=o, limit=1) for o in range(4)]
+        two = await seeded.lookup.search(conn, "big", offset=1, limit=2)
+    assert [(r["kind"], r["id"], r["rank"]) for p in pages for r in p.items] == [
+        ("corporation", 98000003, 0), ("character", 90000004, 2), ("corporation", 98000004, 3)]
+    assert [p.more for p in pages] == [True, True, False, False]
+    assert [r["id"] for r in two.items] == [90000004, 98000004] and not two.more
+
+
+@pytest.mark.parametrize(("typed", "hits"), [
+    ("e", []), ("%", []), ("_", []), ("\\", []), (".", []), ("P.", []),
+    ("b", [("corporation", 98000003, 2), ("character", 90000004, 2)]),
+    ("10", [("alliance", 99000003, 2)]),
+    ("Ab", [("corporation", 98000004, 0)]),
+    ("BIG", [("corporation", 98000003, 0), ("character", 90000004, 2), ("corporation", 98000004, 3)]),
+])
+async def test_one_or_two_characters_find_exact_tickers_and_names_and_starts_only(
+        seeded: Store, typed: str, hits: list[tuple[Kind, int, int]]) -> None:
+    # No index serves "contains" for less than a trigram: "e" is in eight names here, in most of 20
+    # million; a name's start is a range of the name b-tree, an exact ticker one look-up.
+    async with seeded.connect() as conn:
+        found = await seeded.lookup.search(conn, typed, offset=0, limit=10)
+    assert [(r["kind"], r["id"], r["rank"]) for r in found.items] == hits
 
 
 def _change(number: int) -> dict[str, Any]:

@@ -13,6 +13,15 @@ below for the few things the dialects say differently (`of(conn)` picks the conn
     minute    the start of now's minute (date_trunc; epoch seconds floored to a multiple of 60);
               `last_minute` the start of the minute before it
     strpos    where a text first occurs in another, from 1 (0: nowhere): strpos, SQLite's instr
+    bytewise  text as a b-tree orders it by code point (a construct, also used by tables.py's indexes):
+              COLLATE "C" on PostgreSQL, whatever the database's collation; SQLite's BINARY as is
+    custom_plans  a statement (or None) after which, in the transaction, each statement is planned
+              for its bound values: PostgreSQL's generic plan of a prepared statement (used from its
+              sixth run on) cannot know whether a LIKE pattern is common or rare (SET LOCAL
+              plan_cache_mode); SQLite plans every statement as it comes
+    contains  a search's "this column contains the text" (its LIKE given) served by an index made for
+              it: PostgreSQL's trigram GIN indexes serve the LIKE itself; on SQLite the table's FTS5
+              trigram index (store/sqlite/tables.py SEARCH) names the candidates, the LIKE decides
     least, greatest   of two times, a NULL skipped (PostgreSQL's least/greatest skip NULLs; SQLite's
               two-argument min/max are NULL if either is)
     ids       an id list bound as one value, as rows: an array unnested, or a JSON array read by
@@ -43,19 +52,28 @@ from sqlalchemy import (
     Integer,
     Table,
     Text,
+    and_,
     bindparam,
     cast,
+    column,
     extract,
     func,
     literal_column,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import table as sql_table
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.functions import FunctionElement
 
+from killreport.store.sqlite.tables import SEARCH
 from killreport.store.sqlite.types import UtcEpoch
 
 # The machine's clock as epoch seconds, read by SQLite (julianday counts days from 4714 BC; its
@@ -64,6 +82,28 @@ _CLOCK: Final = "((julianday('now') - 2440587.5) * 86400.0)"
 NOW: Final = literal_column(_CLOCK, UtcEpoch())  # selected, it reads as an aware datetime
 NOW_S: Final = literal_column(_CLOCK, Float())  # for arithmetic in seconds
 _SECOND: Final[ColumnElement[Any]] = literal_column("interval '1 second'")
+
+
+class bytewise(FunctionElement[str]):
+    """Text ordered and compared by code point, as a b-tree on it orders it.
+
+    A prefix is then a range (tables.py's name indexes serve it) and both dialects sort names alike:
+    PostgreSQL's COLLATE "C" (a database's own collation may order by language), SQLite's default.
+    """
+
+    type = Text()
+    name = "bytewise"
+    inherit_cache = True
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_pg(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
+
+
+@compiles(bytewise)
+def _bytewise_sqlite(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
 
 
 # eq=False: hashed by identity, as there are two; statements are cached by it on every call.
@@ -88,6 +128,8 @@ class Idioms:
     records: Callable[[str, Sequence[ColumnClause[Any]]], FromClause]
     record_list: Callable[[Sequence[Mapping[str, Any]]], Any]
     insert: Callable[[Table], Any]
+    contains: Callable[[Table, str, ColumnElement[bool]], ColumnElement[bool]]
+    custom_plans: TextClause | None
 
 
 def _pg_ids(name: str) -> ColumnElement[int]:
@@ -98,6 +140,15 @@ def _sqlite_ids(name: str) -> ColumnElement[int]:
     column: ColumnElement[int] = func.json_each(bindparam(name, type_=Text)).table_valued("value").alias(
         "u").c.value
     return column
+
+
+def _sqlite_contains(table: Table, searched: str, like: ColumnElement[bool]) -> ColumnElement[bool]:
+    index = SEARCH[table.name]
+    fts = sql_table(index, column("rowid"), column(searched))
+    # The `phrase` bound (lookup.search_values): the text quoted, a quote in it doubled, so that every
+    # character is taken literally; the trigram tokenizer matches it anywhere in the column, any case.
+    phrase = bindparam("phrase", type_=Text)
+    return and_(table.c.id.in_(select(fts.c.rowid).where(fts.c[searched].match(phrase))), like)
 
 
 def _pg_records(name: str, columns: Sequence[ColumnClause[Any]]) -> FromClause:
@@ -130,6 +181,8 @@ POSTGRES: Final = Idioms(
     records=_pg_records,
     record_list=list,
     insert=pg_insert,
+    contains=lambda table, searched, like: like,
+    custom_plans=text("SET LOCAL plan_cache_mode = force_custom_plan"),
 )
 SQLITE: Final = Idioms(
     name="sqlite",
@@ -150,6 +203,8 @@ SQLITE: Final = Idioms(
     records=_sqlite_records,
     record_list=lambda rows: json.dumps(list(rows)),
     insert=sqlite_insert,
+    contains=_sqlite_contains,
+    custom_plans=None,
 )
 
 

@@ -299,7 +299,7 @@ class LookupQueries(Protocol):
         ...
 
     async def search(self, conn: AsyncConnection, query_text: str, *, offset: int, limit: int) -> Page:
-        """Entities whose name or ticker contains the text, any case."""
+        """Entities whose name or ticker contains the text (starts with it, if under three), any case."""
         ...
 
     async def changes_page(self, conn: AsyncConnection, *, since: dt.datetime | None = None,

@@ -8,6 +8,7 @@ skip while nothing changes. Rows come back as plain dicts of column name → val
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -16,13 +17,15 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     CompoundSelect,
+    Integer,
     Select,
     Table,
-    case,
+    Text,
+    bindparam,
     cast,
     func,
     literal,
-    or_,
+    not_,
     select,
     union_all,
 )
@@ -30,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.ids import Kind
 from killreport.store import tables as t
-from killreport.store.dialects import Idioms, of
+from killreport.store.dialects import Idioms, bytewise, of
 
 Row = dict[str, Any]
 _KIND_ORDER: Final[Mapping[Kind, int]] = {"alliance": 0, "corporation": 1, "character": 2}
@@ -178,40 +181,99 @@ def like_pattern(text_: str) -> str:
     return f"%{escaped}%"
 
 
-def _search_part(table: Table, kind: Kind, needle: ColumnElement[str], pattern: ColumnElement[str],
-                 sql: Idioms) -> Select[Any]:
-    name = func.lower(table.c.name)
-    has_ticker = "ticker" in table.c
-    ticker = func.lower(table.c.ticker) if has_ticker else None
-    starts = sql.strpos(name, needle) == 1
-    rank = case(*([(ticker == needle, 0)] if ticker is not None else []), (name == needle, 1),
-                (starts, 2), else_=3)
-    match = [name.like(pattern, escape="\\")]
+# Trigrams need three characters: a shorter text matches exact tickers and names and the start of
+# names only (a b-tree range), never the middle, which no index could serve at 20 million names.
+SUBSTRING_MIN: Final = 3
+# Above every text that starts with the needle but one followed by U+10FFFF (the last code point, a
+# noncharacter: no name has it): [needle, needle + TOP) is the names starting with it, a range.
+_TOP: Final = "\U0010ffff"
+# What a search binds: the text, its LIKE pattern, its FTS5 phrase (SQLite), the rows to read.
+_TEXT, _PATTERN, _ENOUGH = bindparam("text", type_=Text), bindparam("pattern", type_=Text), bindparam(
+    "enough", type_=Integer)
+
+
+def _tier(table: Table, kind: Kind, rank: int, where: list[ColumnElement[bool]],
+          key: ColumnElement[str]) -> Select[Any]:
+    ticker = table.c.ticker if "ticker" in table.c else literal(None)
+    # Each tier is read in the page's order and stops at `enough`: an index range or look-up, never
+    # every match sorted (wrapped in a SELECT: SQLite takes no LIMIT inside a compound).
+    first = (select(literal(rank).label("rank"), literal(_KIND_ORDER[kind]).label("kind_order"),
+                    literal(kind).label("kind"), table.c.id, table.c.name, ticker.label("ticker"),
+                    key.label("name_key"))
+             .where(*where).order_by(key, table.c.id).limit(_ENOUGH).subquery())
+    return select(first)
+
+
+def _search_parts(table: Table, kind: Kind, sql: Idioms) -> tuple[list[Select[Any]], list[Select[Any]]]:
+    needle = func.lower(_TEXT)
+    key = bytewise(func.lower(table.c.name))
+    ticker = bytewise(func.lower(table.c.ticker)) if "ticker" in table.c else None
+    # A row is in the first tier it matches: exact ticker, exact name, name's start, any part.
+    not_ticker = [] if ticker is None else [ticker != needle]
+    head = [] if ticker is None else [_tier(table, kind, 0, [ticker == needle], key)]
+    head.append(_tier(table, kind, 1, [key == needle, *not_ticker], key))
+    head.append(_tier(table, kind, 2, [key > needle, key < needle + literal(_TOP), *not_ticker], key))
+    in_name = func.lower(table.c.name).like(func.lower(_PATTERN), escape="\\")
+    # Not the name's start, said so that no index offers it (a range's complement is most of a b-tree).
+    elsewhere = sql.strpos(func.lower(table.c.name), needle) != 1
+    # Any part of the name, then (for what the name lacks) any part of the ticker: one index each.
+    tail = [_tier(table, kind, 3, [sql.contains(table, "name", in_name), elsewhere, *not_ticker], key)]
     if ticker is not None:
-        match.append(ticker.like(pattern, escape="\\"))
-    return select(rank.label("rank"), literal(_KIND_ORDER[kind]).label("kind_order"),
-                  literal(kind).label("kind"), table.c.id, table.c.name,
-                  (table.c.ticker if has_ticker else literal(None)).label("ticker")).where(or_(*match))
+        in_ticker = func.lower(table.c.ticker).like(func.lower(_PATTERN), escape="\\")
+        tail.append(_tier(table, kind, 3, [sql.contains(table, "ticker", in_ticker), not_(in_name),
+                                           *not_ticker], key))
+    return head, tail
+
+
+@functools.cache
+def _search_statements(sql: Idioms) -> tuple[Select[Any], Select[Any]]:
+    # Built once per dialect (a dozen subqueries took milliseconds to build on every search).
+    parts = [_search_parts(table, kind, sql) for kind, table in t.ENTITY_TABLES.items()]
+    made = []
+    for tier in ([p for head, _ in parts for p in head], [p for _, tail in parts for p in tail]):
+        found = union_all(*tier).subquery("found")
+        made.append(select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank)
+                    .order_by(found.c.rank, found.c.kind_order, found.c.name_key, found.c.id).limit(_ENOUGH))
+    return made[0], made[1]
+
+
+def search_values(query_text: str, *, offset: int, limit: int) -> dict[str, Any]:
+    """What `search_statements` bind: the text as typed, and what is derived from it."""
+    return {"text": query_text, "pattern": like_pattern(query_text), "enough": offset + limit + 1,
+            "phrase": '"' + query_text.replace('"', '""') + '"'}
+
+
+def search_statements(sql: Idioms, query_text: str) -> list[Select[Any]]:
+    """The statements of `search` in its order, each reading at most `enough` rows (tests read plans).
+
+    First exact tickers and names and names' starts, then (for three characters or more) any part:
+    the second is run only if the first did not fill the page."""
+    head, tail = _search_statements(sql)
+    return [head] if len(query_text) < SUBSTRING_MIN else [head, tail]
 
 
 async def search(conn: AsyncConnection, query_text: str, *, offset: int, limit: int) -> Page:
     """Alliances, corporations and characters whose name or ticker contains the text, any case.
 
     Order: exact ticker, exact name, name starting with it, the rest; then alliances before
-    corporations before characters, then by name and id.
+    corporations before characters, then by name (lower case, by code point) and id. A text of one
+    or two characters finds the first three only (SUBSTRING_MIN).
     """
     # Both sides fold by the database's rules. Case: SQLite's lower() folds ASCII letters only,
     # PostgreSQL's (in a UTF-8 database) every letter; EVE's names and tickers are ASCII as far as
     # we have seen, and tests/store/test_lookup_contract.py marks the difference for any other.
-    needle = func.lower(literal(query_text))
-    pattern = func.lower(literal(like_pattern(query_text)))
-    sql = of(conn)
-    parts = [_search_part(table, kind, needle, pattern, sql) for kind, table in t.ENTITY_TABLES.items()]
-    found = union_all(*parts).subquery("found")
-    ordered = select(found.c.kind, found.c.id, found.c.name, found.c.ticker, found.c.rank).order_by(
-        found.c.rank, found.c.kind_order, func.lower(found.c.name), found.c.id)
-    items, more = await _page(conn, ordered, offset, limit)
-    return Page(items, more)
+    # A common text's matches are mostly names' starts: the page is then full before any part is
+    # looked for, which would read every name containing it.
+    sql, values, rows = of(conn), search_values(query_text, offset=offset, limit=limit), list[Row]()
+    if sql.custom_plans is not None:
+        # A generic plan made for one text served the next ones 3-4 times slower (bench/web.py).
+        await conn.execute(sql.custom_plans)
+    for statement in search_statements(sql, query_text):
+        rows += [dict(r) for r in (await conn.execute(statement, values)).mappings()]
+        if len(rows) > offset + limit:
+            break
+    page = rows[offset:offset + limit + 1]
+    return Page(page[:limit], len(page) > limit)
 
 
 def _changes_query(since: dt.datetime | None, kind: Kind | None, entity_id: int | None) -> Select[Any]:

@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import JSON
 
 from killreport.ids import Kind
+from killreport.store.dialects import bytewise
 from killreport.store.sqlite.types import UtcEpoch
 
 metadata = MetaData()
@@ -457,8 +458,12 @@ membership_intervals = Table(
 
 
 def _searchable(table: Table, *columns: str) -> None:
-    """Trigram indexes on the lower case of `columns`: search matches any part of a name or ticker."""
+    """Search's indexes on the lower case of `columns` (store/lookup.py): b-trees by code point for an
+    exact text and a name's start (`_lower`, a name's with the id: its order, page by page), and on
+    PostgreSQL trigram GIN indexes for any part (SQLite's FTS5 tables: store/sqlite/tables.py)."""
     for name in columns:
+        key = bytewise(func.lower(table.c[name]))
+        Index(f"{table.name}_{name}_lower", key, *([table.c.id] if name == "name" else []))
         Index(f"{table.name}_{name}_trgm", func.lower(table.c[name]), postgresql_using="gin",
               postgresql_ops={"lower": "gin_trgm_ops"})
 

@@ -8,6 +8,9 @@ state (domain.budget_rules.State, as JSON) is one row the runner writes (budget/
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Final
+
 from sqlalchemy import CheckConstraint, Column, Float, Index, Integer, LargeBinary, MetaData, Table, Text
 
 metadata = MetaData()
@@ -48,3 +51,13 @@ esi_budget_state = Table(
     Column("updated_at", Float, nullable=False),  # when written: an old row is a stopped runner's
     CheckConstraint("id = 1", name="esi_budget_state_one_row"),
 )
+
+# Search's index on SQLite: per entity table, an FTS5 table of its name (and ticker) with the trigram
+# tokenizer, its content read from the entity table (content=, no copy of the text) and kept in step
+# by triggers (migration 0005): virtual tables, so not in the metadata above.
+SEARCH: Final[Mapping[str, str]] = {
+    "alliances": "alliances_search",
+    "corporations": "corporations_search",
+    "characters": "characters_search",
+}
+
