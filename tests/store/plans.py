@@ -10,13 +10,18 @@ in SQLite's plan under SQLite's names for them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import shutil
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Final
 
+import pytest
 from sqlalchemy import Executable, Integer, Table, event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.store import tables as t
+from tests import services
+from tests.stores import migrated_engine
 
 # Scans of no stored table: a page a statement materialized, the one-row table a claim reads from
 # (and any VIRTUAL TABLE: the bound id and record lists, json_each under some alias).
@@ -156,3 +161,23 @@ def assert_walks(lines: list[str], conn: AsyncConnection, index: str) -> None:
     assert not any("TEMP B-TREE" in line for line in lines), shown
     walks = [line for line in lines if line.startswith("SCAN ") and "VIRTUAL TABLE" not in line]
     assert all(" USING " in line and SQLITE_NAMES.get(index, index) in line for line in walks), shown
+
+
+def volumes(tmp_path_factory: pytest.TempPathFactory, name: str,
+            fill: Callable[[AsyncConnection], Awaitable[Any]]) -> Iterator[dict[str, str]]:
+    """A PostgreSQL database and a SQLite file each filled by `fill`, by dialect, dropped after: the
+    body of a module-scoped fixture, so that a module's plans all read one filled copy."""
+    async def filled(url: str) -> None:
+        async with migrated_engine(url) as engine, engine.begin() as conn:
+            await fill(conn)
+
+    db_name = services.unique_name(f"kr_{name}")
+    pg_url = asyncio.run(services.create_database(db_name))
+    path = tmp_path_factory.mktemp(name) / "copy.db"
+    try:
+        asyncio.run(filled(pg_url))
+        asyncio.run(filled(f"sqlite:///{path}"))
+        yield {"postgresql": pg_url, "sqlite": f"sqlite:///{path}"}
+    finally:
+        asyncio.run(services.drop_database(db_name))
+        shutil.rmtree(path.parent, ignore_errors=True)

@@ -9,8 +9,6 @@ whatever the indexes, so the plans are read where choosing matters.
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -20,11 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from killreport.ids import Kind
 from killreport.store import dialects
 from killreport.store import killmail_reads as reads
-from tests import services
 from tests.store.conftest import DIALECTS
 from tests.store.killmail_volume import ALLIANCES, CORPORATIONS, FIRST_ID, KILLS, PILOTS, fill
-from tests.store.plans import assert_indexed, explain, plan
-from tests.stores import engine_for, migrated_engine
+from tests.store.plans import assert_indexed, explain, plan, volumes
+from tests.stores import engine_for
 
 WHO: dict[Kind, tuple[int, str]] = {
     "character": (PILOTS[7], "killmail_participants_character_id"),
@@ -35,24 +32,10 @@ MIDDLE = FIRST_ID + KILLS // 2
 PAGE_IDS = [FIRST_ID + 5, FIRST_ID + 77, FIRST_ID + 2000]
 
 
-async def _filled(url: str) -> None:
-    async with migrated_engine(url) as engine, engine.begin() as conn:
-        await fill(conn)
-
-
 @pytest.fixture(scope="module")
 def volume_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A PostgreSQL database and a SQLite file holding the same many kills, analysed (kept for the module)."""
-    name = services.unique_name("kr_plans")
-    pg_url = asyncio.run(services.create_database(name))
-    path = tmp_path_factory.mktemp("plans") / "kills.db"
-    try:
-        asyncio.run(_filled(pg_url))
-        asyncio.run(_filled(f"sqlite:///{path}"))
-        yield {"postgresql": pg_url, "sqlite": f"sqlite:///{path}"}
-    finally:
-        asyncio.run(services.drop_database(name))
-        shutil.rmtree(path.parent, ignore_errors=True)
+    yield from volumes(tmp_path_factory, "plans", fill)
 
 
 @pytest.fixture(params=DIALECTS)

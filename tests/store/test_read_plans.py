@@ -12,9 +12,7 @@ killmail reads have their own tests (test_killmail_plans.py).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -26,35 +24,20 @@ from killreport.ids import Kind
 from killreport.store import changes, dialects, histories, lookup, pending, schedule, snapshots
 from killreport.store import tables as t
 from killreport.store.admin import counts_statement
-from tests import services
 from tests.store.conftest import DIALECTS
 from tests.store.entity_volume import ALLIANCES, CHARACTERS, CORPORATIONS, NOW, fill
-from tests.store.plans import assert_indexed, assert_walks, plan, uses, whole_reads
-from tests.stores import engine_for, migrated_engine
+from tests.store.plans import assert_indexed, assert_walks, plan, uses, volumes, whole_reads
+from tests.stores import engine_for
 
 ALLIANCE, CORPORATION, CHARACTER = ALLIANCES[1], CORPORATIONS[1], CHARACTERS[1]
 BATCH = [*CHARACTERS[5_000:6_000]]
 DAY = dt.timedelta(days=1)
 
 
-async def _filled(url: str) -> None:
-    async with migrated_engine(url) as engine, engine.begin() as conn:
-        await fill(conn)
-
-
 @pytest.fixture(scope="module")
 def volume_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A PostgreSQL database and a SQLite file holding the same busy copy, analysed (kept for the module)."""
-    name = services.unique_name("kr_read_plans")
-    pg_url = asyncio.run(services.create_database(name))
-    path = tmp_path_factory.mktemp("read_plans") / "copy.db"
-    try:
-        asyncio.run(_filled(pg_url))
-        asyncio.run(_filled(f"sqlite:///{path}"))
-        yield {"postgresql": pg_url, "sqlite": f"sqlite:///{path}"}
-    finally:
-        asyncio.run(services.drop_database(name))
-        shutil.rmtree(path.parent, ignore_errors=True)
+    yield from volumes(tmp_path_factory, "read_plans", fill)
 
 
 @pytest.fixture(params=DIALECTS)

@@ -11,21 +11,18 @@ always starts from its index.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
-import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.store import dialects, lookup
-from tests import services
 from tests.store.conftest import DIALECTS
-from tests.store.plans import plan
+from tests.store.plans import plan, volumes
 from tests.store.search_volume import fill
-from tests.stores import engine_for, migrated_engine
+from tests.stores import engine_for
 
 ENTITY_TABLES = ("alliances", "corporations", "characters")
 # Texts as typed: one and two characters (names' starts and exact tickers only), a rare one, a name's
@@ -34,24 +31,10 @@ SHORT = ["k", "Ka"]
 LONG = ["ZXQ", "Zentor", "tor", "ro k", "a%_b"]
 
 
-async def _filled(url: str) -> None:
-    async with migrated_engine(url) as engine, engine.begin() as conn:
-        await fill(conn)
-
-
 @pytest.fixture(scope="module")
 def volume_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A PostgreSQL database and a SQLite file holding the same many names, analysed (kept for the module)."""
-    name = services.unique_name("kr_search_plans")
-    pg_url = asyncio.run(services.create_database(name))
-    path = tmp_path_factory.mktemp("search_plans") / "names.db"
-    try:
-        asyncio.run(_filled(pg_url))
-        asyncio.run(_filled(f"sqlite:///{path}"))
-        yield {"postgresql": pg_url, "sqlite": f"sqlite:///{path}"}
-    finally:
-        asyncio.run(services.drop_database(name))
-        shutil.rmtree(path.parent, ignore_errors=True)
+    yield from volumes(tmp_path_factory, "search_plans", fill)
 
 
 @pytest.fixture(params=DIALECTS)
