@@ -22,6 +22,7 @@ from killreport.sim.testing import RunningSim, running_sim
 from killreport.store import tables as t
 from killreport.store.interface import Store
 from tests.cluster import cli
+from tests.truth import until_equal
 
 Stays = dict[int, list[history.Interval]]
 
@@ -203,3 +204,21 @@ def hits_bound(elapsed_s: float, in_flight: int) -> int:
     CAP_PAUSE_S, so at most 1 + elapsed / pause cuts; each is made by one 429 and followed by at most
     the requests in flight on the group then (each granted before the cut, so none cuts again)."""
     return int(1 + elapsed_s // CAP_PAUSE_S) * (1 + in_flight)
+
+
+async def found_and_completed(env: Mapping[str, str], store: Store, sim: RunningSim, started: float) -> None:
+    """With the hidden limit low, a running copy (`env`, `store`) ends equal to the truth, histories
+    included; the budget found the limit, status showing the cut group and counting every hit, and
+    the hits stayed within hits_bound of the time since `started` (time.monotonic)."""
+    await until_equal(store.engine, sim, within_s=120)
+    cut = await until_cut(env, within_s=120)
+    await until_histories_equal(store, sim, within_s=480)
+    elapsed = time.monotonic() - started
+    stats = await sim.control.stats()
+    shown = await shown_hits(env)
+    hits = stats["hidden_limit"]["total"]
+    assert 0 < hits <= hits_bound(elapsed, IN_FLIGHT), (hits, elapsed, stats["hidden_limit"])
+    assert shown == hits, "status counts every headerless 429, whether it cut or not"
+    assert cut["factor"] < 1 and cut["hits"] >= 1, cut
+    assert "420" not in statuses(stats), stats["by_route"]
+    assert stats["cache_violations"]["total"] == 0, stats["cache_violations"]
