@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 
 from killreport.config import Settings
 from killreport.domain.cache import Fetched, NotModified
+from killreport.domain.schedule import Rhythm
 from killreport.ids import Kind
 from killreport.queue.broker import JobQueue
 from killreport.scheduler.rules import AffiliationAnswer
@@ -39,7 +40,18 @@ class Scheduling:
     settings: Settings
 
     def min_age_s(self, kind: Kind) -> float:
-        """REFRESH_MIN_AGE_<KIND>: the kind's refresh period."""
-        s = self.settings
-        return {"alliance": s.refresh_min_age_alliance, "corporation": s.refresh_min_age_corporation,
-                "character": s.refresh_min_age_character}[kind]
+        """REFRESH_MIN_AGE_<KIND>: the kind's refresh period (a corporation's: an active one's)."""
+        return rhythm(self.settings, kind).min_age_s
+
+    def rhythm(self, kind: Kind) -> Rhythm:
+        """The kind's rhythm: its ages, and for corporations the dormant age and the kill window."""
+        return rhythm(self.settings, kind)
+
+
+def rhythm(settings: Settings, kind: Kind) -> Rhythm:
+    """The REFRESH_* settings of one kind, as the due rule takes them."""
+    s = settings
+    if kind == "corporation":
+        return Rhythm(s.refresh_min_age_corporation, s.refresh_min_age_corporation_dormant,
+                      s.refresh_kill_window_s)
+    return Rhythm(s.refresh_min_age_alliance if kind == "alliance" else s.refresh_min_age_character)

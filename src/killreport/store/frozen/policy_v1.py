@@ -1,0 +1,42 @@
+"""The refresh policy's columns and indexes as revision 0011 (PostgreSQL) and 0005 (SQLite) create
+them. Never edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+
+def _last_check(table: str) -> Any:
+    t = sa.table(table, sa.column("checked_at"), sa.column("fetched_at"))
+    return sa.func.coalesce(t.c.checked_at, t.c.fetched_at)
+
+
+def create(time: sa.types.TypeEngine[Any], dialect: str) -> None:
+    """Add corporations.seen_on_kill_at and characters.detail_wanted, and the due tiers' indexes
+    (`time`: the dialect's type for a moment; `dialect` names the partial indexes' dialect)."""
+    op.add_column("corporations", sa.Column("seen_on_kill_at", time))
+    op.add_column("characters", sa.Column("detail_wanted", sa.Boolean(), nullable=False,
+                                          server_default=sa.false()))
+    op.create_index("corporations_seen_on_kill", "corporations", ["seen_on_kill_at"])
+    for table in ("corporations", "characters"):
+        op.create_index(f"{table}_last_check", table, [_last_check(table)])
+    members: dict[str, Any] = {f"{dialect}_where": sa.column("alliance_id").isnot(None)}
+    op.create_index("corporations_member_check", "corporations", [_last_check("corporations")], **members)
+    wanted: dict[str, Any] = {f"{dialect}_where": sa.column("detail_wanted")}
+    op.create_index("characters_detail_due", "characters", ["expires_at"], **wanted)
+
+
+def drop(*, batch: bool) -> None:
+    """Drop what `create` made (`batch`: SQLite, which drops a column only by copying its table)."""
+    for index in ("characters_detail_due", "corporations_member_check", "characters_last_check",
+                  "corporations_last_check", "corporations_seen_on_kill"):
+        op.drop_index(index, table_name=index.split("_", 1)[0])
+    for table, name in (("characters", "detail_wanted"), ("corporations", "seen_on_kill_at")):
+        if batch:
+            with op.batch_alter_table(table) as altered:
+                altered.drop_column(name)
+        else:
+            op.drop_column(table, name)
