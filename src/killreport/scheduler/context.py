@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 
 from killreport.config import Settings
 from killreport.domain.cache import Fetched, NotModified
+from killreport.domain.refresh_cost import Policy
 from killreport.domain.schedule import Rhythm
 from killreport.ids import Kind
 from killreport.queue.broker import JobQueue
@@ -55,3 +56,13 @@ def rhythm(settings: Settings, kind: Kind) -> Rhythm:
         return Rhythm(s.refresh_min_age_corporation, s.refresh_min_age_corporation_dormant,
                       s.refresh_kill_window_s)
     return Rhythm(s.refresh_min_age_alliance if kind == "alliance" else s.refresh_min_age_character)
+
+
+def policy(settings: Settings) -> Policy:
+    """The REFRESH_* settings as the cost model takes them (domain/refresh_cost.py)."""
+    s = settings
+    return Policy(affiliation_s=s.refresh_min_age_affiliation, character_s=s.refresh_min_age_character,
+                  corporation_s=s.refresh_min_age_corporation,
+                  corporation_dormant_s=s.refresh_min_age_corporation_dormant,
+                  kill_window_s=s.refresh_kill_window_s, alliance_s=s.refresh_min_age_alliance,
+                  history=s.history)

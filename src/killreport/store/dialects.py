@@ -20,9 +20,6 @@ below for the few things the dialects say differently (`of(conn)` picks the conn
     records   rows of named, typed columns bound as one value (a JSON array of objects): read by
               jsonb_to_recordset, or by json_each and json_extract; `record_list` binds them
     insert    the dialect's INSERT with ON CONFLICT (the two have the same methods)
-    flag      a boolean column as a condition, as the partial indexes on it say it: SQLite has no
-              booleans, so Core writes `flag = 1`, which SQLite does not match with an index's
-              `WHERE flag`; the bare column there (PostgreSQL writes it bare anyway)
     filtered  a condition the planner should check on the rows found, not look up in an index: SQLite
               picks between two range conditions without knowing their sizes (likely(): "true
               for most rows"); PostgreSQL's statistics know them, so it is the condition itself
@@ -95,7 +92,6 @@ class Idioms:
     records: Callable[[str, Sequence[ColumnClause[Any]]], FromClause]
     record_list: Callable[[Sequence[Mapping[str, Any]]], Any]
     insert: Callable[[Table], Any]
-    flag: Callable[[ColumnElement[bool]], ColumnElement[bool]]
     filtered: Callable[[ColumnElement[bool]], ColumnElement[bool]]
 
 
@@ -121,12 +117,6 @@ def _sqlite_records(name: str, columns: Sequence[ColumnClause[Any]]) -> FromClau
                     for c in columns)).subquery(name)
 
 
-def _sqlite_flag(column: ColumnElement[bool]) -> ColumnElement[bool]:
-    table = column.table.name
-    bare: ColumnElement[bool] = literal_column(f"{table}.{column.name}")
-    return bare
-
-
 POSTGRES: Final = Idioms(
     name="postgresql",
     now=lambda: func.now(),
@@ -145,7 +135,6 @@ POSTGRES: Final = Idioms(
     records=_pg_records,
     record_list=list,
     insert=pg_insert,
-    flag=lambda column: column,
     filtered=lambda condition: condition,
 )
 SQLITE: Final = Idioms(
@@ -167,7 +156,6 @@ SQLITE: Final = Idioms(
     records=_sqlite_records,
     record_list=lambda rows: json.dumps(list(rows)),
     insert=sqlite_insert,
-    flag=_sqlite_flag,
     filtered=lambda condition: func.likely(condition, type_=Boolean),
 )
 

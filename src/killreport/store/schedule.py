@@ -221,7 +221,7 @@ def _not_waiting(kind: Kind, sql: Idioms) -> ColumnElement[bool]:
 def _wanted(flag: ColumnElement[bool], expires: ColumnElement[Any], sql: Idioms) -> list[ColumnElement[bool]]:
     """A flagged resource past its Expires (or with none), as two alternatives: each then reads the
     flag's partial index on that Expires (an OR of the two reads neither on SQLite)."""
-    return [and_(sql.flag(flag), expires.is_(None)), and_(sql.flag(flag), expires <= sql.now())]
+    return [and_(flag, expires.is_(None)), and_(flag, expires <= sql.now())]
 
 
 def _history_due(table: Table, sql: Idioms) -> list[ColumnElement[bool]]:

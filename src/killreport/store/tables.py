@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import JSON
@@ -165,11 +166,18 @@ characters = Table(
     Index("characters_expires_at", "expires_at"),
     Index("characters_corporation_id", "corporation_id"),
 )
+
+
+def _flagged(table: Table, flag: str, name: str, on: str) -> None:
+    """A partial index of `on` over the rows whose boolean `flag` is set. SQLite has no booleans, so
+    Core writes the condition `flag = 1`, and SQLite uses a partial index only where its WHERE is
+    a term of the query's: the index says it so (PostgreSQL reads either as the flag)."""
+    Index(name, table.c[on], postgresql_where=table.c[flag], sqlite_where=table.c[flag] == true())
+
+
 # The scheduler's "history wanted and past its Expires": only the few wanted rows are indexed.
 for _table in (corporations, characters):
-    _wanted = _table.c[f"{HISTORY_PREFIX}wanted"]
-    Index(f"{_table.name}_history_due", _table.c[f"{HISTORY_PREFIX}expires_at"], postgresql_where=_wanted,
-          sqlite_where=_wanted)
+    _flagged(_table, f"{HISTORY_PREFIX}wanted", f"{_table.name}_history_due", f"{HISTORY_PREFIX}expires_at")
 
 # Due selection by tier reads the last check (a 304's time, else the fetch's) from an index: every
 # row past a tier's age, the alliance members', and a moved character's details past their Expires.
@@ -177,8 +185,7 @@ for _table in (corporations, characters):
     Index(f"{_table.name}_last_check", last_check(_table))
 _member = corporations.c.alliance_id.isnot(None)
 Index("corporations_member_check", last_check(corporations), postgresql_where=_member, sqlite_where=_member)
-Index("characters_detail_due", characters.c.expires_at, postgresql_where=characters.c[DETAIL_WANTED],
-      sqlite_where=characters.c[DETAIL_WANTED])
+_flagged(characters, DETAIL_WANTED, "characters_detail_due", "expires_at")
 
 # Biomassed characters answer 404 forever; remembering them saves an error-limit unit each.
 character_tombstones = Table(

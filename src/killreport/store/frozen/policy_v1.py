@@ -25,8 +25,19 @@ def create(time: sa.types.TypeEngine[Any], dialect: str) -> None:
         op.create_index(f"{table}_last_check", table, [_last_check(table)])
     members: dict[str, Any] = {f"{dialect}_where": sa.column("alliance_id").isnot(None)}
     op.create_index("corporations_member_check", "corporations", [_last_check("corporations")], **members)
-    wanted: dict[str, Any] = {f"{dialect}_where": sa.column("detail_wanted")}
-    op.create_index("characters_detail_due", "characters", ["expires_at"], **wanted)
+    op.create_index("characters_detail_due", "characters", ["expires_at"], **_flag("detail_wanted", dialect))
+    if dialect == "sqlite":
+        # SQLite uses a partial index only where its WHERE is a term of the query, which says
+        # `flag = 1` (no booleans there): the history indexes of 0004 said `WHERE flag`, never used.
+        for table in ("characters", "corporations"):
+            op.drop_index(f"{table}_history_due", table_name=table)
+            op.create_index(f"{table}_history_due", table, ["history_expires_at"],
+                            **_flag("history_wanted", dialect))
+
+
+def _flag(name: str, dialect: str) -> dict[str, Any]:
+    flag = sa.column(name, sa.Boolean())
+    return {f"{dialect}_where": flag == sa.true() if dialect == "sqlite" else flag}
 
 
 def drop(*, batch: bool) -> None:
@@ -34,6 +45,11 @@ def drop(*, batch: bool) -> None:
     for index in ("characters_detail_due", "corporations_member_check", "characters_last_check",
                   "corporations_last_check", "corporations_seen_on_kill"):
         op.drop_index(index, table_name=index.split("_", 1)[0])
+    if batch:  # SQLite: the history indexes as 0004 made them
+        for table in ("characters", "corporations"):
+            op.drop_index(f"{table}_history_due", table_name=table)
+            op.create_index(f"{table}_history_due", table, ["history_expires_at"],
+                            sqlite_where=sa.column("history_wanted"))
     for table, name in (("characters", "detail_wanted"), ("corporations", "seen_on_kill_at")):
         if batch:
             with op.batch_alter_table(table) as altered:
