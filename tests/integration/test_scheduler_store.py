@@ -164,8 +164,10 @@ async def test_due_means_past_expires_older_than_the_min_age_not_pending_not_clo
 
 async def test_release_queues_a_spread_share_once(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
+        # Alliance members: refreshed hourly (a corporation outside alliances and kills waits a week).
         for i in range(1, 101):
-            await put(conn, "corporation", 98000000 + i, expires_in=-i, fetched_ago=HOUR + i)
+            await put(conn, "corporation", 98000000 + i, expires_in=-i, fetched_ago=HOUR + i,
+                      alliance_id=99000001)
     broker = StubBroker()
     releaser = Releaser(Scheduling(as_store(engine), broker, FakeEsi(), settings(refresh_spread=0.25)))
     # 100 tracked over an hour, a quarter of it to drain: 1 a tick of 1 s, 10 after a 90 s pause.
