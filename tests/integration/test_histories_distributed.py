@@ -32,6 +32,7 @@ async def test_histories_follow_moves_on_postgresql_and_rabbitmq(engine: AsyncEn
     async with simulated(alliances=6, history_per_min=300, seed=5) as sim:
         env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
                       REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S),
+                      REFRESH_MIN_AGE_CORPORATION_DORMANT=str(ALLIANCE_S),
                       REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
                       REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16")
         async with command(env, "run"):
