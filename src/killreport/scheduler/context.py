@@ -40,10 +40,6 @@ class Scheduling:
     esi: SchedulerEsi
     settings: Settings
 
-    def min_age_s(self, kind: Kind) -> float:
-        """REFRESH_MIN_AGE_<KIND>: the kind's refresh period (a corporation's: an active one's)."""
-        return rhythm(self.settings, kind).min_age_s
-
     def rhythm(self, kind: Kind) -> Rhythm:
         """The kind's rhythm: its ages, and for corporations the dormant age and the kill window."""
         return rhythm(self.settings, kind)

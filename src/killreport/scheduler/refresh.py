@@ -1,4 +1,5 @@
-"""Re-queueing stored entities whose Expires has passed, a spread-out share each tick.
+"""Re-queueing stored entities whose Expires has passed and that are as old as their tier's age
+(docs/refresh-policy.md), a spread-out share each tick.
 
 The job path never requests a resource before its Expires; this never queues one before either
 (store/schedule.py's due rule), so the two together make no early request.
