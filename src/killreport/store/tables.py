@@ -139,7 +139,6 @@ corporations = Table(
     # The newest kill (by its time) that named this corporation: it is active for REFRESH_KILL_WINDOW_S.
     _ts(SEEN_ON_KILL_AT),
     Index("corporations_expires_at", "expires_at"),
-    Index("corporations_seen_on_kill", SEEN_ON_KILL_AT),
 )
 
 characters = Table(
@@ -183,6 +182,9 @@ for _table in (corporations, characters):
 # row past a tier's age, the alliance members', and a moved character's details past their Expires.
 for _table in (corporations, characters):
     Index(f"{_table.name}_last_check", last_check(_table))
+# The kill tier: its range is the kill time; the last check beside it is read from the index, so the
+# tier's rows that are not due (most: they were checked within the hour) cost no table read.
+Index("corporations_seen_on_kill", corporations.c[SEEN_ON_KILL_AT], last_check(corporations))
 _member = corporations.c.alliance_id.isnot(None)
 Index("corporations_member_check", last_check(corporations), postgresql_where=_member, sqlite_where=_member)
 _flagged(characters, DETAIL_WANTED, "characters_detail_due", "expires_at")

@@ -20,7 +20,8 @@ def create(time: sa.types.TypeEngine[Any], dialect: str) -> None:
     op.add_column("corporations", sa.Column("seen_on_kill_at", time))
     op.add_column("characters", sa.Column("detail_wanted", sa.Boolean(), nullable=False,
                                           server_default=sa.false()))
-    op.create_index("corporations_seen_on_kill", "corporations", ["seen_on_kill_at"])
+    op.create_index("corporations_seen_on_kill", "corporations", [sa.column("seen_on_kill_at"),
+                                                                  _last_check("corporations")])
     for table in ("corporations", "characters"):
         op.create_index(f"{table}_last_check", table, [_last_check(table)])
     members: dict[str, Any] = {f"{dialect}_where": sa.column("alliance_id").isnot(None)}
