@@ -1,7 +1,8 @@
 """The killmail reads' plans on both dialects: each statement starts from an index, none reads a table whole.
 
 Each test EXPLAINs the very statement store/killmail_reads.py runs (PostgreSQL's EXPLAIN, SQLite's
-EXPLAIN QUERY PLAN), bound with the values it runs with, on a database holding thousands of kills
+EXPLAIN QUERY PLAN), bound with the values it runs with (tests/store/plans.py, which the other
+hot reads' plan tests share), on a database holding thousands of kills
 (tests/store/killmail_volume.py) after ANALYZE: with a handful of rows a planner reads tables whole
 whatever the indexes, so the plans are read where choosing matters.
 """
@@ -10,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.ids import Kind
@@ -23,6 +23,7 @@ from killreport.store import killmail_reads as reads
 from tests import services
 from tests.store.conftest import DIALECTS
 from tests.store.killmail_volume import ALLIANCES, CORPORATIONS, FIRST_ID, KILLS, PILOTS, fill
+from tests.store.plans import assert_indexed, explain, plan
 from tests.stores import engine_for, migrated_engine
 
 WHO: dict[Kind, tuple[int, str]] = {
@@ -30,10 +31,6 @@ WHO: dict[Kind, tuple[int, str]] = {
     "corporation": (CORPORATIONS[7], "killmail_participants_corporation_id"),
     "alliance": (ALLIANCES[1], "killmail_participants_alliance_id"),
 }
-# SQLite's names of the primary keys; the page a statement materialized and the bound ids are small.
-SQLITE_NAMES = {"killmails_pkey": "INTEGER PRIMARY KEY",
-                "killmail_participants_pkey": "sqlite_autoindex_killmail_participants_1"}
-SMALL_SCANS = ("SCAN page", "SCAN u ")
 MIDDLE = FIRST_ID + KILLS // 2
 PAGE_IDS = [FIRST_ID + 5, FIRST_ID + 77, FIRST_ID + 2000]
 
@@ -67,38 +64,6 @@ async def conn(request: pytest.FixtureRequest, volume_urls: dict[str, str]) -> A
             yield opened
     finally:
         await engine.dispose()
-
-
-async def explain(conn: AsyncConnection, how: str, statement: Select[Any],
-                  params: Mapping[str, Any] | None = None) -> list[Any]:
-    """The rows of `how` (EXPLAIN, EXPLAIN QUERY PLAN) on `statement` bound with `params`."""
-    compiled = statement.compile(dialect=conn.dialect)
-    bound = compiled.construct_params(dict(params or {}))
-    values = tuple(bound[name] for name in compiled.positiontup or ())
-    return list(await conn.exec_driver_sql(f"{how} {compiled}", values))
-
-
-async def plan(conn: AsyncConnection, statement: Select[Any],
-               params: Mapping[str, Any] | None = None) -> list[str]:
-    """The plan of `statement` bound with `params`: PostgreSQL's lines, or SQLite's details."""
-    if conn.dialect.name == "sqlite":
-        return [str(row[3]) for row in await explain(conn, "EXPLAIN QUERY PLAN", statement, params)]
-    return [str(row[0]) for row in await explain(conn, "EXPLAIN", statement, params)]
-
-
-def assert_indexed(lines: list[str], conn: AsyncConnection, *indexes: str) -> None:
-    """Every table is reached through an index, each of `indexes` among them; none is read whole."""
-    shown = "\n".join(lines)
-    if conn.dialect.name == "postgresql":
-        assert "Seq Scan" not in shown, shown
-        for index in indexes:
-            assert f" using {index} " in shown or f" on {index} " in shown, shown
-        return
-    # SQLite: SCAN is a whole table, unless it is the materialized page or the bound id list.
-    scans = [line for line in lines if line.startswith("SCAN ") and not line.startswith(SMALL_SCANS)]
-    assert scans == [], shown
-    for index in indexes:
-        assert SQLITE_NAMES.get(index, index) in shown, shown
 
 
 async def test_a_kill_is_read_by_its_key(conn: AsyncConnection) -> None:

@@ -262,7 +262,10 @@ async def test_the_sweep_reads_live_characters_and_moves_only_unchanged_rows(sto
         await put(conn, "character", 2, expires_in=HOUR, fetched_ago=60, corporation_id=100, alliance_id=500)
         await put(conn, "character", 4, expires_in=HOUR, fetched_ago=60, corporation_id=100, alliance_id=500)
         await _tombstone(conn, 4)
-        assert await s.sweep_ids(conn) == [1, 2, 3]
+        assert await s.sweep_ids(conn, after=0, limit=10) == [1, 2, 3]
+        assert await s.sweep_ids(conn, after=0, limit=2) == [1, 2], "a page at a time"
+        assert await s.sweep_ids(conn, after=2, limit=2) == [3], "from after the last one"
+        assert await s.sweep_ids(conn, after=3, limit=2) == [], "4 is deleted"
         assert await s.affiliations(conn, [1, 3, 9]) == {1: Affiliated(100, 500), 3: Affiliated(100, None)}
         assert await s.affiliations(conn, []) == {}
         moved = await s.apply_moves(conn, [
@@ -335,7 +338,8 @@ async def _due_answers(store: Store) -> list[object]:
             for min_age in (0.0, 1800.0, HOUR, 86400.0):
                 answers.append(await store.schedule.due_count(conn, kind, min_age))
                 answers.append(await store.schedule.due_ids(conn, kind, min_age, 1000))
-        answers.append(await store.schedule.sweep_ids(conn))
+        answers.append(await store.schedule.sweep_ids(conn, after=0, limit=1000))
+        answers.append(await store.schedule.sweep_ids(conn, after=150, limit=7))
     return answers
 
 

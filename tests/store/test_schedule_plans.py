@@ -24,8 +24,8 @@ from killreport.store import dialects
 from killreport.store import schedule as s
 from tests import services
 from tests.store.conftest import DIALECTS
+from tests.store.plans import plan, uses, whole_reads
 from tests.store.schedule_volume import fill
-from tests.store.test_killmail_plans import plan
 from tests.stores import engine_for, migrated_engine
 
 _DEFAULTS = Settings(_env_file=None)
@@ -40,30 +40,24 @@ TIER_INDEXES: dict[Kind, tuple[str, ...]] = {
 
 
 ENTITIES = ("characters", "corporations")
-PARTIAL = ("INDEX corporations_member_check", "INDEX characters_detail_due", "INDEX characters_history_due",
-           "INDEX corporations_history_due")
 
 
-def assert_tiers_indexed(lines: list[str], conn: AsyncConnection, *indexes: str) -> None:
-    """Characters and corporations are reached only through an index, each of `indexes` among them.
+def assert_tiers_indexed(lines: list[str], conn: AsyncConnection, *indexes: str, members_whole: bool = False,
+                         ) -> None:
+    """Characters and corporations are never read whole (tests/store/plans.py's whole_reads), and
+    each of `indexes` is read.
 
-    The pending set, recent failures and tombstones are looked up by key per due row, or read whole
-    where the planner finds that cheaper (PostgreSQL hashes a few hundred rows rather than probe):
-    they hold what is in flight and what failed, not the copy."""
+    The pending set, recent failures and tombstones are probed per due row or, where the planner
+    finds that cheaper at this size (a few hundred rows; a due row estimated alone), read whole:
+    they hold what is in flight and what failed, not the copy. With `members_whole` the alliance
+    members' partial index may be read whole: it holds only them (the active count, every 30 s)."""
     shown = "\n".join(lines)
-    if conn.dialect.name == "postgresql":
-        assert not any(f"Seq Scan on {table}" in shown for table in ENTITIES), shown
-        for index in indexes:
-            assert f" on {index}" in shown or f" using {index} " in shown, (index, shown)
-        return
-    # SQLite: a SCAN reads a table whole, unless through a partial index (which holds only its rows);
-    # the union's own rows (SCAN due, active) are the ones found.
-    scans = [line for line in lines if line.startswith(tuple(f"SCAN {t}" for t in ENTITIES))
-             and not line.endswith(PARTIAL)]
-    assert scans == [], shown
+    whole = [line for line in whole_reads(lines, conn)
+             if any(f" {table}" in line for table in ENTITIES)
+             and not (members_whole and "corporations_member_check" in line)]
+    assert whole == [], shown
     for index in indexes:
-        found = any(line.endswith(f"INDEX {index}") or f"INDEX {index} (" in line for line in lines)
-        assert found, (index, shown)
+        assert uses(lines, conn, index), (index, shown)
 
 
 async def _filled(url: str) -> None:
@@ -112,4 +106,5 @@ async def test_the_due_ids_read_each_tier_from_its_index(conn: AsyncConnection, 
 
 async def test_the_active_corporations_are_counted_from_their_indexes(conn: AsyncConnection) -> None:
     lines = await plan(conn, s.active_statement(dialects.of(conn)), RHYTHMS["corporation"].params())
-    assert_tiers_indexed(lines, conn, "corporations_member_check", "corporations_seen_on_kill")
+    assert_tiers_indexed(lines, conn, "corporations_member_check", "corporations_seen_on_kill",
+                         members_whole=True)

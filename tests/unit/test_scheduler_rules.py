@@ -13,8 +13,6 @@ from hypothesis import strategies as st
 from killreport.changes import Change
 from killreport.domain.schedule import Affiliated, Move, Rhythm, StoredAlliance
 from killreport.scheduler.rules import (
-    AFFILIATION_BATCH,
-    chunks,
     closing_changes,
     list_delta,
     move_changes,
@@ -108,14 +106,6 @@ def test_a_sweep_waits_a_period_and_for_the_last_answers_expires() -> None:
     assert not sweep_due(T0, T0 - 2 * hour, T0 + dt.timedelta(seconds=1), 3600), "Expires wins"
     assert not sweep_due(T0, None, T0 + dt.timedelta(seconds=1), 60)
     assert sweep_due(T0, T0 - dt.timedelta(seconds=60), T0, 60)
-
-
-@given(st.lists(st.integers(), unique=True, max_size=3500))
-def test_chunks_keep_order_and_need_the_fewest_calls(ids: list[int]) -> None:
-    cut = chunks(ids)
-    assert [i for c in cut for i in c] == ids
-    assert len(cut) == math.ceil(len(ids) / AFFILIATION_BATCH)
-    assert all(1 <= len(c) <= AFFILIATION_BATCH for c in cut)
 
 
 @dataclass(frozen=True)

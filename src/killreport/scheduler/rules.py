@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -60,11 +60,6 @@ def sweep_due(now: dt.datetime, last_started: dt.datetime | None, not_before: dt
     if not_before is not None and now < not_before:
         return False
     return last_started is None or now >= last_started + dt.timedelta(seconds=period_s)
-
-
-def chunks(ids: Sequence[int], size: int = AFFILIATION_BATCH) -> list[list[int]]:
-    """`ids` in order, cut into lists of at most `size`."""
-    return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
 
 
 class AffiliationAnswer(Protocol):

@@ -2,10 +2,10 @@
 
 A character's own GET is cached for a day, but POST /characters/affiliation answers 1,000 of
 them at once and is cached for an hour. A sweep asks for every stored, not deleted character,
-1,000 ids a call, one call at a time (steady, never a burst), updates `corporation_id` and
-`alliance_id` of those that moved, marks their details wanted (their GET then waits only for its
-own Expires, not for the 30-day age), records the changes, and queues the corporations and
-alliances they moved to that are not stored.
+1,000 ids a call, one call at a time (steady, never a burst), reading the next 1,000 ids by key
+after each call, updates `corporation_id` and `alliance_id` of those that moved, marks their
+details wanted (their GET then waits only for its own Expires, not for the 30-day age), records
+the changes, and queues the corporations and alliances they moved to that are not stored.
 
 Its rhythm lives in `scheduler_marks`: when the last sweep started, and the latest Expires of its
 answers. A sweep starts only a period after the last one and after that Expires, so no id is
@@ -23,7 +23,7 @@ import structlog
 from killreport.esi.errors import TransientError
 from killreport.scheduler.context import Scheduling
 from killreport.scheduler.retry import retrying
-from killreport.scheduler.rules import chunks, move_changes, moves, pointed_to, sweep_due
+from killreport.scheduler.rules import AFFILIATION_BATCH, move_changes, moves, pointed_to, sweep_due
 from killreport.sync.enqueue import enqueue
 
 log = structlog.get_logger("killreport.scheduler")
@@ -36,23 +36,34 @@ async def sweep_if_due(ctx: Scheduling) -> int | None:
         period_s = ctx.settings.refresh_min_age_affiliation
         if not sweep_due(marks.now, marks.started, marks.not_before, period_s):
             return None
-        ids = await ctx.store.schedule.sweep_ids(conn)
-        if not ids:  # nothing stored yet: the first characters get their sweep as soon as they are
+        chunk = await ctx.store.schedule.sweep_ids(conn, after=0, limit=AFFILIATION_BATCH)
+        if not chunk:  # nothing stored yet: the first characters get their sweep as soon as they are
             return None
         await ctx.store.schedule.mark_sweep_started(conn)
-    moved = 0
-    for chunk in chunks(ids):
+    moved = asked = calls = 0
+    while chunk:
         try:
             moved += await _sweep_chunk(ctx, chunk)
         except TransientError as exc:
             if not await _unusable(ctx, exc):
                 # No answer after retries: the rest waits for the next sweep rather than spend
                 # more of the error budget now.
-                log.warning("affiliation sweep abandoned", error=str(exc), characters=len(ids))
+                log.warning("affiliation sweep abandoned", error=str(exc), characters=asked + len(chunk))
                 break
             log.warning("affiliation answer unusable; its ids wait for the next sweep", error=str(exc))
-    log.info("affiliation sweep done", characters=len(ids), calls=len(chunks(ids)), moved=moved)
+        asked, calls = asked + len(chunk), calls + 1
+        chunk = await _next_chunk(ctx, chunk)
+    log.info("affiliation sweep done", characters=asked, calls=calls, moved=moved)
     return moved
+
+
+async def _next_chunk(ctx: Scheduling, chunk: Sequence[int]) -> list[int]:
+    """The next ids after `chunk`'s last, read by key a page at a time (never every id at once:
+    twenty million of them would be a whole-table read and most of a gigabyte of Python ints)."""
+    if len(chunk) < AFFILIATION_BATCH:
+        return []
+    async with ctx.store.connect() as conn:
+        return await ctx.store.schedule.sweep_ids(conn, after=chunk[-1], limit=AFFILIATION_BATCH)
 
 
 async def _unusable(ctx: Scheduling, exc: TransientError) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Insert, Text, bindparam, insert, select
+from sqlalchemy import BigInteger, Insert, Select, Text, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change, Json
@@ -49,9 +49,9 @@ async def record(conn: AsyncConnection, changes: Sequence[Change]) -> None:
         await conn.execute(record_statement(of(conn)), record_params(changes))
 
 
-async def recent(conn: AsyncConnection, *, since: dt.datetime | None = None, kind: Kind | None = None,
-                 entity_id: int | None = None, limit: int = 1000) -> list[Observed]:
-    """The newest `limit` changes matching when, kind and entity, oldest first."""
+def recent_statement(since: dt.datetime | None = None, kind: Kind | None = None,
+                     entity_id: int | None = None, limit: int = 1000) -> Select[Any]:
+    """The newest `limit` changes matching when, kind and entity, newest first."""
     c = t.changes.c
     query = select(t.changes).order_by(c.observed_at.desc(), c.id.desc()).limit(limit)
     if since is not None:
@@ -60,6 +60,13 @@ async def recent(conn: AsyncConnection, *, since: dt.datetime | None = None, kin
         query = query.where(c.kind == kind)
     if entity_id is not None:
         query = query.where(c.entity_id == entity_id)
+    return query
+
+
+async def recent(conn: AsyncConnection, *, since: dt.datetime | None = None, kind: Kind | None = None,
+                 entity_id: int | None = None, limit: int = 1000) -> list[Observed]:
+    """The newest `limit` changes matching when, kind and entity, oldest first."""
+    query = recent_statement(since, kind, entity_id, limit)
     return [_observed(r) for r in (await conn.execute(query)).mappings()][::-1]
 
 

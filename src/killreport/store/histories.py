@@ -51,16 +51,16 @@ def _history_statement(table: Table, owner: str, holder: str) -> Select[Any]:
             .where(table.c[owner] == _ID).order_by(table.c.start.desc()))
 
 
-_CHARACTER: Final = _history_statement(_E, "character_id", "corporation_id")
-_CORPORATION: Final = _history_statement(_M, "corporation_id", "alliance_id")
+CHARACTER_HISTORY: Final = _history_statement(_E, "character_id", "corporation_id")
+CORPORATION_HISTORY: Final = _history_statement(_M, "corporation_id", "alliance_id")
 # The alliance is the corporation's at the same moment, from its own intervals (None: no alliance
 # then, or no alliance history known for that time).
-_WHERE: Final = (select(_E.c.corporation_id, _M.c.alliance_id)
+WHERE_AT: Final = (select(_E.c.corporation_id, _M.c.alliance_id)
                  .select_from(_E.outerjoin(_M, and_(_M.c.corporation_id == _E.c.corporation_id, _holds(_M))))
                  .where(_E.c.character_id == _ID, _holds(_E)))
-_ALLIANCE_MEMBERS: Final = (select(_M.c.corporation_id).where(_M.c.alliance_id == _ID, _holds(_M))
+ALLIANCE_MEMBERS_AT: Final = (select(_M.c.corporation_id).where(_M.c.alliance_id == _ID, _holds(_M))
                             .order_by(_M.c.corporation_id))
-_CORPORATION_MEMBERS: Final = (select(_E.c.character_id).where(_E.c.corporation_id == _ID, _holds(_E))
+CORPORATION_MEMBERS_AT: Final = (select(_E.c.character_id).where(_E.c.corporation_id == _ID, _holds(_E))
                                .order_by(_E.c.character_id))
 
 
@@ -70,35 +70,35 @@ async def _rows(conn: AsyncConnection, statement: Select[Any], params: dict[str,
 
 async def character_history(conn: AsyncConnection, character_id: int) -> list[Row]:
     """A character's employment, newest first: corporation_id, start, end, record_id."""
-    return await _rows(conn, _CHARACTER, {"id": character_id})
+    return await _rows(conn, CHARACTER_HISTORY, {"id": character_id})
 
 
 async def corporation_history(conn: AsyncConnection, corporation_id: int) -> list[Row]:
     """A corporation's alliance membership, newest first: alliance_id (None: outside any), start, end,
     record_id."""
-    return await _rows(conn, _CORPORATION, {"id": corporation_id})
+    return await _rows(conn, CORPORATION_HISTORY, {"id": corporation_id})
 
 
 async def where_at(conn: AsyncConnection, character_id: int, at: dt.datetime) -> Row | None:
     """Where a character was at `at`: corporation_id and its alliance_id then (None: no history covers it)."""
-    found = await _rows(conn, _WHERE, {"id": character_id, "at": _utc(at)})
+    found = await _rows(conn, WHERE_AT, {"id": character_id, "at": _utc(at)})
     return found[0] if found else None
 
 
 async def alliance_members_at(conn: AsyncConnection, alliance_id: int, at: dt.datetime) -> list[int]:
     """The corporations in an alliance at `at`, by id."""
-    found = await conn.execute(_ALLIANCE_MEMBERS, {"id": alliance_id, "at": _utc(at)})
+    found = await conn.execute(ALLIANCE_MEMBERS_AT, {"id": alliance_id, "at": _utc(at)})
     return [int(i) for i in found.scalars()]
 
 
 async def corporation_members_at(conn: AsyncConnection, corporation_id: int, at: dt.datetime) -> list[int]:
     """The characters the copy knows were in a corporation at `at`, by id."""
-    found = await conn.execute(_CORPORATION_MEMBERS, {"id": corporation_id, "at": _utc(at)})
+    found = await conn.execute(CORPORATION_MEMBERS_AT, {"id": corporation_id, "at": _utc(at)})
     return [int(i) for i in found.scalars()]
 
 
 @functools.cache
-def _feed_statement(kind: Kind) -> Select[Any]:
+def feed_statement(kind: Kind) -> Select[Any]:
     """Stays that began or ended in [:since, :until) in alliance or corporation :id, oldest first."""
     table, member, holder = (_M, "corporation_id", "alliance_id") if kind == "alliance" else (
         _E, "character_id", "corporation_id")
@@ -122,7 +122,7 @@ async def joined_left(conn: AsyncConnection, kind: Kind, entity_id: int, *, sinc
     if kind == "character":
         raise ValueError("joined and left are asked of an alliance or a corporation, not a character")
     params = {"id": entity_id, "since": _utc(since), "until": _utc(until)}
-    return await _rows(conn, _feed_statement(kind), params)
+    return await _rows(conn, feed_statement(kind), params)
 
 
 def _utc(when: dt.datetime) -> dt.datetime:

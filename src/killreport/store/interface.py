@@ -255,8 +255,8 @@ class ScheduleQueries(Protocol):
         """No sweep before `expires_at` (the latest wins)."""
         ...
 
-    async def sweep_ids(self, conn: AsyncConnection) -> list[int]:
-        """Every stored character not known deleted, by id."""
+    async def sweep_ids(self, conn: AsyncConnection, *, after: int, limit: int) -> list[int]:
+        """The first `limit` stored characters after id `after` not known deleted, by id."""
         ...
 
     async def affiliations(self, conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Affiliated]:
@@ -338,8 +338,8 @@ class AdminQueries(Protocol):
         """Per kind: pending in all, in flight, retrying."""
         ...
 
-    async def entity_counts(self, conn: AsyncConnection) -> dict[str, int]:
-        """Rows per table users care about."""
+    async def entity_counts(self, conn: AsyncConnection, exact_below: int = ...) -> dict[str, int]:
+        """Rows per table users care about (PostgreSQL's estimate for a table past `exact_below` rows)."""
         ...
 
     async def freshness(self, conn: AsyncConnection) -> dict[str, Freshness]:

@@ -15,11 +15,11 @@ from typing import Any, Final
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
     Select,
     Table,
     case,
     cast,
-    exists,
     func,
     literal,
     or_,
@@ -54,32 +54,46 @@ async def _page(conn: AsyncConnection, query: Select[Any], offset: int, limit: i
     return rows[:limit], len(rows) > limit
 
 
-async def alliance(conn: AsyncConnection, alliance_id: int) -> Row | None:
-    """An alliance's row with its member count and their pilots, or None."""
+def alliance_statement(alliance_id: int) -> Select[Any]:
+    """An alliance's row with its member count and their pilots."""
     ac, c = t.alliance_corporations.c, t.corporations.c
     members = select(func.count()).where(ac.alliance_id == alliance_id).scalar_subquery()
     # sum(bigint) is numeric in PostgreSQL; no alliance has 2^63 pilots.
     pilots = (select(cast(func.coalesce(func.sum(c.member_count), 0), BigInteger))
               .select_from(t.alliance_corporations.join(t.corporations, c.id == ac.corporation_id))
               .where(ac.alliance_id == alliance_id).scalar_subquery())
-    return await _one(conn, select(t.alliances, members.label("member_corporations"),
-                                   pilots.label("member_pilots")).where(t.alliances.c.id == alliance_id))
+    return select(t.alliances, members.label("member_corporations"),
+                  pilots.label("member_pilots")).where(t.alliances.c.id == alliance_id)
+
+
+async def alliance(conn: AsyncConnection, alliance_id: int) -> Row | None:
+    """An alliance's row with its member count and their pilots, or None."""
+    return await _one(conn, alliance_statement(alliance_id))
+
+
+def corporation_statement(corporation_id: int) -> Select[Any]:
+    """A corporation's row with the number of its characters in the copy."""
+    ch = t.characters.c
+    known = select(func.count()).where(ch.corporation_id == corporation_id).scalar_subquery()
+    return (select(t.corporations, known.label("characters_known"))
+            .where(t.corporations.c.id == corporation_id))
 
 
 async def corporation(conn: AsyncConnection, corporation_id: int) -> Row | None:
     """A corporation's row with the number of its characters in the copy, or None."""
-    ch = t.characters.c
-    known = select(func.count()).where(ch.corporation_id == corporation_id).scalar_subquery()
-    return await _one(conn, select(t.corporations, known.label("characters_known"))
-                      .where(t.corporations.c.id == corporation_id))
+    return await _one(conn, corporation_statement(corporation_id))
+
+
+def character_statement(character_id: int) -> Select[Any]:
+    """A character's row with when it was seen deleted (None while it lives)."""
+    d = t.character_tombstones.c
+    seen = select(d.deleted_seen_at).where(d.id == character_id).scalar_subquery()
+    return select(t.characters, seen.label("deleted_seen_at")).where(t.characters.c.id == character_id)
 
 
 async def character(conn: AsyncConnection, character_id: int) -> Row | None:
     """A character's row with when it was seen deleted (None while it lives), or None."""
-    d = t.character_tombstones.c
-    seen = select(d.deleted_seen_at).where(d.id == character_id).scalar_subquery()
-    return await _one(conn, select(t.characters, seen.label("deleted_seen_at"))
-                      .where(t.characters.c.id == character_id))
+    return await _one(conn, character_statement(character_id))
 
 
 def _names_of(table: Table, kind: Kind, ids: list[int]) -> Select[Any]:
@@ -88,16 +102,37 @@ def _names_of(table: Table, kind: Kind, ids: list[int]) -> Select[Any]:
         table.c.id.in_(ids))
 
 
-async def names(conn: AsyncConnection, wanted: Iterable[tuple[Kind, int]]) -> dict[tuple[Kind, int], Row]:
-    """Name (and ticker) of each (kind, id) the copy holds, in one query; absent ones are left out."""
+def names_statement(wanted: Iterable[tuple[Kind, int]]) -> CompoundSelect[Any] | None:
+    """Name (and ticker) of each (kind, id) the copy holds, in one query (None: nothing wanted)."""
     by_kind: dict[Kind, list[int]] = {}
     for kind, entity_id in wanted:
         by_kind.setdefault(kind, []).append(entity_id)
     parts = [_names_of(t.ENTITY_TABLES[kind], kind, sorted(set(ids))) for kind, ids in by_kind.items()]
-    if not parts:
+    return union_all(*parts) if parts else None
+
+
+async def names(conn: AsyncConnection, wanted: Iterable[tuple[Kind, int]]) -> dict[tuple[Kind, int], Row]:
+    """Name (and ticker) of each (kind, id) the copy holds, in one query; absent ones are left out."""
+    statement = names_statement(wanted)
+    if statement is None:
         return {}
-    rows = (await conn.execute(union_all(*parts))).mappings()
+    rows = (await conn.execute(statement)).mappings()
     return {(r["kind"], r["id"]): dict(r) for r in rows}
+
+
+def members_statement(alliance_id: int, *, by_size: bool) -> Select[Any]:
+    """An alliance's member corporations (those not yet in the copy too), by id or biggest first."""
+    ac, c = t.alliance_corporations.c, t.corporations.c
+    order = (c.member_count.desc().nulls_last(), ac.corporation_id) if by_size else (ac.corporation_id,)
+    return (select(ac.corporation_id.label("id"), c.name, c.ticker, c.member_count)
+            .select_from(t.alliance_corporations.outerjoin(t.corporations, c.id == ac.corporation_id))
+            .where(ac.alliance_id == alliance_id).order_by(*order))
+
+
+def members_count_statement(alliance_id: int) -> Select[Any]:
+    """How many member corporations an alliance has."""
+    ac = t.alliance_corporations.c
+    return select(func.count()).where(ac.alliance_id == alliance_id)
 
 
 async def alliance_members(conn: AsyncConnection, alliance_id: int, *, offset: int, limit: int,
@@ -106,27 +141,34 @@ async def alliance_members(conn: AsyncConnection, alliance_id: int, *, offset: i
 
     `count=False` leaves the total out (`alliance` has it), saving a round trip.
     """
-    ac, c = t.alliance_corporations.c, t.corporations.c
-    order = (c.member_count.desc().nulls_last(), ac.corporation_id) if by_size else (ac.corporation_id,)
-    query = (select(ac.corporation_id.label("id"), c.name, c.ticker, c.member_count)
-             .select_from(t.alliance_corporations.outerjoin(t.corporations, c.id == ac.corporation_id))
-             .where(ac.alliance_id == alliance_id).order_by(*order))
-    items, more = await _page(conn, query, offset, limit)
+    items, more = await _page(conn, members_statement(alliance_id, by_size=by_size), offset, limit)
     if not count:
         return Page(items, more)
-    total = (await conn.execute(select(func.count()).where(ac.alliance_id == alliance_id))).scalar_one()
+    total = (await conn.execute(members_count_statement(alliance_id))).scalar_one()
     return Page(items, more, int(total))
+
+
+def characters_statement(corporation_id: int) -> Select[Any]:
+    """The characters the copy places in a corporation, by id, each with whether it was deleted."""
+    ch, d = t.characters.c, t.character_tombstones.c
+    # A scalar subquery, not EXISTS: PostgreSQL may answer an EXISTS in the select list by hashing
+    # every tombstone (millions) for one page; this one is a probe of the key for each row shown.
+    seen = select(d.deleted_seen_at).where(d.id == ch.id).scalar_subquery()
+    deleted = seen.isnot(None).label("deleted")
+    return (select(ch.id, ch.name, ch.corporation_title, deleted)
+            .where(ch.corporation_id == corporation_id).order_by(ch.id))
+
+
+def characters_count_statement(corporation_id: int) -> Select[Any]:
+    """How many characters the copy places in a corporation."""
+    return select(func.count()).where(t.characters.c.corporation_id == corporation_id)
 
 
 async def corporation_characters(conn: AsyncConnection, corporation_id: int, *, offset: int,
                                  limit: int) -> Page:
     """The characters the copy places in a corporation, by id, each with whether it was deleted."""
-    ch, d = t.characters.c, t.character_tombstones.c
-    deleted = exists().where(d.id == ch.id).label("deleted")
-    query = (select(ch.id, ch.name, ch.corporation_title, deleted)
-             .where(ch.corporation_id == corporation_id).order_by(ch.id))
-    items, more = await _page(conn, query, offset, limit)
-    total = (await conn.execute(select(func.count()).where(ch.corporation_id == corporation_id))).scalar_one()
+    items, more = await _page(conn, characters_statement(corporation_id), offset, limit)
+    total = (await conn.execute(characters_count_statement(corporation_id))).scalar_one()
     return Page(items, more, int(total))
 
 
@@ -181,18 +223,32 @@ def _changes_query(since: dt.datetime | None, kind: Kind | None, entity_id: int 
     return select(c.id, c.kind, c.entity_id, c.field, c.old_value, c.new_value, c.observed_at).where(*where)
 
 
+def changes_page_statement(since: dt.datetime | None = None, kind: Kind | None = None,
+                           entity_id: int | None = None) -> Select[Any]:
+    """Recorded changes matching time, kind and entity, in the order they were observed."""
+    # By observed_at (the id breaks ties, and follows it within one writer): the order one index
+    # gives with or without a time or a kind, where the id's order could not be read from the
+    # kind's or the time's index without sorting every change they hold.
+    return _changes_query(since, kind, entity_id).order_by(t.changes.c.observed_at, t.changes.c.id)
+
+
 async def changes_page(conn: AsyncConnection, *, since: dt.datetime | None = None, kind: Kind | None = None,
                        entity_id: int | None = None, offset: int, limit: int) -> Page:
-    """Recorded changes matching time, kind and entity, in the order they were recorded."""
-    query = _changes_query(since, kind, entity_id).order_by(t.changes.c.id)
-    items, more = await _page(conn, query, offset, limit)
+    """Recorded changes matching time, kind and entity, in the order they were observed."""
+    items, more = await _page(conn, changes_page_statement(since, kind, entity_id), offset, limit)
     return Page(items, more)
+
+
+def latest_changes_statement(kind: Kind | None, entity_id: int | None, limit: int) -> Select[Any]:
+    """The newest `limit` recorded changes (of one entity, if given), newest first."""
+    c = t.changes.c
+    return _changes_query(None, kind, entity_id).order_by(c.observed_at.desc(), c.id.desc()).limit(limit)
 
 
 async def latest_changes(conn: AsyncConnection, *, kind: Kind | None = None, entity_id: int | None = None,
                          limit: int) -> list[Row]:
     """The newest `limit` recorded changes (of one entity, if given), newest first."""
-    query = _changes_query(None, kind, entity_id).order_by(t.changes.c.id.desc()).limit(limit)
+    query = latest_changes_statement(kind, entity_id, limit)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 

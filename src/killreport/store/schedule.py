@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Float,
+    Integer,
     Select,
     Table,
     Text,
@@ -371,7 +372,8 @@ def _closing_statement(sql: Idioms, close: bool) -> Any:
 
 
 @functools.cache
-def _missing_statement(kind: Kind, sql: Idioms) -> Select[Any]:
+def missing_statement(kind: Kind, sql: Idioms) -> Select[Any]:
+    """Which of :ids are not stored as `kind`, by id."""
     wanted = sql.ids("ids")
     table = t.ENTITY_TABLES[kind]
     return select(wanted.label("id")).where(~exists().where(table.c.id == wanted)).order_by(wanted)
@@ -430,7 +432,7 @@ async def missing(conn: AsyncConnection, kind: Kind, ids: Iterable[int]) -> list
     sql, wanted = of(conn), set(ids)
     if not wanted:
         return []
-    result = await conn.execute(_missing_statement(kind, sql), {"ids": sql.id_list(wanted)})
+    result = await conn.execute(missing_statement(kind, sql), {"ids": sql.id_list(wanted)})
     return [int(r.id) for r in result]
 
 
@@ -440,8 +442,10 @@ SWEEP_STARTED: Final = "affiliation_sweep_started"
 SWEEP_NOT_BEFORE: Final = "affiliation_not_before"
 _m = t.scheduler_marks.c
 _c = t.characters.c
-_SWEEP_IDS: Final = (select(_c.id).where(~exists().where(t.character_tombstones.c.id == _c.id))
-                     .order_by(_c.id))
+# The next page of a sweep: a range of the key from :after, so each call reads its own 1,000 ids.
+SWEEP_IDS: Final = (select(_c.id).where(_c.id > bindparam("after", type_=BigInteger),
+                                        ~exists().where(t.character_tombstones.c.id == _c.id))
+                    .order_by(_c.id).limit(bindparam("limit", type_=Integer)))
 _MOVE_COLUMNS: Final = tuple(column(name, BigInteger) for name in (
     "id", "old_corporation_id", "old_alliance_id", "corporation_id", "alliance_id"))
 
@@ -466,12 +470,14 @@ def _mark_statement(sql: Idioms, raise_only: bool) -> Any:
 
 
 @functools.cache
-def _affiliations_statement(sql: Idioms) -> Select[Any]:
+def affiliations_statement(sql: Idioms) -> Select[Any]:
+    """Where the copy says the characters among :ids are."""
     return select(_c.id, _c.corporation_id, _c.alliance_id).where(_c.id.in_(select(sql.ids("ids"))))
 
 
 @functools.cache
-def _move_statement(sql: Idioms) -> Any:
+def move_statement(sql: Idioms) -> Any:
+    """Move the characters of :moves whose row still says where the sweep found them; returns their ids."""
     moved = sql.records("moves", _MOVE_COLUMNS)
     # Compare-and-set: a job that stored the character meanwhile wins, and no change is recorded twice.
     # A new corporation makes the character's history stale (wanted again, in the same statement);
@@ -511,20 +517,20 @@ async def hold_sweep_until(conn: AsyncConnection, expires_at: dt.datetime) -> No
     await conn.execute(_mark_statement(of(conn), True), {"name": SWEEP_NOT_BEFORE, "at": expires_at})
 
 
-async def sweep_ids(conn: AsyncConnection) -> list[int]:
-    """Every stored character that is not known deleted, by id."""
-    return [int(r.id) for r in await conn.execute(_SWEEP_IDS)]
+async def sweep_ids(conn: AsyncConnection, *, after: int, limit: int) -> list[int]:
+    """The first `limit` stored characters after id `after` that are not known deleted, by id."""
+    return [int(r.id) for r in await conn.execute(SWEEP_IDS, {"after": after, "limit": limit})]
 
 
 async def affiliations(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Affiliated]:
     """Where the copy says these characters are."""
     sql = of(conn)
-    result = await conn.execute(_affiliations_statement(sql), {"ids": sql.id_list(ids)})
+    result = await conn.execute(affiliations_statement(sql), {"ids": sql.id_list(ids)})
     return {int(r.id): Affiliated(int(r.corporation_id), r.alliance_id) for r in result}
 
 
 @functools.cache
-def _corporations_moved_statement(sql: Idioms) -> Any:
+def corporations_moved_statement(sql: Idioms) -> Any:
     """Corporations among :ids whose stored alliance differs from the one a sweep saw them in: their
     alliance history is wanted again (the corporation's own refresh will store the move itself)."""
     seen = sql.records("seen", (column("id", BigInteger), column("alliance_id", BigInteger)))
@@ -544,10 +550,10 @@ async def apply_moves(conn: AsyncConnection, moves: Sequence[Move]) -> set[int]:
     rows = [dict(zip((c.name for c in _MOVE_COLUMNS), (
         m.character_id, m.old.corporation_id, m.old.alliance_id, m.new.corporation_id, m.new.alliance_id),
         strict=True)) for m in moves]
-    moved = {int(r.id) for r in await conn.execute(_move_statement(sql), {"moves": sql.record_list(rows)})}
+    moved = {int(r.id) for r in await conn.execute(move_statement(sql), {"moves": sql.record_list(rows)})}
     seen = {m.new.corporation_id: m.new.alliance_id for m in moves if m.character_id in moved}
     if seen:
-        await conn.execute(_corporations_moved_statement(sql), {"seen": sql.record_list(
+        await conn.execute(corporations_moved_statement(sql), {"seen": sql.record_list(
             [{"id": c, "alliance_id": a} for c, a in sorted(seen.items())])})
     return moved
 

@@ -93,7 +93,8 @@ def _today_statement(sql: Idioms) -> Select[Any]:
 
 
 @functools.cache
-def _rows_statement() -> Select[Any]:
+def rows_statement() -> Select[Any]:
+    """The snapshots of :kind :id from day :since to :until, oldest first."""
     return (select(_S.day, _S.member_count, _S.corporation_count)
             .where(_S.kind == bindparam("kind"), _S.entity_id == bindparam("id", type_=BigInteger),
                    _S.day >= bindparam("since", type_=Date), _S.day <= bindparam("until", type_=Date))
@@ -108,7 +109,7 @@ async def trend(conn: AsyncConnection, kind: Kind, entity_id: int, *, days: int)
     today = now.astimezone(dt.UTC).date()
     first = today - dt.timedelta(days=days - 1)
     older = first - dt.timedelta(days=max(DELTAS))
-    rows = (await conn.execute(_rows_statement(), {"kind": kind, "id": entity_id, "since": older,
+    rows = (await conn.execute(rows_statement(), {"kind": kind, "id": entity_id, "since": older,
                                                    "until": today})).mappings().all()
     return _with_deltas([dict(r) for r in rows], first)
 

@@ -210,6 +210,10 @@ sync_pending = Table(
     Column("attempts", Integer, nullable=False),
     PrimaryKeyConstraint("kind", "id"),
 )
+# The janitor's "unpublished, oldest first": only the few rows whose message is not confirmed.
+_unpublished = sync_pending.c.published.is_(False)
+Index("sync_pending_unpublished", sync_pending.c.kind, sync_pending.c.queued_at,
+      postgresql_where=_unpublished, sqlite_where=_unpublished)
 
 # Jobs that ended without data: permanent answers (404) and dead-lettered ones, with why.
 sync_failures = Table(
@@ -246,7 +250,10 @@ changes = Table(
     Column("new_value", JSON_VALUE),
     _ts("observed_at", nullable=False),
     Index("changes_observed_at", "observed_at"),
-    Index("changes_entity", "kind", "entity_id"),
+    # One entity's changes, its kind given or not (ids of different kinds never overlap in EVE).
+    Index("changes_entity", "entity_id", "kind"),
+    # One kind's changes in the order they were observed (`changes --kind`, the web's log by kind).
+    Index("changes_kind", "kind", "observed_at"),
 )
 
 # Requests by minute, route template and status (0: no answer): rates and shares for `status`.

@@ -116,7 +116,7 @@ async def search(request: web.Request) -> web.Response:
 
 
 async def changes(request: web.Request) -> web.Response:
-    """Recorded changes in the order they were recorded, filtered by `since`, `kind` and `id`, paged."""
+    """Recorded changes in the order they were observed, filtered by `since`, `kind` and `id`, paged."""
     since = parse_since_param(request.query, dt.datetime.now(dt.UTC))
     kind = parse_kind(request.query)
     raw_id = single(request.query, "id")

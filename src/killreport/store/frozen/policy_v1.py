@@ -1,4 +1,4 @@
-"""The refresh policy's columns and indexes as revision 0011 (PostgreSQL) and 0005 (SQLite) create
+"""The refresh policy's columns and indexes as revision 0012 (PostgreSQL) and 0006 (SQLite) create
 them. Never edit."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The refresh policy on SQLite: as PostgreSQL's 0011 (store/frozen/policy_v1.py), times as epoch seconds."""
+"""The refresh policy on SQLite: as PostgreSQL's 0012 (store/frozen/policy_v1.py), times as epoch seconds."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from killreport.store.frozen import policy_v1
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -18,5 +18,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Revert to 0004."""
+    """Revert to 0005."""
     policy_v1.drop(batch=True)

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from killreport.store.frozen import policy_v1
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -23,5 +23,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Revert to 0010."""
+    """Revert to 0011."""
     policy_v1.drop(batch=False)
