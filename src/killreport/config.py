@@ -130,9 +130,17 @@ class Settings(BaseSettings):
         3600.0, "seconds: refresh an alliance, its member list and the alliance list no more often, "
         "even past their Expires", gt=0)
     refresh_min_age_corporation: float = _option(
-        3600.0, "seconds: refresh a corporation no more often, even past its Expires", gt=0)
+        3600.0, "seconds: refresh an active corporation (an alliance member, or seen on a kill within "
+        "REFRESH_KILL_WINDOW_S) no more often, even past its Expires", gt=0)
+    refresh_min_age_corporation_dormant: float = _option(
+        604800.0, "seconds: refresh every other corporation once this old (a week)", gt=0)
+    refresh_kill_window_s: float = _option(
+        604800.0, "seconds: a corporation seen on a kill this recently (by the kill's time) counts as "
+        "active", ge=0)
     refresh_min_age_character: float = _option(
-        86400.0, "seconds: refresh a character no more often, even past its Expires", gt=0)
+        2592000.0, "seconds: refresh a character's details (name, title, security status...) once this "
+        "old (30 days), or sooner past its Expires once a sweep or a kill shows it moved; its corporation "
+        "and alliance follow the affiliation sweeps", gt=0)
     refresh_min_age_affiliation: float = _option(
         3600.0, "seconds between sweeps of every stored character through POST /characters/affiliation "
         "(never before the last answer's Expires)", gt=0)
@@ -140,8 +148,9 @@ class Settings(BaseSettings):
         True, "fetch a character's corporation history and a corporation's alliance history when it is "
         "first stored and again when the copy sees it move (never before Expires); false: never")
     refresh_spread: float = _option(
-        0.25, "due refreshes of a kind are released at most at tracked / (this * its min age) a "
-        "second: a backlog of all of them drains within this fraction of the period", gt=0, le=1)
+        0.25, "due refreshes of a kind are released at most at its steady rate (tracked / its period; "
+        "corporations: the active ones' and the dormant ones' together) / this: a backlog of all of them "
+        "drains within this fraction of the period", gt=0, le=1)
     scheduler_tick_s: float = _option(
         1.0, "how often the active scheduler releases due refreshes and checks the alliance list", gt=0)
     scheduler_heartbeat_s: float = _option(

@@ -43,6 +43,7 @@ def _env(db_url: str, esi_url: str) -> dict[str, str]:
     """Refresh as often as the scaled caches allow; the budget's default caps."""
     return embedded_env(db_url, esi_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
                         REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S),
+                        REFRESH_MIN_AGE_CORPORATION_DORMANT=str(ALLIANCE_S),
                         REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
                         REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16",
                         WORKER_CONCURRENCY=BUSY_SLOTS)

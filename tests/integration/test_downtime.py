@@ -112,6 +112,7 @@ async def test_a_downtime_costs_only_the_requests_in_flight_and_everything_resum
         refresh = str(3600 * SCALE)
         env = env_for(fresh_pg_url, fresh_rabbit_url, sim.base_url, ESI_MAX_INFLIGHT=str(MAX_INFLIGHT),
                       REFRESH_MIN_AGE_ALLIANCE=refresh, REFRESH_MIN_AGE_CORPORATION=refresh,
+                      REFRESH_MIN_AGE_CORPORATION_DORMANT=refresh,
                       REFRESH_MIN_AGE_AFFILIATION=refresh, REFRESH_MIN_AGE_CHARACTER=str(86400 * SCALE))
         run = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "killreport", "run", env=env, stdout=asyncio.subprocess.DEVNULL,

@@ -42,6 +42,7 @@ def refresh_env(pg_url: str, rabbit_url: str, esi_url: str) -> dict[str, str]:
     """Refresh exactly as often as the scaled caches allow."""
     return env_for(pg_url, rabbit_url, esi_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
                    REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S), REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
+                   REFRESH_MIN_AGE_CORPORATION_DORMANT=str(ALLIANCE_S),
                    REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16")
 
 

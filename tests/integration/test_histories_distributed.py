@@ -65,6 +65,8 @@ async def test_a_lower_hidden_limit_is_found_on_postgresql_and_the_copy_still_co
 def _env(pg_url: str, rabbit_url: str, esi_url: str) -> dict[str, str]:
     """Refresh as often as the scaled caches allow; the budget's default caps."""
     return env_for(pg_url, rabbit_url, esi_url, REFRESH_MIN_AGE_ALLIANCE=str(ALLIANCE_S),
-                   REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S), REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
+                   REFRESH_MIN_AGE_CORPORATION=str(ALLIANCE_S),
+                   REFRESH_MIN_AGE_CORPORATION_DORMANT=str(ALLIANCE_S),
+                   REFRESH_MIN_AGE_CHARACTER=str(CHARACTER_S),
                    REFRESH_MIN_AGE_AFFILIATION=str(ALLIANCE_S), ESI_MAX_INFLIGHT="16",
                    WORKER_CONCURRENCY=BUSY_SLOTS)

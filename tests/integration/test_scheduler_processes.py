@@ -35,6 +35,7 @@ pytestmark = pytest.mark.timeout(240)
 
 SCALE = 0.001
 SCALED = {"REFRESH_MIN_AGE_ALLIANCE": "3.6", "REFRESH_MIN_AGE_CORPORATION": "3.6",
+          "REFRESH_MIN_AGE_CORPORATION_DORMANT": "3.6",
           "REFRESH_MIN_AGE_CHARACTER": "86.4", "REFRESH_MIN_AGE_AFFILIATION": "3.6"}
 # A character's own GET is cached for 86.4 s here, longer than these tests wait: until then only
 # the fields an affiliation sweep updates can follow the truth.

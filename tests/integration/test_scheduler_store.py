@@ -164,8 +164,10 @@ async def test_due_means_past_expires_older_than_the_min_age_not_pending_not_clo
 
 async def test_release_queues_a_spread_share_once(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
+        # Alliance members: refreshed hourly (a corporation outside alliances and kills waits a week).
         for i in range(1, 101):
-            await put(conn, "corporation", 98000000 + i, expires_in=-i, fetched_ago=HOUR + i)
+            await put(conn, "corporation", 98000000 + i, expires_in=-i, fetched_ago=HOUR + i,
+                      alliance_id=99000001)
     broker = StubBroker()
     releaser = Releaser(Scheduling(as_store(engine), broker, FakeEsi(), settings(refresh_spread=0.25)))
     # 100 tracked over an hour, a quarter of it to drain: 1 a tick of 1 s, 10 after a 90 s pause.
@@ -175,6 +177,25 @@ async def test_release_queues_a_spread_share_once(engine: AsyncEngine) -> None:
     assert await releaser.tick(10_000.0) == {"corporation": 89}
     assert await releaser.tick(10_000.0) == {}, "pending ones are not queued again"
     assert len(queued(broker, "corporation")) == 100
+
+
+async def test_release_follows_the_tiers_and_a_sweep_s_move_brings_the_details_at_their_expires(
+        engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await put(conn, "corporation", 98000001, expires_in=-60, fetched_ago=2 * HOUR, alliance_id=99000001)
+        await put(conn, "corporation", 98000002, expires_in=-60, fetched_ago=2 * HOUR)  # dormant: a week
+        for i in (90000001, 90000002):  # details a day old, expired: the next fetch is in 29 days
+            await put(conn, "character", i, expires_in=-60, fetched_ago=86400.0, corporation_id=98000001,
+                      alliance_id=99000001)
+    where = {90000001: (98000001, 99000001), 90000002: (98000002, None)}  # 90000002 moved
+    esi, broker = FakeEsi(where=where, expires_in_s=HOUR), StubBroker()
+    ctx = Scheduling(as_store(engine), broker, esi, settings(history=False))
+    releaser = Releaser(ctx)
+    assert await releaser.tick(1.0) == {"corporation": 1}
+    assert queued(broker, "corporation") == [98000001], "the alliance member, not the dormant one"
+    assert await sweep_if_due(ctx) == 1
+    assert await releaser.tick(1.0) == {"character": 1}
+    assert queued(broker, "character") == [90000002], "the moved one, at its Expires"
 
 
 async def test_the_alliance_list_new_left_and_returned(engine: AsyncEngine) -> None:

@@ -101,8 +101,11 @@ async def seeded(store: Store) -> Store:
 
 
 def _without_history(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A record without its history's bookkeeping (the seeded rows name none of it)."""
-    return None if row is None else {k: v for k, v in row.items() if not k.startswith("history_")}
+    """A record without its history's and the refresh policy's bookkeeping (the seeded rows name none
+    of it)."""
+    policy = (t.SEEN_ON_KILL_AT, t.DETAIL_WANTED)
+    return None if row is None else {k: v for k, v in row.items() if not k.startswith("history_")
+                                     and k not in policy}
 
 
 async def test_records_carry_their_columns_and_counts(seeded: Store) -> None:

@@ -143,3 +143,19 @@ async def test_quotes_and_letters_beyond_ascii_are_found_in_any_part(store: Stor
     assert await found(store, "Öls") == [("character", 90000001, 3)]
     assert await found(store, "Æ") == [("character", 90000001, 2)]
     assert await found(store, "'quote'") == []
+
+
+def test_a_later_migration_down_and_up_keeps_the_index_in_step(tmp_path: Path) -> None:
+    # Migrations after search's must not copy an entity table (a copy drops its triggers).
+    path = tmp_path / "later.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    command.downgrade(migrate.alembic_config(f"sqlite:///{path}"), "0006")
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO characters (id, name, birthday, bloodline_id, race_id, corporation_id, "
+                   "gender, achievement_score, fetched_at, history_wanted) "
+                   "VALUES (90000002, 'Kessa Morrow', 0, 1, 1, 1, 'female', 0, 0, 0)")
+        hits = db.execute("SELECT rowid FROM characters_search WHERE characters_search MATCH '\"SSA M\"'")
+        assert hits.fetchall() == [(90000002,)]
+    migrate.upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO characters_search (characters_search, rank) VALUES ('integrity-check', 1)")

@@ -6,11 +6,12 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from killreport.changes import Change
-from killreport.domain.schedule import Affiliated, Move, StoredAlliance
+from killreport.domain.schedule import Affiliated, Move, Rhythm, StoredAlliance
 from killreport.scheduler.rules import (
     closing_changes,
     list_delta,
@@ -18,6 +19,7 @@ from killreport.scheduler.rules import (
     moves,
     pointed_to,
     release_count,
+    steady_period,
     sweep_due,
 )
 
@@ -46,6 +48,17 @@ def test_the_numbers_of_the_default_universe() -> None:
     assert release_count(10**6, 17_800, 3600, 1.0, 0.25) == 20   # corporations: 19.8 a second
     assert release_count(10**6, 31_000, 86400, 1.0, 0.25) == 2   # characters: 1.4 a second
     assert release_count(10**6, 17_800, 3600, 2.5, 0.25) == 50   # a late tick releases its share
+
+
+def test_one_age_is_the_period_and_corporations_spread_over_what_their_tiers_make() -> None:
+    assert steady_period(31_000, 31_000, Rhythm(86400.0)) == 86400.0
+    # 18,000 active of 1,000,000 corporations: 5 + 1.62 a second fall due, so a backlog of all of
+    # them is spread as if each came back every 151,000 s (not every hour: 278 a second).
+    period = steady_period(1_000_000, 18_000, Rhythm(3600.0, 604_800.0, 604_800.0))
+    assert period == pytest.approx(1_000_000 / (18_000 / 3600 + 982_000 / 604_800))
+    assert release_count(10**6, 1_000_000, period, 1.0, 0.25) == 27
+    assert steady_period(10, 50, Rhythm(3600.0, 7200.0)) == 3600.0, "never more active than tracked"
+    assert steady_period(0, 0, Rhythm(3600.0, 7200.0)) == 3600.0, "nothing tracked: the kind's age"
 
 
 @dataclass

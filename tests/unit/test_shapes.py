@@ -89,7 +89,9 @@ def test_cache_facts_are_the_bookkeeping_columns(kind: Kind) -> None:
     facts = CacheFacts(fetched_at=dt.datetime.now(dt.UTC), expires_at=None, etag=None, last_modified=None)
     prefixes = ("", t.MEMBERS_PREFIX) if kind == "alliance" else ("", t.HISTORY_PREFIX)
     # A closed alliance is marked by the scheduler, a wanted history by a job or a sweep: no answer.
-    marks = {"closed_at"} if kind == "alliance" else {f"{t.HISTORY_PREFIX}wanted"}
+    # The refresh policy's marks: a kill's sighting of a corporation, a move of a character seen.
+    policy = {"corporation": {t.SEEN_ON_KILL_AT}, "character": {t.DETAIL_WANTED}}.get(kind, set())
+    marks = {"closed_at"} if kind == "alliance" else {f"{t.HISTORY_PREFIX}wanted", *policy}
     assert {"id", *(c for p in prefixes for c in facts.columns(p)), *marks} == t.BOOKKEEPING[kind]
 
 

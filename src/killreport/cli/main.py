@@ -42,6 +42,8 @@ def build_app() -> App:
     app.command(sync_cmds.sync_characters, name="sync-characters")
     app.command(sync_cmds.sync_all, name="sync-all")
     app.command(admin_cmds.status, name="status")
+    app.command("killreport.cli.refresh_cost_cmd:refresh_cost", name="refresh-cost",
+                help="What the refresh policy asks of ESI at a given size (requests per hour by route).")
     app.command(changes_cmd.changes, name="changes")
     app.command(admin_cmds.purge, name="purge")
     app.command(sync_cmds.queue, name="queue")

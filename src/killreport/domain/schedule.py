@@ -29,3 +29,20 @@ class StoredAlliance:
 
     closed: bool
     date_founded: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """How old an entity of one kind may grow before it is due (past its Expires as well).
+
+    `min_age_s` is the kind's age (for corporations: an active one's, an alliance member or one seen
+    on a kill within `kill_window_s`); `dormant_age_s` every other corporation's (None: the same)."""
+
+    min_age_s: float
+    dormant_age_s: float | None = None
+    kill_window_s: float = 0.0
+
+    def params(self) -> dict[str, float]:
+        """The due statements' parameters."""
+        dormant = self.min_age_s if self.dormant_age_s is None else self.dormant_age_s
+        return {"min_age": self.min_age_s, "dormant_age": dormant, "kill_window": self.kill_window_s}

@@ -10,6 +10,8 @@ from pydantic import TypeAdapter
 
 from killreport.config import Settings
 from killreport.domain.cache import Fetched, NotModified
+from killreport.domain.refresh_cost import Policy
+from killreport.domain.schedule import Rhythm
 from killreport.ids import Kind
 from killreport.queue.broker import JobQueue
 from killreport.scheduler.rules import AffiliationAnswer
@@ -38,8 +40,25 @@ class Scheduling:
     esi: SchedulerEsi
     settings: Settings
 
-    def min_age_s(self, kind: Kind) -> float:
-        """REFRESH_MIN_AGE_<KIND>: the kind's refresh period."""
-        s = self.settings
-        return {"alliance": s.refresh_min_age_alliance, "corporation": s.refresh_min_age_corporation,
-                "character": s.refresh_min_age_character}[kind]
+    def rhythm(self, kind: Kind) -> Rhythm:
+        """The kind's rhythm: its ages, and for corporations the dormant age and the kill window."""
+        return rhythm(self.settings, kind)
+
+
+def rhythm(settings: Settings, kind: Kind) -> Rhythm:
+    """The REFRESH_* settings of one kind, as the due rule takes them."""
+    s = settings
+    if kind == "corporation":
+        return Rhythm(s.refresh_min_age_corporation, s.refresh_min_age_corporation_dormant,
+                      s.refresh_kill_window_s)
+    return Rhythm(s.refresh_min_age_alliance if kind == "alliance" else s.refresh_min_age_character)
+
+
+def policy(settings: Settings) -> Policy:
+    """The REFRESH_* settings as the cost model takes them (domain/refresh_cost.py)."""
+    s = settings
+    return Policy(affiliation_s=s.refresh_min_age_affiliation, character_s=s.refresh_min_age_character,
+                  corporation_s=s.refresh_min_age_corporation,
+                  corporation_dormant_s=s.refresh_min_age_corporation_dormant,
+                  kill_window_s=s.refresh_kill_window_s, alliance_s=s.refresh_min_age_alliance,
+                  history=s.history)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from killreport.changes import Change
-from killreport.domain.schedule import Affiliated, Move, StoredAlliance
+from killreport.domain.schedule import Affiliated, Move, Rhythm, StoredAlliance
 from killreport.sync.plan import requestable
 
 # ESI answers at most this many ids per POST /characters/affiliation.
@@ -40,6 +40,18 @@ def release_count(backlog: int, tracked: int, period_s: float, elapsed_s: float,
         return 0
     cap = tracked / (spread * period_s) * max(elapsed_s, 0.0)
     return min(backlog, max(RELEASE_FLOOR, math.ceil(cap)))
+
+
+def steady_period(tracked: int, active: int, rhythm: Rhythm) -> float:
+    """The period `release_count` spreads a kind over: tracked / the rate its rows fall due once spread.
+
+    One age for the kind: that age. Corporations fall due at active / the active age plus the rest /
+    the dormant age; their period is the one that rate would have for all of them, so a backlog is
+    released no faster than 1/spread times what keeps up (never as fast as if all were active)."""
+    dormant = rhythm.min_age_s if rhythm.dormant_age_s is None else rhythm.dormant_age_s
+    active = min(max(active, 0), tracked)
+    rate = active / rhythm.min_age_s + (tracked - active) / dormant
+    return tracked / rate if rate > 0 else rhythm.min_age_s
 
 
 def sweep_due(now: dt.datetime, last_started: dt.datetime | None, not_before: dt.datetime | None,

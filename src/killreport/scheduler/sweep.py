@@ -3,15 +3,15 @@
 A character's own GET is cached for a day, but POST /characters/affiliation answers 1,000 of
 them at once and is cached for an hour. A sweep asks for every stored, not deleted character,
 1,000 ids a call, one call at a time (steady, never a burst), reading the next 1,000 ids by key
-after each call, updates `corporation_id` and
-`alliance_id` of those that moved (their GET still waits for its own Expires), records the
-changes, and queues the corporations and alliances they moved to that are not stored.
+after each call, updates `corporation_id` and `alliance_id` of those that moved, marks their
+details wanted (their GET then waits only for its own Expires, not for the 30-day age), records
+the changes, and queues the corporations and alliances they moved to that are not stored.
 
 Its rhythm lives in `scheduler_marks`: when the last sweep started, and the latest Expires of its
 answers. A sweep starts only a period after the last one and after that Expires, so no id is
 asked again early, whichever scheduler leads. The start is marked before the first call: a
-leader that dies mid-sweep costs the rest of that sweep (characters still refresh daily), never
-an early repeat.
+leader that dies mid-sweep costs the rest of that sweep (the next one, a period later, asks for
+them), never an early repeat.
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ below for the few things the dialects say differently (`of(conn)` picks the conn
     records   rows of named, typed columns bound as one value (a JSON array of objects): read by
               jsonb_to_recordset, or by json_each and json_extract; `record_list` binds them
     insert    the dialect's INSERT with ON CONFLICT (the two have the same methods)
+    filtered  a condition the planner should check on the rows found, not look up in an index: SQLite
+              picks between two range conditions without knowing their sizes (likely(): "true
+              for most rows"); PostgreSQL's statistics know them, so it is the condition itself
 
 What a statement composes differs too: PostgreSQL runs a job's writes as data-modifying CTEs of one
 statement (one round trip); SQLite has no DML in a CTE, so store/jobs.py runs the same
@@ -45,6 +48,7 @@ from typing import Any, Final
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     ColumnClause,
     ColumnElement,
     Float,
@@ -130,6 +134,7 @@ class Idioms:
     insert: Callable[[Table], Any]
     contains: Callable[[Table, str, ColumnElement[bool]], ColumnElement[bool]]
     custom_plans: TextClause | None
+    filtered: Callable[[ColumnElement[bool]], ColumnElement[bool]]
 
 
 def _pg_ids(name: str) -> ColumnElement[int]:
@@ -183,6 +188,7 @@ POSTGRES: Final = Idioms(
     insert=pg_insert,
     contains=lambda table, searched, like: like,
     custom_plans=text("SET LOCAL plan_cache_mode = force_custom_plan"),
+    filtered=lambda condition: condition,
 )
 SQLITE: Final = Idioms(
     name="sqlite",
@@ -205,6 +211,7 @@ SQLITE: Final = Idioms(
     insert=sqlite_insert,
     contains=_sqlite_contains,
     custom_plans=None,
+    filtered=lambda condition: func.likely(condition, type_=Boolean),
 )
 
 

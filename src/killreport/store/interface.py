@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from killreport.domain.killmail import Kill, Rejected, Zkb
     from killreport.domain.models import Entity
     from killreport.domain.routes import RouteStatus
-    from killreport.domain.schedule import Affiliated, Move, StoredAlliance
+    from killreport.domain.schedule import Affiliated, Move, Rhythm, StoredAlliance
     from killreport.ids import Kind
     from killreport.store.changes import Observed
     from killreport.store.entities import Stored
@@ -197,13 +197,18 @@ class ScheduleQueries(Protocol):
         """How many entities of `kind` the scheduler keeps fresh."""
         ...
 
-    async def due_count(self, conn: AsyncConnection, kind: Kind, min_age_s: float, *,
-                        history: bool = True) -> int:
-        """How many entities of `kind` are due and not pending (a wanted history past its Expires
-        counting as due unless `history` is False: HISTORY=false)."""
+    async def active_corporations(self, conn: AsyncConnection, kill_window_s: float) -> int:
+        """How many corporations are alliance members or were named by a kill within `kill_window_s`."""
         ...
 
-    async def due_ids(self, conn: AsyncConnection, kind: Kind, min_age_s: float, limit: int, *,
+    async def due_count(self, conn: AsyncConnection, kind: Kind, rhythm: float | Rhythm, *,
+                        history: bool = True) -> int:
+        """How many entities of `kind` are due and not pending (a wanted history past its Expires
+        counting as due unless `history` is False: HISTORY=false); a bare number is one minimum age
+        for every row of the kind."""
+        ...
+
+    async def due_ids(self, conn: AsyncConnection, kind: Kind, rhythm: float | Rhythm, limit: int, *,
                       history: bool = True) -> list[int]:
         """Up to `limit` due, not pending entities of `kind`, oldest Expires first (`history`: as
         due_count's)."""

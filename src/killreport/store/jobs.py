@@ -221,6 +221,7 @@ def _upsert_params(entity_id: int, entity: Entity, facts: CacheFacts,
     column) and again when this answer moved it (entities.moved_history: then a replaced one)."""
     kind, columns = rows.kind_of(entity), {**rows.row_of(entity), **facts.columns()}
     first: tuple[str, ...] = ()
+    columns = _detail_confirmed(kind, columns)
     if kind != "alliance":
         columns[HISTORY_WANTED] = True
         first = () if entities.moves_history(kind, noted) else (HISTORY_WANTED,)
@@ -228,17 +229,23 @@ def _upsert_params(entity_id: int, entity: Entity, facts: CacheFacts,
     return names, first, {**columns, "row_id": entity_id}
 
 
+def _detail_confirmed(kind: Kind, columns: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`columns` of an answer (200 or 304), and for a character's details: no longer wanted (a move a
+    sweep or a kill showed is what this answer confirms)."""
+    return {**columns, t.DETAIL_WANTED: False} if kind == "character" and not prefix else columns
+
+
 async def revalidate(conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
                      prefix: str = "") -> None:
-    """A 304 (with `members_`: for an alliance's member list): move Expires and checked time."""
-    values = checked.columns(prefix)
+    """A 304 (with `members_` or `history_`: for that resource): move Expires and checked time."""
+    values = _detail_confirmed(kind, checked.columns(prefix), prefix)
     await _write(conn, entities.set_statement(kind, tuple(sorted(values))), {**values, "row_id": entity_id})
 
 
 async def revalidate_and_finish(conn: AsyncConnection, kind: Kind, entity_id: int, checked: Revalidated,
                                 children: Children = None) -> list[int]:
     """`revalidate`, add the children (as published), finish, atomically; returns those added."""
-    values = checked.columns()
+    values = _detail_confirmed(kind, checked.columns())
     if _lite(conn):
         def work(tx: fast.Tx) -> list[int]:
             _lite_set(tx, kind, entity_id, values)

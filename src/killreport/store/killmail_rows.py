@@ -102,3 +102,22 @@ def _newer_zkb(kill: Kill, than: Kill) -> bool:
     if kill.zkb is None:
         return False
     return than.zkb is None or (kill.sequence_id or -1) >= (than.sequence_id or -1)
+
+
+def sightings(kills: Iterable[Kill]) -> tuple[list[Row], list[Row]]:
+    """What kills say about who was where when: each named corporation with its newest kill time
+    (`seen_id`, `seen_at`), and each named pilot as its newest kill shows it (`pilot_id`, `pilot_at`,
+    `pilot_corporation`, `pilot_alliance`), by id."""
+    corporations: dict[int, dt.datetime] = {}
+    pilots: dict[int, Row] = {}
+    for kill in kills:
+        at = killmail_time(kill.esi.killmail_time)
+        for row in participant_rows(kill):
+            corporation, pilot = row["corporation_id"], row["character_id"]
+            if corporation is not None:
+                corporations[corporation] = max(at, corporations.get(corporation, at))
+            if pilot is not None and (pilot not in pilots or at > pilots[pilot]["pilot_at"]):
+                pilots[pilot] = {"pilot_id": pilot, "pilot_at": at, "pilot_corporation": corporation,
+                                 "pilot_alliance": row["alliance_id"]}
+    return ([{"seen_id": c, "seen_at": at} for c, at in sorted(corporations.items())],
+            [pilots[p] for p in sorted(pilots)])

@@ -112,7 +112,37 @@ async def save(conn: AsyncConnection, kills: Sequence[Kill], rejected: Sequence[
     if cursor is not None:
         uploaded = max((k.uploaded_at for k in chosen if k.uploaded_at is not None), default=None)
         await _move_cursor(conn, cursor, uploaded)
+    await _note_sightings(conn, [k for k in chosen if k.killmail_id in new])
     return await _discover(conn, rows.named(participants))
+
+
+_co, _ch = t.corporations.c, t.characters.c
+# Parameters are not named like columns: a parameter named like a column would join an UPDATE's SET.
+_SEEN_AT = bindparam("seen_at", type_=t.TIMESTAMP)
+# A stored corporation a kill named: active for REFRESH_KILL_WINDOW_S from the kill's time (an older
+# kill, back-filled, moves nothing).
+_SEEN: Final = (update(t.corporations)
+                .where(_co.id == bindparam("seen_id", type_=BigInteger),
+                       (_co[t.SEEN_ON_KILL_AT].is_(None)) | (_co[t.SEEN_ON_KILL_AT] < _SEEN_AT))
+                .values({t.SEEN_ON_KILL_AT: _SEEN_AT}))
+_PILOT_AT = bindparam("pilot_at", type_=t.TIMESTAMP)
+# A stored pilot a kill shows elsewhere than the copy, in a kill after its details were last
+# confirmed: its details are wanted (fetched at their Expires, as a sweep's move makes them).
+_MOVED: Final = (update(t.characters)
+                 .where(_ch.id == bindparam("pilot_id", type_=BigInteger), ~_ch[t.DETAIL_WANTED],
+                        t.last_check(t.characters) < _PILOT_AT,
+                        (_ch.corporation_id != bindparam("pilot_corporation", type_=BigInteger))
+                        | _ch.alliance_id.is_distinct_from(bindparam("pilot_alliance", type_=BigInteger)))
+                 .values({t.DETAIL_WANTED: True}))
+
+
+async def _note_sightings(conn: AsyncConnection, kills: Sequence[Kill]) -> None:
+    """Mark the corporations new kills name as seen on a kill, and the pilots they show moved."""
+    corporations, pilots = rows.sightings(kills)
+    if corporations:
+        await conn.execute(_SEEN, corporations)
+    if pilots:
+        await conn.execute(_MOVED, pilots)
 
 
 async def _new_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[int]:

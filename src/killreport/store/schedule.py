@@ -42,13 +42,14 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change
 from killreport.config import Settings
-from killreport.domain.schedule import Affiliated, Move, StoredAlliance
+from killreport.domain.schedule import Affiliated, Move, Rhythm, StoredAlliance
 from killreport.ids import Kind
 from killreport.store import changes
 from killreport.store import tables as t
@@ -168,11 +169,13 @@ async def drop_lease(conn: AsyncConnection, holder: str) -> None:
 # ---- what is due -------------------------------------------------------------------------------
 
 _MIN_AGE = bindparam("min_age", type_=Float)
+_DORMANT_AGE = bindparam("dormant_age", type_=Float)
+_KILL_WINDOW = bindparam("kill_window", type_=Float)
 
 
 def _last_check(table: Table, prefix: str) -> ColumnElement[Any]:
     # A 304 moves checked_at only; rows from before checked_at existed have fetched_at.
-    return func.coalesce(table.c[f"{prefix}checked_at"], table.c[f"{prefix}fetched_at"])
+    return t.last_check(table, prefix)
 
 
 def _expired(table: Table, prefix: str, sql: Idioms) -> ColumnElement[bool]:
@@ -216,23 +219,59 @@ def _not_waiting(kind: Kind, sql: Idioms) -> ColumnElement[bool]:
                 ~exists().where(f.c.kind == kind, f.c.id == table.c.id, f.c.failed_at > recent))
 
 
-def _history_due(table: Table, sql: Idioms) -> ColumnElement[bool]:
+def _wanted(flag: ColumnElement[bool], expires: ColumnElement[Any], sql: Idioms) -> list[ColumnElement[bool]]:
+    """A flagged resource past its Expires (or with none), as two alternatives: each then reads the
+    flag's partial index on that Expires (an OR of the two reads neither on SQLite)."""
+    return [and_(flag, expires.is_(None)), and_(flag, expires <= sql.now())]
+
+
+def _history_due(table: Table, sql: Idioms) -> list[ColumnElement[bool]]:
     """The history is wanted (first stored, or seen moving) and past its own Expires; no minimum age:
     a history is fetched only when wanted, and the flag is cleared by the fetch."""
-    expires = table.c[f"{t.HISTORY_PREFIX}expires_at"]
-    return and_(table.c[f"{t.HISTORY_PREFIX}wanted"], or_(expires.is_(None), expires <= sql.now()))
+    return _wanted(table.c[f"{t.HISTORY_PREFIX}wanted"], table.c[f"{t.HISTORY_PREFIX}expires_at"], sql)
 
 
-def _due(kind: Kind, sql: Idioms, history: bool) -> ColumnElement[bool]:
+def _tiers(kind: Kind, sql: Idioms) -> list[ColumnElement[bool]]:
+    """The ways a character's or corporation's own resource falls due, past its Expires, each led by
+    a condition an index finds (store/tables.py): every row past the longest age (the last check),
+    alliance members past the active age (their partial index), corporations a kill named lately
+    (the kill time's index), a character a sweep or a kill saw moving (its partial index)."""
     table = t.ENTITY_TABLES[kind]
+    expired, last = _expired(table, "", sql), _last_check(table, "")
+    if kind == "character":
+        return [and_(last <= sql.ago(_MIN_AGE), expired),
+                *_wanted(table.c[t.DETAIL_WANTED], table.c.expires_at, sql)]
+    # The kill tier's age is a filter (sql.filtered): nearly every row is past the active age, so
+    # reading the last-check index for it would read nearly the whole table.
+    aged = last <= sql.ago(_MIN_AGE)
+    return [and_(last <= sql.ago(_DORMANT_AGE), expired),
+            and_(table.c.alliance_id.isnot(None), aged, expired),
+            and_(table.c[t.SEEN_ON_KILL_AT] > sql.ago(_KILL_WINDOW), sql.filtered(aged), expired)]
+
+
+def _due(kind: Kind, sql: Idioms, history: bool) -> list[ColumnElement[bool]]:
+    """The due rule as alternatives, each found by its own index: their union is what is due.
+
+    One OR would be the same rows, but SQLite reads an OR of such terms by walking the expires_at
+    index whole (PostgreSQL ORs the indexes' bitmaps); a UNION reads each from its index on both."""
+    table = t.ENTITY_TABLES[kind]
+    waiting = _not_waiting(kind, sql)
     if kind != "alliance":
-        own = _due_resource(table, "", sql)
-        stale = or_(own, _history_due(table, sql)) if history else own
-        return and_(_tracked(kind), stale, _not_waiting(kind, sql))
+        stale = [*_tiers(kind, sql), *(_history_due(table, sql) if history else [])]
+        return [and_(_tracked(kind), tier, waiting) for tier in stale]
     members = t.MEMBERS_PREFIX
     open_due = and_(_tracked(kind), or_(_due_resource(table, "", sql), _due_resource(table, members, sql)))
     final = and_(table.c.closed_at.isnot(None), or_(_final_fetch("", sql), _final_fetch(members, sql)))
-    return and_(or_(open_due, final), _not_waiting(kind, sql))
+    return [and_(or_(open_due, final), waiting)]
+
+
+def _due_rows(kind: Kind, sql: Idioms, history: bool) -> Any:
+    """The due rows' ids and the Expires they are ordered by (an alliance's older resource's)."""
+    table = t.ENTITY_TABLES[kind]
+    oldest = (sql.least(table.c.expires_at, table.c.members_expires_at) if kind == "alliance"
+              else table.c.expires_at)
+    return union(*(select(table.c.id, oldest.label("oldest")).where(rule)
+                   for rule in _due(kind, sql, history))).subquery("due")
 
 
 @functools.cache
@@ -242,23 +281,34 @@ def tracked_statement(kind: Kind) -> Select[Any]:
 
 
 @functools.cache
+def active_statement(sql: Idioms = POSTGRES) -> Select[Any]:
+    """How many corporations are active: alliance members and those a kill named lately (parameter:
+    kill_window); a union, each read from its index."""
+    co = t.corporations.c
+    active = union(select(co.id).where(co.alliance_id.isnot(None)),
+                   select(co.id).where(co[t.SEEN_ON_KILL_AT] > sql.ago(_KILL_WINDOW))).subquery("active")
+    return select(func.count()).select_from(active)
+
+
+@functools.cache
 def due_count_statement(kind: Kind, sql: Idioms = POSTGRES, history: bool = True) -> Select[Any]:
-    """How many entities of `kind` are due, a wanted history counting if `history` (param.: min_age)."""
-    # A WHERE, not a FILTER: the expires_at index then finds the few due rows (0.6 ms for 31,000
-    # characters of which 50 are due, where counting beside the tracked total took 60 ms); the
-    # partial history_due index finds the few whose history is wanted.
-    return select(func.count()).select_from(t.ENTITY_TABLES[kind]).where(_due(kind, sql, history))
+    """How many entities of `kind` are due, a wanted history counting if `history` (parameters:
+    Rhythm.params)."""
+    # Counting only the due rows: each tier's index finds its few (the expires_at index took 0.6 ms
+    # for 31,000 characters of which 50 were due, where counting beside the tracked total took 60 ms).
+    return select(func.count()).select_from(_due_rows(kind, sql, history))
 
 
 @functools.cache
 def due_statement(kind: Kind, sql: Idioms = POSTGRES, history: bool = True) -> Select[Any]:
-    """Due ids of `kind`, oldest Expires first (parameters: min_age, limit)."""
-    table = t.ENTITY_TABLES[kind]
-    # Oldest due first: for an alliance, whichever of its two resources expired first.
-    oldest = (sql.least(table.c.expires_at, table.c.members_expires_at) if kind == "alliance"
-              else table.c.expires_at)
-    return (select(table.c.id).where(_due(kind, sql, history))
-            .order_by(oldest.asc().nulls_first(), table.c.id).limit(bindparam("limit")))
+    """Due ids of `kind`, oldest Expires first (parameters: Rhythm.params, limit)."""
+    due = _due_rows(kind, sql, history)
+    return (select(due.c.id).order_by(due.c.oldest.asc().nulls_first(), due.c.id)
+            .limit(bindparam("limit")))
+
+
+def _rhythm(given: float | Rhythm) -> Rhythm:
+    return given if isinstance(given, Rhythm) else Rhythm(given)
 
 
 async def tracked(conn: AsyncConnection, kind: Kind) -> int:
@@ -266,18 +316,26 @@ async def tracked(conn: AsyncConnection, kind: Kind) -> int:
     return int((await conn.execute(tracked_statement(kind))).scalar_one())
 
 
-async def due_count(conn: AsyncConnection, kind: Kind, min_age_s: float, *, history: bool = True) -> int:
-    """How many entities of `kind` are due and not pending (a wanted history counting if `history`)."""
+async def active_corporations(conn: AsyncConnection, kill_window_s: float) -> int:
+    """How many corporations are alliance members or were named by a kill within `kill_window_s`."""
+    statement = active_statement(of(conn))
+    return int((await conn.execute(statement, {"kill_window": kill_window_s})).scalar_one())
+
+
+async def due_count(conn: AsyncConnection, kind: Kind, rhythm: float | Rhythm, *,
+                    history: bool = True) -> int:
+    """How many entities of `kind` are due and not pending (a wanted history counting if `history`);
+    `rhythm` a bare number is one minimum age for every row of the kind."""
     statement = due_count_statement(kind, of(conn), history)
-    return int((await conn.execute(statement, {"min_age": min_age_s})).scalar_one())
+    return int((await conn.execute(statement, _rhythm(rhythm).params())).scalar_one())
 
 
-async def due_ids(conn: AsyncConnection, kind: Kind, min_age_s: float, limit: int, *,
+async def due_ids(conn: AsyncConnection, kind: Kind, rhythm: float | Rhythm, limit: int, *,
                   history: bool = True) -> list[int]:
     """Up to `limit` due, not pending entities of `kind`, oldest Expires first."""
     if limit <= 0:
         return []
-    params = {"min_age": min_age_s, "limit": limit}
+    params = {**_rhythm(rhythm).params(), "limit": limit}
     result = await conn.execute(due_statement(kind, of(conn), history), params)
     return [int(r.id) for r in result]
 
@@ -422,11 +480,13 @@ def move_statement(sql: Idioms) -> Any:
     """Move the characters of :moves whose row still says where the sweep found them; returns their ids."""
     moved = sql.records("moves", _MOVE_COLUMNS)
     # Compare-and-set: a job that stored the character meanwhile wins, and no change is recorded twice.
-    # A new corporation makes the character's history stale (wanted again, in the same statement).
+    # A new corporation makes the character's history stale (wanted again, in the same statement);
+    # any move makes its details wanted at their Expires (a title or a name may have gone with it).
     return (update(t.characters)
             .values(corporation_id=moved.c.corporation_id, alliance_id=moved.c.alliance_id,
                     history_wanted=or_(_c.history_wanted,
-                                       moved.c.corporation_id != moved.c.old_corporation_id))
+                                       moved.c.corporation_id != moved.c.old_corporation_id),
+                    **{t.DETAIL_WANTED: true()})
             .where(_c.id == moved.c.id, _c.corporation_id == moved.c.old_corporation_id,
                    _c.alliance_id.is_not_distinct_from(moved.c.old_alliance_id))
             .returning(_c.id))

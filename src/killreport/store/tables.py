@@ -7,13 +7,14 @@ Every entity row also carries the cache facts ESI gave (`fetched_at`, `expires_a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Float,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import JSON
@@ -40,6 +42,9 @@ metadata = MetaData()
 MEMBERS_PREFIX: Final = "members_"
 # A character's or corporation's row also holds the cache facts of its history, under this prefix.
 HISTORY_PREFIX: Final = "history_"
+# The refresh policy's bookkeeping: when a kill last named a corporation, and a character seen moving.
+SEEN_ON_KILL_AT: Final = "seen_on_kill_at"
+DETAIL_WANTED: Final = "detail_wanted"
 
 
 # One schema for both stores: PostgreSQL keeps its native types; on SQLite, times are epoch
@@ -59,6 +64,12 @@ def _history_columns() -> list[Column[object]]:
     # since (a plain default, false: a row written without a job is not stored as first sighted).
     return [*_cache_columns(HISTORY_PREFIX),
             Column(f"{HISTORY_PREFIX}wanted", Boolean, nullable=False, server_default=false())]
+
+
+def last_check(table: Table, prefix: str = "") -> ColumnElement[Any]:
+    """When the copy of a resource was last confirmed: a 304's time, else its fetch's (rows from before
+    checked_at existed have only that)."""
+    return func.coalesce(table.c[f"{prefix}checked_at"], table.c[f"{prefix}fetched_at"])
 
 
 def _cache_columns(prefix: str = "") -> list[Column[object]]:
@@ -126,6 +137,8 @@ corporations = Table(
     Column("palette_tertiary_color", Text),
     *_cache_columns(),
     *_history_columns(),
+    # The newest kill (by its time) that named this corporation: it is active for REFRESH_KILL_WINDOW_S.
+    _ts(SEEN_ON_KILL_AT),
     Index("corporations_expires_at", "expires_at"),
 )
 
@@ -148,14 +161,34 @@ characters = Table(
     Column("character_title_id", Text),
     *_cache_columns(),
     *_history_columns(),
+    # A sweep or a kill showed it moving since its details were last fetched: due at its Expires.
+    Column(DETAIL_WANTED, Boolean, nullable=False, server_default=false()),
     Index("characters_expires_at", "expires_at"),
     Index("characters_corporation_id", "corporation_id"),
 )
+
+
+def _flagged(table: Table, flag: str, name: str, on: str) -> None:
+    """A partial index of `on` over the rows whose boolean `flag` is set. SQLite has no booleans, so
+    Core writes the condition `flag = 1`, and SQLite uses a partial index only where its WHERE is
+    a term of the query's: the index says it so (PostgreSQL reads either as the flag)."""
+    Index(name, table.c[on], postgresql_where=table.c[flag], sqlite_where=table.c[flag] == true())
+
+
 # The scheduler's "history wanted and past its Expires": only the few wanted rows are indexed.
 for _table in (corporations, characters):
-    _wanted = _table.c[f"{HISTORY_PREFIX}wanted"]
-    Index(f"{_table.name}_history_due", _table.c[f"{HISTORY_PREFIX}expires_at"], postgresql_where=_wanted,
-          sqlite_where=_wanted)
+    _flagged(_table, f"{HISTORY_PREFIX}wanted", f"{_table.name}_history_due", f"{HISTORY_PREFIX}expires_at")
+
+# Due selection by tier reads the last check (a 304's time, else the fetch's) from an index: every
+# row past a tier's age, the alliance members', and a moved character's details past their Expires.
+for _table in (corporations, characters):
+    Index(f"{_table.name}_last_check", last_check(_table))
+# The kill tier: its range is the kill time; the last check beside it is read from the index, so the
+# tier's rows that are not due (most: they were checked within the hour) cost no table read.
+Index("corporations_seen_on_kill", corporations.c[SEEN_ON_KILL_AT], last_check(corporations))
+_member = corporations.c.alliance_id.isnot(None)
+Index("corporations_member_check", last_check(corporations), postgresql_where=_member, sqlite_where=_member)
+_flagged(characters, DETAIL_WANTED, "characters_detail_due", "expires_at")
 
 # Biomassed characters answer 404 forever; remembering them saves an error-limit unit each.
 character_tombstones = Table(
@@ -488,6 +521,6 @@ def _bookkeeping(*fact_prefixes: str) -> frozenset[str]:
 # resource the row holds. Every other column is fed by the kind's model (store/rows.py).
 BOOKKEEPING: Mapping[Kind, frozenset[str]] = {
     "alliance": _bookkeeping("", MEMBERS_PREFIX) | {"closed_at"},
-    "corporation": _bookkeeping("", HISTORY_PREFIX) | {f"{HISTORY_PREFIX}wanted"},
-    "character": _bookkeeping("", HISTORY_PREFIX) | {f"{HISTORY_PREFIX}wanted"},
+    "corporation": _bookkeeping("", HISTORY_PREFIX) | {f"{HISTORY_PREFIX}wanted", SEEN_ON_KILL_AT},
+    "character": _bookkeeping("", HISTORY_PREFIX) | {f"{HISTORY_PREFIX}wanted", DETAIL_WANTED},
 }
