@@ -79,6 +79,8 @@ class Rows:
                     ("fetched_at", "expires_at", "etag", "last_modified", "checked_at")}
         if kind != "alliance":
             row[f"{tables.HISTORY_PREFIX}wanted"] = False
+        if kind == "character":
+            row[tables.DETAIL_WANTED] = False  # no sweep or kill has shown it moving yet
         return tuple(row.get(c) for c in self.columns[tables.ENTITY_TABLES[kind].name])
 
     def tombstone(self, eid: int) -> tuple[Any, ...]:

@@ -41,6 +41,11 @@ def _flag(name: str, dialect: str) -> dict[str, Any]:
     return {f"{dialect}_where": flag == sa.true() if dialect == "sqlite" else flag}
 
 
+# Written out, not built from names: no SQL is composed at run time.
+_SQLITE_DROPS = {"detail_wanted": "ALTER TABLE characters DROP COLUMN detail_wanted",
+                 "seen_on_kill_at": "ALTER TABLE corporations DROP COLUMN seen_on_kill_at"}
+
+
 def drop(*, batch: bool) -> None:
     """Drop what `create` made (`batch`: SQLite, whose history indexes differ)."""
     for index in ("characters_detail_due", "corporations_member_check", "characters_last_check",
@@ -55,6 +60,6 @@ def drop(*, batch: bool) -> None:
         if batch:
             # SQLite's own DROP COLUMN (3.35 and later), not a batch's copy of the table: a copy would
             # lose the triggers that keep search's FTS5 tables in step (SQLite migration 0006).
-            op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+            op.execute(_SQLITE_DROPS[name])
         else:
             op.drop_column(table, name)
