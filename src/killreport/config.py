@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     refresh_kill_window_s: float = _option(
         604800.0, "seconds: a corporation seen on a kill this recently (by the kill's time) counts as "
         "active", ge=0)
+    refresh_failed_after_s: float = _option(
+        86400.0, "seconds: an entity whose job failed (a dead letter) is queued again this long after, "
+        "or after its kind's age if that is shorter", gt=0)
     refresh_min_age_character: float = _option(
         2592000.0, "seconds: refresh a character's details (name, title, security status...) once this "
         "old (30 days), or sooner past its Expires once a sweep or a kill shows it moved; its corporation "

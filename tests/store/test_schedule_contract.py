@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.changes import Change
-from killreport.domain.schedule import Affiliated, Move, StoredAlliance
+from killreport.domain.schedule import Affiliated, Move, Rhythm, StoredAlliance
 from killreport.ids import Kind
 from killreport.store import tables as t
 from killreport.store.interface import Store
@@ -114,6 +114,21 @@ async def test_due_means_past_expires_older_than_the_min_age_not_waiting_not_clo
         assert (await s.tracked(conn, "character"), await s.due_count(conn, "character", 86400)) == (1, 1)
         assert await s.due_ids(conn, "alliance", HOUR, 10) == [13, 11]
         assert (await s.tracked(conn, "alliance"), await s.due_count(conn, "alliance", HOUR)) == (2, 2)
+
+
+async def test_a_failed_refresh_waits_the_failure_hold_not_a_month(store: Store) -> None:
+    month = 30 * 86400.0
+    async with store.begin() as conn:
+        # Both a month old and past Expires (due by age); their last jobs failed, 2 h and 2 days ago.
+        await put(conn, "character", 90000011, expires_in=-1, fetched_ago=month + 1)
+        await _failed(conn, "character", 90000011, ago=2 * HOUR)
+        await put(conn, "character", 90000012, expires_in=-1, fetched_ago=month + 1)
+        await _failed(conn, "character", 90000012, ago=2 * 86400)
+    async with store.connect() as conn:
+        held_a_day = Rhythm(month, failed_after_s=86400)
+        assert await store.schedule.due_ids(conn, "character", held_a_day, 10) == [90000012]
+        assert await store.schedule.due_ids(conn, "character", Rhythm(month), 10) == [], "held a month"
+        assert await store.schedule.due_count(conn, "character", Rhythm(month, failed_after_s=3600)) == 2
 
 
 async def test_an_alliance_is_as_old_as_its_older_resource_and_a_missing_one_is_skipped(store: Store) -> None:

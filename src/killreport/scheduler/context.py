@@ -50,8 +50,9 @@ def rhythm(settings: Settings, kind: Kind) -> Rhythm:
     s = settings
     if kind == "corporation":
         return Rhythm(s.refresh_min_age_corporation, s.refresh_min_age_corporation_dormant,
-                      s.refresh_kill_window_s)
-    return Rhythm(s.refresh_min_age_alliance if kind == "alliance" else s.refresh_min_age_character)
+                      s.refresh_kill_window_s, s.refresh_failed_after_s)
+    age = s.refresh_min_age_alliance if kind == "alliance" else s.refresh_min_age_character
+    return Rhythm(age, failed_after_s=s.refresh_failed_after_s)
 
 
 def policy(settings: Settings) -> Policy:

@@ -171,6 +171,7 @@ async def drop_lease(conn: AsyncConnection, holder: str) -> None:
 _MIN_AGE = bindparam("min_age", type_=Float)
 _DORMANT_AGE = bindparam("dormant_age", type_=Float)
 _KILL_WINDOW = bindparam("kill_window", type_=Float)
+_FAILED_HOLD = bindparam("failed_hold", type_=Float)
 
 
 def _last_check(table: Table, prefix: str) -> ColumnElement[Any]:
@@ -207,14 +208,14 @@ def _tracked(kind: Kind) -> ColumnElement[bool]:
 
 
 def _not_waiting(kind: Kind, sql: Idioms) -> ColumnElement[bool]:
-    """Not pending, and no job failed on it within the min age.
+    """Not pending, and no job failed on it within the failure hold (Rhythm.failed_after_s).
 
     A failed job (a 404, a dead letter) leaves the row as it was, past its Expires; without the
     second rule the entity would be due again at the next tick, every tick, each try spending a
     unit of the error limit.
     """
     table, p, f = t.ENTITY_TABLES[kind], t.sync_pending, t.sync_failures
-    recent = sql.ago(_MIN_AGE)
+    recent = sql.ago(_FAILED_HOLD)
     return and_(~exists().where(p.c.kind == kind, p.c.id == table.c.id),
                 ~exists().where(f.c.kind == kind, f.c.id == table.c.id, f.c.failed_at > recent))
 
