@@ -9,8 +9,6 @@ ANALYZE: with a handful of rows a planner reads tables whole whatever the indexe
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -22,11 +20,10 @@ from killreport.ids import Kind
 from killreport.scheduler.context import rhythm
 from killreport.store import dialects
 from killreport.store import schedule as s
-from tests import services
 from tests.store.conftest import DIALECTS
-from tests.store.plans import plan, uses, whole_reads
+from tests.store.plans import plan, uses, volumes, whole_reads
 from tests.store.schedule_volume import fill
-from tests.stores import engine_for, migrated_engine
+from tests.stores import engine_for
 
 _DEFAULTS = Settings(_env_file=None)
 RHYTHMS: dict[Kind, Rhythm] = {kind: rhythm(_DEFAULTS, kind) for kind in ("character", "corporation")}
@@ -60,24 +57,10 @@ def assert_tiers_indexed(lines: list[str], conn: AsyncConnection, *indexes: str,
         assert uses(lines, conn, index), (index, shown)
 
 
-async def _filled(url: str) -> None:
-    async with migrated_engine(url) as engine, engine.begin() as conn:
-        await fill(conn)
-
-
 @pytest.fixture(scope="module")
 def volume_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A PostgreSQL database and a SQLite file holding the same copy, analysed (kept for the module)."""
-    name = services.unique_name("kr_due_plans")
-    pg_url = asyncio.run(services.create_database(name))
-    path = tmp_path_factory.mktemp("due_plans") / "copy.db"
-    try:
-        asyncio.run(_filled(pg_url))
-        asyncio.run(_filled(f"sqlite:///{path}"))
-        yield {"postgresql": pg_url, "sqlite": f"sqlite:///{path}"}
-    finally:
-        asyncio.run(services.drop_database(name))
-        shutil.rmtree(path.parent, ignore_errors=True)
+    yield from volumes(tmp_path_factory, "due_plans", fill)
 
 
 @pytest.fixture(params=DIALECTS)
