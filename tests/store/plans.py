@@ -11,8 +11,9 @@ in SQLite's plan under SQLite's names for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Final
 
 import pytest
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.store import tables as t
 from tests import services
-from tests.stores import migrated_engine
+from tests.stores import engine_for, migrated_engine
 
 # Scans of no stored table: a page a statement materialized, the one-row table a claim reads from
 # (and any VIRTUAL TABLE: the bound id and record lists, json_each under some alias).
@@ -181,3 +182,18 @@ def volumes(tmp_path_factory: pytest.TempPathFactory, name: str,
     finally:
         asyncio.run(services.drop_database(db_name))
         shutil.rmtree(path.parent, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def connected(url: str, *, off: tuple[str, ...] = ()) -> AsyncIterator[AsyncConnection]:
+    """A connection to `url`, disposed after; on PostgreSQL with each planner method in `off`
+    (`seqscan`, `hashjoin`...) priced out, so that a plan shows whether an index can serve at all."""
+    engine = engine_for(url)
+    try:
+        async with engine.connect() as opened:
+            if opened.dialect.name == "postgresql":
+                for method in off:
+                    await opened.exec_driver_sql(f"SET enable_{method} = off")
+            yield opened
+    finally:
+        await engine.dispose()

@@ -20,8 +20,7 @@ from killreport.store import dialects
 from killreport.store import killmail_reads as reads
 from tests.store.conftest import DIALECTS
 from tests.store.killmail_volume import ALLIANCES, CORPORATIONS, FIRST_ID, KILLS, PILOTS, fill
-from tests.store.plans import assert_indexed, explain, plan, volumes
-from tests.stores import engine_for
+from tests.store.plans import assert_indexed, connected, explain, plan, volumes
 
 WHO: dict[Kind, tuple[int, str]] = {
     "character": (PILOTS[7], "killmail_participants_character_id"),
@@ -41,12 +40,8 @@ def volume_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 @pytest.fixture(params=DIALECTS)
 async def conn(request: pytest.FixtureRequest, volume_urls: dict[str, str]) -> AsyncIterator[AsyncConnection]:
     """A connection to the many kills, on each dialect."""
-    engine = engine_for(volume_urls[request.param])
-    try:
-        async with engine.connect() as opened:
-            yield opened
-    finally:
-        await engine.dispose()
+    async with connected(volume_urls[request.param]) as opened:
+        yield opened
 
 
 async def test_a_kill_is_read_by_its_key(conn: AsyncConnection) -> None:

@@ -26,8 +26,7 @@ from killreport.store import tables as t
 from killreport.store.admin import counts_statement
 from tests.store.conftest import DIALECTS
 from tests.store.entity_volume import ALLIANCES, CHARACTERS, CORPORATIONS, NOW, fill
-from tests.store.plans import assert_indexed, assert_walks, plan, uses, volumes, whole_reads
-from tests.stores import engine_for
+from tests.store.plans import assert_indexed, assert_walks, connected, plan, uses, volumes, whole_reads
 
 ALLIANCE, CORPORATION, CHARACTER = ALLIANCES[1], CORPORATIONS[1], CHARACTERS[1]
 BATCH = [*CHARACTERS[5_000:6_000]]
@@ -43,15 +42,8 @@ def volume_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 @pytest.fixture(params=DIALECTS)
 async def conn(request: pytest.FixtureRequest, volume_urls: dict[str, str]) -> AsyncIterator[AsyncConnection]:
     """A connection to the busy copy, on each dialect (PostgreSQL's with sequential scans off)."""
-    engine = engine_for(volume_urls[request.param])
-    try:
-        async with engine.connect() as opened:
-            if opened.dialect.name == "postgresql":
-                for kind in ("seqscan", "hashjoin", "mergejoin"):
-                    await opened.exec_driver_sql(f"SET enable_{kind} = off")
-            yield opened
-    finally:
-        await engine.dispose()
+    async with connected(volume_urls[request.param], off=("seqscan", "hashjoin", "mergejoin")) as opened:
+        yield opened
 
 
 def _on(conn: AsyncConnection, postgresql: str, sqlite: str | None = None) -> str:

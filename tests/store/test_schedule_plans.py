@@ -21,9 +21,8 @@ from killreport.scheduler.context import rhythm
 from killreport.store import dialects
 from killreport.store import schedule as s
 from tests.store.conftest import DIALECTS
-from tests.store.plans import plan, uses, volumes, whole_reads
+from tests.store.plans import connected, plan, uses, volumes, whole_reads
 from tests.store.schedule_volume import fill
-from tests.stores import engine_for
 
 _DEFAULTS = Settings(_env_file=None)
 RHYTHMS: dict[Kind, Rhythm] = {kind: rhythm(_DEFAULTS, kind) for kind in ("character", "corporation")}
@@ -66,12 +65,8 @@ def volume_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 @pytest.fixture(params=DIALECTS)
 async def conn(request: pytest.FixtureRequest, volume_urls: dict[str, str]) -> AsyncIterator[AsyncConnection]:
     """A connection to the copy, on each dialect."""
-    engine = engine_for(volume_urls[request.param])
-    try:
-        async with engine.connect() as opened:
-            yield opened
-    finally:
-        await engine.dispose()
+    async with connected(volume_urls[request.param]) as opened:
+        yield opened
 
 
 @pytest.mark.parametrize("kind", list(RHYTHMS))

@@ -20,9 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from killreport.store import dialects, lookup
 from tests.store.conftest import DIALECTS
-from tests.store.plans import plan, volumes
+from tests.store.plans import connected, plan, volumes
 from tests.store.search_volume import fill
-from tests.stores import engine_for
 
 ENTITY_TABLES = ("alliances", "corporations", "characters")
 # Texts as typed: one and two characters (names' starts and exact tickers only), a rare one, a name's
@@ -40,14 +39,8 @@ def volume_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 @pytest.fixture(params=DIALECTS)
 async def conn(request: pytest.FixtureRequest, volume_urls: dict[str, str]) -> AsyncIterator[AsyncConnection]:
     """A connection to the many names, on each dialect (PostgreSQL's with sequential scans priced out)."""
-    engine = engine_for(volume_urls[request.param])
-    try:
-        async with engine.connect() as opened:
-            if request.param == "postgresql":
-                await opened.exec_driver_sql("SET enable_seqscan = off")
-            yield opened
-    finally:
-        await engine.dispose()
+    async with connected(volume_urls[request.param], off=("seqscan",)) as opened:
+        yield opened
 
 
 async def _plan(conn: AsyncConnection, text_: str) -> list[str]:
