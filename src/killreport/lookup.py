@@ -63,7 +63,7 @@ class Classified:
     reason: str | None = None
 
 
-# ESI's id ranges (../shared/esi-reference.md), first to last: what each says of an id.
+# ESI's id ranges (as CCP documents them), first to last: what each says of an id.
 _RANGES: Final[tuple[tuple[int, int, Classified], ...]] = (
     (1, 1, Classified(None, "npc", _REASONS["npc"])),                                  # EVE System
     (500_000, 599_999, Classified(None, "faction", _REASONS["faction"])),
